@@ -1,0 +1,57 @@
+import hashlib
+
+from django.contrib.auth.models import AbstractUser, Group
+from django.db import models
+from django.utils import timezone
+
+
+class User(AbstractUser):
+    """A person, or a service account (non-human, token-only) used by CI pipelines."""
+
+    is_service_account = models.BooleanField(
+        default=False, help_text="Non-human account: authenticates with API tokens only, never a password."
+    )
+
+
+class Team(models.Model):
+    """A team: a Django group with a description; grants to the group apply to every member."""
+
+    group = models.OneToOneField(Group, on_delete=models.CASCADE, related_name="team")
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.group.name
+
+    @property
+    def name(self) -> str:
+        return self.group.name
+
+
+def token_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class ApiToken(models.Model):
+    """An API token: the secret is shown once at creation and only its SHA-256 is stored."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, db_index=True, help_text="First characters, to recognise it.")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="uniq_token_name_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user.username}/{self.name} ({self.prefix}…)"
+
+    @property
+    def is_active(self) -> bool:
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > timezone.now()

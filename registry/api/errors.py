@@ -1,0 +1,64 @@
+"""Error format of the native API: {"error_code", "message", "field"?, "errors"?} with the right status."""
+
+import logging
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+from registry.errors import RegistryError
+
+logger = logging.getLogger(__name__)
+
+DRF_CODES = {
+    400: "INVALID_PARAMETER_VALUE",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "RESOURCE_DOES_NOT_EXIST",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    413: "REQUEST_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "REQUEST_LIMIT_EXCEEDED",
+}
+
+
+def _first_message(detail) -> str:
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            return f"{key}: {_first_message(value)}" if key != "non_field_errors" else _first_message(value)
+    if isinstance(detail, list) and detail:
+        return _first_message(detail[0])
+    return str(detail)
+
+
+def native_exception_handler(exc, context):
+    if isinstance(exc, RegistryError):
+        body = {"error_code": exc.code, "message": exc.message}
+        if exc.field:
+            body["field"] = exc.field
+        return Response(body, status=exc.http_status)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("unhandled error in %s", context.get("view"))
+        return Response(
+            {
+                "error_code": "INTERNAL_ERROR",
+                "message": "Internal error; the request id identifies it in the logs.",
+            },
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    body = {
+        "error_code": DRF_CODES.get(response.status_code, "BAD_REQUEST"),
+        "message": _first_message(exc.detail),
+    }
+    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict):
+        body["errors"] = exc.detail
+    response.data = body
+    return response

@@ -1,0 +1,262 @@
+"""Native API views: parse, call one service or selector, serialize."""
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from registry import selectors, services
+from registry.api import serializers as s
+from registry.errors import InvalidParameter
+
+
+def _datetime_param(request, name: str):
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    value = parse_datetime(raw)
+    if value is None:
+        raise InvalidParameter(f"Parameter '{name}' must be an ISO 8601 date-time, got '{raw}'.", field=name)
+    return value
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 1000
+
+
+def _paged(view: APIView, request, queryset, serializer_class) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
+
+LIST_MODEL_PARAMS = [
+    OpenApiParameter("name", str, description="Exact name"),
+    OpenApiParameter("name_prefix", str),
+    OpenApiParameter("tag", str, many=True, description="'key' or 'key=value'; repeat to AND"),
+    OpenApiParameter("creator", str),
+    OpenApiParameter("updated_after", str, description="ISO 8601"),
+    OpenApiParameter("updated_before", str, description="ISO 8601"),
+    OpenApiParameter("ordering", str, description="name, created_at, updated_at; '-' for descending"),
+]
+
+
+class RegisteredModelListView(APIView):
+    @extend_schema(parameters=LIST_MODEL_PARAMS, responses=s.RegisteredModelSerializer(many=True))
+    def get(self, request):
+        qp = request.query_params
+        queryset = selectors.registered_models_list(
+            request.user,
+            name=qp.get("name"),
+            name_prefix=qp.get("name_prefix"),
+            tags=qp.getlist("tag"),
+            creator=qp.get("creator"),
+            updated_after=_datetime_param(request, "updated_after"),
+            updated_before=_datetime_param(request, "updated_before"),
+            ordering=qp.get("ordering", "name"),
+        )
+        return _paged(self, request, queryset, s.RegisteredModelSerializer)
+
+    @extend_schema(request=s.RegisteredModelCreateSerializer, responses={201: s.RegisteredModelSerializer})
+    def post(self, request):
+        data = _validated(s.RegisteredModelCreateSerializer, request.data)
+        model = services.registered_model_create(actor=request.user, **data)
+        return Response(
+            s.RegisteredModelSerializer(selectors.registered_model_get(request.user, model.name)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class RegisteredModelDetailView(APIView):
+    @extend_schema(responses=s.RegisteredModelSerializer)
+    def get(self, request, name: str):
+        return Response(s.RegisteredModelSerializer(selectors.registered_model_get(request.user, name)).data)
+
+    @extend_schema(request=s.RegisteredModelUpdateSerializer, responses=s.RegisteredModelSerializer)
+    def patch(self, request, name: str):
+        data = _validated(s.RegisteredModelUpdateSerializer, request.data)
+        services.registered_model_update(actor=request.user, name=name, description=data["description"])
+        return Response(s.RegisteredModelSerializer(selectors.registered_model_get(request.user, name)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, name: str):
+        services.registered_model_delete(actor=request.user, name=name)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RegisteredModelRenameView(APIView):
+    @extend_schema(request=s.RenameSerializer, responses=s.RegisteredModelSerializer)
+    def post(self, request, name: str):
+        data = _validated(s.RenameSerializer, request.data)
+        model = services.registered_model_rename(actor=request.user, name=name, new_name=data["new_name"])
+        return Response(
+            s.RegisteredModelSerializer(selectors.registered_model_get(request.user, model.name)).data
+        )
+
+
+class RegisteredModelTagListView(APIView):
+    @extend_schema(request=s.TagSetSerializer, responses=s.TagSerializer)
+    def post(self, request, name: str):
+        data = _validated(s.TagSetSerializer, request.data)
+        tag = services.registered_model_tag_set(actor=request.user, name=name, **data)
+        return Response(s.TagSerializer(tag).data)
+
+
+class RegisteredModelTagDetailView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, name: str, key: str):
+        services.registered_model_tag_delete(actor=request.user, name=name, key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+VERSION_LIST_PARAMS = [
+    OpenApiParameter("stage", str),
+    OpenApiParameter("alias", str),
+    OpenApiParameter("tag", str, many=True, description="'key' or 'key=value'; repeat to AND"),
+    OpenApiParameter("creator", str),
+    OpenApiParameter("created_after", str, description="ISO 8601"),
+    OpenApiParameter("created_before", str, description="ISO 8601"),
+    OpenApiParameter(
+        "ordering", str, description="version, created_at, updated_at, name; '-' for descending"
+    ),
+]
+
+
+def _version_list(view: APIView, request, name: str | None) -> Response:
+    qp = request.query_params
+    queryset = selectors.model_versions_list(
+        request.user,
+        name=name,
+        stage=qp.get("stage"),
+        alias=qp.get("alias"),
+        tags=qp.getlist("tag"),
+        creator=qp.get("creator"),
+        created_after=_datetime_param(request, "created_after"),
+        created_before=_datetime_param(request, "created_before"),
+        ordering=qp.get("ordering", "version"),
+    )
+    return _paged(view, request, queryset, s.ModelVersionSerializer)
+
+
+class ModelVersionSearchView(APIView):
+    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=s.ModelVersionSerializer(many=True))
+    def get(self, request):
+        return _version_list(self, request, None)
+
+
+class ModelVersionListView(APIView):
+    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=s.ModelVersionSerializer(many=True))
+    def get(self, request, name: str):
+        return _version_list(self, request, name)
+
+    @extend_schema(request=s.ModelVersionCreateSerializer, responses={201: s.ModelVersionSerializer})
+    def post(self, request, name: str):
+        data = _validated(s.ModelVersionCreateSerializer, request.data)
+        row = services.model_version_create(actor=request.user, name=name, **data)
+        return Response(
+            s.ModelVersionSerializer(selectors.model_version_get(request.user, name, row.version)).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class ModelVersionDetailView(APIView):
+    @extend_schema(responses=s.ModelVersionSerializer)
+    def get(self, request, name: str, version: int):
+        return Response(
+            s.ModelVersionSerializer(selectors.model_version_get(request.user, name, version)).data
+        )
+
+    @extend_schema(request=s.ModelVersionUpdateSerializer, responses=s.ModelVersionSerializer)
+    def patch(self, request, name: str, version: int):
+        data = _validated(s.ModelVersionUpdateSerializer, request.data)
+        services.model_version_update(actor=request.user, name=name, version=version, **data)
+        return Response(
+            s.ModelVersionSerializer(selectors.model_version_get(request.user, name, version)).data
+        )
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, name: str, version: int):
+        services.model_version_delete(actor=request.user, name=name, version=version)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ModelVersionStageView(APIView):
+    @extend_schema(request=s.StageTransitionSerializer, responses=s.ModelVersionSerializer)
+    def post(self, request, name: str, version: int):
+        data = _validated(s.StageTransitionSerializer, request.data)
+        services.model_version_stage_transition(actor=request.user, name=name, version=version, **data)
+        return Response(
+            s.ModelVersionSerializer(selectors.model_version_get(request.user, name, version)).data
+        )
+
+
+class ModelVersionTagListView(APIView):
+    @extend_schema(request=s.TagSetSerializer, responses=s.TagSerializer)
+    def post(self, request, name: str, version: int):
+        data = _validated(s.TagSetSerializer, request.data)
+        tag = services.model_version_tag_set(actor=request.user, name=name, version=version, **data)
+        return Response(s.TagSerializer(tag).data)
+
+
+class ModelVersionTagDetailView(APIView):
+    @extend_schema(responses={204: None})
+    def delete(self, request, name: str, version: int, key: str):
+        services.model_version_tag_delete(actor=request.user, name=name, version=version, key=key)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AliasListView(APIView):
+    @extend_schema(responses=s.AliasSerializer(many=True))
+    def get(self, request, name: str):
+        model = selectors.registered_model_get(request.user, name)
+        return Response(
+            s.AliasSerializer(model.aliases.select_related("version").order_by("alias"), many=True).data
+        )
+
+
+class AliasDetailView(APIView):
+    @extend_schema(responses=s.ModelVersionSerializer)
+    def get(self, request, name: str, alias: str):
+        return Response(
+            s.ModelVersionSerializer(selectors.model_version_by_alias(request.user, name, alias)).data
+        )
+
+    @extend_schema(request=s.AliasSetSerializer, responses=s.AliasSerializer)
+    def put(self, request, name: str, alias: str):
+        data = _validated(s.AliasSetSerializer, request.data)
+        row = services.alias_set(actor=request.user, name=name, alias=alias, version=data["version"])
+        return Response(s.AliasSerializer(row).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, name: str, alias: str):
+        services.alias_delete(actor=request.user, name=name, alias=alias)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ResolveView(APIView):
+    @extend_schema(parameters=[s.ResolveSerializer], responses=s.ResolvedSerializer)
+    def get(self, request):
+        data = _validated(s.ResolveSerializer, request.query_params)
+        row = selectors.model_uri_resolve(request.user, data["uri"], as_of=data.get("as_of"))
+        return Response(
+            s.ResolvedSerializer(
+                {
+                    "uri": data["uri"],
+                    "name": row.model.name,
+                    "version": row.version,
+                    "artifact_location": row.download_uri,
+                    "source": row.source,
+                    "stage": row.stage,
+                    "status": row.status,
+                }
+            ).data
+        )

@@ -1,0 +1,241 @@
+"""Every user-facing read of the registry, filtered to what the user may see."""
+
+from datetime import datetime
+
+from django.db.models import Prefetch, Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from accounts.permissions import LEVEL_CODENAMES, MANAGE_CODENAME, Level
+from registry.errors import InvalidParameter, NotFound
+from registry.models import (
+    AliasAssignment,
+    ModelAlias,
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelTag,
+    Stage,
+)
+from registry.uris import ModelUri, parse_model_uri
+
+VIEW_PERMS = [f"registry.{LEVEL_CODENAMES[Level.READ]}", f"registry.{MANAGE_CODENAME}"]
+
+
+def registered_models_visible_to(user) -> QuerySet[RegisteredModel]:
+    """Models `user` may read: READ or MANAGE, granted directly, via a team, or globally."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return RegisteredModel.objects.none()
+    if user.is_superuser:
+        return RegisteredModel.objects.all()
+    return get_objects_for_user(
+        user, VIEW_PERMS, klass=RegisteredModel, any_perm=True, accept_global_perms=True, with_superuser=False
+    )
+
+
+def model_versions_visible_to(user) -> QuerySet[ModelVersion]:
+    if user is not None and getattr(user, "is_superuser", False) and user.is_active:
+        return ModelVersion.objects.all()
+    return ModelVersion.objects.filter(model__in=registered_models_visible_to(user).values("pk"))
+
+
+def _not_found_model(name: str) -> NotFound:
+    return NotFound(f"Registered Model with name={name} not found")
+
+
+def registered_model_get(user, name: str) -> RegisteredModel:
+    """A model by name, or NotFound whether it is missing or hidden from `user`."""
+    model = registered_models_visible_to(user).filter(name=name).first()
+    if model is None:
+        raise _not_found_model(name)
+    return model
+
+
+def registered_model_detail_queryset(qs: QuerySet[RegisteredModel]) -> QuerySet[RegisteredModel]:
+    """Prefetch what a model's representation shows, in a fixed number of queries."""
+    return qs.select_related("creator").prefetch_related(
+        Prefetch("tags", queryset=RegisteredModelTag.objects.order_by("key")),
+        Prefetch("aliases", queryset=ModelAlias.objects.select_related("version").order_by("alias")),
+    )
+
+
+def version_detail_queryset(qs: QuerySet[ModelVersion]) -> QuerySet[ModelVersion]:
+    return qs.select_related("model", "creator").prefetch_related(
+        Prefetch("tags", queryset=ModelVersionTag.objects.order_by("key")),
+        Prefetch("aliases", queryset=ModelAlias.objects.order_by("alias")),
+    )
+
+
+def model_version_get(user, name: str, version: int) -> ModelVersion:
+    model = registered_model_get(user, name)
+    found = version_detail_queryset(ModelVersion.objects.filter(model=model, version=version)).first()
+    if found is None:
+        raise NotFound(f"Model Version (name={name}, version={version}) not found")
+    return found
+
+
+def latest_versions(model: RegisteredModel, stages: list[Stage] | None = None) -> list[ModelVersion]:
+    """The newest version in each stage (all stages when `stages` is empty), as MLflow's latest_versions."""
+    wanted = stages or list(Stage)
+    result = []
+    for stage in wanted:
+        found = (
+            version_detail_queryset(ModelVersion.objects.filter(model=model, stage=stage))
+            .order_by("-version")
+            .first()
+        )
+        if found is not None:
+            result.append(found)
+    return sorted(result, key=lambda v: v.version)
+
+
+def model_version_by_alias(user, name: str, alias: str) -> ModelVersion:
+    model = registered_model_get(user, name)
+    if alias.lower() == "latest":
+        found = version_detail_queryset(model.versions.all()).order_by("-version").first()
+        if found is None:
+            raise InvalidParameter(f"Registered model alias {alias} not found.", field="alias")
+        return found
+    row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
+    if row is None:
+        raise InvalidParameter(f"Registered model alias {alias} not found.", field="alias")
+    return version_detail_queryset(ModelVersion.objects.filter(pk=row.version_id)).get()
+
+
+def alias_version_at(model: RegisteredModel, alias: str, when: datetime) -> int | None:
+    """Which version number `alias` pointed to at `when`, from the alias history."""
+    row = (
+        AliasAssignment.objects.filter(model=model, alias=alias, assigned_at__lte=when)
+        .filter(Q(cleared_at__isnull=True) | Q(cleared_at__gt=when))
+        .order_by("-assigned_at")
+        .first()
+    )
+    return row.version_number if row else None
+
+
+def model_uri_resolve(user, uri: str, as_of: datetime | None = None) -> ModelVersion:
+    """Resolve a `models:/` URI to a version the user may read."""
+    parsed: ModelUri = parse_model_uri(uri)
+    model = registered_model_get(user, parsed.name)
+    versions = version_detail_queryset(model.versions.all())
+    if parsed.version is not None:
+        found = versions.filter(version=parsed.version).first()
+        if found is None:
+            raise NotFound(f"Model Version (name={parsed.name}, version={parsed.version}) not found")
+        return found
+    if parsed.alias is not None:
+        if as_of is not None:
+            number = alias_version_at(model, parsed.alias, as_of)
+            found = versions.filter(version=number).first() if number is not None else None
+            if found is None:
+                raise NotFound(
+                    f"Alias '{parsed.alias}' of '{parsed.name}' pointed to no existing version at {as_of}."
+                )
+            return found
+        return model_version_by_alias(user, parsed.name, parsed.alias)
+    if parsed.stage is not None:
+        found = versions.filter(stage=parsed.stage).order_by("-version").first()
+        if found is None:
+            raise NotFound(f"No versions of model '{parsed.name}' are in stage '{parsed.stage.value}'.")
+        return found
+    found = versions.order_by("-version").first()
+    if found is None:
+        raise NotFound(f"Registered model '{parsed.name}' has no versions.")
+    return found
+
+
+# --- Native API listing filters ---------------------------------------------------------
+
+MODEL_ORDERINGS = {"name", "-name", "created_at", "-created_at", "updated_at", "-updated_at"}
+VERSION_ORDERINGS = {
+    "version",
+    "-version",
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "name",
+    "-name",
+}
+
+
+def _tag_condition(raw: str, prefix: str) -> Q:
+    key, sep, value = raw.partition("=")
+    if not key:
+        raise InvalidParameter("Tag filter must be 'key' or 'key=value'.", field="tag")
+    condition = Q(**{f"{prefix}key": key})
+    if sep:
+        condition &= Q(**{f"{prefix}value": value})
+    return condition
+
+
+def _time_range(qs: QuerySet, field: str, after: datetime | None, before: datetime | None) -> QuerySet:
+    if after is not None:
+        qs = qs.filter(**{f"{field}__gte": after})
+    if before is not None:
+        qs = qs.filter(**{f"{field}__lt": before})
+    return qs
+
+
+def registered_models_list(
+    user,
+    *,
+    name: str | None = None,
+    name_prefix: str | None = None,
+    tags: list[str] | None = None,
+    creator: str | None = None,
+    updated_after: datetime | None = None,
+    updated_before: datetime | None = None,
+    ordering: str = "name",
+) -> QuerySet[RegisteredModel]:
+    qs = registered_models_visible_to(user)
+    if name:
+        qs = qs.filter(name=name)
+    if name_prefix:
+        qs = qs.filter(name__startswith=name_prefix)
+    for raw in tags or []:
+        qs = qs.filter(pk__in=RegisteredModelTag.objects.filter(_tag_condition(raw, "")).values("model_id"))
+    if creator:
+        qs = qs.filter(creator__username=creator)
+    qs = _time_range(qs, "updated_at", updated_after, updated_before)
+    if ordering not in MODEL_ORDERINGS:
+        raise InvalidParameter(
+            f"Invalid ordering '{ordering}'; use one of {', '.join(sorted(MODEL_ORDERINGS))}.",
+            field="ordering",
+        )
+    return registered_model_detail_queryset(qs.order_by(ordering, "name"))
+
+
+def model_versions_list(
+    user,
+    *,
+    name: str | None = None,
+    stage: str | None = None,
+    alias: str | None = None,
+    tags: list[str] | None = None,
+    creator: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    ordering: str = "version",
+) -> QuerySet[ModelVersion]:
+    if name is not None:
+        qs = ModelVersion.objects.filter(model=registered_model_get(user, name))
+    else:
+        qs = model_versions_visible_to(user)
+    if stage:
+        from registry.rules import parse_stage
+
+        qs = qs.filter(stage=parse_stage(stage))
+    if alias:
+        qs = qs.filter(aliases__alias=alias)
+    for raw in tags or []:
+        qs = qs.filter(pk__in=ModelVersionTag.objects.filter(_tag_condition(raw, "")).values("version_id"))
+    if creator:
+        qs = qs.filter(creator__username=creator)
+    qs = _time_range(qs, "created_at", created_after, created_before)
+    if ordering not in VERSION_ORDERINGS:
+        raise InvalidParameter(
+            f"Invalid ordering '{ordering}'; use one of {', '.join(sorted(VERSION_ORDERINGS))}.",
+            field="ordering",
+        )
+    order = ordering.replace("name", "model__name")
+    return version_detail_queryset(qs.order_by(order, "model__name", "version"))

@@ -1,0 +1,471 @@
+"""Every write to the registry: one function per domain operation, one transaction each.
+
+Each function finds what it changes among what the actor may see (hidden == missing), locks
+it, checks the actor's level, applies the rules, writes, and records the audit event.
+"""
+
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import assign_perm
+
+import audit
+from accounts.permissions import LEVEL_CODENAMES, Level, user_can
+from audit.models import Action
+from registry import rules
+from registry.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
+from registry.models import (
+    AliasAssignment,
+    ModelAlias,
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelTag,
+    Stage,
+    VersionStatus,
+)
+from registry.selectors import registered_models_visible_to
+from registry.sources import source_validate
+
+LEVEL_NAMES = {
+    Level.READ: "READ",
+    Level.EDIT: "EDIT",
+    Level.MANAGE: "MANAGE",
+    Level.APPROVE_STAGING: "APPROVE_STAGING",
+    Level.APPROVE_PRODUCTION: "APPROVE_PRODUCTION",
+}
+
+
+def require_level(actor, level: Level, model: RegisteredModel, doing: str) -> None:
+    if not user_can(actor, level, model):
+        raise PermissionDenied(
+            f"{doing} on registered model '{model.name}' needs the {LEVEL_NAMES[level]} permission "
+            f"({LEVEL_CODENAMES[level]})."
+        )
+
+
+def registered_model_for_update(actor, name: str, level: Level, doing: str) -> RegisteredModel:
+    """Lock a model the actor can see (else NotFound), then require `level` (else PermissionDenied)."""
+    visible = registered_models_visible_to(actor).filter(name=name).values_list("pk", flat=True).first()
+    if visible is None:
+        raise NotFound(f"Registered Model with name={name} not found")
+    # SELECT ... FOR UPDATE: serializes version numbering, alias moves and stage changes per model.
+    model = RegisteredModel.objects.select_for_update().get(pk=visible)
+    require_level(actor, level, model, doing)
+    return model
+
+
+def _version_for_update(model: RegisteredModel, version: int) -> ModelVersion:
+    found = ModelVersion.objects.select_for_update().filter(model=model, version=version).first()
+    if found is None:
+        raise NotFound(f"Model Version (name={model.name}, version={version}) not found")
+    return found
+
+
+def _touch(model: RegisteredModel) -> None:
+    RegisteredModel.objects.filter(pk=model.pk).update(updated_at=timezone.now())
+
+
+def _tags_validated(tags: list[dict] | None) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for tag in tags or []:
+        if not isinstance(tag, dict):
+            raise InvalidParameter("Each tag must be an object with 'key' and 'value'.", field="tags")
+        key, value = rules.validate_tag(tag.get("key"), tag.get("value"))
+        result[key] = value
+    return result
+
+
+# --- Registered models -------------------------------------------------------------------
+
+
+@transaction.atomic
+def registered_model_create(
+    *, actor, name: str, description: str = "", tags: list[dict] | None = None
+) -> RegisteredModel:
+    rules.validate_model_name(name)
+    description = rules.validate_description(description)
+    tag_values = _tags_validated(tags)
+    if not (actor.is_superuser or actor.has_perm("registry.add_registeredmodel")):
+        raise PermissionDenied(
+            "Creating registered models needs the global 'registry.add_registeredmodel' permission."
+        )
+    if RegisteredModel.objects.filter(name=name).exists():
+        raise AlreadyExists(f"Registered Model (name={name}) already exists.")
+    try:
+        with transaction.atomic():
+            model = RegisteredModel.objects.create(name=name, description=description, creator=actor)
+    except IntegrityError:
+        raise AlreadyExists(f"Registered Model (name={name}) already exists.")
+    RegisteredModelTag.objects.bulk_create(
+        [RegisteredModelTag(model=model, key=k, value=v) for k, v in tag_values.items()]
+    )
+    # Whoever creates a model manages it.
+    assign_perm(LEVEL_CODENAMES[Level.MANAGE], actor, model)
+    audit.record(
+        actor=actor,
+        action=Action.MODEL_CREATED,
+        target=model,
+        model_name=name,
+        after={"name": name, "description": description, "tags": tag_values},
+    )
+    return model
+
+
+@transaction.atomic
+def registered_model_rename(*, actor, name: str, new_name: str) -> RegisteredModel:
+    rules.validate_model_name(new_name, field="new_name")
+    model = registered_model_for_update(actor, name, Level.MANAGE, "Renaming")
+    if new_name == name:
+        return model
+    if RegisteredModel.objects.filter(name=new_name).exists():
+        raise AlreadyExists(f"Registered Model (name={new_name}) already exists.")
+    model.name = new_name
+    model.save(update_fields=["name", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=Action.MODEL_RENAMED,
+        target=model,
+        model_name=new_name,
+        before={"name": name},
+        after={"name": new_name},
+    )
+    return model
+
+
+@transaction.atomic
+def registered_model_update(*, actor, name: str, description: str | None) -> RegisteredModel:
+    model = registered_model_for_update(actor, name, Level.EDIT, "Editing the description")
+    if description is None:
+        return model
+    description = rules.validate_description(description)
+    before = model.description
+    model.description = description
+    model.save(update_fields=["description", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=Action.MODEL_UPDATED,
+        target=model,
+        model_name=name,
+        before={"description": before},
+        after={"description": description},
+    )
+    return model
+
+
+@transaction.atomic
+def registered_model_delete(*, actor, name: str) -> None:
+    model = registered_model_for_update(actor, name, Level.MANAGE, "Deleting")
+    summary = {
+        "versions": list(model.versions.order_by("version").values_list("version", flat=True)),
+        "aliases": dict(model.aliases.values_list("alias", "version__version")),
+    }
+    now = timezone.now()
+    AliasAssignment.objects.filter(model=model, cleared_at__isnull=True).update(cleared_at=now)
+    audit.record(
+        actor=actor,
+        action=Action.MODEL_DELETED,
+        target=model,
+        model_name=name,
+        before=summary,
+    )
+    content_type = ContentType.objects.get_for_model(RegisteredModel)
+    UserObjectPermission.objects.filter(content_type=content_type, object_pk=str(model.pk)).delete()
+    GroupObjectPermission.objects.filter(content_type=content_type, object_pk=str(model.pk)).delete()
+    model.delete()
+
+
+@transaction.atomic
+def registered_model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelTag:
+    key, value = rules.validate_tag(key, value)
+    model = registered_model_for_update(actor, name, Level.EDIT, "Setting a tag")
+    previous = RegisteredModelTag.objects.filter(model=model, key=key).first()
+    tag, _ = RegisteredModelTag.objects.update_or_create(model=model, key=key, defaults={"value": value})
+    _touch(model)
+    audit.record(
+        actor=actor,
+        action=Action.MODEL_TAG_SET,
+        target=model,
+        model_name=name,
+        before={key: previous.value} if previous else None,
+        after={key: value},
+    )
+    return tag
+
+
+@transaction.atomic
+def registered_model_tag_delete(*, actor, name: str, key: str) -> None:
+    model = registered_model_for_update(actor, name, Level.EDIT, "Deleting a tag")
+    tag = RegisteredModelTag.objects.filter(model=model, key=key).first()
+    if tag is None:
+        raise NotFound(f"No tag with name: {key} in registered model '{name}'.")
+    tag.delete()
+    _touch(model)
+    audit.record(
+        actor=actor,
+        action=Action.MODEL_TAG_DELETED,
+        target=model,
+        model_name=name,
+        before={key: tag.value},
+    )
+
+
+# --- Model versions ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def model_version_create(
+    *,
+    actor,
+    name: str,
+    source: str,
+    run_id: str = "",
+    run_link: str = "",
+    description: str = "",
+    tags: list[dict] | None = None,
+    model_id: str = "",
+    storage_location: str = "",
+) -> ModelVersion:
+    run_id = run_id or ""
+    model_id = model_id or ""
+    if not isinstance(run_id, str) or len(run_id) > 64:
+        raise InvalidParameter(
+            "Parameter 'run_id' must be a string of at most 64 characters.", field="run_id"
+        )
+    if not isinstance(model_id, str) or len(model_id) > 64:
+        raise InvalidParameter(
+            "Parameter 'model_id' must be a string of at most 64 characters.", field="model_id"
+        )
+    if not isinstance(run_link, str | None) or len(run_link or "") > 4000:
+        raise InvalidParameter(
+            "Parameter 'run_link' must be a string of at most 4000 characters.", field="run_link"
+        )
+    source_validate(source, run_id=run_id, model_id=model_id)
+    description = rules.validate_description(description)
+    tag_values = _tags_validated(tags)
+    model = registered_model_for_update(actor, name, Level.EDIT, "Creating a model version")
+    # The model row is locked, so this increment cannot race; the counter never goes down.
+    RegisteredModel.objects.filter(pk=model.pk).update(
+        last_version_number=F("last_version_number") + 1, updated_at=timezone.now()
+    )
+    model.refresh_from_db(fields=["last_version_number"])
+    version = ModelVersion.objects.create(
+        model=model,
+        version=model.last_version_number,
+        source=source,
+        storage_location=storage_location,
+        run_id=run_id,
+        run_link=run_link or "",
+        logged_model_id=model_id,
+        description=description,
+        status=VersionStatus.READY,
+        creator=actor,
+    )
+    ModelVersionTag.objects.bulk_create(
+        [ModelVersionTag(version=version, key=k, value=v) for k, v in tag_values.items()]
+    )
+    audit.record(
+        actor=actor,
+        action=Action.VERSION_CREATED,
+        target=version,
+        model_name=name,
+        version=version.version,
+        after={
+            "source": source,
+            "storage_location": storage_location,
+            "run_id": run_id,
+            "model_id": model_id,
+            "tags": tag_values,
+        },
+    )
+    return version
+
+
+@transaction.atomic
+def model_version_update(*, actor, name: str, version: int, description: str | None) -> ModelVersion:
+    model = registered_model_for_update(actor, name, Level.EDIT, "Editing a version description")
+    row = _version_for_update(model, version)
+    if description is None:
+        return row
+    description = rules.validate_description(description)
+    before = row.description
+    row.description = description
+    row.save(update_fields=["description", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=Action.VERSION_UPDATED,
+        target=row,
+        model_name=name,
+        version=version,
+        before={"description": before},
+        after={"description": description},
+    )
+    return row
+
+
+@transaction.atomic
+def model_version_delete(*, actor, name: str, version: int) -> None:
+    model = registered_model_for_update(actor, name, Level.MANAGE, "Deleting a model version")
+    row = _version_for_update(model, version)
+    aliases = list(row.aliases.values_list("alias", flat=True))
+    AliasAssignment.objects.filter(model=model, alias__in=aliases, cleared_at__isnull=True).update(
+        cleared_at=timezone.now()
+    )
+    audit.record(
+        actor=actor,
+        action=Action.VERSION_DELETED,
+        target=row,
+        model_name=name,
+        version=version,
+        before={"stage": row.stage, "aliases": aliases, "source": row.source},
+    )
+    row.delete()  # its aliases and tags go with it
+    _touch(model)
+
+
+@transaction.atomic
+def model_version_tag_set(*, actor, name: str, version: int, key: str, value: str) -> ModelVersionTag:
+    key, value = rules.validate_tag(key, value)
+    model = registered_model_for_update(actor, name, Level.EDIT, "Setting a version tag")
+    row = _version_for_update(model, version)
+    previous = ModelVersionTag.objects.filter(version=row, key=key).first()
+    tag, _ = ModelVersionTag.objects.update_or_create(version=row, key=key, defaults={"value": value})
+    ModelVersion.objects.filter(pk=row.pk).update(updated_at=timezone.now())
+    audit.record(
+        actor=actor,
+        action=Action.VERSION_TAG_SET,
+        target=row,
+        model_name=name,
+        version=version,
+        before={key: previous.value} if previous else None,
+        after={key: value},
+    )
+    return tag
+
+
+@transaction.atomic
+def model_version_tag_delete(*, actor, name: str, version: int, key: str) -> None:
+    model = registered_model_for_update(actor, name, Level.EDIT, "Deleting a version tag")
+    row = _version_for_update(model, version)
+    tag = ModelVersionTag.objects.filter(version=row, key=key).first()
+    if tag is None:
+        raise NotFound(f"No tag with name: {key} in model version '{name}' version {version}.")
+    tag.delete()
+    ModelVersion.objects.filter(pk=row.pk).update(updated_at=timezone.now())
+    audit.record(
+        actor=actor,
+        action=Action.VERSION_TAG_DELETED,
+        target=row,
+        model_name=name,
+        version=version,
+        before={key: tag.value},
+    )
+
+
+def stage_apply(
+    *,
+    actor,
+    model: RegisteredModel,
+    row: ModelVersion,
+    stage: Stage,
+    archive_existing_versions: bool,
+    reason: str = "",
+) -> ModelVersion:
+    """Move a locked version to `stage`, archiving others as MLflow does. Caller holds the model lock."""
+    before = row.stage
+    archived: list[int] = []
+    for archived_stage in rules.stages_archived_by(stage, archive_existing_versions):
+        others = ModelVersion.objects.filter(model=model, stage=archived_stage).exclude(pk=row.pk)
+        archived = list(others.values_list("version", flat=True))
+        others.update(stage=Stage.ARCHIVED, updated_at=timezone.now())
+    row.stage = stage
+    row.save(update_fields=["stage", "updated_at"])
+    _touch(model)
+    audit.record(
+        actor=actor,
+        action=Action.VERSION_STAGE_CHANGED,
+        target=row,
+        model_name=model.name,
+        version=row.version,
+        before={"stage": before},
+        after={"stage": stage.value, "archived_versions": archived},
+        reason=reason,
+    )
+    return row
+
+
+@transaction.atomic
+def model_version_stage_transition(
+    *, actor, name: str, version: int, stage: str, archive_existing_versions: bool = False
+) -> ModelVersion:
+    target = rules.parse_stage(stage)
+    model = registered_model_for_update(actor, name, Level.EDIT, "Changing a version's stage")
+    row = _version_for_update(model, version)
+    # Governed targets (promotion policies) are refused here once workflows land: see registry.workflows.
+    return stage_apply(
+        actor=actor, model=model, row=row, stage=target, archive_existing_versions=archive_existing_versions
+    )
+
+
+# --- Aliases -----------------------------------------------------------------------------
+
+
+def alias_apply(
+    *, actor, model: RegisteredModel, alias: str, row: ModelVersion, reason: str = ""
+) -> ModelAlias:
+    """Point `alias` at a locked version and keep the history. Caller holds the model lock."""
+    now = timezone.now()
+    previous = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
+    before = previous.version.version if previous else None
+    if previous is not None and previous.version_id == row.pk:
+        return previous
+    AliasAssignment.objects.filter(model=model, alias=alias, cleared_at__isnull=True).update(cleared_at=now)
+    AliasAssignment.objects.create(model=model, alias=alias, version_number=row.version, assigned_at=now)
+    alias_row, _ = ModelAlias.objects.update_or_create(model=model, alias=alias, defaults={"version": row})
+    _touch(model)
+    audit.record(
+        actor=actor,
+        action=Action.ALIAS_SET,
+        target=model,
+        target_name=f"{model.name}@{alias}",
+        model_name=model.name,
+        version=row.version,
+        before={"alias": alias, "version": before},
+        after={"alias": alias, "version": row.version},
+        reason=reason,
+    )
+    return alias_row
+
+
+@transaction.atomic
+def alias_set(*, actor, name: str, alias: str, version: int) -> ModelAlias:
+    rules.validate_alias(alias)
+    model = registered_model_for_update(actor, name, Level.EDIT, "Setting an alias")
+    row = _version_for_update(model, version)
+    # Governed aliases (promotion policies) are refused here once workflows land: see registry.workflows.
+    return alias_apply(actor=actor, model=model, alias=alias, row=row)
+
+
+@transaction.atomic
+def alias_delete(*, actor, name: str, alias: str) -> None:
+    model = registered_model_for_update(actor, name, Level.EDIT, "Deleting an alias")
+    row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
+    if row is None:
+        raise NotFound(f"Registered model alias {alias} not found.")
+    AliasAssignment.objects.filter(model=model, alias=alias, cleared_at__isnull=True).update(
+        cleared_at=timezone.now()
+    )
+    version_number = row.version.version
+    row.delete()
+    _touch(model)
+    audit.record(
+        actor=actor,
+        action=Action.ALIAS_DELETED,
+        target=model,
+        target_name=f"{model.name}@{alias}",
+        model_name=name,
+        version=version_number,
+        before={"alias": alias, "version": version_number},
+    )

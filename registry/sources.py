@@ -1,0 +1,128 @@
+"""Validation of model version sources (where a version's artifacts come from).
+
+Accepted: object stores (`s3://`, `gs://`, `wasbs://`, `abfss://`), `runs:/<run_id>/<path>`,
+`models:/<model_id>` (MLflow 3 logged models), `mlflow-artifacts:/…`, and local paths or
+`file://` URIs only under QUORUM_ALLOWED_LOCAL_ROOTS. Path traversal in any spelling is refused.
+"""
+
+import posixpath
+import re
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from django.conf import settings
+
+from registry.errors import InvalidParameter
+
+OBJECT_STORE_SCHEMES = {"s3", "gs", "wasbs", "abfss", "s3a"}
+SOURCE_MAX = 4000
+LOGGED_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
+RUN_ID = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
+
+
+def _fully_unquoted(text: str) -> str:
+    # Decode until stable so %252e%252e (double-encoded "..") is seen for what it is.
+    for _ in range(5):
+        decoded = unquote(text)
+        if decoded == text:
+            break
+        text = decoded
+    return text
+
+
+def _reject_traversal(source: str) -> None:
+    decoded = _fully_unquoted(source)
+    if "\\" in decoded:
+        raise InvalidParameter(
+            f"Invalid model version source: '{source}'. Backslashes are not allowed.", field="source"
+        )
+    if "\x00" in decoded or any(ord(ch) < 32 for ch in decoded):
+        raise InvalidParameter(
+            "Invalid model version source: control characters are not allowed.", field="source"
+        )
+    # Check every segment of the whole string, including after '?', '#' and ';'.
+    for segment in re.split(r"[/?#;&=]", decoded):
+        if segment.strip() == "..":
+            raise InvalidParameter(
+                f"Invalid model version source: '{source}'. Path traversal ('..') is not allowed.",
+                field="source",
+            )
+
+
+def _local_path_allowed(path: str, source: str) -> str:
+    if not path.startswith("/"):
+        raise InvalidParameter(
+            f"Invalid model version source: '{source}'. Local sources must be absolute paths.", field="source"
+        )
+    normalized = Path(posixpath.normpath(path))
+    if str(normalized).startswith("//") or str(normalized).startswith("/proc"):
+        raise InvalidParameter(f"Invalid model version source: '{source}'.", field="source")
+    for root in settings.QUORUM_ALLOWED_LOCAL_ROOTS:
+        root = Path(posixpath.normpath(str(root)))
+        if normalized == root or root in normalized.parents:
+            return str(normalized)
+    raise InvalidParameter(
+        f"Invalid model version source: '{source}'. Local paths are accepted only under the "
+        "configured artifact roots (QUORUM_ALLOWED_LOCAL_ROOTS).",
+        field="source",
+    )
+
+
+def source_validate(source: object, *, run_id: str = "", model_id: str = "") -> str:
+    """Return the source unchanged when it is acceptable, else raise InvalidParameter."""
+    if not isinstance(source, str) or not source.strip():
+        raise InvalidParameter("Missing value for required parameter 'source'.", field="source")
+    if len(source) > SOURCE_MAX:
+        raise InvalidParameter(
+            f"Model version source is longer than {SOURCE_MAX} characters.", field="source"
+        )
+    _reject_traversal(source)
+    parsed = urlparse(source)
+    scheme = parsed.scheme.lower()
+    if scheme in OBJECT_STORE_SCHEMES:
+        if not parsed.netloc:
+            raise InvalidParameter(
+                f"Invalid model version source: '{source}' names no bucket.", field="source"
+            )
+        return source
+    if scheme == "runs":
+        match = re.match(r"^runs:/([^/]+)(/.*)?$", source)
+        if not match or not RUN_ID.match(match.group(1)):
+            raise InvalidParameter(
+                f"Invalid runs URI: '{source}'. Expected runs:/<run_id>/<path>.", field="source"
+            )
+        if run_id and run_id != match.group(1):
+            raise InvalidParameter(
+                f"Invalid model version source: '{source}' belongs to run '{match.group(1)}', "
+                f"not to run_id '{run_id}'.",
+                field="source",
+            )
+        return source
+    if scheme == "models":
+        match = re.match(r"^models:/([^/@]+)/?$", source)
+        if not match or not LOGGED_MODEL_ID.match(match.group(1)):
+            raise InvalidParameter(
+                f"Invalid model version source: '{source}'. Expected models:/<logged model id>.",
+                field="source",
+            )
+        if model_id and model_id != match.group(1):
+            raise InvalidParameter(
+                f"Invalid model version source: '{source}' does not match model_id '{model_id}'.",
+                field="source",
+            )
+        return source
+    if scheme == "mlflow-artifacts":
+        return source
+    if scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise InvalidParameter(
+                f"Invalid model version source: '{source}'. file:// URIs may not name a host.", field="source"
+            )
+        _local_path_allowed(_fully_unquoted(parsed.path), source)
+        return source
+    if scheme == "":
+        _local_path_allowed(_fully_unquoted(source), source)
+        return source
+    raise InvalidParameter(
+        f"Invalid model version source: '{source}'. Unsupported scheme '{scheme}'.", field="source"
+    )

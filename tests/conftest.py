@@ -1,0 +1,51 @@
+"""Shared fixtures: a fixed cast of users and authenticated API clients."""
+
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import Permission
+from rest_framework.test import APIClient
+
+
+@dataclass
+class Cast:
+    owner: object
+    editor: object
+    approver: object
+    second_approver: object
+    outsider: object
+    admin: object
+
+
+def make_user(username: str, *, can_create_models: bool = False, **extra):
+    from accounts.models import User
+
+    user = User.objects.create_user(username=username, password=f"{username}-pw-123!", **extra)
+    if can_create_models:
+        user.user_permissions.add(Permission.objects.get(codename="add_registeredmodel"))
+    return User.objects.get(pk=user.pk)  # fresh instance: no stale permission cache
+
+
+@pytest.fixture
+def cast(db) -> Cast:
+    return Cast(
+        owner=make_user("owner", can_create_models=True),
+        editor=make_user("editor"),
+        approver=make_user("approver"),
+        second_approver=make_user("second_approver"),
+        outsider=make_user("outsider", can_create_models=True),
+        admin=make_user("admin", is_superuser=True, is_staff=True),
+    )
+
+
+@pytest.fixture
+def client_for():
+    """client_for(user) -> an APIClient authenticated as that user (None: anonymous)."""
+
+    def build(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user=user)
+        return client
+
+    return build
