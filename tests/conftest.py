@@ -6,6 +6,10 @@ import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
+pytest_plugins = [
+    "tests.fixtures_foundation",
+]
+
 
 @dataclass
 class Cast:

@@ -1,0 +1,47 @@
+"""Fixtures for the foundation tests: grants, a small registry, and the PostgreSQL gate."""
+
+import os
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+from guardian.shortcuts import assign_perm
+
+from accounts.permissions import LEVEL_CODENAMES, Level
+from registry import services
+from registry.models import RegisteredModel
+
+
+def grant_level(user, level: Level, model: RegisteredModel):
+    """Give `user` `level` on `model` and return a fresh user instance (no stale permission cache)."""
+    assign_perm(LEVEL_CODENAMES[level], user, model)
+    return type(user).objects.get(pk=user.pk)
+
+
+@pytest.fixture
+def grant() -> Callable:
+    return grant_level
+
+
+@pytest.fixture
+def fraud(cast) -> RegisteredModel:
+    """'fraud' owned by cast.owner with versions 1-3 (s3 sources), tagged team=risk."""
+    model = services.registered_model_create(
+        actor=cast.owner, name="fraud", description="detects fraud", tags=[{"key": "team", "value": "risk"}]
+    )
+    for number in (1, 2, 3):
+        services.model_version_create(actor=cast.owner, name="fraud", source=f"s3://bucket/fraud/{number}")
+    return model
+
+
+def postgres_or_skip() -> None:
+    """Skip on SQLite with the reason; in CI (CI=true) a non-PostgreSQL database is a failure instead."""
+    if connection.vendor == "postgresql":
+        return
+    reason = (
+        f"needs PostgreSQL for real row locks under concurrent threads (database is {connection.vendor}); "
+        "set DATABASE_URL=postgres://…"
+    )
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(f"CI is set but the test database is not PostgreSQL: {reason}")
+    pytest.skip(reason)
