@@ -1,0 +1,41 @@
+"""Request body size limit on every route: 413 before the body is read."""
+
+import json
+
+from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+
+
+def _too_large(request, limit: int) -> HttpResponse:
+    message = f"Request body is larger than the limit of {limit} bytes."
+    if request.path.startswith(("/api/2.0/", "/ajax-api/2.0/", "/api/3.0/")):
+        body = {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": message}
+    else:
+        body = {"error_code": "REQUEST_TOO_LARGE", "message": message}
+    return JsonResponse(body, status=413, json_dumps_params={"indent": None}, encoder=json.JSONEncoder)
+
+
+class BodySizeLimitMiddleware:
+    """Refuses bodies above QUORUM_MAX_BODY_BYTES, declared or chunked, with 413."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.QUORUM_MAX_BODY_BYTES
+        declared = request.META.get("CONTENT_LENGTH")
+        if declared:
+            try:
+                if int(declared) > limit:
+                    return _too_large(request, limit)
+            except ValueError:
+                return JsonResponse(
+                    {"error_code": "BAD_REQUEST", "message": "Invalid Content-Length."}, status=400
+                )
+        elif request.META.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            # No length up front: read at most limit+1 bytes and refuse if there is more.
+            body = request.META["wsgi.input"].read(limit + 1) if "wsgi.input" in request.META else b""
+            if len(body) > limit:
+                return _too_large(request, limit)
+            request._body = body
+        return self.get_response(request)
