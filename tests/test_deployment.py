@@ -109,3 +109,55 @@ def test_log_records_carry_the_request_id():
     finally:
         current_request.reset(token)
     assert record.request_id == "req-123"
+
+
+def _compose_command() -> list[str] | None:
+    import shutil
+
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    probe = (
+        subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if shutil.which("docker")
+        else None
+    )
+    return ["docker", "compose"] if probe is not None and probe.returncode == 0 else None
+
+
+def test_compose_file_validates():
+    command = _compose_command()
+    if command is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must validate docker-compose.yml: install docker-compose (.ci/run does)")
+        pytest.skip("no docker compose client on this machine")
+    env = {
+        **os.environ,
+        "DJANGO_SECRET_KEY": "x" * 50,
+        "QUORUM_AUDIT_HMAC_KEY": "k",
+        "QUORUM_ADMIN_PASSWORD": "a-long-admin-password",
+    }
+    result = subprocess.run([*command, "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    services = subprocess.run(
+        [*command, "config", "--services"], cwd=ROOT, env=env, capture_output=True, text=True
+    ).stdout.split()
+    assert {"postgres", "redis", "minio", "minio-buckets", "web", "worker", "beat"} <= set(services)
+
+
+@pytest.mark.django_db
+def test_ensure_admin_creates_then_updates_the_admin(monkeypatch):
+    from django.core.management import CommandError, call_command
+
+    from accounts.models import User
+
+    monkeypatch.setenv("QUORUM_ADMIN_USERNAME", "root-admin")
+    monkeypatch.setenv("QUORUM_ADMIN_PASSWORD", "short")
+    with pytest.raises(CommandError):
+        call_command("ensure_admin")
+    monkeypatch.setenv("QUORUM_ADMIN_PASSWORD", "first-long-password")
+    call_command("ensure_admin")
+    assert User.objects.get(username="root-admin").check_password("first-long-password")
+    monkeypatch.setenv("QUORUM_ADMIN_PASSWORD", "second-long-password")
+    call_command("ensure_admin")
+    admin = User.objects.get(username="root-admin")
+    assert admin.is_superuser and admin.check_password("second-long-password")

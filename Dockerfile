@@ -1,0 +1,29 @@
+# Quorum web / worker / beat image. Slim, non-root, pinned base.
+FROM python:3.11.7-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    QUORUM_VAR_DIR=/var/lib/quorum
+
+RUN groupadd --system --gid 10001 quorum \
+    && useradd --system --uid 10001 --gid quorum --home-dir /app --shell /usr/sbin/nologin quorum \
+    && mkdir -p /app /var/lib/quorum \
+    && chown quorum:quorum /var/lib/quorum
+
+WORKDIR /app
+COPY pyproject.toml README.md manage.py ./
+COPY config ./config
+COPY registry ./registry
+COPY accounts ./accounts
+COPY audit ./audit
+RUN pip install . && python -c "import django, celery, boto3, psycopg2"
+
+USER quorum
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+    CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
+# Graceful: gunicorn finishes in-flight requests on SIGTERM within --graceful-timeout.
+CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
+     "--graceful-timeout", "30", "--access-logfile", "-"]
