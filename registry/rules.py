@@ -11,6 +11,7 @@ ALIAS_MAX = 255
 TAG_KEY_MAX = 250
 TAG_VALUE_MAX = 5000
 DESCRIPTION_MAX = 100_000
+VERSION_MAX = 2_000_000_000  # fits the integer column on every database
 ALIAS_PATTERN = re.compile(r"^[\w\-]*$")
 RESERVED_VERSION_ALIAS = re.compile(r"^[vV]\d+$")
 
@@ -33,6 +34,11 @@ def validate_model_name(name: object, *, field: str = "name") -> str:
     if _has_control_characters(name):
         raise InvalidParameter(
             "Registered model name cannot contain control or format characters.", field=field
+        )
+    if name == "." or name.startswith(".."):
+        # MLflow refuses names that normalize to another path ('.', '..foo'): they name artifact folders.
+        raise InvalidParameter(
+            f"Invalid name: '{name}'. Names cannot be '.' or start with '..'.", field=field
         )
     if name != name.strip():
         raise InvalidParameter("Registered model name cannot start or end with whitespace.", field=field)
@@ -115,15 +121,28 @@ def parse_version_number(version: object, *, field: str = "version") -> int:
         number = int(version)
     else:
         raise InvalidParameter(f"Parameter '{field}' must be an integer, got '{version}'.", field=field)
-    if number < 1 or number > 2_000_000_000:
+    if number < 1 or number > VERSION_MAX:
         raise InvalidParameter(
             f"Parameter '{field}' must be a positive integer, got '{version}'.", field=field
         )
     return number
 
 
+ACTIVE_STAGES = (Stage.STAGING, Stage.PRODUCTION)
+
+
 def stages_archived_by(target: Stage, archive_existing_versions: bool) -> list[Stage]:
-    """Which stage's other versions move to Archived when a version enters `target` (MLflow semantics)."""
-    if archive_existing_versions and target in (Stage.STAGING, Stage.PRODUCTION):
-        return [target]
-    return []
+    """Which stage's other versions move to Archived when a version enters `target` (MLflow semantics).
+
+    As in MLflow, asking to archive existing versions is only valid for an active stage (Staging,
+    Production); for None or Archived it is refused rather than silently ignored.
+    """
+    if not archive_existing_versions:
+        return []
+    if target not in ACTIVE_STAGES:
+        raise InvalidParameter(
+            "Model version transition cannot archive existing model versions because "
+            f"'{target.value}' is not an active stage. Valid stages are Staging, Production.",
+            field="archive_existing_versions",
+        )
+    return [target]

@@ -88,17 +88,37 @@ def latest_versions(model: RegisteredModel, stages: list[Stage] | None = None) -
     return sorted(result, key=lambda v: v.version)
 
 
-def model_version_by_alias(user, name: str, alias: str) -> ModelVersion:
-    model = registered_model_get(user, name)
+def _alias_target(model: RegisteredModel, alias: str) -> ModelVersion:
+    """The version `alias` points at ('latest': the newest version), or NotFound."""
     if alias.lower() == "latest":
         found = version_detail_queryset(model.versions.all()).order_by("-version").first()
         if found is None:
-            raise InvalidParameter(f"Registered model alias {alias} not found.", field="alias")
+            raise NotFound(f"Registered model '{model.name}' has no versions.")
         return found
-    row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
-    if row is None:
-        raise InvalidParameter(f"Registered model alias {alias} not found.", field="alias")
-    return version_detail_queryset(ModelVersion.objects.filter(pk=row.version_id)).get()
+    found = version_detail_queryset(ModelVersion.objects.filter(model=model, aliases__alias=alias)).first()
+    if found is None:
+        raise NotFound(f"Registered model alias {alias} not found.")
+    return found
+
+
+def alias_target_get(user, name: str, alias: str) -> ModelVersion:
+    """The version an alias of a visible model points at; NotFound for a missing model or alias."""
+    return _alias_target(registered_model_get(user, name), alias)
+
+
+def model_version_by_alias(user, name: str, alias: str) -> ModelVersion:
+    """As `alias_target_get`, but an unset alias is INVALID_PARAMETER_VALUE, which the MLflow client expects."""
+    model = registered_model_get(user, name)
+    try:
+        return _alias_target(model, alias)
+    except NotFound as exc:
+        raise InvalidParameter(exc.message, field="alias")
+
+
+def model_aliases_list(user, name: str) -> QuerySet[ModelAlias]:
+    """The aliases of a visible model with their versions, by alias name."""
+    model = registered_model_get(user, name)
+    return ModelAlias.objects.filter(model=model).select_related("version").order_by("alias")
 
 
 def alias_version_at(model: RegisteredModel, alias: str, when: datetime) -> int | None:
@@ -131,7 +151,7 @@ def model_uri_resolve(user, uri: str, as_of: datetime | None = None) -> ModelVer
                     f"Alias '{parsed.alias}' of '{parsed.name}' pointed to no existing version at {as_of}."
                 )
             return found
-        return model_version_by_alias(user, parsed.name, parsed.alias)
+        return _alias_target(model, parsed.alias)
     if parsed.stage is not None:
         found = versions.filter(stage=parsed.stage).order_by("-version").first()
         if found is None:

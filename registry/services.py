@@ -70,10 +70,14 @@ def _touch(model: RegisteredModel) -> None:
 
 def _tags_validated(tags: list[dict] | None) -> dict[str, str]:
     result: dict[str, str] = {}
-    for tag in tags or []:
+    for index, tag in enumerate(tags or []):
         if not isinstance(tag, dict):
             raise InvalidParameter("Each tag must be an object with 'key' and 'value'.", field="tags")
-        key, value = rules.validate_tag(tag.get("key"), tag.get("value"))
+        try:
+            key, value = rules.validate_tag(tag.get("key"), tag.get("value"))
+        except InvalidParameter as exc:
+            # Point at the offending entry ("tags.2.key"), not just "key".
+            raise InvalidParameter(exc.message, field=f"tags.{index}.{exc.field}")
         result[key] = value
     return result
 

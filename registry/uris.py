@@ -1,12 +1,11 @@
 """Parsing `models:/` URIs: by version, alias, stage, or latest."""
 
-import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from registry.errors import InvalidParameter
 from registry.models import Stage
-from registry.rules import parse_stage, validate_alias, validate_model_name
+from registry.rules import VERSION_MAX, parse_stage, validate_alias, validate_model_name
 
 URI_MAX = 1024
 
@@ -29,6 +28,7 @@ def _bad(uri: str, why: str) -> InvalidParameter:
 
 
 def parse_model_uri(uri: object) -> ModelUri:
+    """Parse a `models:/` URI; InvalidParameter (field 'uri') says what is wrong with a malformed one."""
     if not isinstance(uri, str) or not uri:
         raise InvalidParameter("Missing value for required parameter 'uri'.", field="uri")
     if len(uri) > URI_MAX:
@@ -58,9 +58,9 @@ def parse_model_uri(uri: object) -> ModelUri:
         raise _bad(uri, "expected exactly a name and a version, stage or 'latest'")
     name, suffix = parts
     validate_model_name(name, field="uri")
-    if re.fullmatch(r"\d{1,9}", suffix):
-        if int(suffix) < 1:
-            raise _bad(uri, "versions start at 1")
+    if suffix.isascii() and suffix.isdigit():
+        if len(suffix) > 10 or not 1 <= int(suffix) <= VERSION_MAX:
+            raise _bad(uri, f"version {suffix[:20]} is out of range (1 to {VERSION_MAX})")
         return ModelUri(name=name, version=int(suffix))
     if suffix.lower() == "latest":
         return ModelUri(name=name, latest=True)

@@ -1,6 +1,7 @@
 """Error format of the native API: {"error_code", "message", "field"?, "errors"?} with the right status."""
 
 import logging
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
@@ -25,16 +26,22 @@ DRF_CODES = {
 }
 
 
-def _first_message(detail) -> str:
+def _first_error(detail: Any, path: tuple[str, ...] = ()) -> tuple[str, str]:
+    """The dotted path of the first invalid field ("tags.0.value") and its message."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            return f"{key}: {_first_message(value)}" if key != "non_field_errors" else _first_message(value)
+            return _first_error(value, path if key == "non_field_errors" else (*path, str(key)))
     if isinstance(detail, list) and detail:
-        return _first_message(detail[0])
-    return str(detail)
+        return _first_error(detail[0], path)
+    return ".".join(path), str(detail)
 
 
-def native_exception_handler(exc, context):
+def _first_message(detail: Any) -> str:
+    field, message = _first_error(detail)
+    return f"{field}: {message}" if field else message
+
+
+def native_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RegistryError):
         body = {"error_code": exc.code, "message": exc.message}
         if exc.field:
@@ -59,6 +66,9 @@ def native_exception_handler(exc, context):
         "message": _first_message(exc.detail),
     }
     if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict):
+        field, _ = _first_error(exc.detail)
+        if field:
+            body["field"] = field
         body["errors"] = exc.detail
     response.data = body
     return response

@@ -1,13 +1,44 @@
 """Native API representations (output) and request bodies (input). No rules here."""
 
+from typing import Any
+
 from rest_framework import serializers
 
 from registry.models import ModelVersion, RegisteredModel
 
 
+class StrictCharField(serializers.CharField):
+    """A string field that refuses numbers and booleans instead of quietly turning 5 into "5"."""
+
+    default_error_messages = {"invalid": "Must be a string, got {kind}."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid", kind=type(data).__name__)
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """An integer field that refuses booleans (DRF would read `true` as 1)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON boolean only: 'yes', 'on', 1 and friends are refused so a typo cannot archive versions."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class TagSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=250)
-    value = serializers.CharField(max_length=5000, allow_blank=True)
+    key = StrictCharField(max_length=250, trim_whitespace=False)
+    value = StrictCharField(max_length=5000, allow_blank=True, trim_whitespace=False)
 
 
 class AliasSerializer(serializers.Serializer):
@@ -62,48 +93,48 @@ class RegisteredModelSerializer(serializers.ModelSerializer):
 
 
 class RegisteredModelCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=256, trim_whitespace=False)
-    description = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    name = StrictCharField(max_length=256, trim_whitespace=False)
+    description = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     tags = TagSerializer(many=True, required=False, default=list)
 
 
 class RegisteredModelUpdateSerializer(serializers.Serializer):
-    description = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    description = StrictCharField(allow_blank=True, trim_whitespace=False)
 
 
 class RenameSerializer(serializers.Serializer):
-    new_name = serializers.CharField(max_length=256, trim_whitespace=False)
+    new_name = StrictCharField(max_length=256, trim_whitespace=False)
 
 
 class ModelVersionCreateSerializer(serializers.Serializer):
-    source = serializers.CharField(max_length=4000, trim_whitespace=False)
-    run_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    run_link = serializers.CharField(max_length=4000, required=False, allow_blank=True, default="")
-    model_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-    description = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+    source = StrictCharField(max_length=4000, trim_whitespace=False)
+    run_id = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    run_link = StrictCharField(max_length=4000, required=False, allow_blank=True, default="")
+    model_id = StrictCharField(max_length=64, required=False, allow_blank=True, default="")
+    description = StrictCharField(required=False, allow_blank=True, default="", trim_whitespace=False)
     tags = TagSerializer(many=True, required=False, default=list)
 
 
 class ModelVersionUpdateSerializer(serializers.Serializer):
-    description = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    description = StrictCharField(allow_blank=True, trim_whitespace=False)
 
 
 class StageTransitionSerializer(serializers.Serializer):
-    stage = serializers.CharField()
-    archive_existing_versions = serializers.BooleanField(required=False, default=False)
+    stage = StrictCharField()
+    archive_existing_versions = StrictBooleanField(required=False, default=False)
 
 
 class TagSetSerializer(serializers.Serializer):
-    key = serializers.CharField(max_length=250, trim_whitespace=False)
-    value = serializers.CharField(max_length=5000, allow_blank=True, trim_whitespace=False)
+    key = StrictCharField(max_length=250, trim_whitespace=False)
+    value = StrictCharField(max_length=5000, allow_blank=True, trim_whitespace=False)
 
 
 class AliasSetSerializer(serializers.Serializer):
-    version = serializers.IntegerField(min_value=1)
+    version = StrictIntegerField(min_value=1, max_value=2_000_000_000)
 
 
 class ResolveSerializer(serializers.Serializer):
-    uri = serializers.CharField(max_length=1024)
+    uri = StrictCharField(max_length=1024)
     as_of = serializers.DateTimeField(required=False)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry.api import views
+from registry.api import schema, views  # noqa: F401  (importing schema registers its OpenAPI extensions)
 
 urlpatterns = [
     path("models", views.RegisteredModelListView.as_view(), name="model-list"),

@@ -1,15 +1,36 @@
 """Native API views: parse, call one service or selector, serialize."""
 
+from typing import Any
+
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from registry import selectors, services
 from registry.api import serializers as s
 from registry.errors import InvalidParameter
+
+
+class NativeAPIView(APIView):
+    """Base of the native API views: refuses NUL characters in the path and query string up front.
+
+    PostgreSQL cannot store or compare strings containing NUL, so one reaching a lookup would be a 500.
+    """
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        for name, value in kwargs.items():
+            if isinstance(value, str) and "\x00" in value:
+                raise InvalidParameter(f"Path parameter '{name}' cannot contain NUL characters.", field=name)
+        for name, values in request.query_params.lists():
+            if "\x00" in name or any("\x00" in value for value in values):
+                raise InvalidParameter(
+                    f"Query parameter '{name.replace(chr(0), '')}' cannot contain NUL characters.", field=name
+                )
 
 
 def _datetime_param(request, name: str):
@@ -29,8 +50,28 @@ def _validated(serializer_class, data):
 
 
 class Pagination(LimitOffsetPagination):
+    """limit/offset paging; a malformed limit or offset is a 400, not silently the default page."""
+
     default_limit = 50
     max_limit = 1000
+
+    def _non_negative(self, request: Request, param: str, *, minimum: int) -> int | None:
+        raw = request.query_params.get(param)
+        if raw is None or raw == "":
+            return None
+        if not raw.isascii() or not raw.isdigit() or len(raw) > 9 or int(raw) < minimum:
+            raise InvalidParameter(
+                f"Parameter '{param}' must be an integer of at least {minimum}, got '{raw[:40]}'.",
+                field=param,
+            )
+        return int(raw)
+
+    def get_limit(self, request: Request) -> int:
+        limit = self._non_negative(request, self.limit_query_param, minimum=1)
+        return self.default_limit if limit is None else min(limit, self.max_limit)
+
+    def get_offset(self, request: Request) -> int:
+        return self._non_negative(request, self.offset_query_param, minimum=0) or 0
 
 
 def _paged(view: APIView, request, queryset, serializer_class) -> Response:
@@ -47,10 +88,13 @@ LIST_MODEL_PARAMS = [
     OpenApiParameter("updated_after", str, description="ISO 8601"),
     OpenApiParameter("updated_before", str, description="ISO 8601"),
     OpenApiParameter("ordering", str, description="name, created_at, updated_at; '-' for descending"),
+    OpenApiParameter(
+        "filter", str, description="MLflow search filter, e.g. name LIKE 'fraud%' AND tag.team = 'risk'"
+    ),
 ]
 
 
-class RegisteredModelListView(APIView):
+class RegisteredModelListView(NativeAPIView):
     @extend_schema(parameters=LIST_MODEL_PARAMS, responses=s.RegisteredModelSerializer(many=True))
     def get(self, request):
         qp = request.query_params
@@ -63,6 +107,7 @@ class RegisteredModelListView(APIView):
             updated_after=_datetime_param(request, "updated_after"),
             updated_before=_datetime_param(request, "updated_before"),
             ordering=qp.get("ordering", "name"),
+            filter_string=qp.get("filter"),
         )
         return _paged(self, request, queryset, s.RegisteredModelSerializer)
 
@@ -76,7 +121,7 @@ class RegisteredModelListView(APIView):
         )
 
 
-class RegisteredModelDetailView(APIView):
+class RegisteredModelDetailView(NativeAPIView):
     @extend_schema(responses=s.RegisteredModelSerializer)
     def get(self, request, name: str):
         return Response(s.RegisteredModelSerializer(selectors.registered_model_get(request.user, name)).data)
@@ -93,7 +138,7 @@ class RegisteredModelDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class RegisteredModelRenameView(APIView):
+class RegisteredModelRenameView(NativeAPIView):
     @extend_schema(request=s.RenameSerializer, responses=s.RegisteredModelSerializer)
     def post(self, request, name: str):
         data = _validated(s.RenameSerializer, request.data)
@@ -103,7 +148,7 @@ class RegisteredModelRenameView(APIView):
         )
 
 
-class RegisteredModelTagListView(APIView):
+class RegisteredModelTagListView(NativeAPIView):
     @extend_schema(request=s.TagSetSerializer, responses=s.TagSerializer)
     def post(self, request, name: str):
         data = _validated(s.TagSetSerializer, request.data)
@@ -111,7 +156,7 @@ class RegisteredModelTagListView(APIView):
         return Response(s.TagSerializer(tag).data)
 
 
-class RegisteredModelTagDetailView(APIView):
+class RegisteredModelTagDetailView(NativeAPIView):
     @extend_schema(responses={204: None})
     def delete(self, request, name: str, key: str):
         services.registered_model_tag_delete(actor=request.user, name=name, key=key)
@@ -128,6 +173,9 @@ VERSION_LIST_PARAMS = [
     OpenApiParameter(
         "ordering", str, description="version, created_at, updated_at, name; '-' for descending"
     ),
+    OpenApiParameter(
+        "filter", str, description="MLflow search filter, e.g. version_number > 2 AND run_id = 'abc'"
+    ),
 ]
 
 
@@ -143,17 +191,18 @@ def _version_list(view: APIView, request, name: str | None) -> Response:
         created_after=_datetime_param(request, "created_after"),
         created_before=_datetime_param(request, "created_before"),
         ordering=qp.get("ordering", "version"),
+        filter_string=qp.get("filter"),
     )
     return _paged(view, request, queryset, s.ModelVersionSerializer)
 
 
-class ModelVersionSearchView(APIView):
+class ModelVersionSearchView(NativeAPIView):
     @extend_schema(parameters=VERSION_LIST_PARAMS, responses=s.ModelVersionSerializer(many=True))
     def get(self, request):
         return _version_list(self, request, None)
 
 
-class ModelVersionListView(APIView):
+class ModelVersionListView(NativeAPIView):
     @extend_schema(parameters=VERSION_LIST_PARAMS, responses=s.ModelVersionSerializer(many=True))
     def get(self, request, name: str):
         return _version_list(self, request, name)
@@ -168,7 +217,7 @@ class ModelVersionListView(APIView):
         )
 
 
-class ModelVersionDetailView(APIView):
+class ModelVersionDetailView(NativeAPIView):
     @extend_schema(responses=s.ModelVersionSerializer)
     def get(self, request, name: str, version: int):
         return Response(
@@ -189,7 +238,7 @@ class ModelVersionDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ModelVersionStageView(APIView):
+class ModelVersionStageView(NativeAPIView):
     @extend_schema(request=s.StageTransitionSerializer, responses=s.ModelVersionSerializer)
     def post(self, request, name: str, version: int):
         data = _validated(s.StageTransitionSerializer, request.data)
@@ -199,7 +248,7 @@ class ModelVersionStageView(APIView):
         )
 
 
-class ModelVersionTagListView(APIView):
+class ModelVersionTagListView(NativeAPIView):
     @extend_schema(request=s.TagSetSerializer, responses=s.TagSerializer)
     def post(self, request, name: str, version: int):
         data = _validated(s.TagSetSerializer, request.data)
@@ -207,28 +256,23 @@ class ModelVersionTagListView(APIView):
         return Response(s.TagSerializer(tag).data)
 
 
-class ModelVersionTagDetailView(APIView):
+class ModelVersionTagDetailView(NativeAPIView):
     @extend_schema(responses={204: None})
     def delete(self, request, name: str, version: int, key: str):
         services.model_version_tag_delete(actor=request.user, name=name, version=version, key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AliasListView(APIView):
+class AliasListView(NativeAPIView):
     @extend_schema(responses=s.AliasSerializer(many=True))
     def get(self, request, name: str):
-        model = selectors.registered_model_get(request.user, name)
-        return Response(
-            s.AliasSerializer(model.aliases.select_related("version").order_by("alias"), many=True).data
-        )
+        return Response(s.AliasSerializer(selectors.model_aliases_list(request.user, name), many=True).data)
 
 
-class AliasDetailView(APIView):
+class AliasDetailView(NativeAPIView):
     @extend_schema(responses=s.ModelVersionSerializer)
     def get(self, request, name: str, alias: str):
-        return Response(
-            s.ModelVersionSerializer(selectors.model_version_by_alias(request.user, name, alias)).data
-        )
+        return Response(s.ModelVersionSerializer(selectors.alias_target_get(request.user, name, alias)).data)
 
     @extend_schema(request=s.AliasSetSerializer, responses=s.AliasSerializer)
     def put(self, request, name: str, alias: str):
@@ -242,7 +286,7 @@ class AliasDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ResolveView(APIView):
+class ResolveView(NativeAPIView):
     @extend_schema(parameters=[s.ResolveSerializer], responses=s.ResolvedSerializer)
     def get(self, request):
         data = _validated(s.ResolveSerializer, request.query_params)
