@@ -206,8 +206,13 @@ def registered_models_list(
     updated_after: datetime | None = None,
     updated_before: datetime | None = None,
     ordering: str = "name",
+    filter_string: str | None = None,
 ) -> QuerySet[RegisteredModel]:
     qs = registered_models_visible_to(user)
+    if filter_string:
+        from registry.search import registered_model_filter_q
+
+        qs = qs.filter(registered_model_filter_q(filter_string)[0])
     if name:
         qs = qs.filter(name=name)
     if name_prefix:
@@ -236,11 +241,16 @@ def model_versions_list(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
     ordering: str = "version",
+    filter_string: str | None = None,
 ) -> QuerySet[ModelVersion]:
     if name is not None:
         qs = ModelVersion.objects.filter(model=registered_model_get(user, name))
     else:
         qs = model_versions_visible_to(user)
+    if filter_string:
+        from registry.search import model_version_filter_q
+
+        qs = qs.filter(model_version_filter_q(filter_string)[0])
     if stage:
         from registry.rules import parse_stage
 
@@ -259,3 +269,61 @@ def model_versions_list(
         )
     order = ordering.replace("name", "model__name")
     return version_detail_queryset(qs.order_by(order, "model__name", "version"))
+
+
+# --- MLflow search (filter grammar in registry.search) -----------------------------------
+
+
+def registered_models_search(
+    user, *, filter_string: str | None = None, order_by: list[str] | None = None
+) -> QuerySet[RegisteredModel]:
+    """Visible models matching an MLflow filter, ordered; prompts only when the filter asks for them."""
+    from registry import search
+
+    condition, wants_prompts = search.registered_model_filter_q(filter_string)
+    qs = registered_models_visible_to(user).filter(condition)
+    if not wants_prompts:
+        prompts = RegisteredModelTag.objects.filter(key=search.IS_PROMPT_TAG_KEY, value="true")
+        qs = qs.exclude(pk__in=prompts.values("model_id"))
+    return registered_model_detail_queryset(qs.order_by(*search.registered_model_ordering(order_by)))
+
+
+def model_versions_search(
+    user, *, filter_string: str | None = None, order_by: list[str] | None = None
+) -> QuerySet[ModelVersion]:
+    """Visible versions matching an MLflow filter, ordered; versions of prompts only when asked for."""
+    from registry import search
+
+    condition, wants_prompts = search.model_version_filter_q(filter_string)
+    qs = model_versions_visible_to(user).filter(condition)
+    if not wants_prompts:
+        prompt_models = RegisteredModelTag.objects.filter(key=search.IS_PROMPT_TAG_KEY, value="true")
+        prompt_versions = ModelVersionTag.objects.filter(key=search.IS_PROMPT_TAG_KEY, value="true")
+        qs = qs.exclude(model_id__in=prompt_models.values("model_id")).exclude(
+            pk__in=prompt_versions.values("version_id")
+        )
+    return version_detail_queryset(qs.order_by(*search.model_version_ordering(order_by)))
+
+
+def latest_versions_by_model(model_ids: list[int]) -> dict[int, list[ModelVersion]]:
+    """MLflow's latest_versions (newest version per stage) for many models in two queries."""
+    from django.db.models import Max
+
+    newest = (
+        ModelVersion.objects.filter(model_id__in=model_ids)
+        .values("model_id", "stage")
+        .annotate(top=Max("version"))
+        .values_list("model_id", "top")
+    )
+    wanted = set(newest)
+    if not wanted:
+        return {}
+    # A flat IN pair and a Python check, not an OR per model: SQLite caps expression depth at 1000.
+    candidates = ModelVersion.objects.filter(
+        model_id__in={m for m, _ in wanted}, version__in={v for _, v in wanted}
+    )
+    result: dict[int, list[ModelVersion]] = {}
+    for row in version_detail_queryset(candidates).order_by("model_id", "version"):
+        if (row.model_id, row.version) in wanted:
+            result.setdefault(row.model_id, []).append(row)
+    return result

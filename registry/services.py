@@ -14,7 +14,7 @@ from guardian.shortcuts import assign_perm
 import audit
 from accounts.permissions import LEVEL_CODENAMES, Level, user_can
 from audit.models import Action
-from registry import rules
+from registry import rules, tracking
 from registry.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
 from registry.models import (
     AliasAssignment,
@@ -219,8 +219,38 @@ def registered_model_tag_delete(*, actor, name: str, key: str) -> None:
 # --- Model versions ----------------------------------------------------------------------
 
 
-@transaction.atomic
 def model_version_create(
+    *,
+    actor,
+    name: str,
+    source: str,
+    run_id: str = "",
+    run_link: str = "",
+    description: str = "",
+    tags: list[dict] | None = None,
+    model_id: str = "",
+    storage_location: str = "",
+) -> ModelVersion:
+    """Register a version; `runs:/` and `models:/<id>` sources resolve via the tracking server."""
+    if not storage_location:
+        # Resolve before the transaction: a slow tracking server must not hold the write lock.
+        source_validate(source, run_id=run_id if isinstance(run_id, str) else "")
+        storage_location = tracking.source_resolve(source)
+    return _model_version_create(
+        actor=actor,
+        name=name,
+        source=source,
+        run_id=run_id,
+        run_link=run_link,
+        description=description,
+        tags=tags,
+        model_id=model_id,
+        storage_location=storage_location,
+    )
+
+
+@transaction.atomic
+def _model_version_create(
     *,
     actor,
     name: str,

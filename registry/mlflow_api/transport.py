@@ -1,0 +1,180 @@
+"""MLflow's transport rules: authentication, request parameters and JSON responses.
+
+GET reads the query string (repeated keys for lists); POST/PATCH/DELETE read a JSON body and
+ignore the query string; POST must say Content-Type: application/json. Unparseable JSON counts
+as an empty body (so the answer is "missing parameter"), as MLflow's server does.
+"""
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.request import Request
+from rest_framework.settings import api_settings
+
+from registry import rules
+from registry.mlflow_api.errors import MlflowApiError, error_response, missing_parameter, response_for
+
+logger = logging.getLogger(__name__)
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+def authenticated_user(request: HttpRequest):
+    """The caller, via the project's DRF authenticators (Bearer token, Basic, session); else 401."""
+    drf_request = Request(
+        request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+    )
+    try:
+        user = drf_request.user
+    except drf_exceptions.AuthenticationFailed as exc:
+        raise MlflowApiError("UNAUTHENTICATED", str(exc.detail))
+    except drf_exceptions.PermissionDenied as exc:  # session authentication without a CSRF token
+        raise MlflowApiError("PERMISSION_DENIED", str(exc.detail))
+    except drf_exceptions.APIException as exc:
+        raise MlflowApiError("UNAUTHENTICATED", str(exc.detail))
+    if user is None or not user.is_authenticated:
+        raise MlflowApiError(
+            "UNAUTHENTICATED",
+            "Authentication required: send a Bearer token (MLFLOW_TRACKING_TOKEN) or HTTP Basic "
+            "credentials (MLFLOW_TRACKING_USERNAME / MLFLOW_TRACKING_PASSWORD).",
+        )
+    request.user = user
+    return user
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    if not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+        if isinstance(data, str):
+            data = json.loads(data)  # legacy clients double-encode the body
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class Params:
+    """Request parameters of one call, from the query string (GET) or the JSON body (others)."""
+
+    data: dict[str, Any]
+    query: Any = None  # the QueryDict for GET, for repeated keys
+
+    @classmethod
+    def from_request(cls, request: HttpRequest) -> "Params":
+        if request.method == "GET":
+            return cls(data={k: request.GET.get(k) for k in request.GET}, query=request.GET)
+        if request.method in ("POST", "PUT"):
+            content_type = (request.content_type or "").split(";")[0].strip().lower()
+            if content_type != JSON_CONTENT_TYPE:
+                raise MlflowApiError(
+                    "INVALID_PARAMETER_VALUE",
+                    f"Bad Request. Content-Type must be one of ['{JSON_CONTENT_TYPE}'].",
+                )
+        return cls(data=_json_body(request))
+
+    def optional_str(self, name: str) -> str | None:
+        value = self.data.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise MlflowApiError(
+                "INVALID_PARAMETER_VALUE",
+                f"Invalid value {json.dumps(value)[:100]} for parameter '{name}' supplied: it must be a string.",
+            )
+        return value
+
+    def required(self, name: str) -> str:
+        value = self.optional_str(name)
+        if value is None or value == "":
+            raise missing_parameter(name)
+        return value
+
+    def version(self, name: str = "version") -> int:
+        value = self.data.get(name)
+        if value is None or value == "":
+            raise missing_parameter(name)
+        return rules.parse_version_number(value, field=name)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.data.get(name)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise MlflowApiError(
+            "INVALID_PARAMETER_VALUE", f"Invalid value for parameter '{name}': expected true or false."
+        )
+
+    def str_list(self, name: str) -> list[str]:
+        if self.query is not None:
+            values: Any = self.query.getlist(name)
+        else:
+            values = self.data.get(name) or []
+            if isinstance(values, str):
+                values = [values]
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise MlflowApiError(
+                "INVALID_PARAMETER_VALUE",
+                f"Invalid value for parameter '{name}': expected a list of strings.",
+            )
+        return values
+
+    def tags(self, name: str = "tags") -> list[dict]:
+        value = self.data.get(name)
+        if value is None:
+            return []
+        if not isinstance(value, list) or not all(isinstance(t, dict) for t in value):
+            raise MlflowApiError(
+                "INVALID_PARAMETER_VALUE",
+                f"Invalid value for parameter '{name}': expected a list of {{key, value}} objects.",
+            )
+        return value
+
+
+def json_response(body: dict[str, Any]) -> JsonResponse:
+    return JsonResponse(body, json_dumps_params={"indent": 2})
+
+
+Handler = Callable[[HttpRequest, Any, Params], HttpResponse | dict[str, Any]]
+
+
+def run_endpoint(
+    request: HttpRequest, methods: frozenset[str], handler: Handler, *, label: str
+) -> HttpResponse:
+    """Method check, authentication, parameters, handler; every failure as an MLflow JSON error."""
+    method = "GET" if request.method == "HEAD" else (request.method or "")
+    if method not in methods:
+        response = error_response(
+            "BAD_REQUEST",
+            f"Method {request.method} is not allowed for endpoint {request.path}; use {', '.join(sorted(methods))}.",
+            405,
+        )
+        response["Allow"] = ", ".join(sorted(methods))
+        return response
+    try:
+        user = authenticated_user(request)
+        result = handler(request, user, Params.from_request(request))
+    except Exception as exc:  # the whole point: no HTML error page ever reaches an MLflow client
+        known = response_for(exc)
+        if known is not None:
+            if known.status_code == 401:
+                known["WWW-Authenticate"] = 'Basic realm="quorum"'
+            return known
+        logger.exception("unexpected error in MLflow endpoint %s", label)
+        return error_response(
+            "INTERNAL_ERROR",
+            f"Internal error in {label}; request id {getattr(request, 'request_id', '-')} identifies it in the logs.",
+            500,
+        )
+    if isinstance(result, HttpResponse):
+        return result
+    return json_response(result)

@@ -1,0 +1,110 @@
+"""Resolving `runs:/` and `models:/<model_id>` sources through an MLflow tracking server.
+
+With QUORUM_MLFLOW_TRACKING_URI set, a version registered from `runs:/<run_id>/<path>` or from
+an MLflow 3 logged model (`models:/m-…`) gets a concrete storage location at registration time,
+read from the tracking server's REST API. The source stays as the client sent it.
+
+A location the tracking server itself proxies (`mlflow-artifacts:/x`) is made absolute
+(`http://tracking/api/2.0/mlflow-artifacts/artifacts/x`) so that it keeps pointing at that
+server whatever tracking URI a downloading client has configured.
+"""
+
+import posixpath
+import re
+from urllib.parse import quote, urlparse
+
+import requests
+from django.conf import settings
+
+from registry.errors import InvalidParameter, RegistryError
+
+TIMEOUT_SECONDS = 10
+ARTIFACTS_PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+class TrackingServerUnavailable(RegistryError):
+    """The configured tracking server did not answer, or answered with a server error."""
+
+    code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 503
+
+
+def tracking_uri() -> str:
+    return (getattr(settings, "QUORUM_MLFLOW_TRACKING_URI", "") or "").rstrip("/")
+
+
+def _get_json(base: str, path: str, params: dict[str, str], what: str) -> dict:
+    url = f"{base}{path}"
+    try:
+        response = requests.get(url, params=params, timeout=TIMEOUT_SECONDS)
+    except requests.RequestException as exc:
+        raise TrackingServerUnavailable(
+            f"Could not resolve {what}: the tracking server at {base} did not answer ({type(exc).__name__})."
+        )
+    if response.status_code in (400, 404):
+        raise InvalidParameter(
+            f"Invalid model version source: {what} was not found on the tracking server {base}.",
+            field="source",
+        )
+    if response.status_code != 200:
+        raise TrackingServerUnavailable(
+            f"Could not resolve {what}: the tracking server at {base} answered HTTP {response.status_code}."
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        raise TrackingServerUnavailable(f"Could not resolve {what}: the tracking server sent no JSON.")
+    return body if isinstance(body, dict) else {}
+
+
+def absolute_location(location: str, base: str) -> str:
+    """A tracking server's artifact location made independent of the reader's tracking URI."""
+    parsed = urlparse(location)
+    if parsed.scheme != "mlflow-artifacts":
+        return location
+    server = urlparse(base)
+    netloc = parsed.netloc or server.netloc
+    path = posixpath.join(server.path or "/", ARTIFACTS_PROXY_PATH.lstrip("/"), parsed.path.lstrip("/"))
+    return f"{server.scheme}://{netloc}{re.sub(r'//+', '/', path)}".rstrip("/")
+
+
+def _run_artifact_uri(base: str, run_id: str) -> str:
+    body = _get_json(base, "/api/2.0/mlflow/runs/get", {"run_id": run_id}, f"run '{run_id}'")
+    uri = body.get("run", {}).get("info", {}).get("artifact_uri")
+    if not isinstance(uri, str) or not uri:
+        raise TrackingServerUnavailable(
+            f"The tracking server returned no artifact location for run '{run_id}'."
+        )
+    return uri
+
+
+def _logged_model_artifact_uri(base: str, model_id: str) -> str:
+    body = _get_json(
+        base, f"/api/2.0/mlflow/logged-models/{quote(model_id, safe='')}", {}, f"logged model '{model_id}'"
+    )
+    uri = body.get("model", {}).get("info", {}).get("artifact_uri")
+    if not isinstance(uri, str) or not uri:
+        raise TrackingServerUnavailable(
+            f"The tracking server returned no artifact location for logged model '{model_id}'."
+        )
+    return uri
+
+
+def source_resolve(source: str) -> str:
+    """The concrete storage location of a validated source, or "" when it needs no resolution.
+
+    Only `runs:/` and `models:/<model_id>` are resolved, and only with a tracking server
+    configured; without one they are stored as sent and clients resolve them themselves.
+    """
+    base = tracking_uri()
+    if not base:
+        return ""
+    run = re.match(r"^runs:/([^/]+)(?:/(.*))?$", source)
+    if run:
+        location = absolute_location(_run_artifact_uri(base, run.group(1)), base)
+        relative = (run.group(2) or "").strip("/")
+        return f"{location.rstrip('/')}/{relative}" if relative else location
+    logged = re.match(r"^models:/(m-[0-9a-f]{32})/?$", source)
+    if logged:
+        return absolute_location(_logged_model_artifact_uri(base, logged.group(1)), base)
+    return ""

@@ -1,0 +1,105 @@
+"""Fixtures for the MLflow-compatibility tests: API tokens, an MLflow-speaking HTTP caller, client env."""
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import ApiToken, token_digest
+
+
+def api_token_for(user, name: str = "mlflow-tests") -> str:
+    """Create an API token for `user` and return its secret."""
+    secret = "qrm_" + secrets.token_urlsafe(24)
+    ApiToken.objects.create(user=user, name=name, prefix=secret[:8], digest=token_digest(secret))
+    return secret
+
+
+@dataclass
+class MlflowCaller:
+    """Calls /api/2.0/mlflow/<endpoint> the way the mlflow client does (query string for GET, JSON body else)."""
+
+    client: Client
+    headers: dict[str, str]
+    prefix: str = "/api/2.0/mlflow/"
+
+    def call(self, method: str, endpoint: str, params: dict[str, Any] | None = None, **extra: Any):
+        url = endpoint if endpoint.startswith("/") else self.prefix + endpoint
+        params = params or {}
+        if method == "GET":
+            return self.client.get(url, params, headers=self.headers, **extra)
+        body = json.dumps(params)
+        sender = getattr(self.client, method.lower())
+        return sender(url, body, content_type="application/json", headers=self.headers, **extra)
+
+    def get(self, endpoint: str, params: dict[str, Any] | None = None):
+        return self.call("GET", endpoint, params)
+
+    def post(self, endpoint: str, params: dict[str, Any] | None = None):
+        return self.call("POST", endpoint, params)
+
+    def patch(self, endpoint: str, params: dict[str, Any] | None = None):
+        return self.call("PATCH", endpoint, params)
+
+    def delete(self, endpoint: str, params: dict[str, Any] | None = None):
+        return self.call("DELETE", endpoint, params)
+
+
+def basic_header(username: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+
+@pytest.fixture
+def mlflow_as(db) -> Callable[..., MlflowCaller]:
+    """mlflow_as(user) -> a caller authenticated with a Bearer token of `user` (None: anonymous)."""
+
+    def build(user=None, *, prefix: str = "/api/2.0/mlflow/") -> MlflowCaller:
+        headers = {} if user is None else {"Authorization": f"Bearer {api_token_for(user)}"}
+        return MlflowCaller(Client(enforce_csrf_checks=True), headers, prefix)
+
+    return build
+
+
+MLFLOW_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_TRACKING_USERNAME",
+    "MLFLOW_TRACKING_PASSWORD",
+    "MLFLOW_TRACKING_TOKEN",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+)
+
+
+@pytest.fixture
+def mlflow_env() -> Iterator[Callable[..., None]]:
+    """mlflow_env(**vars) sets the mlflow client's environment for one test and restores it after."""
+    import mlflow
+
+    saved = {name: os.environ.get(name) for name in MLFLOW_ENV}
+
+    def apply(**values: str) -> None:
+        for name in MLFLOW_ENV:
+            os.environ.pop(name, None)
+        # Errors must surface at once, not after the client's retry back-off.
+        os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+        os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "30"
+        for name, value in values.items():
+            os.environ[name] = value
+        mlflow.set_tracking_uri(values.get("MLFLOW_TRACKING_URI"))
+        mlflow.set_registry_uri(values.get("MLFLOW_REGISTRY_URI"))
+
+    yield apply
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    mlflow.set_tracking_uri(None)
+    mlflow.set_registry_uri(None)
