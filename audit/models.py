@@ -68,6 +68,8 @@ class AuditEvent(models.Model):
     target_id = models.CharField(max_length=64, blank=True, default="")
     target_name = models.CharField(max_length=600, blank=True, default="")
     model_name = models.CharField(max_length=256, blank=True, default="", db_index=True)
+    # The model's primary key, so visibility survives renames (model_name is the name at the time).
+    registered_model_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     version = models.IntegerField(null=True, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
@@ -89,6 +91,15 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"#{self.seq} {self.action} {self.target_name}"
 
+    def save(self, *args, **kwargs) -> None:
+        # The database refuses UPDATE too; this gives the ORM caller a clear message first.
+        if not self._state.adding:
+            raise TypeError("audit events are append-only and cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise TypeError("audit events are append-only and cannot be deleted")
+
 
 class ChainHead(models.Model):
     """The single row that appends lock: the last sequence number and hash of the chain."""
@@ -98,3 +109,22 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"head #{self.seq} {self.hash[:12]}"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement that the chain head was (seq, hash) at `created_at`. Append-only too."""
+
+    seq = models.BigIntegerField(db_index=True)
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16, help_text="First hex digits of SHA-256(key): which key signed.")
+    signature = models.CharField(
+        max_length=64, help_text="HMAC-SHA256 over the canonical checkpoint message."
+    )
+    created_by = models.CharField(max_length=200, help_text="User name, or the task that made it.")
+
+    class Meta:
+        ordering = ["seq", "pk"]
+
+    def __str__(self) -> str:
+        return f"checkpoint #{self.seq} {self.hash[:12]} ({self.created_at:%Y-%m-%d %H:%M} UTC)"

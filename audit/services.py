@@ -1,19 +1,25 @@
-"""Writing audit events. Only `event_record` appends to the chain."""
+"""Writing audit events and checkpoints. Only `event_record` appends to the chain."""
 
 import json
 from typing import Any
 
+from django.apps import apps
+from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, event_hash
+from audit.chain import GENESIS_HASH, checkpoint_signature, event_hash, key_id
 from audit.context import current_request, current_task_name
-from audit.models import Action, ActorKind, AuditEvent, ChainHead
+from audit.models import Action, ActorKind, AuditCheckpoint, AuditEvent, ChainHead
 
 
 class AuditOutsideTransaction(RuntimeError):
     """audit.record was called outside a transaction: the event could outlive a rolled-back change."""
+
+
+class CheckpointKeyMissing(RuntimeError):
+    """QUORUM_AUDIT_HMAC_KEY is unset: an unsigned checkpoint would prove nothing, so none is made."""
 
 
 SECRET_KEYS = {"password", "secret", "token", "api_token", "webhook_secret", "authorization"}
@@ -60,6 +66,20 @@ def _actor_fields(actor: Any) -> dict[str, Any]:
     }
 
 
+def _registered_model_id(target: Any, model_name: str) -> int | None:
+    """The registered model an event is about: the target itself, the target's model, or by name."""
+    if target is not None:
+        if target._meta.label_lower == "registry.registeredmodel":
+            return target.pk
+        field = next((f for f in target._meta.concrete_fields if f.name == "model" and f.is_relation), None)
+        if field is not None and field.related_model._meta.label_lower == "registry.registeredmodel":
+            return getattr(target, field.attname)
+    if model_name:
+        registered_model = apps.get_model("registry", "RegisteredModel")
+        return registered_model.objects.filter(name=model_name).values_list("pk", flat=True).first()
+    return None
+
+
 def _lock_head() -> ChainHead:
     head = ChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
@@ -77,6 +97,7 @@ def event_record(
     target_id: str | int = "",
     target_name: str = "",
     model_name: str = "",
+    registered_model_id: int | None = None,
     version: int | None = None,
     before: Any = None,
     after: Any = None,
@@ -96,6 +117,8 @@ def event_record(
         target_type = target_type or target._meta.label_lower
         target_id = target_id or target.pk
         target_name = target_name or str(target)
+    if registered_model_id is None:
+        registered_model_id = _registered_model_id(target, model_name)
     ctx = current_request.get()
     fields: dict[str, Any] = {
         **_actor_fields(actor),
@@ -104,6 +127,7 @@ def event_record(
         "target_id": str(target_id or ""),
         "target_name": target_name[:600],
         "model_name": model_name,
+        "registered_model_id": registered_model_id,
         "version": version,
         "before": _scrub(before),
         "after": _scrub(after),
@@ -121,3 +145,52 @@ def event_record(
         event = AuditEvent.objects.create(**fields)
         ChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     return event
+
+
+@transaction.atomic
+def checkpoint_create(*, actor: Any, skip_if_unchanged: bool = False) -> AuditCheckpoint | None:
+    """Sign the chain head (seq, hash) with the HMAC key and store it; record that as an event.
+
+    With `skip_if_unchanged` (the periodic task), nothing is written when no event other than
+    checkpoints was appended since the last checkpoint, so an idle registry does not grow.
+    """
+    key = settings.QUORUM_AUDIT_HMAC_KEY
+    if not key:
+        raise CheckpointKeyMissing(
+            "QUORUM_AUDIT_HMAC_KEY is not set: refusing to write an unsigned audit checkpoint."
+        )
+    head = _lock_head()  # appends wait while the head is read and signed, so (seq, hash) is the real head
+    if skip_if_unchanged:
+        latest = AuditCheckpoint.objects.order_by("-seq", "-pk").first()
+        if (
+            latest is not None
+            and not AuditEvent.objects.filter(seq__gt=latest.seq)
+            .exclude(action=Action.CHECKPOINT_CREATED)
+            .exists()
+        ):
+            return None
+    now = timezone.now()
+    actor_fields = _actor_fields(actor)
+    created_by = actor_fields["actor_username"]
+    if actor_fields["actor_detail"] and actor_fields["actor_kind"] == ActorKind.SYSTEM:
+        created_by = f"system:{actor_fields['actor_detail']}"
+    checkpoint = AuditCheckpoint.objects.create(
+        seq=head.seq,
+        hash=head.hash,
+        created_at=now,
+        key_id=key_id(key),
+        signature=checkpoint_signature(key, head.seq, head.hash, now),
+        created_by=created_by[:200],
+    )
+    event_record(
+        actor=actor,
+        action=Action.CHECKPOINT_CREATED,
+        target=checkpoint,
+        target_name=f"checkpoint #{checkpoint.seq}",
+        after={"seq": checkpoint.seq, "hash": checkpoint.hash, "key_id": checkpoint.key_id},
+    )
+    from audit.checkpoint_store import checkpoint_publish
+
+    # The object store copy is written only once the checkpoint row is committed.
+    transaction.on_commit(lambda: checkpoint_publish(checkpoint.pk))
+    return checkpoint

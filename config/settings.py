@@ -226,6 +226,15 @@ QUORUM_MAX_VERSION_BYTES = int(os.environ.get("QUORUM_MAX_VERSION_BYTES", str(50
 
 # --- Audit ---
 QUORUM_AUDIT_HMAC_KEY = os.environ.get("QUORUM_AUDIT_HMAC_KEY", "")
+# Periodic checkpoints (Celery beat); a checkpoint is written only if events arrived since the last.
+QUORUM_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("QUORUM_AUDIT_CHECKPOINT_SECONDS", "3600"))
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps the schedules other apps declared above
+    "audit-checkpoint": {
+        "task": "audit.tasks.audit_checkpoint_periodic",
+        "schedule": QUORUM_AUDIT_CHECKPOINT_SECONDS,
+    },
+}
 
 # Logs: JSON lines (with the request id that audit events also carry) unless QUORUM_LOG_FORMAT=text.
 QUORUM_LOG_FORMAT = os.environ.get("QUORUM_LOG_FORMAT", "text" if DEBUG else "json")

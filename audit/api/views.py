@@ -1,0 +1,147 @@
+"""Audit API: read-only. Lists and exports start from the events the caller may see."""
+
+from typing import Any
+
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit import reports, selectors
+from audit.chain import canonical_timestamp
+from audit.export import FORMATS, events_export_lines
+from audit.models import AuditCheckpoint, AuditEvent
+from registry.errors import InvalidParameter, PermissionDenied
+from registry.selectors import registered_models_visible_to
+
+FILTER_PARAMS = [
+    OpenApiParameter("model", str, description="Registered model name (follows renames)"),
+    OpenApiParameter("version", int, description="Version number; needs model"),
+    OpenApiParameter("actor", str, description="User name as recorded"),
+    OpenApiParameter(
+        "action", str, many=True, description="Action, comma-separated or repeated; 'request.*'"
+    ),
+    OpenApiParameter("since", str, description="ISO 8601 date or date-time (inclusive)"),
+    OpenApiParameter(
+        "until", str, description="ISO 8601 date or date-time (inclusive; a date means its end)"
+    ),
+    OpenApiParameter("after_seq", int, description="Only events after this sequence number"),
+]
+PERIOD_PARAMS = [FILTER_PARAMS[4], FILTER_PARAMS[5]]
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditEvent
+        exclude = ["id"]
+
+
+class AuditCheckpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AuditCheckpoint
+        fields = ["seq", "hash", "created_at", "key_id", "signature", "created_by"]
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 1000
+
+
+def _filter(request: Request) -> selectors.EventFilter:
+    return selectors.EventFilter.from_params(request.query_params, request.query_params.getlist)
+
+
+class AuditEventListView(APIView):
+    @extend_schema(parameters=FILTER_PARAMS, responses=AuditEventSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        events = selectors.audit_events_list(request.user, _filter(request))
+        paginator = Pagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(AuditEventSerializer(page, many=True).data)
+
+
+class AuditEventExportView(APIView):
+    @extend_schema(parameters=FILTER_PARAMS, responses={(200, "application/x-ndjson"): str})
+    def get(self, request: Request, export_format: str) -> StreamingHttpResponse:
+        if export_format not in FORMATS:
+            raise InvalidParameter(
+                f"Unknown export format '{export_format}'; use events/export.csv or events/export.jsonl.",
+                field="format",
+            )
+        events = selectors.audit_events_list(request.user, _filter(request))
+        response = StreamingHttpResponse(
+            events_export_lines(events, export_format), content_type=FORMATS[export_format]
+        )
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.{export_format}"'
+        return response
+
+
+class CheckpointListView(APIView):
+    @extend_schema(responses=AuditCheckpointSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        if not selectors.user_is_auditor(request.user):
+            raise PermissionDenied("Checkpoints are shown to auditors (audit.view_auditevent) only.")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            AuditCheckpoint.objects.order_by("-seq", "-pk"), request, view=self
+        )
+        return paginator.get_paginated_response(AuditCheckpointSerializer(page, many=True).data)
+
+
+def _period(request: Request) -> tuple[Any, Any]:
+    event_filter = _filter(request)
+    return event_filter.since, event_filter.until
+
+
+def _report(rows: list[dict[str, Any]], **meta: Any) -> Response:
+    return Response(
+        {**meta, "generated_at": canonical_timestamp(timezone.now()), "count": len(rows), "rows": rows}
+    )
+
+
+class PromotionsReportView(APIView):
+    @extend_schema(parameters=PERIOD_PARAMS, responses=dict)
+    def get(self, request: Request) -> Response:
+        since, until = _period(request)
+        events = selectors.audit_events_visible_to(request.user)
+        return _report(reports.promotions_report(events, since, until), report="promotions")
+
+
+class PromotionsPerWeekReportView(APIView):
+    @extend_schema(parameters=PERIOD_PARAMS, responses=dict)
+    def get(self, request: Request) -> Response:
+        since, until = _period(request)
+        events = selectors.audit_events_visible_to(request.user)
+        return _report(reports.promotions_per_week(events, since, until), report="promotions_per_week")
+
+
+class AliasHistoryReportView(APIView):
+    @extend_schema(parameters=[FILTER_PARAMS[0]], responses=dict)
+    def get(self, request: Request) -> Response:
+        model = request.query_params.get("model", "")
+        events = selectors.audit_events_visible_to(request.user)
+        return _report(reports.alias_history(events, model), report="alias_history", model=model or None)
+
+
+class AccessChangesReportView(APIView):
+    @extend_schema(parameters=PERIOD_PARAMS, responses=dict)
+    def get(self, request: Request) -> Response:
+        since, until = _period(request)
+        events = selectors.audit_events_visible_to(request.user)
+        return _report(reports.access_changes(events, since, until), report="access_changes")
+
+
+class SeparationOfDutiesReportView(APIView):
+    @extend_schema(parameters=[FILTER_PARAMS[0]], responses=dict)
+    def get(self, request: Request) -> Response:
+        events = selectors.audit_events_visible_to(request.user)
+        models = registered_models_visible_to(request.user).order_by("name")
+        if model := request.query_params.get("model"):
+            models = models.filter(name=model)
+            events = events.filter(selectors.model_condition(model))
+        return _report(reports.separation_of_duties(events, models), report="separation_of_duties")

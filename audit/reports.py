@@ -1,0 +1,364 @@
+"""Ready-made reports an auditor asks for, computed from audit events (and guardian for grants).
+
+Each report takes an events queryset already narrowed to what the reader may see
+(`audit.selectors.audit_events_visible_to`) and returns plain rows (dicts with fixed keys), so
+the API, `manage.py audit_report` and the admin pages show the same thing.
+
+Promotions come from events alone, so they work whichever workflow wrote them:
+- a transition request is the group of `request.*` events with the same target (type, id); its
+  outcome is its last `request.applied`, `request.rejected` or `request.failed` event;
+- a direct promotion is a `model_version.stage_changed` into Staging or Production, or an
+  `alias.set`, that is not the application of a request. Events of one transaction have
+  consecutive sequence numbers (the chain head stays locked until commit), so a change whose
+  neighbours within APPLY_WINDOW include a `request.applied` for the same version belongs to
+  that request.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from accounts.permissions import LEVEL_CODENAMES, Level, user_can
+from audit.chain import canonical_timestamp
+from audit.models import Action, ActorKind, AuditEvent
+
+APPLY_WINDOW = 5
+PROMOTING_STAGES = {"Staging", "Production"}
+OUTCOME_ACTIONS = {
+    Action.REQUEST_APPLIED.value: "applied",
+    Action.REQUEST_REJECTED.value: "rejected",
+    Action.REQUEST_FAILED.value: "failed",
+}
+ACCESS_ACTIONS = (
+    Action.ACCESS_GRANTED,
+    Action.ACCESS_REVOKED,
+    Action.TOKEN_CREATED,
+    Action.TOKEN_REVOKED,
+    Action.USER_CREATED,
+    Action.USER_UPDATED,
+    Action.TEAM_CHANGED,
+    Action.SUPERUSER_ACTION,
+    Action.POLICY_CHANGED,
+)
+
+PROMOTION_FIELDS = (
+    "kind",
+    "request",
+    "model",
+    "version",
+    "target",
+    "outcome",
+    "requester",
+    "requested_at",
+    "approvers",
+    "decided_by",
+    "decided_at",
+    "comment",
+    "evidence_digest",
+    "seconds_to_apply",
+)
+ALIAS_FIELDS = ("seq", "at", "model", "alias", "from_version", "to_version", "actor", "reason")
+ACCESS_FIELDS = ("seq", "at", "action", "actor", "target", "model", "before", "after", "reason")
+SOD_FIELDS = ("kind", "user", "model", "version", "detail")
+WEEK_FIELDS = ("week", "applied", "rejected", "failed")
+
+
+def _at(value: datetime | None) -> str | None:
+    return canonical_timestamp(value) if value else None
+
+
+def _in_period(events: QuerySet[AuditEvent], since: datetime | None, until: datetime | None):
+    if since is not None:
+        events = events.filter(timestamp__gte=since)
+    if until is not None:
+        events = events.filter(timestamp__lte=until)
+    return events
+
+
+def _find_digest(value: Any) -> str:
+    """The first value under a key mentioning 'digest' (e.g. evidence.artifact_digest), searched depth-first."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            if "digest" in key.lower() and isinstance(inner, str) and inner:
+                return inner
+        for inner in value.values():
+            if found := _find_digest(inner):
+                return found
+    return ""
+
+
+def _request_target(event: AuditEvent) -> str:
+    after = event.after if isinstance(event.after, dict) else {}
+    target = after.get("target") or after.get("stage") or after.get("to_stage") or after.get("alias")
+    if not target:
+        return ""
+    kind = after.get("target_kind", "alias" if after.get("alias") and not after.get("stage") else "stage")
+    return f"@{target}" if kind == "alias" and not str(target).startswith("@") else str(target)
+
+
+@dataclass
+class _Request:
+    key: tuple[str, str]
+    events: list[AuditEvent]
+
+    def row(self) -> dict[str, Any]:
+        created = next((e for e in self.events if e.action == Action.REQUEST_CREATED), None)
+        outcome_event = [e for e in self.events if e.action in OUTCOME_ACTIONS][-1]
+        first = created or self.events[0]
+        # The pipeline's hand-over is recorded as a system "approval"; only people approve.
+        approvals = [
+            e for e in self.events if e.action == Action.REQUEST_APPROVED and e.actor_kind != ActorKind.SYSTEM
+        ]
+        digest = ""
+        for event in [outcome_event, *reversed(approvals), *([created] if created else [])]:
+            digest = digest or _find_digest(event.after)
+        outcome = OUTCOME_ACTIONS[outcome_event.action]
+        seconds = None
+        if created is not None and outcome == "applied":
+            seconds = round((outcome_event.timestamp - created.timestamp).total_seconds(), 3)
+        return {
+            "kind": "request",
+            "request": self.key[1],
+            "model": first.model_name,
+            "version": first.version,
+            "target": next((t for t in (_request_target(e) for e in self.events) if t), ""),
+            "outcome": outcome,
+            "requester": created.actor_username if created else None,
+            "requested_at": _at(created.timestamp) if created else None,
+            "approvers": [
+                {"user": e.actor_username, "at": _at(e.timestamp), "comment": e.reason} for e in approvals
+            ],
+            "decided_by": outcome_event.actor_username,
+            "decided_at": _at(outcome_event.timestamp),
+            "comment": outcome_event.reason or (created.reason if created else ""),
+            "evidence_digest": digest,
+            "seconds_to_apply": seconds,
+        }
+
+
+def _direct_target(event: AuditEvent) -> str | None:
+    after = event.after if isinstance(event.after, dict) else {}
+    if event.action == Action.VERSION_STAGE_CHANGED:
+        stage = after.get("stage")
+        return stage if stage in PROMOTING_STAGES else None
+    alias = after.get("alias")
+    return f"@{alias}" if alias else None
+
+
+def promotions_report(
+    events: QuerySet[AuditEvent], since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Requests applied, rejected or failed in the period, and direct promotions; oldest first."""
+    decided = _in_period(events.filter(action__in=OUTCOME_ACTIONS), since, until)
+    keys = set(decided.values_list("target_type", "target_id"))
+    by_request: dict[tuple[str, str], list[AuditEvent]] = defaultdict(list)
+    if keys:
+        condition = Q()
+        for target_type, target_id in keys:
+            condition |= Q(target_type=target_type, target_id=target_id)
+        for event in events.filter(action__startswith="request.").filter(condition).order_by("seq"):
+            by_request[(event.target_type, event.target_id)].append(event)
+    rows: list[tuple[int, dict[str, Any]]] = []
+    for key, request_events in by_request.items():
+        outcome = [e for e in request_events if e.action in OUTCOME_ACTIONS][-1]
+        rows.append((outcome.seq, _Request(key, request_events).row()))
+
+    changes = _in_period(
+        events.filter(action__in=[Action.VERSION_STAGE_CHANGED, Action.ALIAS_SET]), since, until
+    ).order_by("seq")
+    for event in changes.iterator(chunk_size=2000):
+        target = _direct_target(event)
+        if target is None:
+            continue
+        applied_nearby = AuditEvent.objects.filter(
+            action=Action.REQUEST_APPLIED,
+            seq__gte=event.seq - APPLY_WINDOW,
+            seq__lte=event.seq + APPLY_WINDOW,
+            model_name=event.model_name,
+            version=event.version,
+        ).exists()
+        if applied_nearby:
+            continue
+        rows.append(
+            (
+                event.seq,
+                {
+                    "kind": "direct",
+                    "request": None,
+                    "model": event.model_name,
+                    "version": event.version,
+                    "target": target,
+                    "outcome": "applied",
+                    "requester": event.actor_username,
+                    "requested_at": _at(event.timestamp),
+                    "approvers": [],
+                    "decided_by": event.actor_username,
+                    "decided_at": _at(event.timestamp),
+                    "comment": event.reason,
+                    "evidence_digest": _find_digest(event.after),
+                    "seconds_to_apply": 0.0,
+                },
+            )
+        )
+    return [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+
+
+def _week_start(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def promotions_per_week(
+    events: QuerySet[AuditEvent], since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Applied, rejected and failed promotions per ISO week (Monday), every week of the span listed."""
+    counts: dict[date, dict[str, int]] = {}
+    for row in promotions_report(events, since, until):
+        week = _week_start(datetime.fromisoformat(row["decided_at"].replace("Z", "+00:00")).date())
+        counts.setdefault(week, {"applied": 0, "rejected": 0, "failed": 0})[row["outcome"]] += 1
+    if not counts:
+        return []
+    first = _week_start(since.date()) if since else min(counts)
+    last = _week_start(until.date()) if until else max(counts)
+    result = []
+    week = first
+    while week <= last:
+        result.append(
+            {"week": week.isoformat(), **counts.get(week, {"applied": 0, "rejected": 0, "failed": 0})}
+        )
+        week += timedelta(days=7)
+    return result
+
+
+def alias_history(events: QuerySet[AuditEvent], model_name: str = "") -> list[dict[str, Any]]:
+    """Every alias move and removal, oldest first (for one model when `model_name` is given)."""
+    from audit.selectors import model_condition
+
+    moves = events.filter(action__in=[Action.ALIAS_SET, Action.ALIAS_DELETED])
+    if model_name:
+        moves = moves.filter(model_condition(model_name))
+    rows = []
+    for event in moves.order_by("seq").iterator(chunk_size=2000):
+        before = event.before if isinstance(event.before, dict) else {}
+        after = event.after if isinstance(event.after, dict) else {}
+        rows.append(
+            {
+                "seq": event.seq,
+                "at": _at(event.timestamp),
+                "model": event.model_name,
+                "alias": after.get("alias") or before.get("alias") or event.target_name.rpartition("@")[2],
+                "from_version": before.get("version"),
+                "to_version": after.get("version") if event.action == Action.ALIAS_SET else None,
+                "actor": event.actor_username,
+                "reason": event.reason,
+            }
+        )
+    return rows
+
+
+def access_changes(
+    events: QuerySet[AuditEvent], since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Grants, revocations, tokens, users, teams, policies and superuser actions in the period."""
+    changes = _in_period(events.filter(action__in=ACCESS_ACTIONS), since, until).order_by("seq")
+    return [
+        {
+            "seq": event.seq,
+            "at": _at(event.timestamp),
+            "action": event.action,
+            "actor": event.actor_username,
+            "target": event.target_name,
+            "model": event.model_name,
+            "before": event.before,
+            "after": event.after,
+            "reason": event.reason,
+        }
+        for event in changes.iterator(chunk_size=2000)
+    ]
+
+
+def _version_key(event: AuditEvent) -> tuple[Any, int | None]:
+    return (event.registered_model_id or event.model_name, event.version)
+
+
+def separation_of_duties(
+    events: QuerySet[AuditEvent], models: Iterable | None = None
+) -> list[dict[str, Any]]:
+    """People who approved a version they authored (events), and holders of EDIT + APPROVE_PRODUCTION.
+
+    Superusers hold every permission by definition; they are not listed per model (the access
+    changes report shows who was made one).
+    """
+    rows: list[dict[str, Any]] = []
+    approvals = list(
+        events.filter(action=Action.REQUEST_APPROVED)
+        .exclude(version=None)
+        .exclude(actor_kind=ActorKind.SYSTEM)
+        .order_by("seq")
+    )
+    if approvals:
+        authors: dict[tuple[Any, int | None], str] = {}
+        created = events.filter(action=Action.VERSION_CREATED).filter(
+            Q(registered_model_id__in={e.registered_model_id for e in approvals if e.registered_model_id})
+            | Q(model_name__in={e.model_name for e in approvals})
+        )
+        for event in created:
+            authors[_version_key(event)] = event.actor_username
+        for approval in approvals:
+            author = authors.get(_version_key(approval))
+            if author is not None and author == approval.actor_username:
+                rows.append(
+                    {
+                        "kind": "authored_and_approved",
+                        "user": author,
+                        "model": approval.model_name,
+                        "version": approval.version,
+                        "detail": f"created version {approval.version} and approved request "
+                        f"{approval.target_id} at {_at(approval.timestamp)} (seq {approval.seq})",
+                    }
+                )
+    for model in models or []:
+        for user in _users_with_any_grant(model):
+            if user_can(user, Level.EDIT, model) and user_can(user, Level.APPROVE_PRODUCTION, model):
+                via = "MANAGE" if user_can(user, Level.MANAGE, model) else "EDIT and APPROVE_PRODUCTION"
+                rows.append(
+                    {
+                        "kind": "holds_edit_and_approve_production",
+                        "user": user.username,
+                        "model": model.name,
+                        "version": None,
+                        "detail": f"holds {via} on '{model.name}' (directly, through a team, or globally)",
+                    }
+                )
+    return rows
+
+
+def _users_with_any_grant(model) -> list:
+    """Non-superuser active users with an object, team or global grant that could matter on `model`."""
+    from django.contrib.contenttypes.models import ContentType
+    from guardian.models import GroupObjectPermission, UserObjectPermission
+
+    codenames = [LEVEL_CODENAMES[level] for level in (Level.EDIT, Level.APPROVE_PRODUCTION, Level.MANAGE)]
+    content_type = ContentType.objects.get_for_model(model)
+    direct = UserObjectPermission.objects.filter(
+        content_type=content_type, object_pk=str(model.pk), permission__codename__in=codenames
+    ).values("user_id")
+    group_ids = GroupObjectPermission.objects.filter(
+        content_type=content_type, object_pk=str(model.pk), permission__codename__in=codenames
+    ).values("group_id")
+    users = (
+        get_user_model()
+        .objects.filter(is_active=True, is_superuser=False)
+        .filter(
+            Q(pk__in=direct)
+            | Q(groups__in=group_ids)
+            | Q(user_permissions__codename__in=codenames, user_permissions__content_type=content_type)
+            | Q(groups__permissions__codename__in=codenames, groups__permissions__content_type=content_type)
+        )
+    )
+    # Fresh instances per model: guardian caches permissions on the user object.
+    return list(users.distinct().order_by("username"))

@@ -1,0 +1,27 @@
+"""Celery tasks of the audit app: thin wrappers around audit.services."""
+
+import logging
+
+from celery import shared_task
+
+from audit.context import current_task_name
+from audit.services import CheckpointKeyMissing, checkpoint_create
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_TASK = "audit.tasks.audit_checkpoint_periodic"
+
+
+@shared_task(name=CHECKPOINT_TASK, acks_late=True, ignore_result=True)
+def audit_checkpoint_periodic() -> int | None:
+    """Sign the chain head if anything happened since the last checkpoint; safe to run twice."""
+    reset = current_task_name.set(CHECKPOINT_TASK)
+    try:
+        checkpoint = checkpoint_create(actor="system", skip_if_unchanged=True)
+    except CheckpointKeyMissing as exc:
+        # Not transient: retrying cannot conjure a key. Say so loudly on every beat.
+        logger.error("audit checkpoint skipped: %s", exc)
+        return None
+    finally:
+        current_task_name.reset(reset)
+    return checkpoint.seq if checkpoint else None

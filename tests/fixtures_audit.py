@@ -1,0 +1,72 @@
+"""Audit test support: let the test flush empty the append-only tables, and tamper on purpose.
+
+pytest-django flushes the database after each transactional test (TRUNCATE on PostgreSQL,
+DELETE on SQLite). The audit triggers refuse both, so the flush statements are wrapped here to
+suspend the triggers inside the flush's own transaction. Production code never does this.
+"""
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+from django.db import connection
+from django.db.backends.postgresql import base as postgresql_base
+from django.db.backends.sqlite3 import base as sqlite_base
+
+from audit.triggers import flush_statements, resume_sql, suspend_sql
+
+
+def _allow_flush(operations_class: type, vendor: str) -> None:
+    original = operations_class.sql_flush
+    if getattr(original, "audit_flush_wrapper", False):
+        return
+
+    def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
+        statements = original(
+            self, style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
+        )
+        return flush_statements(vendor, statements, tables)
+
+    sql_flush.audit_flush_wrapper = True
+    operations_class.sql_flush = sql_flush
+
+
+_allow_flush(postgresql_base.DatabaseWrapper.ops_class, "postgresql")
+_allow_flush(sqlite_base.DatabaseWrapper.ops_class, "sqlite")
+
+
+@contextmanager
+def audit_triggers_suspended() -> Iterator[None]:
+    """Switch the append-only triggers off inside the current (test) transaction, to tamper."""
+    with connection.cursor() as cursor:
+        for statement in suspend_sql(connection.vendor):
+            cursor.execute(statement)
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            for statement in resume_sql(connection.vendor):
+                cursor.execute(statement)
+
+
+@pytest.fixture
+def tamper() -> Callable[[str, list | tuple], None]:
+    """tamper(sql, params): run raw SQL against the audit tables with the triggers suspended."""
+
+    def run(sql: str, params: list | tuple = ()) -> None:
+        with audit_triggers_suspended(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    return run
+
+
+@pytest.fixture
+def hmac_key(settings) -> str:
+    settings.QUORUM_AUDIT_HMAC_KEY = "test-audit-key-7f3a9c"
+    return settings.QUORUM_AUDIT_HMAC_KEY
+
+
+@pytest.fixture
+def governed_dir(settings, tmp_path):
+    settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
+    return tmp_path / "governed"
