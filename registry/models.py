@@ -140,3 +140,7 @@ class AliasAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name}@{self.alias} -> v{self.version_number}"
+
+
+# The approval workflow's models live in their own module but belong to this app.
+from registry.workflows.models import *  # noqa: E402, F403

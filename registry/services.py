@@ -15,7 +15,13 @@ import audit
 from accounts.permissions import LEVEL_CODENAMES, Level, user_can
 from audit.models import Action
 from registry import rules, tracking
-from registry.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied
+from registry.errors import (
+    AlreadyExists,
+    ApprovalRequired,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+)
 from registry.models import (
     AliasAssignment,
     ModelAlias,
@@ -430,6 +436,18 @@ def stage_apply(
     return row
 
 
+def governed_direct_change_refuse(model: RegisteredModel, target_kind: str, target: str) -> None:
+    """Refuse a direct set of a target a promotion policy governs: it needs an approved request."""
+    from registry.workflows.rules import direct_change_refusal
+    from registry.workflows.selectors import policy_governing
+
+    refusal = direct_change_refusal(
+        policy_governing(model, target_kind, target), target_kind, target, model.name
+    )
+    if refusal:
+        raise ApprovalRequired(refusal)
+
+
 @transaction.atomic
 def model_version_stage_transition(
     *, actor, name: str, version: int, stage: str, archive_existing_versions: bool = False
@@ -437,7 +455,7 @@ def model_version_stage_transition(
     target = rules.parse_stage(stage)
     model = registered_model_for_update(actor, name, Level.EDIT, "Changing a version's stage")
     row = _version_for_update(model, version)
-    # Governed targets (promotion policies) are refused here once workflows land: see registry.workflows.
+    governed_direct_change_refuse(model, "stage", target.value)
     return stage_apply(
         actor=actor, model=model, row=row, stage=target, archive_existing_versions=archive_existing_versions
     )
@@ -478,7 +496,7 @@ def alias_set(*, actor, name: str, alias: str, version: int) -> ModelAlias:
     rules.validate_alias(alias)
     model = registered_model_for_update(actor, name, Level.EDIT, "Setting an alias")
     row = _version_for_update(model, version)
-    # Governed aliases (promotion policies) are refused here once workflows land: see registry.workflows.
+    governed_direct_change_refuse(model, "alias", alias)
     return alias_apply(actor=actor, model=model, alias=alias, row=row)
 
 

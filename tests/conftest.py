@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 pytest_plugins = [
     "tests.fixtures_foundation",
+    "tests.fixtures_workflow",
     "tests.fixtures_audit",
     "tests.fixtures_mlflow",
 ]

@@ -1,0 +1,103 @@
+"""Unit tests of the pure workflow rules."""
+
+from datetime import UTC, datetime, timedelta
+
+from registry.workflows import rules
+
+NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
+PROD = rules.Policy(
+    "stage", "Production", required_approvals=2, rank="production", required_team="model-risk"
+)
+
+
+def facts(
+    approver_id: int, *, hours_left: float = 10, rank: bool = True, team: bool = False, digest: str = ""
+):
+    return rules.ApprovalFacts(
+        approver_id=approver_id,
+        approver_name=f"user{approver_id}",
+        expires_at=NOW + timedelta(hours=hours_left),
+        holds_rank=rank,
+        in_required_team=team,
+        artifact_digest=digest,
+    )
+
+
+def verdict(approvals, policy=PROD, evidence=None):
+    return rules.quorum_verdict(
+        policy, approvals, requester_id=1, creator_id=2, evidence=evidence or {}, now=NOW
+    )
+
+
+def test_embedded_defaults_govern_production_champion_and_staging():
+    assert rules.policy_select("stage", "Production", [], []).required_approvals == 2
+    assert rules.policy_select("alias", "champion", [], []).rank == "production"
+    staging = rules.policy_select("stage", "Staging", [], [])
+    assert (staging.required_approvals, staging.rank) == (1, "staging")
+    assert rules.policy_select("stage", "Archived", [], []) is None
+    assert rules.policy_select("alias", "challenger", [], []) is None
+
+
+def test_configured_default_set_replaces_embedded_and_model_policy_wins():
+    org = [rules.Policy("stage", "Production", required_approvals=3, rank="production")]
+    assert rules.policy_select("stage", "Production", [], org).required_approvals == 3
+    assert rules.policy_select("alias", "champion", [], org) is None
+    opened = [rules.Policy("stage", "Production", 1, "production", governed=False)]
+    assert rules.policy_select("stage", "Production", opened, org) is None
+
+
+def test_requester_and_creator_are_refused_by_default_and_allowed_when_the_policy_says_so():
+    common = {"requester_id": 1, "creator_id": 2, "holds_rank": True, "already_approved": False}
+    assert "Four-eyes" in rules.approver_refusal(PROD, approver_id=1, **common)
+    assert "author" in rules.approver_refusal(PROD, approver_id=2, **common)
+    assert rules.approver_refusal(PROD, approver_id=3, **common) is None
+    lenient = rules.Policy(
+        "stage", "Production", 2, "production", requester_may_approve=True, creator_may_approve=True
+    )
+    assert rules.approver_refusal(lenient, approver_id=1, **common) is None
+    assert rules.approver_refusal(lenient, approver_id=2, **common) is None
+
+
+def test_approver_without_the_rank_or_approving_twice_is_refused():
+    common = {"requester_id": 1, "creator_id": 2}
+    assert "APPROVE_PRODUCTION" in rules.approver_refusal(
+        PROD, approver_id=3, holds_rank=False, already_approved=False, **common
+    )
+    assert "already" in rules.approver_refusal(
+        PROD, approver_id=3, holds_rank=True, already_approved=True, **common
+    )
+
+
+def test_quorum_needs_n_distinct_unexpired_approvers_holding_the_rank_and_the_team():
+    assert verdict([facts(3, team=True)]).missing == ("1 more approval (production rank)",)
+    assert verdict([facts(3, team=True), facts(3, team=True)]).may_apply is False  # same person twice
+    assert verdict([facts(3, team=True), facts(4, hours_left=-1)]).may_apply is False  # expired
+    assert verdict([facts(3, team=True), facts(4, rank=False)]).may_apply is False  # lost permission
+    assert verdict([facts(1, team=True), facts(4)]).may_apply is False  # requester's approval never counts
+    no_team = verdict([facts(3), facts(4)])
+    assert no_team.missing == ("an approval from team 'model-risk'",)
+    ok = verdict([facts(3), facts(4, team=True)])
+    assert ok.may_apply and ok.counted == ("user3", "user4")
+
+
+def test_validation_is_required_only_when_a_pipeline_can_tell():
+    both = [facts(3, team=True), facts(4)]
+    assert verdict(both, evidence={"pipeline": False}).may_apply
+    assert verdict(both, evidence={"pipeline": True, "validated": True}).may_apply
+    refused = verdict(both, evidence={"pipeline": True, "validated": False})
+    assert not refused.may_apply and "validated artifacts" in refused.reason
+    relaxed = rules.Policy("stage", "Production", 2, "production", require_validated_artifacts=False)
+    assert verdict(both, policy=relaxed, evidence={"pipeline": True, "validated": None}).may_apply
+
+
+def test_digest_change_is_detected_only_against_recorded_digests():
+    assert rules.digest_change([facts(3, digest="aaa"), facts(4, digest="aaa")], "aaa") is None
+    assert rules.digest_change([facts(3, digest="")], "bbb") is None
+    assert "changed after user3" in rules.digest_change([facts(3, digest="aaa")], "bbb")
+
+
+def test_direct_change_refusal_says_how_to_file_a_request():
+    message = rules.direct_change_refusal(PROD, "stage", "Production", "fraud")
+    assert "POST /api/v1/models/fraud/requests" in message
+    assert "transition-requests/create" in message
+    assert rules.direct_change_refusal(None, "stage", "Production", "fraud") is None
