@@ -223,6 +223,25 @@ QUORUM_ALLOWED_LOCAL_ROOTS = [
 QUORUM_GOVERNED_STORE = os.environ.get("QUORUM_GOVERNED_STORE", f"file://{VAR_DIR / 'governed'}")
 QUORUM_MLFLOW_TRACKING_URI = os.environ.get("QUORUM_MLFLOW_TRACKING_URI", "")
 QUORUM_MAX_VERSION_BYTES = int(os.environ.get("QUORUM_MAX_VERSION_BYTES", str(50 * 1024**3)))
+# Artifact pipeline (registry.artifacts). S3 endpoint/region override boto3's AWS_* environment.
+QUORUM_S3_ENDPOINT_URL = os.environ.get("QUORUM_S3_ENDPOINT_URL", "")
+QUORUM_S3_REGION = os.environ.get("QUORUM_S3_REGION", "")
+QUORUM_ARTIFACT_COPY_CONCURRENCY = int(os.environ.get("QUORUM_ARTIFACT_COPY_CONCURRENCY", "8"))
+QUORUM_ARTIFACT_COPY_CHUNK_BYTES = int(os.environ.get("QUORUM_ARTIFACT_COPY_CHUNK_BYTES", str(64 * 1024**2)))
+QUORUM_ARTIFACT_MULTIPART_COPY_THRESHOLD = int(
+    os.environ.get("QUORUM_ARTIFACT_MULTIPART_COPY_THRESHOLD", str(5 * 1024**3))
+)
+# A running job whose worker has not heartbeated for this long is considered abandoned.
+QUORUM_ARTIFACT_JOB_LEASE_SECONDS = int(os.environ.get("QUORUM_ARTIFACT_JOB_LEASE_SECONDS", "120"))
+QUORUM_OUTBOX_REDISPATCH_SECONDS = float(os.environ.get("QUORUM_OUTBOX_REDISPATCH_SECONDS", "60"))
+# Lets a deployment (or a test session) keep its tasks apart from others on a shared broker.
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
+CELERY_BEAT_SCHEDULE = {
+    "artifacts-outbox-redispatch": {
+        "task": "registry.artifacts.tasks.outbox_redispatch",
+        "schedule": QUORUM_OUTBOX_REDISPATCH_SECONDS,
+    },
+}
 
 # --- Audit ---
 QUORUM_AUDIT_HMAC_KEY = os.environ.get("QUORUM_AUDIT_HMAC_KEY", "")

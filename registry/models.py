@@ -142,5 +142,7 @@ class AliasAssignment(models.Model):
         return f"{self.model.name}@{self.alias} -> v{self.version_number}"
 
 
-# The approval workflow's models live in their own module but belong to this app.
+# The approval workflow's and the artifact pipeline's models live in their own modules but
+# belong to this app.
+from registry.artifacts.models import *  # noqa: E402, F403
 from registry.workflows.models import *  # noqa: E402, F403

@@ -15,6 +15,7 @@ import audit
 from accounts.permissions import LEVEL_CODENAMES, Level, user_can
 from audit.models import Action
 from registry import rules, tracking
+from registry.artifacts import services as artifact_services
 from registry.errors import (
     AlreadyExists,
     ApprovalRequired,
@@ -300,7 +301,8 @@ def _model_version_create(
         run_link=run_link or "",
         logged_model_id=model_id,
         description=description,
-        status=VersionStatus.READY,
+        # Validation (registry.artifacts) moves it to READY or FAILED_REGISTRATION after commit.
+        status=VersionStatus.PENDING_REGISTRATION,
         creator=actor,
     )
     ModelVersionTag.objects.bulk_create(
@@ -320,6 +322,7 @@ def _model_version_create(
             "tags": tag_values,
         },
     )
+    artifact_services.validation_queue(version=version, actor=actor)
     return version
 
 

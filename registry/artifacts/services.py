@@ -1,0 +1,711 @@
+"""Every write of the artifact pipeline: queueing jobs, running them, recording their outcome.
+
+Reliability contract:
+- Work is asked for by writing an ArtifactJob and an OutboxMessage in the caller's transaction;
+  the message is published after commit, and `outbox_redispatch` (Celery beat) publishes again
+  whatever was not picked up, so a broker outage delays work but never loses it.
+- A worker claims a job with compare-and-set on its lease and heartbeats while it runs; a job
+  whose worker died (lease expired) is claimed by the next delivery. Two deliveries of the same
+  task never run a job at once, and a finished job is never run again.
+- A copy skips objects whose governed copy was already verified, adopts objects an earlier
+  attempt wrote (after reading them back), and records the governed location only when every
+  object matched the manifest. Only then is a waiting transition request applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import time
+import uuid
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+import audit
+from accounts.permissions import Level, user_can
+from audit.models import Action
+from registry.artifacts import rules
+from registry.artifacts.models import (
+    ArtifactJob,
+    ArtifactManifest,
+    EvidenceState,
+    JobKind,
+    JobStatus,
+    ManifestEntry,
+    OutboxMessage,
+)
+from registry.artifacts.stores import (
+    ArtifactStore,
+    ObjectExists,
+    SourceUnsupported,
+    StorageUnavailable,
+    StoreError,
+    governed_store,
+    relpath_clean,
+    sha256_stream,
+    store_for_uri,
+)
+from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
+from registry.models import ModelVersion, VersionStatus
+
+logger = logging.getLogger(__name__)
+
+VALIDATE_TASK = "registry.artifacts.tasks.artifacts_validate"
+COPY_TASK = "registry.artifacts.tasks.artifacts_copy"
+TASK_FOR_KIND = {JobKind.VALIDATE: VALIDATE_TASK, JobKind.COPY: COPY_TASK}
+MLMODEL_MAX_BYTES = 16 * 1024 * 1024
+# How often a running job writes its progress and heartbeat, at most.
+PROGRESS_INTERVAL_SECONDS = 1.0
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (our lease expired); stop without writing an outcome."""
+
+
+# --- Queueing ------------------------------------------------------------------------------
+
+
+def _job_queue(*, kind: JobKind, version: ModelVersion, actor, request_id: int | None = None) -> ArtifactJob:
+    """Write a job and its outbox message in the current transaction; publish after commit."""
+    job = ArtifactJob.objects.create(
+        kind=kind,
+        version=version,
+        request_id=request_id,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    message = OutboxMessage.objects.create(task_name=TASK_FOR_KIND[kind], job=job)
+    transaction.on_commit(lambda: outbox_dispatch(message.pk), robust=True)
+    return job
+
+
+def validation_queue(*, version: ModelVersion, actor) -> ArtifactJob:
+    """Called inside model_version_create: the version waits in PENDING_REGISTRATION for validation."""
+    ArtifactManifest.objects.update_or_create(
+        version=version,
+        defaults={"state": EvidenceState.PENDING, "message": "", "source_location": version.source},
+    )
+    return _job_queue(kind=JobKind.VALIDATE, version=version, actor=actor)
+
+
+def _task_by_name(name: str):
+    # Importing the tasks module registers them with the app; apply_async on the task object
+    # (unlike send_task) also runs in-process when task_always_eager is on.
+    from registry.artifacts import tasks
+
+    return {VALIDATE_TASK: tasks.artifacts_validate, COPY_TASK: tasks.artifacts_copy}[name]
+
+
+def outbox_dispatch(message_id: int) -> bool:
+    """Publish one outbox message now. Never raises: a failed publish is left for the sweep."""
+    message = OutboxMessage.objects.filter(pk=message_id, done_at__isnull=True).first()
+    if message is None:
+        return False
+    try:
+        # retry=False: with the broker down this fails within the connection timeout instead
+        # of blocking the request that committed the work; the outbox keeps it safe.
+        _task_by_name(message.task_name).apply_async(args=[message.job_id], retry=False)
+    except Exception as exc:  # any publish failure (or an eager run's crash) is the sweep's to retry
+        logger.warning("publishing %s failed; the outbox sweep will retry: %s", message, exc)
+        OutboxMessage.objects.filter(pk=message.pk).update(
+            dispatch_attempts=F("dispatch_attempts") + 1, last_error=str(exc)[:2000]
+        )
+        return False
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        dispatched_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1, last_error=""
+    )
+    return True
+
+
+def outbox_redispatch(*, now=None) -> int:
+    """Publish again every unfinished outbox message no live worker holds (the beat task)."""
+    now = now or timezone.now()
+    lease = settings.QUORUM_ARTIFACT_JOB_LEASE_SECONDS
+    published = 0
+    pending = OutboxMessage.objects.filter(done_at__isnull=True).select_related("job").order_by("pk")[:500]
+    for message in pending:
+        job = message.job
+        if job.is_finished:
+            OutboxMessage.objects.filter(pk=message.pk).update(done_at=now)
+            continue
+        live = job.status == JobStatus.RUNNING and not rules.lease_expired(job.heartbeat_at, now, lease)
+        if rules.outbox_due(
+            dispatched_at=message.dispatched_at,
+            created_at=message.created_at,
+            job_running_with_live_lease=live,
+            now=now,
+            redispatch_after_seconds=settings.QUORUM_OUTBOX_REDISPATCH_SECONDS,
+        ):
+            published += int(outbox_dispatch(message.pk))
+    return published
+
+
+# --- Claiming and progress ---------------------------------------------------------------
+
+
+def job_claim(job_id: int) -> tuple[ArtifactJob, str] | None:
+    """Take the job's lease (compare-and-set); None if it is finished or another worker holds it."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    stale = now - timezone.timedelta(seconds=settings.QUORUM_ARTIFACT_JOB_LEASE_SECONDS)
+    claimed = ArtifactJob.objects.filter(
+        Q(status=JobStatus.QUEUED)
+        | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+        | Q(status=JobStatus.RUNNING, heartbeat_at__isnull=True),
+        pk=job_id,
+    ).update(
+        status=JobStatus.RUNNING,
+        lease_token=token,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        error="",
+    )
+    if not claimed:
+        return None
+    return ArtifactJob.objects.select_related("version__model").get(pk=job_id), token
+
+
+def job_release(job: ArtifactJob, token: str, why: str) -> None:
+    """Give the lease back after a transient error so the retry (or the sweep) can claim it."""
+    ArtifactJob.objects.filter(pk=job.pk, lease_token=token).update(
+        status=JobStatus.QUEUED, lease_token="", heartbeat_at=None, error=why[:4000]
+    )
+
+
+@dataclass
+class Progress:
+    job: ArtifactJob | None
+    token: str = ""
+    objects_done: int = 0
+    bytes_done: int = 0
+    last_saved: float = 0.0
+
+    def save(self, *, force: bool = False) -> None:
+        """Write progress and heartbeat; raises LeaseLost if another worker took the job over."""
+        if self.job is None:
+            return  # an inspection outside any job (bench, management command)
+        if not force and time.monotonic() - self.last_saved < PROGRESS_INTERVAL_SECONDS:
+            return
+        updated = ArtifactJob.objects.filter(pk=self.job.pk, lease_token=self.token).update(
+            objects_done=self.objects_done, bytes_done=self.bytes_done, heartbeat_at=timezone.now()
+        )
+        if not updated:
+            raise LeaseLost(f"artifact job {self.job.pk} was taken over by another worker")
+        self.last_saved = time.monotonic()
+
+
+def _parallel(items: list, work, progress: Progress, on_done) -> None:
+    """Run `work(item)` on a thread pool; the calling thread records results and heartbeats.
+
+    Only the calling thread touches the database, so worker threads need no connections.
+    The first failure cancels what has not started and is raised once running work finished.
+    """
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, settings.QUORUM_ARTIFACT_COPY_CONCURRENCY)) as pool:
+        pending: dict[Future, object] = {pool.submit(work, item): item for item in items}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=PROGRESS_INTERVAL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = pending.pop(future)
+                    on_done(item, future.result())
+                progress.save()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _job_finish(job: ArtifactJob, token: str, *, status: JobStatus, error: str = "", **fields) -> bool:
+    """Record the outcome if we still hold the lease; the job's outbox messages are done."""
+    now = timezone.now()
+    updated = ArtifactJob.objects.filter(pk=job.pk, lease_token=token).update(
+        status=status, error=error[:4000], finished_at=now, lease_token="", heartbeat_at=now, **fields
+    )
+    if updated:
+        OutboxMessage.objects.filter(job_id=job.pk, done_at__isnull=True).update(done_at=now)
+    return bool(updated)
+
+
+def _job_display(job: ArtifactJob) -> str:
+    return f"{job.version.model.name} v{job.version.version}"
+
+
+# --- Validation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    entries: list[tuple[str, int, str]]
+    digest: str
+    total_bytes: int
+    summary: rules.MlmodelSummary
+
+
+def artifacts_inspect(source: ArtifactStore, progress: Progress | None = None) -> ValidationResult:
+    """List, size-check and hash every object under `source`, and parse its MLmodel.
+
+    Raises rules.InvalidArtifacts for content problems and StoreError for storage ones.
+    """
+    listing = list(source.list())
+    total_bytes = sum(size for _, size in listing)
+    rules.manifest_paths_checked(path for path, _ in listing)
+    rules.size_within_limit(total_bytes, settings.QUORUM_MAX_VERSION_BYTES)
+    sizes = dict(listing)
+    if sizes[rules.MLMODEL_PATH] > MLMODEL_MAX_BYTES:
+        raise rules.InvalidArtifacts(
+            f"MLmodel is {sizes[rules.MLMODEL_PATH]:,} bytes; that is not an MLmodel."
+        )
+    with contextlib.closing(source.open(rules.MLMODEL_PATH)) as stream:
+        summary = rules.mlmodel_parse(stream.read(MLMODEL_MAX_BYTES + 1))
+
+    def hash_one(item: tuple[str, int]) -> tuple[str, int]:
+        path, _ = item
+        with contextlib.closing(source.open(path)) as stream:
+            return sha256_stream(stream)
+
+    digests: dict[str, tuple[str, int]] = {}
+    progress = progress or Progress(job=None)
+
+    def record(item: tuple[str, int], result: tuple[str, int]) -> None:
+        digests[item[0]] = result
+        progress.objects_done += 1
+        progress.bytes_done += result[1]
+
+    _parallel(listing, hash_one, progress, record)
+    entries = []
+    for path, listed_size in listing:
+        sha256, read_size = digests[path]
+        if read_size != listed_size:
+            raise StorageUnavailable(
+                f"'{path}' changed while it was read ({listed_size} bytes listed, {read_size} read)."
+            )
+        entries.append((path, read_size, sha256))
+    return ValidationResult(
+        entries=entries, digest=rules.version_digest(entries), total_bytes=total_bytes, summary=summary
+    )
+
+
+def _validation_run(job: ArtifactJob, token: str) -> None:
+    version = job.version
+    progress = Progress(job=job, token=token)
+    try:
+        source = store_for_uri(version.storage_location or version.source)
+        result = artifacts_inspect(source, progress)
+    except SourceUnsupported as exc:
+        _validation_record(job, token, state=EvidenceState.UNVALIDATED, message=str(exc))
+        return
+    except rules.InvalidArtifacts as exc:
+        _validation_record(job, token, state=EvidenceState.FAILED, message=str(exc))
+        return
+    except StorageUnavailable:
+        raise
+    except StoreError as exc:
+        _validation_record(job, token, state=EvidenceState.FAILED, message=str(exc))
+        return
+    progress.save(force=True)
+    _validation_record(job, token, state=EvidenceState.VALIDATED, result=result, location=source.uri_for())
+
+
+@transaction.atomic
+def _validation_record(
+    job: ArtifactJob,
+    token: str,
+    *,
+    state: EvidenceState,
+    message: str = "",
+    result: ValidationResult | None = None,
+    location: str = "",
+) -> None:
+    """Write the manifest, the version's status and the audit event, in one transaction."""
+    version = (
+        ModelVersion.objects.select_for_update().select_related("model").filter(pk=job.version_id).first()
+    )
+    if version is None:
+        return  # deleted while we read it; its jobs went with it
+    manifest, _ = ArtifactManifest.objects.select_for_update().get_or_create(version=version)
+    finished = _job_finish(
+        job,
+        token,
+        status=JobStatus.SUCCEEDED if state != EvidenceState.FAILED else JobStatus.FAILED,
+        error=message if state == EvidenceState.FAILED else "",
+        objects_total=len(result.entries) if result else 0,
+        objects_done=len(result.entries) if result else 0,
+        bytes_total=result.total_bytes if result else 0,
+        bytes_done=result.total_bytes if result else 0,
+    )
+    if not finished:
+        raise LeaseLost(f"artifact job {job.pk} was taken over by another worker")
+    manifest.entries.all().delete()
+    manifest.state = state
+    manifest.message = message
+    manifest.validated_at = timezone.now()
+    if result is not None:
+        ManifestEntry.objects.bulk_create(
+            [ManifestEntry(manifest=manifest, path=p, size=s, sha256=d) for p, s, d in result.entries],
+            batch_size=1000,
+        )
+        manifest.source_location = location
+        manifest.digest = result.digest
+        manifest.object_count = len(result.entries)
+        manifest.total_bytes = result.total_bytes
+        manifest.flavors = result.summary.flavors
+        manifest.signature = result.summary.signature
+    manifest.save()
+    before = version.status
+    if state == EvidenceState.FAILED:
+        version.status = VersionStatus.FAILED_REGISTRATION
+        version.status_message = message
+    else:
+        version.status = VersionStatus.READY
+        version.status_message = (
+            "" if state == EvidenceState.VALIDATED else f"Artifacts not validated: {message}"
+        )
+    version.save(update_fields=["status", "status_message", "updated_at"])
+    common = {
+        "actor": "system",
+        "target": version,
+        "model_name": version.model.name,
+        "version": version.version,
+        "before": {"status": before},
+    }
+    if state == EvidenceState.FAILED:
+        audit.record(
+            action=Action.ARTIFACTS_FAILED,
+            after={"status": version.status, "stage": "validation", "reason": message},
+            **common,
+        )
+    else:
+        audit.record(
+            action=Action.ARTIFACTS_VALIDATED,
+            after={
+                "status": version.status,
+                "validated": state == EvidenceState.VALIDATED,
+                "digest": manifest.digest,
+                "objects": manifest.object_count,
+                "bytes": manifest.total_bytes,
+                "flavors": manifest.flavors,
+                "note": message,
+            },
+            **common,
+        )
+
+
+# --- Governed copy ---------------------------------------------------------------------
+
+
+def governed_prefix(version: ModelVersion) -> str:
+    """Where a version lives in the governed store: <model>/<version>/."""
+    return f"{relpath_clean(version.model.name)}/{version.version}"
+
+
+def _copy_one(source: ArtifactStore, destination: ArtifactStore, entry: ManifestEntry) -> str:
+    """Copy one object unless present, then read it back; 'copied' or 'adopted' when it matches."""
+    outcome = "adopted"
+    if destination.stat(entry.path) is None:
+        # A worker killed mid-upload may have left parts behind; they would never complete.
+        destination.abort_incomplete_uploads(entry.path)
+        try:
+            destination.copy_from(source, entry.path, entry.path, size=entry.size, sha256=entry.sha256)
+            outcome = "copied"
+        except ObjectExists:
+            pass  # written by an earlier attempt between our stat and copy: verify it like any other
+    with contextlib.closing(destination.open(entry.path)) as stream:
+        digest, size = sha256_stream(stream)
+    if digest != entry.sha256 or size != entry.size:
+        if outcome == "copied":
+            with contextlib.suppress(StoreError):
+                destination.delete(entry.path)  # refused under Object Lock; the digest tag still tells
+        raise StoreError(
+            f"The governed copy of '{entry.path}' does not match the manifest (expected {entry.size} "
+            f"bytes with sha256 {entry.sha256[:16]}…, read {size} bytes with {digest[:16]}…). The "
+            "source changed after validation: register the current artifacts as a new version."
+        )
+    return outcome
+
+
+def _copy_run(job: ArtifactJob, token: str) -> None:
+    version = job.version
+    manifest = ArtifactManifest.objects.filter(version=version).first()
+    if manifest is None or manifest.state != EvidenceState.VALIDATED:
+        state = manifest.get_state_display() if manifest else "never validated"
+        _copy_fail(
+            job,
+            token,
+            f"Version {version.version} of '{version.model.name}' has no validated artifacts ({state}); "
+            "only validated artifacts are copied to the governed store. Fix the source and register "
+            "a new version.",
+        )
+        return
+    entries = list(manifest.entries.all())
+    progress = Progress(job=job, token=token)
+    done = [entry for entry in entries if entry.governed_verified_at is not None]
+    progress.objects_done = len(done)
+    progress.bytes_done = sum(entry.size for entry in done)
+    try:
+        source = store_for_uri(manifest.source_location)
+        destination = governed_store().child(governed_prefix(version))
+    except StorageUnavailable:
+        raise
+    except StoreError as exc:
+        _copy_fail(job, token, str(exc))
+        return
+    ArtifactJob.objects.filter(pk=job.pk, lease_token=token).update(
+        destination=destination.uri_for(),
+        objects_total=len(entries),
+        bytes_total=manifest.total_bytes,
+        objects_done=progress.objects_done,
+        bytes_done=progress.bytes_done,
+    )
+
+    def record(entry: ManifestEntry, outcome: str) -> None:
+        ManifestEntry.objects.filter(pk=entry.pk).update(governed_verified_at=timezone.now())
+        progress.objects_done += 1
+        progress.bytes_done += entry.size
+
+    todo = [entry for entry in entries if entry.governed_verified_at is None]
+    try:
+        _parallel(todo, lambda entry: _copy_one(source, destination, entry), progress, record)
+    except StorageUnavailable:
+        raise
+    except StoreError as exc:
+        progress.save(force=True)
+        _copy_fail(job, token, str(exc))
+        return
+    progress.save(force=True)
+    _copy_record(job, token, manifest, destination.uri_for())
+
+
+@transaction.atomic
+def _copy_fail(job: ArtifactJob, token: str, message: str) -> None:
+    version = ModelVersion.objects.select_related("model").filter(pk=job.version_id).first()
+    if version is None or not _job_finish(job, token, status=JobStatus.FAILED, error=message):
+        return
+    audit.record(
+        actor="system",
+        action=Action.ARTIFACTS_FAILED,
+        target=version,
+        model_name=version.model.name,
+        version=version.version,
+        after={"stage": "governed copy", "job": job.pk, "request": job.request_id, "reason": message},
+    )
+
+
+def _request_apply_hook():
+    try:
+        module = importlib.import_module("registry.workflows.services")
+    except ImportError:
+        return None
+    return getattr(module, "transition_request_apply", None)
+
+
+@transaction.atomic
+def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, location: str) -> None:
+    """Every object verified: record the governed location, then apply the waiting request."""
+    version = (
+        ModelVersion.objects.select_for_update().select_related("model").filter(pk=job.version_id).first()
+    )
+    if version is None:
+        return
+    unverified = ManifestEntry.objects.filter(manifest=manifest, governed_verified_at__isnull=True).count()
+    if unverified:
+        # Never reached with a correct run; refuse rather than record a partial copy as governed.
+        raise StoreError(f"{unverified} objects of the governed copy are not verified.")
+    note = ""
+    apply = _request_apply_hook() if job.request_id else None
+    if not _job_finish(job, token, status=JobStatus.SUCCEEDED, destination=location):
+        raise LeaseLost(f"artifact job {job.pk} was taken over by another worker")
+    now = timezone.now()
+    before = version.storage_location
+    ArtifactManifest.objects.filter(pk=manifest.pk).update(governed_location=location, governed_at=now)
+    version.storage_location = location
+    version.save(update_fields=["storage_location", "updated_at"])
+    audit.record(
+        actor="system",
+        action=Action.ARTIFACTS_COPIED,
+        target=version,
+        model_name=version.model.name,
+        version=version.version,
+        before={"storage_location": before},
+        after={
+            "storage_location": location,
+            "digest": manifest.digest,
+            "objects": manifest.object_count,
+            "bytes": manifest.total_bytes,
+            "job": job.pk,
+            "request": job.request_id,
+        },
+    )
+    if apply is not None:
+        try:
+            with transaction.atomic():
+                apply(job.request_id)
+        except (NotFound, Conflict, PermissionDenied, InvalidParameter) as exc:
+            # The request moved on while we copied (cancelled, rejected); the copy stands on its own.
+            note = f"Governed copy done; transition request {job.request_id} was not applied: {exc.message}"
+            ArtifactJob.objects.filter(pk=job.pk).update(error=note)
+
+
+# --- Running a job (what the tasks call) -------------------------------------------------
+
+
+def job_run(job_id: int) -> str:
+    """Claim and run one job; returns what happened. StorageUnavailable means: retry later."""
+    claimed = job_claim(job_id)
+    if claimed is None:
+        return "skipped"  # finished, deleted, or another worker holds a live lease
+    job, token = claimed
+    runner = _validation_run if job.kind == JobKind.VALIDATE else _copy_run
+    try:
+        runner(job, token)
+    except StorageUnavailable as exc:
+        job_release(job, token, f"Storage unavailable, will retry: {exc}")
+        raise
+    except LeaseLost:
+        logger.warning("artifact job %s: lease lost to another worker; stopping", job_id)
+        return "lease lost"
+    return "ran"
+
+
+def job_give_up(job_id: int, message: str) -> None:
+    """Transient errors outlasted the retries: record the failure so a person can act on it."""
+    claimed = job_claim(job_id)
+    if claimed is None:
+        return
+    job, token = claimed
+    if job.kind == JobKind.VALIDATE:
+        _validation_record(job, token, state=EvidenceState.FAILED, message=message)
+    else:
+        _copy_fail(job, token, message)
+
+
+# --- Entry points for people and the workflow ------------------------------------------
+
+
+def version_evidence(version: ModelVersion) -> dict:
+    """What is known about a version's artifacts, for transition requests to snapshot."""
+    manifest = ArtifactManifest.objects.filter(version=version).first()
+    if manifest is None:
+        return {"artifact_digest": None, "validated": False, "validation_state": "none"}
+    return {
+        "artifact_digest": manifest.digest or None,
+        "validated": manifest.state == EvidenceState.VALIDATED,
+        "validation_state": manifest.state,
+        "validation_message": manifest.message,
+        "object_count": manifest.object_count,
+        "total_bytes": manifest.total_bytes,
+        "flavors": manifest.flavors,
+        "has_signature": manifest.signature is not None,
+        "governed_location": manifest.governed_location or None,
+    }
+
+
+def _copy_job_for(version: ModelVersion, actor, request_id: int | None) -> ArtifactJob:
+    active = ArtifactJob.objects.filter(
+        version=version, kind=JobKind.COPY, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).first()
+    if active is not None:
+        if request_id and not active.request_id:
+            ArtifactJob.objects.filter(pk=active.pk).update(request_id=request_id)
+        return active
+    return _job_queue(kind=JobKind.COPY, version=version, actor=actor, request_id=request_id)
+
+
+def promotion_copy_start(request) -> bool:
+    """Workflow hook, inside the approving transaction: take the request over if it needs a governed copy.
+
+    True: a copy job was queued and will call transition_request_apply(request.pk) once every
+    object is verified. False: apply now (the policy needs no validated artifacts, or the
+    version's governed copy already exists).
+    """
+    from registry.workflows import selectors as workflow_selectors
+    from registry.workflows.rules import PRODUCTION_RANK
+
+    policy = workflow_selectors.request_policy(request)
+    if policy is None or not policy.require_validated_artifacts or policy.rank != PRODUCTION_RANK:
+        return False
+    manifest = ArtifactManifest.objects.filter(version=request.version).first()
+    if manifest is not None and manifest.governed_location:
+        return False
+    _copy_job_for(request.version, "system", request.pk)
+    return True
+
+
+@transaction.atomic
+def governed_copy_start(*, actor, name: str, version: int) -> ArtifactJob:
+    """Copy a version to the governed store without a workflow (needs MANAGE on the model)."""
+    from registry.services import _version_for_update, registered_model_for_update
+
+    model = registered_model_for_update(actor, name, Level.MANAGE, "Copying a version to the governed store")
+    row = _version_for_update(model, version)
+    manifest = ArtifactManifest.objects.filter(version=row).first()
+    if manifest is None or manifest.state != EvidenceState.VALIDATED:
+        raise Conflict(
+            f"Version {version} of '{name}' has no validated artifacts "
+            f"({manifest.get_state_display() if manifest else 'never validated'}); only validated "
+            "artifacts can be copied to the governed store."
+        )
+    return _copy_job_for(row, actor, None)
+
+
+@transaction.atomic
+def artifact_job_retry(*, actor, job_id: int) -> ArtifactJob:
+    """Queue a failed job again (needs MANAGE on the model); validation puts the version back to pending."""
+    job = ArtifactJob.objects.select_related("version__model").filter(pk=job_id).first()
+    from registry.selectors import registered_models_visible_to
+
+    if job is None or not registered_models_visible_to(actor).filter(pk=job.version.model_id).exists():
+        raise NotFound(f"Artifact job {job_id} not found")
+    model = job.version.model
+    if not user_can(actor, Level.MANAGE, model):
+        raise PermissionDenied(
+            f"Retrying an artifact job on registered model '{model.name}' needs the MANAGE permission."
+        )
+    job = ArtifactJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.FAILED:
+        raise Conflict(f"Artifact job {job_id} is {job.status}; only failed jobs can be retried.")
+    if ArtifactJob.objects.filter(
+        version=job.version, kind=job.kind, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).exists():
+        raise Conflict(f"Another {job.kind} job of this version is already queued or running.")
+    version = ModelVersion.objects.select_for_update().get(pk=job.version_id)
+    before = {"job": job.pk, "status": job.status, "error": job.error}
+    job.status = JobStatus.QUEUED
+    job.error = ""
+    job.finished_at = None
+    job.save(update_fields=["status", "error", "finished_at"])
+    message = OutboxMessage.objects.create(task_name=TASK_FOR_KIND[JobKind(job.kind)], job=job)
+    transaction.on_commit(lambda: outbox_dispatch(message.pk), robust=True)
+    if job.kind == JobKind.VALIDATE:
+        previous_status = version.status
+        version.status = VersionStatus.PENDING_REGISTRATION
+        version.status_message = ""
+        version.save(update_fields=["status", "status_message", "updated_at"])
+        ArtifactManifest.objects.filter(version=version).update(state=EvidenceState.PENDING, message="")
+        audit.record(
+            actor=actor,
+            action=Action.VERSION_STATUS_CHANGED,
+            target=version,
+            model_name=model.name,
+            version=version.version,
+            before={"status": previous_status, **before},
+            after={"status": version.status, "artifact_job": "validation retried"},
+        )
+    else:
+        audit.record(
+            actor=actor,
+            action=Action.VERSION_UPDATED,
+            target=version,
+            model_name=model.name,
+            version=version.version,
+            before=before,
+            after={"artifact_job": "governed copy retried", "job": job.pk},
+        )
+    return job
