@@ -4,9 +4,10 @@ With QUORUM_MLFLOW_TRACKING_URI set, a version registered from `runs:/<run_id>/<
 an MLflow 3 logged model (`models:/m-…`) gets a concrete storage location at registration time,
 read from the tracking server's REST API. The source stays as the client sent it.
 
-A location the tracking server itself proxies (`mlflow-artifacts:/x`) is made absolute
-(`http://tracking/api/2.0/mlflow-artifacts/artifacts/x`) so that it keeps pointing at that
-server whatever tracking URI a downloading client has configured.
+A location the tracking server itself proxies (`mlflow-artifacts:/x`) is stored as the server
+reported it (it is relative to QUORUM_MLFLOW_TRACKING_URI); `absolute_location` turns it into
+`http://tracking/api/2.0/mlflow-artifacts/artifacts/x` for clients, whose own tracking URI may
+point elsewhere.
 """
 
 import posixpath
@@ -101,10 +102,10 @@ def source_resolve(source: str) -> str:
         return ""
     run = re.match(r"^runs:/([^/]+)(?:/(.*))?$", source)
     if run:
-        location = absolute_location(_run_artifact_uri(base, run.group(1)), base)
+        location = _run_artifact_uri(base, run.group(1))
         relative = (run.group(2) or "").strip("/")
         return f"{location.rstrip('/')}/{relative}" if relative else location
     logged = re.match(r"^models:/(m-[0-9a-f]{32})/?$", source)
     if logged:
-        return absolute_location(_logged_model_artifact_uri(base, logged.group(1)), base)
+        return _logged_model_artifact_uri(base, logged.group(1))
     return ""

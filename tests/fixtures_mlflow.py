@@ -103,3 +103,9 @@ def mlflow_env() -> Iterator[Callable[..., None]]:
             os.environ[name] = value
     mlflow.set_tracking_uri(None)
     mlflow.set_registry_uri(None)
+
+
+@pytest.fixture
+def fast_passwords(settings) -> None:
+    """A cheap password hasher: the cast's six PBKDF2 hashes otherwise dominate these tests' setup."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

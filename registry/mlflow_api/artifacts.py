@@ -26,7 +26,7 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from registry import selectors
+from registry import selectors, tracking
 from registry.errors import InvalidParameter, NotFound
 from registry.mlflow_api.transport import Params, run_endpoint
 from registry.models import ModelVersion
@@ -65,6 +65,14 @@ def safe_relpath(raw: str) -> str:
     return "/".join(segments)
 
 
+def _governed_roots() -> list[str]:
+    """The governed store's folder when it is local: promoted versions are read from there."""
+    parsed = urlparse(settings.QUORUM_GOVERNED_STORE)
+    if parsed.scheme in ("file", ""):
+        return [unquote(parsed.path)]
+    return []
+
+
 def _local_root(location: str) -> Path | None:
     """The directory of a local location under an allowed root (symlinks resolved), else None."""
     parsed = urlparse(location)
@@ -77,7 +85,7 @@ def _local_root(location: str) -> Path | None:
     else:
         return None
     resolved = Path(os.path.realpath(path))
-    for root in settings.QUORUM_ALLOWED_LOCAL_ROOTS:
+    for root in [*settings.QUORUM_ALLOWED_LOCAL_ROOTS, *_governed_roots()]:
         real_root = Path(os.path.realpath(str(root)))
         if resolved == real_root or real_root in resolved.parents:
             return resolved
@@ -181,6 +189,9 @@ def download_uri(request: HttpRequest, version: ModelVersion) -> str:
     Quorum with the client's own MLflow credentials, whatever its tracking URI).
     """
     location = version_location(version)
+    if urlparse(location).scheme == "mlflow-artifacts" and tracking.tracking_uri():
+        # Relative to Quorum's tracking server, not to whatever tracking URI the client has.
+        return tracking.absolute_location(location, tracking.tracking_uri())
     if _local_root(location) is None:
         return location
     path = f"{NAMESPACE}/{quote(version.model.name, safe='')}/{version.version}"
