@@ -6,10 +6,12 @@ for `audit_verify`; a failed copy is logged, never rolled back into the checkpoi
 
 The store is addressed by QUORUM_GOVERNED_STORE: `s3://bucket/prefix` (boto3, honouring the
 usual AWS_* variables and AWS_ENDPOINT_URL) or `file:///path`. When the artifact-store
-interface (registry.artifacts.stores) exposes `governed_store().put_bytes(key, data)`, that is
-used instead, so the checkpoint lands wherever governed copies of versions go.
+interface (registry.artifacts.stores.governed_store) is installed, it is used instead, so the
+checkpoint lands wherever governed copies of versions go, with the same write-once rules.
 """
 
+import hashlib
+import io
 import json
 import logging
 from pathlib import Path
@@ -53,8 +55,8 @@ def _store_put(key: str, data: bytes) -> str:
         governed_store = None
     if governed_store is not None:
         store = governed_store()
-        store.put_bytes(key, data)
-        return key
+        store.put(key, io.BytesIO(data), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        return store.uri_for(key)
     uri = urlparse(settings.QUORUM_GOVERNED_STORE)
     if uri.scheme == "s3":
         import boto3

@@ -5,3 +5,16 @@ import pytest
 def fast_password_hashing(settings) -> None:
     """The cast's passwords are hashed with PBKDF2 otherwise, ~0.5 s per user."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def fraud(cast):
+    """'fraud' by cast.owner with versions 1-3: exactly four events (seq 1-4), whatever other fixtures add."""
+    from registry import services
+
+    model = services.registered_model_create(
+        actor=cast.owner, name="fraud", description="detects fraud", tags=[{"key": "team", "value": "risk"}]
+    )
+    for number in (1, 2, 3):
+        services.model_version_create(actor=cast.owner, name="fraud", source=f"s3://bucket/fraud/{number}")
+    return model

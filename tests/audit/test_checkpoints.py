@@ -1,0 +1,112 @@
+"""Checkpoints: signed on demand and periodically, refused without a key, copied to the governed store."""
+
+import json
+from io import StringIO
+
+import boto3
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from moto import mock_aws
+
+from audit.chain import checkpoint_signature, key_id
+from audit.checkpoint_store import checkpoint_publish
+from audit.models import Action, AuditCheckpoint, AuditEvent, ChainHead
+from audit.services import CheckpointKeyMissing, checkpoint_create
+from audit.tasks import audit_checkpoint_periodic
+from registry import services
+
+pytestmark = pytest.mark.django_db
+
+
+def test_checkpoint_is_refused_without_a_key(fraud, settings):
+    settings.QUORUM_AUDIT_HMAC_KEY = ""
+    with pytest.raises(CheckpointKeyMissing):
+        checkpoint_create(actor="system")
+    with pytest.raises(CommandError, match="QUORUM_AUDIT_HMAC_KEY is not set"):
+        call_command("audit_checkpoint")
+    assert not AuditCheckpoint.objects.exists()
+
+
+def test_command_signs_the_head_with_hmac_and_records_that_it_did(fraud, hmac_key, governed_dir):
+    head = ChainHead.objects.get()
+    out = StringIO()
+    call_command("audit_checkpoint", stdout=out)
+    checkpoint = AuditCheckpoint.objects.get()
+    assert (
+        (checkpoint.seq, checkpoint.hash) == (head.seq, head.hash) == (4, AuditEvent.objects.get(seq=4).hash)
+    )
+    assert checkpoint.key_id == key_id(hmac_key)
+    assert checkpoint.signature == checkpoint_signature(hmac_key, 4, head.hash, checkpoint.created_at)
+    assert checkpoint.created_by == "system:manage.py audit_checkpoint"
+    event = AuditEvent.objects.get(seq=5)
+    assert event.action == Action.CHECKPOINT_CREATED
+    assert event.after == {"seq": 4, "hash": head.hash, "key_id": checkpoint.key_id}
+    assert f"checkpoint at seq 4: hash {head.hash}" in out.getvalue()
+    assert "audit chain OK: 5 events" in _verify()
+
+
+def _verify() -> str:
+    out = StringIO()
+    call_command("audit_verify", stdout=out)
+    return out.getvalue()
+
+
+def test_periodic_task_checkpoints_only_when_something_happened(fraud, cast, hmac_key):
+    assert audit_checkpoint_periodic() == 4
+    assert audit_checkpoint_periodic() is None  # only its own checkpoint event since
+    services.registered_model_update(actor=cast.owner, name="fraud", description="changed")
+    assert audit_checkpoint_periodic() == 6
+    assert list(AuditCheckpoint.objects.values_list("seq", flat=True)) == [4, 6]
+    assert AuditCheckpoint.objects.first().created_by == "system:audit.tasks.audit_checkpoint_periodic"
+    assert "2 checkpoints verified" in _verify()
+
+
+def test_periodic_task_without_a_key_logs_and_writes_nothing(fraud, settings, caplog):
+    settings.QUORUM_AUDIT_HMAC_KEY = ""
+    assert audit_checkpoint_periodic() is None
+    assert "audit checkpoint skipped" in caplog.text
+    assert not AuditCheckpoint.objects.exists()
+
+
+def test_periodic_checkpoint_is_on_the_beat_schedule(settings):
+    entry = settings.CELERY_BEAT_SCHEDULE["audit-checkpoint"]
+    assert entry["task"] == audit_checkpoint_periodic.name
+
+
+def test_checkpoint_is_copied_to_a_file_store_after_commit(
+    fraud, hmac_key, governed_dir, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        checkpoint = checkpoint_create(actor="system")
+    written = list(governed_dir.glob("audit/checkpoints/*.json"))
+    assert [p.name for p in written] == [f"{checkpoint.seq:020d}-{checkpoint.pk}.json"]
+    document = json.loads(written[0].read_text())
+    assert document["signature"] == checkpoint.signature
+    assert document["hash"] == checkpoint.hash
+
+
+def test_checkpoint_is_copied_to_a_governed_s3_store(fraud, hmac_key, settings, monkeypatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    settings.QUORUM_GOVERNED_STORE = "s3://governed/prod"
+    settings.QUORUM_S3_ENDPOINT_URL = ""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="governed")
+        checkpoint = checkpoint_create(actor="system")
+        where = checkpoint_publish(checkpoint.pk)
+        key = f"prod/audit/checkpoints/{checkpoint.seq:020d}-{checkpoint.pk}.json"
+        assert where == f"s3://governed/{key}"
+        body = json.loads(s3.get_object(Bucket="governed", Key=key)["Body"].read())
+    assert body["seq"] == checkpoint.seq
+    assert body["key_id"] == checkpoint.key_id
+
+
+def test_a_failed_store_copy_keeps_the_checkpoint(fraud, hmac_key, settings, caplog):
+    settings.QUORUM_GOVERNED_STORE = "ftp://nowhere"
+    checkpoint = checkpoint_create(actor="system")
+    assert checkpoint_publish(checkpoint.pk) is None
+    assert "could not copy audit checkpoint" in caplog.text
+    assert AuditCheckpoint.objects.filter(pk=checkpoint.pk).exists()
