@@ -109,3 +109,17 @@ def mlflow_env() -> Iterator[Callable[..., None]]:
 def fast_passwords(settings) -> None:
     """A cheap password hasher: the cast's six PBKDF2 hashes otherwise dominate these tests' setup."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def ungoverned(db) -> None:
+    """An organisation default policy set that governs nothing, so stages and aliases move directly.
+
+    A configured default set replaces the embedded one (Production, Staging, champion) entirely;
+    one explicitly ungoverned row is the smallest such set.
+    """
+    from registry.workflows.models import PromotionPolicy, TargetKind
+
+    PromotionPolicy.objects.create(
+        model=None, target_kind=TargetKind.ALIAS, target="champion", governed=False
+    )
