@@ -234,12 +234,22 @@ class DeleteCommentView(APIView):
 
 
 urlpatterns = [
-    path("transition-requests/create", CreateTransitionRequestView.as_view()),
-    path("transition-requests/approve", ApproveTransitionRequestView.as_view()),
-    path("transition-requests/reject", RejectTransitionRequestView.as_view()),
-    path("transition-requests/delete", DeleteTransitionRequestView.as_view()),
-    path("transition-requests/list", ListTransitionRequestsView.as_view()),
-    path("comments/create", CreateCommentView.as_view()),
-    path("comments/update", UpdateCommentView.as_view()),
-    path("comments/delete", DeleteCommentView.as_view()),
+    path(
+        "transition-requests/create", CreateTransitionRequestView.as_view(), name="databricks-request-create"
+    ),
+    path(
+        "transition-requests/approve",
+        ApproveTransitionRequestView.as_view(),
+        name="databricks-request-approve",
+    ),
+    path(
+        "transition-requests/reject", RejectTransitionRequestView.as_view(), name="databricks-request-reject"
+    ),
+    path(
+        "transition-requests/delete", DeleteTransitionRequestView.as_view(), name="databricks-request-delete"
+    ),
+    path("transition-requests/list", ListTransitionRequestsView.as_view(), name="databricks-request-list"),
+    path("comments/create", CreateCommentView.as_view(), name="databricks-comment-create"),
+    path("comments/update", UpdateCommentView.as_view(), name="databricks-comment-update"),
+    path("comments/delete", DeleteCommentView.as_view(), name="databricks-comment-delete"),
 ]

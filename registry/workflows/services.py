@@ -103,7 +103,7 @@ def _locked_request(actor, request_id: int, level: Level, doing: str) -> Transit
         raise NotFound(f"Transition request {request_id} not found")
     registered_model_for_update(actor, found["model__name"], level, doing)
     return (
-        TransitionRequest.objects.select_for_update()
+        TransitionRequest.objects.select_for_update(of=("self",))
         .select_related("model", "version", "requester")
         .get(pk=request_id)
     )
@@ -202,7 +202,8 @@ def transition_request_create(
     target = _target_parsed(target_kind, target)
     reason = _text(reason, "reason", required=True)
     version = registry_rules.parse_version_number(version)
-    model = registered_model_for_update(actor, name, Level.EDIT, "Requesting a transition")
+    # READ is enough to ask: levels are not a ladder, and the approvers decide.
+    model = registered_model_for_update(actor, name, Level.READ, "Requesting a transition")
     row = ModelVersion.objects.select_for_update().filter(model=model, version=version).first()
     if row is None:
         raise NotFound(f"Model Version (name={name}, version={version}) not found")
@@ -431,7 +432,9 @@ def transition_request_apply(request_id: int) -> TransitionRequest:
         raise NotFound(f"Transition request {request_id} not found")
     RegisteredModel.objects.select_for_update().get(pk=model_pk)
     request = (
-        TransitionRequest.objects.select_for_update().select_related("model", "version").get(pk=request_id)
+        TransitionRequest.objects.select_for_update(of=("self",))
+        .select_related("model", "version")
+        .get(pk=request_id)
     )
     if request.state == RequestState.APPLIED:
         return request  # a duplicate delivery after success
@@ -525,7 +528,7 @@ def transition_requests_expire(*, now=None) -> int:
     cutoff = now - selectors.request_ttl()
     expired = 0
     for request in (
-        TransitionRequest.objects.select_for_update(skip_locked=True)
+        TransitionRequest.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("model", "version")
         .filter(state=RequestState.PENDING, created_at__lt=cutoff)
     ):
@@ -598,7 +601,11 @@ def _locked_comment(actor, comment_id: object) -> VersionActivity:
     ):
         raise NotFound(f"Comment {comment_id} not found")
     registered_model_for_update(actor, found["version__model__name"], Level.READ, "Changing a comment")
-    return VersionActivity.objects.select_for_update().select_related("version__model").get(pk=comment_id)
+    return (
+        VersionActivity.objects.select_for_update(of=("self",))
+        .select_related("version__model")
+        .get(pk=comment_id)
+    )
 
 
 @transaction.atomic
