@@ -201,6 +201,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # The MLflow- and Databricks-compatible routes are documented by those projects; this is the native API.
+    "PREPROCESSING_HOOKS": ["registry.api.schema.native_endpoints_only"],
 }
 
 # --- Celery: unset broker means tasks run in-process (embedded default) ---

@@ -12,6 +12,12 @@ from registry import services
 from registry.models import RegisteredModel
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings) -> None:
+    """PBKDF2 costs ~0.4 s per user and every test builds the cast of six; tests need no key stretching."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def grant_level(user, level: Level, model: RegisteredModel):
     """Give `user` `level` on `model` and return a fresh user instance (no stale permission cache)."""
     assign_perm(LEVEL_CODENAMES[level], user, model)
@@ -23,12 +29,25 @@ def grant() -> Callable:
     return grant_level
 
 
+def targets_open(actor, name: str) -> None:
+    """Opt one model out of the embedded promotion policies, so stages and 'champion' are set directly.
+
+    The foundation tests exercise the registry's own mechanics (archiving, alias moves); governance of
+    these targets is tested with the workflows.
+    """
+    from registry.workflows.services import promotion_policy_set
+
+    for kind, target in (("stage", "Production"), ("stage", "Staging"), ("alias", "champion")):
+        promotion_policy_set(actor=actor, name=name, target_kind=kind, target=target, governed=False)
+
+
 @pytest.fixture
 def fraud(cast) -> RegisteredModel:
-    """'fraud' owned by cast.owner with versions 1-3 (s3 sources), tagged team=risk."""
+    """'fraud' owned by cast.owner with versions 1-3 (s3 sources), tagged team=risk, targets ungoverned."""
     model = services.registered_model_create(
         actor=cast.owner, name="fraud", description="detects fraud", tags=[{"key": "team", "value": "risk"}]
     )
+    targets_open(cast.owner, "fraud")
     for number in (1, 2, 3):
         services.model_version_create(actor=cast.owner, name="fraud", source=f"s3://bucket/fraud/{number}")
     return model

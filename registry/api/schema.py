@@ -25,3 +25,13 @@ class TokenBasicScheme(OpenApiAuthenticationExtension):
             "scheme": "basic",
             "description": "Username and password, or username and an API token as the password.",
         }
+
+
+NATIVE_PREFIXES = ("/api/v1/",)
+
+
+def native_endpoints_only(
+    endpoints: list[tuple[str, str, str, object]],
+) -> list[tuple[str, str, str, object]]:
+    """drf-spectacular preprocessing hook: keep the native API (/api/v1/) in /api/schema/ and /api/docs/."""
+    return [endpoint for endpoint in endpoints if endpoint[0].startswith(NATIVE_PREFIXES)]

@@ -80,7 +80,7 @@ def test_concurrent_creates_never_share_a_version_number(owner):
 def test_numbers_are_not_reused_after_delete_even_when_racing(owner):
     for n in range(1, 5):
         services.model_version_create(actor=owner, name="race", source=f"s3://bucket/race/{n}")
-    services.alias_set(actor=owner, name="race", alias="champion", version=4)
+    services.alias_set(actor=owner, name="race", alias="challenger", version=4)
 
     def delete_or_create(index: int) -> tuple[str, int]:
         if index < 4:
@@ -106,15 +106,17 @@ def test_concurrent_alias_moves_leave_exactly_one_row_pointing_at_a_winner(owner
 
     def move(index: int) -> int:
         return services.alias_set(
-            actor=owner, name="race", alias="champion", version=index + 1
+            actor=owner, name="race", alias="challenger", version=index + 1
         ).version.version
 
     results, errors = _run_in_threads(8, move)
 
     assert errors == []
-    rows = list(ModelAlias.objects.filter(model__name="race", alias="champion"))
+    rows = list(ModelAlias.objects.filter(model__name="race", alias="challenger"))
     assert len(rows) == 1
     assert rows[0].version.version in results
     # Only the last writer's assignment is still open in the history: no two "current" pointers.
-    open_rows = AliasAssignment.objects.filter(model__name="race", alias="champion", cleared_at__isnull=True)
+    open_rows = AliasAssignment.objects.filter(
+        model__name="race", alias="challenger", cleared_at__isnull=True
+    )
     assert list(open_rows.values_list("version_number", flat=True)) == [rows[0].version.version]
