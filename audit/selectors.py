@@ -55,18 +55,22 @@ def events_for_model(model_name: str, version: int | None = None) -> QuerySet[Au
 
 def parse_moment(raw: str, field_name: str, *, end_of_day: bool = False) -> datetime:
     """An ISO 8601 date-time (naive means UTC) or a date (its start, or its end for `until`)."""
-    value = parse_datetime(raw)
-    if value is None:
+    try:
+        day = parse_date(raw)
+    except ValueError:
+        raise InvalidParameter(f"Parameter '{field_name}' is not a valid date: '{raw}'.", field=field_name)
+    if day is not None:
+        value = datetime.combine(day, time.max if end_of_day else time.min)
+    else:
         try:
-            day = parse_date(raw)
+            value = parse_datetime(raw)
         except ValueError:
-            day = None
-        if day is None:
+            value = None
+        if value is None:
             raise InvalidParameter(
                 f"Parameter '{field_name}' must be an ISO 8601 date or date-time, got '{raw}'.",
                 field=field_name,
             )
-        value = datetime.combine(day, time.max if end_of_day else time.min)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value

@@ -1,6 +1,5 @@
 """manage.py audit_report: export events or a ready-made report, to a file or stdout."""
 
-import sys
 from contextlib import nullcontext
 from typing import Any
 
@@ -57,7 +56,9 @@ class Command(BaseCommand):
         except InvalidParameter as exc:
             raise CommandError(exc.message, returncode=2)
         rows = self._rows(report, event_filter)
-        target = nullcontext(sys.stdout) if output == "-" else open(output, "w", encoding="utf-8", newline="")
+        target = (
+            nullcontext(self.stdout) if output == "-" else open(output, "w", encoding="utf-8", newline="")
+        )
         written = 0
         with target as stream:
             for line in lines(rows, export_format, REPORTS[report] or None):
