@@ -2,12 +2,14 @@
 
 import base64
 import binascii
+import dataclasses
 
 from django.contrib.auth import authenticate
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts.models import ApiToken, User, token_digest
+from audit.context import current_request
 
 TOKEN_PREFIX = "qrm_"
 
@@ -24,6 +26,9 @@ def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
+    # Audit events of this request name the token (never its secret) and count as token actions.
+    # The request middleware resets the context variable when the request ends.
+    current_request.set(dataclasses.replace(current_request.get(), token_name=token.name))
     return token.user, token
 
 

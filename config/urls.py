@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("registry.workflows.urls")),
     path("api/v1/audit/", include("audit.api.urls")),
+    path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("registry.artifacts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

@@ -12,7 +12,8 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
 import audit
-from accounts.permissions import LEVEL_CODENAMES, Level, user_can
+from accounts.permissions import LEVEL_CODENAMES, Level, user_can, user_holds, user_holds_global
+from accounts.services import superuser_action_record
 from audit.models import Action
 from registry import rules, tracking
 from registry.artifacts import services as artifact_services
@@ -51,6 +52,8 @@ def require_level(actor, level: Level, model: RegisteredModel, doing: str) -> No
             f"{doing} on registered model '{model.name}' needs the {LEVEL_NAMES[level]} permission "
             f"({LEVEL_CODENAMES[level]})."
         )
+    if actor.is_superuser and not user_holds(actor, level, model):
+        superuser_action_record(actor=actor, doing=doing, target=model, needed=LEVEL_CODENAMES[level])
 
 
 def registered_model_for_update(actor, name: str, level: Level, doing: str) -> RegisteredModel:
@@ -102,6 +105,10 @@ def registered_model_create(
     if not (actor.is_superuser or actor.has_perm("registry.add_registeredmodel")):
         raise PermissionDenied(
             "Creating registered models needs the global 'registry.add_registeredmodel' permission."
+        )
+    if actor.is_superuser and not user_holds_global(actor, "registry.add_registeredmodel"):
+        superuser_action_record(
+            actor=actor, doing="Creating a registered model", target=None, needed="add_registeredmodel"
         )
     if RegisteredModel.objects.filter(name=name).exists():
         raise AlreadyExists(f"Registered Model (name={name}) already exists.")

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.fixtures_workflow",
     "tests.fixtures_audit",
     "tests.fixtures_mlflow",
+    "tests.fixtures_access",
     "tests.fixtures_pipeline",
 ]
 

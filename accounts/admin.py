@@ -1,0 +1,111 @@
+"""Admin for users, teams and tokens. Token secrets are never stored, so never shown; token and
+team changes go through the audited services."""
+
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+import audit
+from accounts import services
+from accounts.models import ApiToken, Team, User
+from audit.models import Action
+from registry.errors import RegistryError
+
+USER_AUDITED_FIELDS = ["username", "email", "is_active", "is_staff", "is_superuser", "is_service_account"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "email", "is_service_account", "is_staff", "is_superuser", "is_active"]
+    list_filter = ["is_service_account", "is_staff", "is_superuser", "is_active"]
+    fieldsets = [
+        *DjangoUserAdmin.fieldsets,
+        ("Service account", {"fields": ["is_service_account"]}),
+    ]
+
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        with transaction.atomic():
+            if obj.is_service_account and obj.has_usable_password():
+                # Token-only: a password set before the flag must not keep working.
+                obj.set_unusable_password()
+            super().save_model(request, obj, form, change)
+            changed = [name for name in form.changed_data if name in USER_AUDITED_FIELDS or name == "groups"]
+            audit.record(
+                actor=request.user,
+                action=Action.USER_UPDATED if change else Action.USER_CREATED,
+                target=obj,
+                after={
+                    "changed": changed,
+                    "password_changed": "password" in form.changed_data or "password1" in form.changed_data,
+                    **{name: getattr(obj, name) for name in USER_AUDITED_FIELDS},
+                },
+            )
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    """Teams are listed here; members change through the API or `manage.py team` (audited)."""
+
+    list_display = ["name", "description", "member_count", "created_at"]
+    readonly_fields = ["group", "description", "members", "created_at"]
+    fields = readonly_fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Team]:
+        return super().get_queryset(request).select_related("group").prefetch_related("group__user_set")
+
+    @admin.display(description="members")
+    def member_count(self, obj: Team) -> int:
+        return len(obj.group.user_set.all())
+
+    @admin.display(description="members")
+    def members(self, obj: Team) -> str:
+        return ", ".join(sorted(user.username for user in obj.group.user_set.all()))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Team | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Team | None = None) -> bool:
+        return False
+
+
+@admin.action(description="Revoke selected tokens")
+def revoke_tokens(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+    count = 0
+    for token in queryset:
+        if token.revoked_at is None:
+            try:
+                services.token_revoke(actor=request.user, token_id=token.pk)
+            except RegistryError as exc:
+                messages.error(request, exc.message)
+                continue
+            count += 1
+    messages.success(request, f"Revoked {count} token(s).")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens by prefix only: the digest is not shown and the secret was never stored."""
+
+    list_display = ["user", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    list_filter = ["revoked_at"]
+    search_fields = ["user__username", "name", "prefix"]
+    fields = ["user", "name", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
+    readonly_fields = fields
+    actions = [revoke_tokens]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ApiToken]:
+        return super().get_queryset(request).select_related("user")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False

@@ -1,0 +1,200 @@
+"""Reads of identities and access, filtered to what the asking user may see.
+
+Entitlements are computed from the grant tables in a fixed number of queries (never one
+permission check per model), so the report and the grant listings scale with rows, not N+1.
+"""
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+from django.contrib.auth.models import Group, Permission
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import QuerySet
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import get_objects_for_user
+
+from accounts.models import ApiToken, Team, User
+from accounts.permissions import CODENAME_LEVELS, MANAGE_CODENAME, Level
+from registry.errors import NotFound
+from registry.models import RegisteredModel
+
+LEVEL_ORDER = list(Level)
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """One user able to act at one level on one model, and the grant that allows it."""
+
+    model: str
+    level: str
+    user: str
+    service_account: bool
+    via: str  # direct | team | global | global-team | superuser
+    team: str  # the team the grant came through, if any
+    granted_level: str  # the level actually granted (MANAGE implies the others)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A grant as stored: a level on a model given directly to a user or a team."""
+
+    kind: str  # user | team
+    name: str
+    level: str
+
+
+def tokens_of(user: User) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "name")
+
+
+def teams_list() -> QuerySet[Team]:
+    return Team.objects.select_related("group").prefetch_related("group__user_set").order_by("group__name")
+
+
+def team_get(name: str) -> Team:
+    team = teams_list().filter(group__name=name).first()
+    if team is None:
+        raise NotFound(f"Team '{name}' not found.")
+    return team
+
+
+def models_managed_by(user: User) -> QuerySet[RegisteredModel]:
+    """Models whose access `user` may see and change: MANAGE holders, superusers for all."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return RegisteredModel.objects.none()
+    if user.is_superuser:
+        return RegisteredModel.objects.all()
+    return get_objects_for_user(
+        user,
+        f"registry.{MANAGE_CODENAME}",
+        klass=RegisteredModel,
+        accept_global_perms=True,
+        with_superuser=False,
+    )
+
+
+def model_grants(model: RegisteredModel) -> list[Grant]:
+    """The grants stored on one model, users first then teams, each sorted by name and level."""
+    content_type = ContentType.objects.get_for_model(RegisteredModel)
+    on_object = {"content_type": content_type, "object_pk": str(model.pk)}
+    grants = [
+        Grant("user", username, CODENAME_LEVELS[codename].value)
+        for username, codename in UserObjectPermission.objects.filter(**on_object)
+        .filter(permission__codename__in=CODENAME_LEVELS)
+        .values_list("user__username", "permission__codename")
+    ] + [
+        Grant("team", group_name, CODENAME_LEVELS[codename].value)
+        for group_name, codename in GroupObjectPermission.objects.filter(**on_object)
+        .filter(permission__codename__in=CODENAME_LEVELS)
+        .values_list("group__name", "permission__codename")
+    ]
+    return sorted(grants, key=lambda g: (g.kind != "user", g.name, LEVEL_ORDER.index(Level(g.level))))
+
+
+def _implied(granted: Level) -> list[Level]:
+    return list(Level) if granted == Level.MANAGE else [granted]
+
+
+def entitlements(models: QuerySet[RegisteredModel], *, user: User | None = None) -> list[Entitlement]:
+    """Who can do what on `models` (optionally only `user`), through which grant, in a fixed number of queries."""
+    model_names = dict(models.values_list("pk", "name"))
+    if not model_names:
+        return []
+    content_type = ContentType.objects.get_for_model(RegisteredModel)
+    users = User.objects.filter(is_active=True)
+    if user is not None:
+        users = users.filter(pk=user.pk)
+    user_info = {
+        pk: (username, svc) for pk, username, svc in users.values_list("pk", "username", "is_service_account")
+    }
+    rows: set[Entitlement] = set()
+
+    def add(model_pk: int, user_pk: int, granted: Level, via: str, team: str = "") -> None:
+        if user_pk not in user_info or model_pk not in model_names:
+            return
+        username, svc = user_info[user_pk]
+        for level in _implied(granted):
+            rows.add(Entitlement(model_names[model_pk], level.value, username, svc, via, team, granted.value))
+
+    object_pks = [str(pk) for pk in model_names]
+    codenames = list(CODENAME_LEVELS)
+    on_objects = {
+        "content_type": content_type,
+        "object_pk__in": object_pks,
+        "permission__codename__in": codenames,
+    }
+    for user_pk, object_pk, codename in UserObjectPermission.objects.filter(
+        user__in=users, **on_objects
+    ).values_list("user_id", "object_pk", "permission__codename"):
+        add(int(object_pk), user_pk, CODENAME_LEVELS[codename], "direct")
+
+    members: dict[int, list[int]] = defaultdict(list)
+    for group_pk, user_pk in User.groups.through.objects.filter(user__in=users).values_list(
+        "group_id", "user_id"
+    ):
+        members[group_pk].append(user_pk)
+    group_names = dict(Group.objects.filter(pk__in=members).values_list("pk", "name"))
+    for group_pk, object_pk, codename in GroupObjectPermission.objects.filter(
+        group__in=list(members), **on_objects
+    ).values_list("group_id", "object_pk", "permission__codename"):
+        for user_pk in members[group_pk]:
+            add(int(object_pk), user_pk, CODENAME_LEVELS[codename], "team", group_names.get(group_pk, ""))
+
+    global_perms = Permission.objects.filter(content_type=content_type, codename__in=codenames)
+    for user_pk, codename in global_perms.filter(user__in=users).values_list("user", "codename"):
+        for model_pk in model_names:
+            add(model_pk, user_pk, CODENAME_LEVELS[codename], "global")
+    for group_pk, codename in global_perms.filter(group__in=list(members)).values_list("group", "codename"):
+        for user_pk in members[group_pk]:
+            for model_pk in model_names:
+                add(
+                    model_pk, user_pk, CODENAME_LEVELS[codename], "global-team", group_names.get(group_pk, "")
+                )
+
+    for user_pk in users.filter(is_superuser=True).values_list("pk", flat=True):
+        for model_pk in model_names:
+            add(model_pk, user_pk, Level.MANAGE, "superuser")
+
+    return sorted(
+        rows,
+        key=lambda e: (e.model, LEVEL_ORDER.index(Level(e.level)), e.user, e.via, e.team, e.granted_level),
+    )
+
+
+def entitlement_report(rows: list[Entitlement]) -> list[dict[str, object]]:
+    """Group entitlement rows per model and level: the shape an access recertification asks for."""
+    report: dict[str, dict[str, list[dict[str, object]]]] = {}
+    for row in rows:
+        levels = report.setdefault(row.model, {level.value: [] for level in Level})
+        levels[row.level].append(
+            {
+                "user": row.user,
+                "service_account": row.service_account,
+                "via": row.via,
+                "team": row.team,
+                "granted_level": row.granted_level,
+            }
+        )
+    return [{"model": name, "levels": levels} for name, levels in report.items()]
+
+
+def user_access_scope(actor: User, subject: User) -> QuerySet[RegisteredModel]:
+    """The models on which `actor` may learn `subject`'s access: their own visible models, or those they manage."""
+    from registry.selectors import registered_models_visible_to
+
+    if actor.pk == subject.pk:
+        return registered_models_visible_to(actor)
+    return models_managed_by(actor)
+
+
+def user_get(username: str) -> User:
+    found = User.objects.filter(username=username).first()
+    if found is None:
+        raise NotFound(f"User '{username}' not found.")
+    return found
+
+
+ENTITLEMENT_CSV_FIELDS = ["model", "level", "user", "service_account", "via", "team", "granted_level"]

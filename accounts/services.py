@@ -1,0 +1,365 @@
+"""Every write to identities and access: tokens, grants, teams, accounts. One transaction each.
+
+`actor` is the user doing it, or OPERATOR for an operator at the shell (management commands),
+who is trusted like a superuser and audited as the system with the command's name.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from guardian.models import GroupObjectPermission, UserObjectPermission
+from guardian.shortcuts import assign_perm, remove_perm
+
+import audit
+from accounts.authentication import TOKEN_PREFIX
+from accounts.models import ApiToken, Team, User, token_digest
+from accounts.permissions import LEVEL_CODENAMES, MANAGE_CODENAME, Level, level_parse
+from audit.models import Action
+from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
+from registry.models import RegisteredModel
+
+OPERATOR: Literal["system"] = "system"
+Actor = User | Literal["system"]
+
+TOKEN_NAME_MAX = 100
+TOKEN_MAX_LIFETIME_DAYS = 3650
+
+
+def _is_operator(actor: Actor) -> bool:
+    return actor == OPERATOR
+
+
+def _require_superuser(actor: Actor, doing: str) -> None:
+    if _is_operator(actor):
+        return
+    if not (actor.is_authenticated and actor.is_active and actor.is_superuser):
+        raise PermissionDenied(f"{doing} needs a superuser.")
+
+
+def superuser_action_record(*, actor: User, doing: str, target: object, needed: str) -> None:
+    """Audit, once per operation, a superuser doing what only their superuser status allows."""
+    # Its own atomic block: callers inside a transaction roll it back with their change, and a
+    # caller outside one still gets the event written.
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action=Action.SUPERUSER_ACTION,
+            target=target,
+            model_name=getattr(target, "name", "") if isinstance(target, RegisteredModel) else "",
+            after={"doing": doing, "permission_not_granted": needed},
+        )
+
+
+# --- Tokens ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created token and its secret: the only moment the secret exists in clear."""
+
+    token: ApiToken
+    secret: str
+
+
+def _token_secret() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+@transaction.atomic
+def token_create(*, actor: Actor, user: User, name: str, expires_at: datetime | None = None) -> IssuedToken:
+    """Issue a token for `user` (yourself, or anyone for a superuser/operator); the secret is returned once."""
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > TOKEN_NAME_MAX:
+        raise InvalidParameter(
+            f"Token name must be a non-empty string of at most {TOKEN_NAME_MAX} characters.", field="name"
+        )
+    name = name.strip()
+    if not name.isprintable():
+        raise InvalidParameter("Token name must be printable text.", field="name")
+    if not _is_operator(actor) and actor.pk != user.pk:
+        _require_superuser(actor, "Creating a token for another user")
+    if not user.is_active:
+        raise InvalidParameter(f"User '{user.username}' is inactive.", field="user")
+    now = timezone.now()
+    if expires_at is not None:
+        if timezone.is_naive(expires_at):
+            raise InvalidParameter("Parameter 'expires_at' must include a time zone.", field="expires_at")
+        if expires_at <= now:
+            raise InvalidParameter("Parameter 'expires_at' must be in the future.", field="expires_at")
+        if (expires_at - now).days > TOKEN_MAX_LIFETIME_DAYS:
+            raise InvalidParameter(f"Tokens live at most {TOKEN_MAX_LIFETIME_DAYS} days.", field="expires_at")
+    if ApiToken.objects.filter(user=user, name=name).exists():
+        raise AlreadyExists(f"User '{user.username}' already has a token named '{name}'.")
+    secret = _token_secret()
+    try:
+        with transaction.atomic():
+            token = ApiToken.objects.create(
+                user=user, name=name, prefix=secret[:12], digest=token_digest(secret), expires_at=expires_at
+            )
+    except IntegrityError:
+        raise AlreadyExists(f"User '{user.username}' already has a token named '{name}'.")
+    audit.record(
+        actor=actor,
+        action=Action.TOKEN_CREATED,
+        target=token,
+        after={"user": user.username, "name": name, "prefix": token.prefix, "expires_at": expires_at},
+    )
+    return IssuedToken(token=token, secret=secret)
+
+
+@transaction.atomic
+def token_revoke(*, actor: Actor, token_id: int) -> ApiToken:
+    """Revoke a token: your own, or anyone's for a superuser/operator. Others' tokens are 'not found'."""
+    token = ApiToken.objects.select_for_update().select_related("user").filter(pk=token_id).first()
+    may_see = token is not None and (
+        _is_operator(actor) or actor.is_superuser or (actor.is_authenticated and token.user_id == actor.pk)
+    )
+    if not may_see:
+        raise NotFound(f"Token {token_id} not found.")
+    if token.revoked_at is not None:
+        return token
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(
+        actor=actor,
+        action=Action.TOKEN_REVOKED,
+        target=token,
+        after={"user": token.user.username, "name": token.name, "prefix": token.prefix},
+    )
+    return token
+
+
+# --- Users and teams ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(
+    *,
+    actor: Actor,
+    username: str,
+    email: str = "",
+    password: str | None = None,
+    is_service_account: bool = False,
+    can_create_models: bool = False,
+) -> User:
+    """Create a person (optionally with a password) or a token-only service account."""
+    _require_superuser(actor, "Creating users")
+    if not username or len(username) > 150:
+        raise InvalidParameter("Username must be 1 to 150 characters.", field="username")
+    if User.objects.filter(username=username).exists():
+        raise AlreadyExists(f"User '{username}' already exists.")
+    if is_service_account and password:
+        raise InvalidParameter("Service accounts authenticate with tokens only, never a password.")
+    user = User(username=username, email=email, is_service_account=is_service_account)
+    if password:
+        user.set_password(password)
+    else:
+        user.set_unusable_password()
+    user.save()
+    if can_create_models:
+        from django.contrib.auth.models import Permission
+
+        user.user_permissions.add(Permission.objects.get(codename="add_registeredmodel"))
+    audit.record(
+        actor=actor,
+        action=Action.USER_CREATED,
+        target=user,
+        after={
+            "username": username,
+            "service_account": is_service_account,
+            "can_create_models": can_create_models,
+        },
+    )
+    return user
+
+
+def _team_by_name(name: str) -> Team:
+    team = Team.objects.select_related("group").filter(group__name=name).first()
+    if team is None:
+        raise NotFound(f"Team '{name}' not found.")
+    return team
+
+
+def _require_team_admin(actor: Actor, doing: str) -> None:
+    if _is_operator(actor):
+        return
+    if (
+        actor.is_authenticated
+        and actor.is_active
+        and (actor.is_superuser or actor.has_perm("accounts.change_team"))
+    ):
+        return
+    raise PermissionDenied(f"{doing} needs a superuser or the global 'accounts.change_team' permission.")
+
+
+@transaction.atomic
+def team_create(*, actor: Actor, name: str, description: str = "") -> Team:
+    _require_team_admin(actor, "Creating a team")
+    if not isinstance(name, str) or not name.strip() or len(name) > 150:
+        raise InvalidParameter("Team name must be 1 to 150 characters.", field="name")
+    if Group.objects.filter(name=name).exists():
+        raise AlreadyExists(f"Team '{name}' already exists.")
+    group = Group.objects.create(name=name)
+    team = Team.objects.create(group=group, description=description or "")
+    audit.record(
+        actor=actor,
+        action=Action.TEAM_CHANGED,
+        target=team,
+        after={"team": name, "created": True, "description": team.description},
+    )
+    return team
+
+
+@transaction.atomic
+def team_member_add(*, actor: Actor, team_name: str, username: str) -> Team:
+    _require_team_admin(actor, "Changing team members")
+    team = _team_by_name(team_name)
+    user = User.objects.filter(username=username).first()
+    if user is None:
+        raise InvalidParameter(f"User '{username}' does not exist.", field="username")
+    if team.group.user_set.filter(pk=user.pk).exists():
+        return team
+    team.group.user_set.add(user)
+    audit.record(
+        actor=actor,
+        action=Action.TEAM_CHANGED,
+        target=team,
+        after={"team": team.name, "member_added": username},
+    )
+    return team
+
+
+@transaction.atomic
+def team_member_remove(*, actor: Actor, team_name: str, username: str) -> Team:
+    _require_team_admin(actor, "Changing team members")
+    team = _team_by_name(team_name)
+    user = team.group.user_set.filter(username=username).first()
+    if user is None:
+        raise NotFound(f"User '{username}' is not a member of team '{team_name}'.")
+    team.group.user_set.remove(user)
+    audit.record(
+        actor=actor,
+        action=Action.TEAM_CHANGED,
+        target=team,
+        after={"team": team.name, "member_removed": username},
+    )
+    return team
+
+
+# --- Grants on registered models ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who a grant goes to: a user or a team."""
+
+    kind: Literal["user", "team"]
+    name: str
+
+
+def _principal_object(principal: Principal) -> User | Group:
+    if principal.kind == "user":
+        user = User.objects.filter(username=principal.name).first()
+        if user is None:
+            raise InvalidParameter(f"User '{principal.name}' does not exist.", field="user")
+        return user
+    if principal.kind == "team":
+        group = Group.objects.filter(name=principal.name, team__isnull=False).first()
+        if group is None:
+            raise InvalidParameter(f"Team '{principal.name}' does not exist.", field="team")
+        return group
+    raise InvalidParameter("A grant goes to a 'user' or a 'team'.")
+
+
+def _level(raw: object) -> Level:
+    try:
+        return level_parse(raw)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc), field="level")
+
+
+def _model_for_access_change(actor: Actor, model_name: str, doing: str) -> RegisteredModel:
+    if _is_operator(actor):
+        model = RegisteredModel.objects.select_for_update().filter(name=model_name).first()
+        if model is None:
+            raise NotFound(f"Registered Model with name={model_name} not found")
+        return model
+    from registry.services import registered_model_for_update
+
+    return registered_model_for_update(actor, model_name, Level.MANAGE, doing)
+
+
+def _holds_directly(target: User | Group, codename: str, model: RegisteredModel) -> bool:
+    content_type = ContentType.objects.get_for_model(RegisteredModel)
+    on_object = {"content_type": content_type, "object_pk": str(model.pk), "permission__codename": codename}
+    if isinstance(target, User):
+        return UserObjectPermission.objects.filter(user=target, **on_object).exists()
+    return GroupObjectPermission.objects.filter(group=target, **on_object).exists()
+
+
+def _manage_grant_count(model: RegisteredModel) -> int:
+    content_type = ContentType.objects.get_for_model(RegisteredModel)
+    on_object = {
+        "content_type": content_type,
+        "object_pk": str(model.pk),
+        "permission__codename": MANAGE_CODENAME,
+    }
+    return (
+        UserObjectPermission.objects.filter(**on_object).count()
+        + GroupObjectPermission.objects.filter(**on_object).count()
+    )
+
+
+def _grant_description(model: RegisteredModel, principal: Principal, level: Level) -> dict[str, str]:
+    return {"model": model.name, principal.kind: principal.name, "level": level.value}
+
+
+@transaction.atomic
+def grant_add(*, actor: Actor, model_name: str, principal: Principal, level: object) -> bool:
+    """Grant `level` on a model to a user or team; only MANAGE holders may. False if it was already held."""
+    wanted = _level(level)
+    model = _model_for_access_change(actor, model_name, "Granting access")
+    target = _principal_object(principal)
+    codename = LEVEL_CODENAMES[wanted]
+    if _holds_directly(target, codename, model):
+        return False
+    assign_perm(codename, target, model)
+    audit.record(
+        actor=actor,
+        action=Action.ACCESS_GRANTED,
+        target=model,
+        model_name=model.name,
+        after=_grant_description(model, principal, wanted),
+    )
+    return True
+
+
+@transaction.atomic
+def grant_remove(*, actor: Actor, model_name: str, principal: Principal, level: object) -> None:
+    """Revoke a direct or team grant; the last MANAGE grant of a model cannot be revoked."""
+    wanted = _level(level)
+    model = _model_for_access_change(actor, model_name, "Revoking access")
+    target = _principal_object(principal)
+    codename = LEVEL_CODENAMES[wanted]
+    if not _holds_directly(target, codename, model):
+        raise NotFound(
+            f"{principal.kind.capitalize()} '{principal.name}' holds no {wanted.value} grant on '{model.name}'."
+        )
+    # Without any MANAGE grant only superusers could ever change the model's access again.
+    if wanted == Level.MANAGE and _manage_grant_count(model) <= 1:
+        raise Conflict(
+            f"'{principal.name}' holds the last MANAGE grant on '{model.name}'; grant MANAGE to someone else first."
+        )
+    remove_perm(codename, target, model)
+    audit.record(
+        actor=actor,
+        action=Action.ACCESS_REVOKED,
+        target=model,
+        model_name=model.name,
+        before=_grant_description(model, principal, wanted),
+    )

@@ -1,0 +1,178 @@
+"""The permission matrix: every endpoint, driven by every member of the cast, against the issue's table.
+
+Each row names the level the issue's table requires for the operation (READ sees, EDIT changes
+versions/descriptions/tags/ungoverned aliases and stages, MANAGE grants, renames and deletes).
+The expected outcome for a role follows from that level alone: anonymous 401; a role that cannot
+see 'fraud' 404 (hidden == missing); a role that sees it without the level 403; otherwise success.
+The same rows are rendered into README.md's security section, and each row's level must match
+the route's declared rule in accounts/routes.py.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+from django.urls import resolve
+
+from accounts.permissions import Level
+from accounts.routes import rule_for
+from tests.fixtures_access import CAST_ROLES, ROLE_LEVELS
+
+pytestmark = pytest.mark.django_db
+
+ANY = "any"  # any signed-in user; the answer is filtered to what they may see
+CREATE = "create"  # the global registry.add_registeredmodel grant (manager has it)
+SUPERUSER = "superuser"
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    path: str
+    requires: Level | str
+    success: int
+    body: dict | None = None
+    query: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.method} {self.path}{'?' + self.query if self.query else ''}"
+
+
+R, E, M = Level.READ, Level.EDIT, Level.MANAGE
+V = "/api/v1"
+NATIVE_ROWS = [
+    Row("GET", f"{V}/models", ANY, 200),
+    Row("POST", f"{V}/models", CREATE, 201, {"name": "new-model"}),
+    Row("GET", f"{V}/models/fraud", R, 200),
+    Row("PATCH", f"{V}/models/fraud", E, 200, {"description": "changed"}),
+    Row("DELETE", f"{V}/models/fraud", M, 204),
+    Row("POST", f"{V}/models/fraud/rename", M, 200, {"new_name": "fraud-2"}),
+    Row("POST", f"{V}/models/fraud/tags", E, 200, {"key": "owner", "value": "risk"}),
+    Row("DELETE", f"{V}/models/fraud/tags/team", E, 204),
+    Row("GET", f"{V}/models/fraud/aliases", R, 200),
+    Row("GET", f"{V}/models/fraud/aliases/candidate", R, 200),
+    Row("PUT", f"{V}/models/fraud/aliases/candidate", E, 200, {"version": 2}),
+    Row("DELETE", f"{V}/models/fraud/aliases/candidate", E, 204),
+    Row("GET", f"{V}/models/fraud/versions", R, 200),
+    Row("POST", f"{V}/models/fraud/versions", E, 201, {"source": "s3://bucket/fraud/3"}),
+    Row("GET", f"{V}/models/fraud/versions/1", R, 200),
+    Row("PATCH", f"{V}/models/fraud/versions/1", E, 200, {"description": "changed"}),
+    Row("DELETE", f"{V}/models/fraud/versions/1", M, 204),
+    Row("POST", f"{V}/models/fraud/versions/1/stage", E, 200, {"stage": "Archived"}),
+    Row("POST", f"{V}/models/fraud/versions/1/tags", E, 200, {"key": "k2", "value": "v"}),
+    Row("DELETE", f"{V}/models/fraud/versions/1/tags/k", E, 204),
+    Row("GET", f"{V}/versions", ANY, 200),
+    Row("GET", f"{V}/resolve", R, 200, query="uri=models:/fraud@candidate"),
+    # Access management
+    Row("GET", f"{V}/models/fraud/grants", M, 200),
+    Row("POST", f"{V}/models/fraud/grants", M, 201, {"user": "outsider", "level": "READ"}),
+    Row("DELETE", f"{V}/models/fraud/grants/users/reader/READ", M, 204),
+    Row("DELETE", f"{V}/models/fraud/grants/teams/model-risk/APPROVE_PRODUCTION", M, 204),
+    Row("GET", f"{V}/users/me/access", ANY, 200),
+    Row("GET", f"{V}/access-report", ANY, 200),
+    Row("GET", f"{V}/access-report", ANY, 200, query="output=csv"),
+    Row("GET", f"{V}/tokens", ANY, 200),
+    Row("POST", f"{V}/tokens", ANY, 201, {"name": "laptop", "expires_in_days": 30}),
+    Row("GET", f"{V}/teams", ANY, 200),
+    Row("GET", f"{V}/teams/model-risk", ANY, 200),
+    Row("POST", f"{V}/teams", SUPERUSER, 201, {"name": "new-team"}),
+    Row("POST", f"{V}/teams/model-risk/members", SUPERUSER, 200, {"username": "reader"}),
+    Row("DELETE", f"{V}/teams/model-risk/members/production-approver", SUPERUSER, 204),
+]
+
+
+def expected_status(row: Row, role: str) -> int:
+    if role == "anonymous":
+        return 401
+    if row.requires == ANY:
+        return row.success
+    if row.requires == CREATE:
+        return row.success if role in ("manager", "superuser") else 403
+    if row.requires == SUPERUSER:
+        return row.success if role == "superuser" else 403
+    held = ROLE_LEVELS[role]
+    if Level.READ not in held:
+        return 404
+    return row.success if row.requires in held else 403
+
+
+def _send(client, row: Row):
+    path = row.path + (f"?{row.query}" if row.query else "")
+    return (
+        getattr(client, row.method.lower())(path, row.body, format="json")
+        if row.body
+        else getattr(client, row.method.lower())(path)
+    )
+
+
+def outcome_mismatches(row: Row, client_for_role) -> list[str]:
+    """Drive one row with every role, each inside a rolled-back transaction, and list what differs."""
+    mismatches = []
+    for role in CAST_ROLES:
+        with transaction.atomic():
+            response = _send(client_for_role(role), row)
+            transaction.set_rollback(True)
+        expected = expected_status(row, role)
+        if response.status_code != expected:
+            mismatches.append(
+                f"{role}: expected {expected}, got {response.status_code} {response.content[:200]!r}"
+            )
+            continue
+        if response.status_code >= 400:
+            body = response.json()
+            if not {"error_code", "message"} <= set(body):
+                mismatches.append(f"{role}: error body without error_code/message: {body}")
+            elif (
+                response.status_code == 403
+                and isinstance(row.requires, Level)
+                and row.requires.value not in body["message"]
+            ):
+                mismatches.append(f"{role}: 403 does not name the missing level {row.requires.value}: {body}")
+    return mismatches
+
+
+@pytest.mark.parametrize("row", NATIVE_ROWS, ids=lambda r: r.label)
+def test_native_endpoint_answers_as_the_issue_table_says(row: Row, api_as) -> None:
+    # One cast per row; each role's request is rolled back, so every role meets the same state.
+    assert outcome_mismatches(row, api_as) == []
+
+
+@pytest.mark.parametrize("row", NATIVE_ROWS, ids=lambda r: r.label)
+def test_matrix_row_level_matches_the_declared_route_rule(row: Row) -> None:
+    match = resolve(row.path)
+    rule = rule_for(match.view_name, row.method)
+    assert rule is not None, f"{row.label}: no rule declared for {match.view_name}"
+    if isinstance(row.requires, Level):
+        assert rule.level == row.requires, (
+            f"{row.label}: rule says {rule.level}, the issue's table {row.requires}"
+        )
+
+
+def test_visible_lists_follow_the_cast(api_as, access_cast) -> None:
+    for role in CAST_ROLES[1:]:
+        names = [m["name"] for m in api_as(role).get(f"{V}/models").json()["results"]]
+        sees_fraud = Level.READ in ROLE_LEVELS[role]
+        assert ("fraud" in names) == sees_fraud, (role, names)
+        assert ("secret-model" in names) == (role == "superuser"), (role, names)
+
+
+# --- README ---------------------------------------------------------------------------------
+
+SHORT = {401: "401", 403: "403", 404: "404"}
+
+
+def matrix_markdown() -> str:
+    header = "| Endpoint | Needs | " + " | ".join(CAST_ROLES) + " |"
+    lines = [header, "|" + "---|" * (len(CAST_ROLES) + 2)]
+    for row in NATIVE_ROWS:
+        needs = row.requires.value if isinstance(row.requires, Level) else row.requires
+        cells = [str(expected_status(row, role)) for role in CAST_ROLES]
+        lines.append(f"| `{row.label.replace(V, '')}` | {needs} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def test_readme_security_section_shows_the_tested_matrix() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert matrix_markdown() in readme, "README's permission matrix is stale; paste matrix_markdown() output"
