@@ -79,6 +79,8 @@ def request_view(request: HttpRequest, request_id: int) -> HttpResponse:
         "timeline": timeline,
         "policy": selectors.request_policy(row),
     }
+    if context["policy"] is not None:
+        context["ttl_hours"] = int(context["policy"].approval_ttl.total_seconds() // 3600)
     return render(request, "workflows/request.html", context)
 
 
