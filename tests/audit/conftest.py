@@ -1,5 +1,7 @@
 import pytest
 
+from tests.audit.scripted import history  # noqa: F401  (fixture)
+
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
