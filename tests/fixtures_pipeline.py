@@ -210,8 +210,16 @@ class WorkerFactory:
     started: list[WorkerProcess] = field(default_factory=list)
 
     def start(
-        self, *, broker_url: str, env: dict[str, str], beat: bool = False, concurrency: int = 2
+        self,
+        *,
+        broker_url: str,
+        env: dict[str, str],
+        beat: bool = False,
+        concurrency: int = 2,
+        queue: str | None = None,
     ) -> WorkerProcess:
+        """Start a worker and wait until it is ready. `queue` defaults to the session's queue."""
+        queue = queue or self.queue
         name = f"pipeline-{uuid.uuid4().hex[:6]}"
         log_path = self.base_dir / f"{name}.log"
         command = [
@@ -224,7 +232,7 @@ class WorkerFactory:
             "--pool=threads",
             f"--concurrency={concurrency}",
             "-Q",
-            self.queue,
+            queue,
             "-n",
             f"{name}@%h",
             "--without-gossip",
@@ -237,7 +245,7 @@ class WorkerFactory:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "CELERY_BROKER_URL": broker_url,
-            "CELERY_TASK_DEFAULT_QUEUE": self.queue,
+            "CELERY_TASK_DEFAULT_QUEUE": queue,
             "QUORUM_LOG_LEVEL": "INFO",
             **env,
         }
@@ -250,7 +258,7 @@ class WorkerFactory:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        worker = WorkerProcess(process=process, log_path=log_path, queue=self.queue, broker_url=broker_url)
+        worker = WorkerProcess(process=process, log_path=log_path, queue=queue, broker_url=broker_url)
         self.started.append(worker)
         try:
             wait_until(
@@ -311,10 +319,11 @@ def pipeline_worker(
 
 def celery_use_broker(broker_url: str | None, queue: str) -> None:
     """Point this process's Celery app at `broker_url` (None: back to in-process tasks)."""
+    from kombu import pools
+
     from config.celery import app
 
-    if app._pool is not None:
-        app._pool.force_close_all()
+    pools.reset()  # closes and forgets kombu's process-wide connection pools of the old broker
     app._pool = None
     app.__dict__.pop("amqp", None)  # cached queues, router and producer pool of the old broker
     app.conf.task_always_eager = broker_url is None

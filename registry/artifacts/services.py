@@ -423,6 +423,12 @@ def _copy_one(source: ArtifactStore, destination: ArtifactStore, entry: Manifest
         if outcome == "copied":
             with contextlib.suppress(StoreError):
                 destination.delete(entry.path)  # refused under Object Lock; the digest tag still tells
+        if outcome == "adopted":
+            raise StoreError(
+                f"The governed store already holds a different '{entry.path}' at "
+                f"{destination.uri_for(entry.path)} (left by an earlier model or version of this name?). "
+                "Governed objects are never overwritten: an administrator must move it aside."
+            )
         raise StoreError(
             f"The governed copy of '{entry.path}' does not match the manifest (expected {entry.size} "
             f"bytes with sha256 {entry.sha256[:16]}…, read {size} bytes with {digest[:16]}…). The "

@@ -365,7 +365,7 @@ class S3Store(ArtifactStore):
         self.client = s3_client()
 
     def uri_for(self, relpath: str = "") -> str:
-        return f"s3://{self.bucket}/{self.prefix}{relpath_clean(relpath)}"
+        return f"s3://{self.bucket}/{(self.prefix + relpath_clean(relpath)).rstrip('/')}"
 
     def child(self, subpath: str) -> S3Store:
         return S3Store(self.bucket, self.prefix + relpath_clean(subpath))
