@@ -123,3 +123,48 @@ def ungoverned(db) -> None:
     PromotionPolicy.objects.create(
         model=None, target_kind=TargetKind.ALIAS, target="champion", governed=False
     )
+
+
+@pytest.fixture
+def celery_in_process() -> Iterator[None]:
+    """Run tasks in-process even when CI configures a broker: a version must become READY before the
+    mlflow client's create_model_version returns, or the client polls for five minutes."""
+    from config.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before
+
+
+@pytest.fixture
+def artifact_root(tmp_path, settings):
+    """A fresh artifact folder that Quorum may read local sources from."""
+    root = tmp_path / "artifacts"
+    root.mkdir()
+    settings.QUORUM_ARTIFACT_ROOT = root
+    settings.QUORUM_ALLOWED_LOCAL_ROOTS = [root]
+    return root
+
+
+@pytest.fixture(scope="session")
+def sklearn_model_dir(tmp_path_factory):
+    """A small fitted scikit-learn model saved in MLflow format (y = 2x + 1), built once per session."""
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    x = np.arange(10, dtype=float).reshape(-1, 1)
+    model = LinearRegression().fit(x, 2 * x.ravel() + 1)
+    path = tmp_path_factory.mktemp("sklearn") / "model"
+    # Explicit requirements: inferring them starts a subprocess that costs seconds.
+    mlflow.sklearn.save_model(model, str(path), pip_requirements=["scikit-learn"])
+    return path
+
+
+def copy_model(source, destination) -> str:
+    """Copy a saved model folder to `destination` and return its absolute path."""
+    import shutil
+
+    shutil.copytree(source, destination)
+    return str(destination)

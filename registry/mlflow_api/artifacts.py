@@ -23,7 +23,8 @@ from typing import BinaryIO, Protocol
 from urllib.parse import quote, unquote, urlparse
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from registry import selectors, tracking
@@ -257,7 +258,7 @@ def _iterate(stream: BinaryIO, chunk: int = 1024 * 1024) -> Iterator[bytes]:
         stream.close()
 
 
-def artifact_download(request: HttpRequest, user, p: Params, artifact_path: str) -> HttpResponse:
+def artifact_download(request: HttpRequest, user, p: Params, artifact_path: str) -> HttpResponseBase:
     relpath = safe_relpath(artifact_path)
     _version, reader, inner = _resolve(user, relpath)
     stream = reader.open(inner)
@@ -275,13 +276,13 @@ READ_ONLY = frozenset({"GET"})
 
 
 @csrf_exempt
-def list_view(request: HttpRequest) -> HttpResponse:
+def list_view(request: HttpRequest) -> HttpResponseBase:
     return run_endpoint(request, READ_ONLY, artifacts_list, label="mlflow-artifacts/artifacts")
 
 
 @csrf_exempt
-def download_view(request: HttpRequest, artifact_path: str) -> HttpResponse:
-    def handler(req: HttpRequest, user, p: Params) -> HttpResponse:
+def download_view(request: HttpRequest, artifact_path: str) -> HttpResponseBase:
+    def handler(req: HttpRequest, user, p: Params) -> HttpResponseBase:
         return artifact_download(req, user, p, artifact_path)
 
     return run_endpoint(request, READ_ONLY, handler, label="mlflow-artifacts/artifacts/<path>")
@@ -302,5 +303,5 @@ def server_info(request: HttpRequest, user, p: Params) -> dict:
 
 
 @csrf_exempt
-def server_info_view(request: HttpRequest) -> HttpResponse:
+def server_info_view(request: HttpRequest) -> HttpResponseBase:
     return run_endpoint(request, READ_ONLY, server_info, label="server-info")

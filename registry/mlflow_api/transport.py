@@ -11,7 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, JsonResponse
+from django.http.response import HttpResponseBase
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
@@ -144,12 +145,12 @@ def json_response(body: dict[str, Any]) -> JsonResponse:
     return JsonResponse(body, json_dumps_params={"indent": 2})
 
 
-Handler = Callable[[HttpRequest, Any, Params], HttpResponse | dict[str, Any]]
+Handler = Callable[[HttpRequest, Any, Params], HttpResponseBase | dict[str, Any]]
 
 
 def run_endpoint(
     request: HttpRequest, methods: frozenset[str], handler: Handler, *, label: str
-) -> HttpResponse:
+) -> HttpResponseBase:
     """Method check, authentication, parameters, handler; every failure as an MLflow JSON error."""
     method = "GET" if request.method == "HEAD" else (request.method or "")
     if method not in methods:
@@ -163,6 +164,7 @@ def run_endpoint(
     try:
         user = authenticated_user(request)
         result = handler(request, user, Params.from_request(request))
+        return result if isinstance(result, HttpResponseBase) else json_response(result)
     except Exception as exc:  # the whole point: no HTML error page ever reaches an MLflow client
         known = response_for(exc)
         if known is not None:
@@ -175,6 +177,3 @@ def run_endpoint(
             f"Internal error in {label}; request id {getattr(request, 'request_id', '-')} identifies it in the logs.",
             500,
         )
-    if isinstance(result, HttpResponse):
-        return result
-    return json_response(result)

@@ -2,7 +2,8 @@
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from registry import rules, search, selectors, services
@@ -264,13 +265,13 @@ ENDPOINTS: dict[str, tuple[frozenset[str], Handler, str]] = {
 
 
 @csrf_exempt  # API clients authenticate per request; session callers are CSRF-checked by DRF's SessionAuthentication
-def registry_endpoint(request: HttpRequest, endpoint: str) -> HttpResponse:
+def registry_endpoint(request: HttpRequest, endpoint: str) -> HttpResponseBase:
     methods, handler, _name = ENDPOINTS[endpoint]
     return run_endpoint(request, methods, handler, label=endpoint)
 
 
 @csrf_exempt
-def endpoint_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+def endpoint_not_found(request: HttpRequest, path: str = "") -> HttpResponseBase:
     return error_response(
         "ENDPOINT_NOT_FOUND", f"No API endpoint {request.method} {request.path} in this server.", 404
     )
