@@ -389,3 +389,43 @@ def test_point_in_time_alias_resolution(governed, file_request, client_for):
         api.get("/api/v1/resolve", {"uri": "models:/scoring@champion", "as_of": "yesterday"}).status_code
         == 400
     )
+
+
+def mlflow_post(client, user, endpoint: str, body: dict):
+    """Call an MLflow route as the mlflow client does: JSON body, HTTP Basic credentials."""
+    import base64
+
+    token = base64.b64encode(f"{user.username}:{user.username}-pw-123!".encode()).decode()
+    return client.post(
+        f"/api/2.0/mlflow/{endpoint}",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Basic {token}",
+    )
+
+
+def test_direct_set_of_governed_targets_is_refused_on_the_mlflow_routes(governed, client):
+    r = mlflow_post(
+        client,
+        governed.owner,
+        "model-versions/transition-stage",
+        {"name": "scoring", "version": "2", "stage": "Production"},
+    )
+    assert r.status_code == 403, r.content
+    assert r.json()["error_code"] == "PERMISSION_DENIED"
+    assert "transition-requests/create" in r.json()["message"]
+    r = mlflow_post(
+        client,
+        governed.owner,
+        "registered-models/alias",
+        {"name": "scoring", "alias": "champion", "version": "2"},
+    )
+    assert r.status_code == 403 and r.json()["error_code"] == "PERMISSION_DENIED"
+    assert ModelVersion.objects.get(model=governed.model, version=2).stage == "None"
+    r = mlflow_post(
+        client,
+        governed.owner,
+        "registered-models/alias",
+        {"name": "scoring", "alias": "shadow", "version": "2"},
+    )
+    assert r.status_code == 200, r.content

@@ -22,6 +22,8 @@ from registry.models import RegisteredModel
 ADMIN_USERNAME = "admin"
 # name -> number of versions; the newest version of each carries the 'candidate' alias.
 DEMO_MODELS = {"fraud-detector": 3, "churn-predictor": 2, "credit-scoring": 1}
+# Approvers of every demo model (READ + APPROVE_STAGING + APPROVE_PRODUCTION, admin pages).
+DEMO_APPROVERS = ("risk-approver", "ml-lead")
 
 
 def _one_time_password() -> str:
@@ -95,6 +97,7 @@ class Command(BaseCommand):
                 )
             services.alias_set(actor=admin, name=name, alias="candidate", version=versions)
         self._demo_request(admin)
+        self._demo_approvers(admin)
         count = sum(DEMO_MODELS.values())
         self.stdout.write(
             self.style.SUCCESS(
@@ -115,3 +118,42 @@ class Command(BaseCommand):
             reason="Demo: promote version 2 to Staging (needs another user's approval).",
         )
         self.stdout.write("Filed a demo transition request: fraud-detector v2 -> Staging.")
+
+    def _demo_approvers(self, admin: User) -> None:
+        """Two approvers (printed one-time passwords) and a Production request one approval short."""
+        from guardian.shortcuts import assign_perm
+
+        from accounts.permissions import LEVEL_CODENAMES, Level
+        from registry.workflows.services import transition_request_approve, transition_request_create
+
+        approvers = []
+        for username in DEMO_APPROVERS:
+            if User.objects.filter(username=username).exists():
+                continue  # never take over someone's account
+            password = _one_time_password()
+            user = User.objects.create_user(username, f"{username}@localhost", password, is_staff=True)
+            for model in RegisteredModel.objects.filter(name__in=DEMO_MODELS):
+                for level in (Level.READ, Level.APPROVE_STAGING, Level.APPROVE_PRODUCTION):
+                    assign_perm(LEVEL_CODENAMES[level], user, model)
+            approvers.append(User.objects.get(pk=user.pk))
+            self.stdout.write(
+                self.style.WARNING(f"Created approver '{username}' with one-time password: {password}")
+            )
+        request = transition_request_create(
+            actor=admin,
+            name="fraud-detector",
+            version=3,
+            target_kind="stage",
+            target="Production",
+            reason="Demo: v3 recalls 4% more fraud at the same false-positive rate.",
+            archive_existing_versions=True,
+        )
+        if approvers:
+            transition_request_approve(
+                actor=approvers[0], request_id=request.pk, comment="Demo: backtest reviewed."
+            )
+        last = DEMO_APPROVERS[-1]
+        self.stdout.write(
+            f"Filed a demo Production request: fraud-detector v3 (one of two approvals in). Sign in as "
+            f"'{last}' at /admin/approvals/ and approve it."
+        )

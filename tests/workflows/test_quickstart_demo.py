@@ -1,0 +1,36 @@
+"""The quickstart demo: a newcomer signs in as a printed approver and approves the Production request."""
+
+import io
+import re
+
+import pytest
+from django.core.management import call_command
+
+from registry.models import ModelVersion
+from registry.workflows.models import RequestState, TransitionRequest
+
+pytestmark = pytest.mark.django_db
+
+APPROVER_LINE = re.compile(r"Created approver '(?P<user>[^']+)' with one-time password: (?P<password>\S+)")
+
+
+def test_demo_approver_can_sign_in_and_approve_the_pending_production_request(client, settings, tmp_path):
+    settings.QUORUM_ARTIFACT_ROOT = tmp_path
+    settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    out = io.StringIO()
+    call_command("quickstart", "--no-serve", stdout=out)
+    printed = {m["user"]: m["password"] for m in APPROVER_LINE.finditer(out.getvalue())}
+    assert set(printed) == {"risk-approver", "ml-lead"}
+    request = TransitionRequest.objects.get(version__model__name="fraud-detector", target="Production")
+    assert request.state == RequestState.PENDING and request.approvals.count() == 1
+    assert "Sign in as 'ml-lead' at /admin/approvals/" in out.getvalue()
+
+    assert client.login(username="ml-lead", password=printed["ml-lead"])
+    queue = client.get("/admin/approvals/").content.decode()
+    assert f'data-request="{request.pk}"' in queue and "1 more approval (production rank)" in queue
+    client.post(
+        f"/admin/approvals/{request.pk}/decide", {"decision": "approve", "comment": "Looks right to me."}
+    )
+    request.refresh_from_db()
+    assert request.state == RequestState.APPLIED
+    assert ModelVersion.objects.get(pk=request.version_id).stage == "Production"
