@@ -14,9 +14,10 @@ from django.test import Client
 from accounts.models import ApiToken, token_digest
 
 
-def api_token_for(user, name: str = "mlflow-tests") -> str:
+def api_token_for(user, name: str | None = None) -> str:
     """Create an API token for `user` and return its secret."""
     secret = "qrm_" + secrets.token_urlsafe(24)
+    name = name or f"mlflow-tests-{secret[4:12]}"
     ApiToken.objects.create(user=user, name=name, prefix=secret[:8], digest=token_digest(secret))
     return secret
 

@@ -1,0 +1,183 @@
+"""The read-only MLflow artifact proxy: what it lists and serves, to whom, and what it refuses."""
+
+import os
+
+import pytest
+
+from accounts.permissions import Level
+from registry import services
+from registry.errors import InvalidParameter
+from registry.mlflow_api.artifacts import safe_relpath
+from registry.models import ModelVersion, RegisteredModel
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords", "ungoverned")]
+
+PROXY = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+@pytest.fixture
+def local_version(cast, artifact_root):
+    """'fraud' v1 stored on Quorum's disk: MLmodel, model.pkl and a nested folder."""
+    folder = artifact_root / "fraud" / "1"
+    (folder / "nested").mkdir(parents=True)
+    (folder / "MLmodel").write_text("flavors: {}\n")
+    (folder / "model.pkl").write_bytes(b"\x80\x04binary")
+    (folder / "nested" / "notes.txt").write_text("hello")
+    services.registered_model_create(actor=cast.owner, name="fraud")
+    services.model_version_create(actor=cast.owner, name="fraud", source=str(folder))
+    return folder
+
+
+def _files(response) -> list[tuple]:
+    assert response.status_code == 200, response.content
+    return [(f["path"], f["is_dir"], f.get("file_size")) for f in response.json().get("files", [])]
+
+
+def test_lists_the_namespace_down_to_files(cast, mlflow_as, local_version):
+    api = mlflow_as(cast.owner)
+    assert _files(api.get(PROXY)) == [("quorum-models", True, None)]
+    assert _files(api.get(PROXY, {"path": "quorum-models"})) == [("fraud", True, None)]
+    assert _files(api.get(PROXY, {"path": "quorum-models/fraud"})) == [("1", True, None)]
+    assert _files(api.get(PROXY, {"path": "quorum-models/fraud/1"})) == [
+        ("MLmodel", False, 12),
+        ("model.pkl", False, 8),
+        ("nested", True, None),
+    ]
+    assert _files(api.get(PROXY, {"path": "quorum-models/fraud/1/nested"})) == [("notes.txt", False, 5)]
+    assert api.get(PROXY, {"path": "quorum-models/fraud/1/model.pkl"}).json() == {}  # a file lists empty
+
+
+def test_downloads_file_bytes(cast, mlflow_as, local_version):
+    response = mlflow_as(cast.owner).get(f"{PROXY}/quorum-models/fraud/1/model.pkl")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"\x80\x04binary"
+    nested = mlflow_as(cast.owner).get(
+        "/ajax-api/2.0/mlflow-artifacts/artifacts/quorum-models/fraud/1/nested/notes.txt"
+    )
+    assert b"".join(nested.streaming_content) == b"hello"
+
+
+def test_download_uri_of_a_local_version_points_at_the_proxy(cast, mlflow_as, local_version):
+    body = (
+        mlflow_as(cast.owner).get("model-versions/get-download-uri", {"name": "fraud", "version": "1"}).json()
+    )
+    assert body == {"artifact_uri": f"http://testserver{PROXY}/quorum-models/fraud/1"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "quorum-models/fraud/1/../../other/1/MLmodel",
+        "quorum-models/fraud/1/%2e%2e/%2e%2e/x",
+        "quorum-models/fraud/1/%252e%252e/x",
+        "quorum-models/fraud/1/..%5c..%5cx",
+        "quorum-models/fraud/1/nested/..",
+    ],
+)
+def test_traversal_in_any_spelling_is_a_400(cast, mlflow_as, local_version, path):
+    api = mlflow_as(cast.owner)
+    for response in (api.get(f"{PROXY}/{path}"), api.get(PROXY, {"path": path})):
+        assert response.status_code == 400, response.content
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_symlinks_cannot_lead_out_of_the_version(cast, mlflow_as, local_version, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    os.symlink(secret, local_version / "escape.txt")
+    response = mlflow_as(cast.owner).get(f"{PROXY}/quorum-models/fraud/1/escape.txt")
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_readers_only_see_models_they_may_read(cast, mlflow_as, local_version, grant):
+    outsider = mlflow_as(cast.outsider)
+    hidden = outsider.get(f"{PROXY}/quorum-models/fraud/1/MLmodel")
+    assert (hidden.status_code, hidden.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")
+    assert _files(outsider.get(PROXY, {"path": "quorum-models"})) == []
+    assert outsider.get(PROXY, {"path": "quorum-models/fraud/1"}).status_code == 404
+    reader = grant(cast.outsider, Level.READ, RegisteredModel.objects.get(name="fraud"))
+    assert mlflow_as(reader).get(f"{PROXY}/quorum-models/fraud/1/MLmodel").status_code == 200
+    assert mlflow_as(None).get(f"{PROXY}/quorum-models/fraud/1/MLmodel").status_code == 401
+
+
+def test_unknown_versions_files_and_unserved_locations_are_404(cast, mlflow_as, local_version, settings):
+    api = mlflow_as(cast.owner)
+    for path in (
+        "quorum-models/fraud/9/MLmodel",
+        "quorum-models/fraud/one/MLmodel",
+        "quorum-models/fraud/1/missing.txt",
+        "quorum-models/fraud/1/nested",
+        "elsewhere/fraud/1/MLmodel",
+    ):
+        response = api.get(f"{PROXY}/{path}")
+        assert (response.status_code, response.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST"), path
+    services.model_version_create(actor=cast.owner, name="fraud", source="gs://bucket/fraud/2")
+    unserved = api.get(f"{PROXY}/quorum-models/fraud/2/MLmodel")
+    assert unserved.status_code == 404 and "not served by Quorum" in unserved.json()["message"]
+    # A location that is no longer under an allowed root is not served either.
+    settings.QUORUM_ALLOWED_LOCAL_ROOTS = [local_version.parent.parent / "elsewhere"]
+    assert api.get(f"{PROXY}/quorum-models/fraud/1/MLmodel").status_code == 404
+
+
+def test_the_proxy_is_read_only(cast, mlflow_as, local_version):
+    api = mlflow_as(cast.owner)
+    for method in ("PUT", "DELETE"):
+        response = api.call(method, f"{PROXY}/quorum-models/fraud/1/MLmodel", {})
+        assert response.status_code == 405
+    assert (local_version / "MLmodel").read_text() == "flavors: {}\n"
+
+
+def test_serves_s3_locations(cast, mlflow_as, monkeypatch, settings):
+    import boto3
+    from moto import mock_aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    settings.QUORUM_S3_ENDPOINT_URL = ""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="models")
+        s3.put_object(Bucket="models", Key="churn/3/MLmodel", Body=b"flavors: {}\n")
+        s3.put_object(Bucket="models", Key="churn/3/data/model.pkl", Body=b"pickle")
+        s3.put_object(Bucket="models", Key="churn/30/other", Body=b"not this version")
+        services.registered_model_create(actor=cast.owner, name="churn")
+        services.model_version_create(actor=cast.owner, name="churn", source="s3://models/churn/3")
+        api = mlflow_as(cast.owner)
+        assert _files(api.get(PROXY, {"path": "quorum-models/churn/1"})) == [
+            ("MLmodel", False, 12),
+            ("data", True, None),
+        ]
+        assert _files(api.get(PROXY, {"path": "quorum-models/churn/1/data"})) == [("model.pkl", False, 6)]
+        response = api.get(f"{PROXY}/quorum-models/churn/1/data/model.pkl")
+        assert b"".join(response.streaming_content) == b"pickle"
+        assert api.get(f"{PROXY}/quorum-models/churn/1/nope").status_code == 404
+        # S3 versions keep their own URI: clients with bucket access read it directly.
+        uri = api.get("model-versions/get-download-uri", {"name": "churn", "version": "1"}).json()
+        assert uri == {"artifact_uri": "s3://models/churn/3"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("", ""), ("a/b", "a/b"), ("/a//b/./c/", "a/b/c"), ("a%20b", "a b")],
+)
+def test_safe_relpath_normalizes(raw, expected):
+    assert safe_relpath(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["..", "a/../b", "a/%2e%2e", "a%2f..%2fb", "a\\b", "a\x00b", "%25%32%65%25%32%65"]
+)
+def test_safe_relpath_refuses_traversal(raw):
+    with pytest.raises(InvalidParameter):
+        safe_relpath(raw)
+
+
+def test_version_without_artifacts_on_disk_lists_empty(cast, mlflow_as, artifact_root):
+    services.registered_model_create(actor=cast.owner, name="empty")
+    services.model_version_create(actor=cast.owner, name="empty", source=str(artifact_root / "not-yet"))
+    assert ModelVersion.objects.filter(model__name="empty").exists()
+    assert mlflow_as(cast.owner).get(PROXY, {"path": "quorum-models/empty/1"}).json() == {}
