@@ -53,6 +53,11 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "metrics": {"GET": Rule(Audience.PUBLIC, note="QUORUM_METRICS_TOKEN bearer, checked by the view")},
     "schema": {"GET": Rule(Audience.PUBLIC, note="OpenAPI description; no data")},
     "swagger-ui": {"GET": Rule(Audience.PUBLIC, note="API docs page; no data")},
+    # The admin's sign-in page is the one admin page open to anonymous callers (service accounts are refused).
+    "admin:login": {
+        "GET": Rule(Audience.PUBLIC, note="sign-in form"),
+        "POST": Rule(Audience.PUBLIC, note="password sign-in; throttled; service accounts refused"),
+    },
     # Native API: registered models
     "model-list": {
         "GET": Rule(A, READ, VISIBLE),
