@@ -91,12 +91,14 @@ class EventFilter:
     @classmethod
     def from_params(cls, params: Mapping, getlist=None) -> "EventFilter":
         """Parse query parameters (or command options); bad values raise InvalidParameter."""
+        for name in ("model", "actor", "since", "until", "version", "after_seq"):
+            _text_param(params.get(name), name)
         actions: list[str] = []
         raw_actions = getlist("action") if getlist else params.get("action") or []
         if isinstance(raw_actions, str):
             raw_actions = [raw_actions]
         for raw in raw_actions:
-            actions += [part.strip() for part in str(raw).split(",") if part.strip()]
+            actions += [part.strip() for part in _text_param(raw, "action").split(",") if part.strip()]
         known = set(Action.values)
         for action in actions:
             prefix = action.removesuffix("*")
@@ -148,6 +150,16 @@ class EventFilter:
         if self.after_seq is not None:
             events = events.filter(seq__gt=self.after_seq)
         return events.order_by("seq")
+
+
+def _text_param(raw, name: str, max_length: int = 600) -> str:
+    """A string filter value: bounded, and free of NUL (PostgreSQL cannot compare with one)."""
+    text = "" if raw is None else str(raw)
+    if "\x00" in text:
+        raise InvalidParameter(f"Parameter '{name}' cannot contain NUL characters.", field=name)
+    if len(text) > max_length:
+        raise InvalidParameter(f"Parameter '{name}' is longer than {max_length} characters.", field=name)
+    return text
 
 
 def _int_param(raw, name: str, maximum: int = 2**31 - 1) -> int | None:

@@ -1,6 +1,7 @@
 """Writing audit events and checkpoints. Only `event_record` appends to the chain."""
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.apps import apps
@@ -21,6 +22,10 @@ class AuditOutsideTransaction(RuntimeError):
 class CheckpointKeyMissing(RuntimeError):
     """QUORUM_AUDIT_HMAC_KEY is unset: an unsigned checkpoint would prove nothing, so none is made."""
 
+
+# Called with each new AuditEvent inside the change's transaction (e.g. the webhook outbox, registered
+# in registry/apps.py). A listener that raises rolls the change back, like a failed audit write.
+EVENT_LISTENERS: list[Callable[[AuditEvent], None]] = []
 
 SECRET_KEYS = {"password", "secret", "token", "api_token", "webhook_secret", "authorization"}
 
@@ -144,6 +149,8 @@ def event_record(
         fields["hash"] = event_hash(fields)
         event = AuditEvent.objects.create(**fields)
         ChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
+        for listener in EVENT_LISTENERS:
+            listener(event)
     return event
 
 

@@ -123,7 +123,7 @@ class PromotionsPerWeekReportView(APIView):
 class AliasHistoryReportView(APIView):
     @extend_schema(parameters=[FILTER_PARAMS[0]], responses=dict)
     def get(self, request: Request) -> Response:
-        model = request.query_params.get("model", "")
+        model = _filter(request).model
         events = selectors.audit_events_visible_to(request.user)
         return _report(reports.alias_history(events, model), report="alias_history", model=model or None)
 
@@ -141,7 +141,7 @@ class SeparationOfDutiesReportView(APIView):
     def get(self, request: Request) -> Response:
         events = selectors.audit_events_visible_to(request.user)
         models = registered_models_visible_to(request.user).order_by("name")
-        if model := request.query_params.get("model"):
+        if model := _filter(request).model:
             models = models.filter(name=model)
             events = events.filter(selectors.model_condition(model))
         return _report(reports.separation_of_duties(events, models), report="separation_of_duties")

@@ -103,6 +103,10 @@ def test_pages(history, client_for, auditor):
         ({"model": "fraud", "version": str(2**40)}, "version"),
         ({"after_seq": "-1"}, "after_seq"),
         ({"after_seq": str(2**70)}, "after_seq"),
+        ({"actor": "own\x00er"}, "actor"),
+        ({"model": "fraud\x00"}, "model"),
+        ({"action": "auth.login\x00"}, "action"),
+        ({"model": "m" * 601}, "model"),
     ],
 )
 def test_bad_filters_get_a_clear_400(history, cast, client_for, params, field):
@@ -174,3 +178,19 @@ def test_checkpoints_are_listed_to_auditors_only(history, hmac_key, client_for, 
     response = client_for(cast.owner).get("/api/v1/audit/checkpoints")
     assert response.status_code == 403
     assert response.json()["error_code"] == "PERMISSION_DENIED"
+
+
+@pytest.mark.parametrize("report", ["aliases", "separation-of-duties", "promotions"])
+def test_reports_refuse_bad_parameters_with_a_400(history, cast, client_for, report):
+    response = client_for(cast.owner).get(f"/api/v1/audit/reports/{report}", {"model": "x\x00", "since": "x"})
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_listing_takes_a_fixed_number_of_queries(history, cast, client_for, django_assert_max_num_queries):
+    for n in range(20):
+        services.model_version_tag_set(actor=cast.owner, name="fraud", version=1, key=f"k{n}", value="v")
+    api = client_for(cast.owner)
+    with django_assert_max_num_queries(6):
+        response = api.get(EVENTS, {"limit": 100})
+    assert len(response.json()["results"]) == 25
