@@ -50,6 +50,13 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
         return list(request_verdict(obj).missing)
 
 
+class TransitionRequestListSerializer(TransitionRequestSerializer):
+    """Requests in a list: without `still_needed`, which re-checks every approver's permissions."""
+
+    class Meta(TransitionRequestSerializer.Meta):
+        fields = [f for f in TransitionRequestSerializer.Meta.fields if f != "still_needed"]
+
+
 class TransitionRequestCreateSerializer(serializers.Serializer):
     version = serializers.IntegerField(min_value=1)
     stage = serializers.CharField(required=False)

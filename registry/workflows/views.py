@@ -20,11 +20,11 @@ def _request_response(user, request_id: int, code: int = status.HTTP_200_OK) -> 
 
 
 class ModelRequestListView(APIView):
-    @extend_schema(responses=s.TransitionRequestSerializer(many=True))
+    @extend_schema(responses=s.TransitionRequestListSerializer(many=True))
     def get(self, request, name: str):
         model = registered_model_get(request.user, name)
         queryset = selectors.transition_requests_visible_to(request.user).filter(model=model)
-        return _paged(self, request, queryset.order_by("-created_at"), s.TransitionRequestSerializer)
+        return _paged(self, request, queryset.order_by("-created_at"), s.TransitionRequestListSerializer)
 
     @extend_schema(
         request=s.TransitionRequestCreateSerializer, responses={201: s.TransitionRequestSerializer}
@@ -64,7 +64,7 @@ class RequestListView(APIView):
                     f"Invalid state '{state}'; use one of {', '.join(RequestState.values)}.", field="state"
                 )
             queryset = queryset.filter(state=state)
-        return _paged(self, request, queryset.order_by("-created_at"), s.TransitionRequestSerializer)
+        return _paged(self, request, queryset.order_by("-created_at"), s.TransitionRequestListSerializer)
 
 
 class RequestDetailView(APIView):

@@ -1,9 +1,11 @@
 """The approval workflow through the native API: policies, four-eyes, quorum, expiry, refusals, audit."""
 
+import io
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
 from django.utils import timezone
 from guardian.shortcuts import remove_perm
 
@@ -228,6 +230,12 @@ def test_pending_requests_expire(governed, file_request):
     request.refresh_from_db()
     assert request.state == RequestState.EXPIRED
     assert events(Action.REQUEST_EXPIRED)[0].actor_username == "system"
+    fresh = file_request(3)
+    out = io.StringIO()
+    call_command("workflow_expire", stdout=out)
+    assert out.getvalue().strip() == "Expired 0 pending transition request(s)."
+    fresh.refresh_from_db()
+    assert fresh.state == RequestState.PENDING
 
 
 def test_digest_change_after_approval_fails_the_request(governed, file_request, client_for, pipeline):
@@ -429,3 +437,28 @@ def test_direct_set_of_governed_targets_is_refused_on_the_mlflow_routes(governed
         {"name": "scoring", "alias": "shadow", "version": "2"},
     )
     assert r.status_code == 200, r.content
+
+
+def test_request_lists_take_a_fixed_number_of_queries(
+    governed, file_request, client_for, django_assert_max_num_queries
+):
+    api = client_for(governed.outsider)
+    file_request(1)
+    approve(client_for, governed.approver, file_request(2, stage="Staging").pk)
+
+    def count(path: str) -> int:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get(path).status_code == 200
+        return len(captured)
+
+    few = {path: count(path) for path in ("/api/v1/requests", "/api/v1/models/scoring/requests")}
+    for version in (2, 3):
+        request = file_request(version, alias="champion")
+        approve(client_for, governed.approver, request.pk)
+    file_request(3, stage="Production")
+    for path, queries in few.items():
+        with django_assert_max_num_queries(queries):
+            assert len(api.get(path).json()["results"]) == 5
