@@ -82,6 +82,71 @@ NATIVE_ROWS = [
     Row("DELETE", f"{V}/teams/model-risk/members/production-approver", SUPERUSER, 204),
 ]
 
+ML = "/api/2.0/mlflow"
+MLFLOW_ROWS = [
+    Row("POST", f"{ML}/registered-models/create", CREATE, 200, {"name": "new-model"}),
+    Row("GET", f"{ML}/registered-models/get", R, 200, query="name=fraud"),
+    Row("GET", f"{ML}/registered-models/search", ANY, 200),
+    Row("PATCH", f"{ML}/registered-models/update", E, 200, {"name": "fraud", "description": "changed"}),
+    Row("POST", f"{ML}/registered-models/rename", M, 200, {"name": "fraud", "new_name": "fraud-2"}),
+    Row("DELETE", f"{ML}/registered-models/delete", M, 200, {"name": "fraud"}),
+    Row("POST", f"{ML}/registered-models/set-tag", E, 200, {"name": "fraud", "key": "o", "value": "r"}),
+    Row("DELETE", f"{ML}/registered-models/delete-tag", E, 200, {"name": "fraud", "key": "team"}),
+    Row("GET", f"{ML}/registered-models/get-latest-versions", R, 200, query="name=fraud"),
+    Row("POST", f"{ML}/registered-models/get-latest-versions", R, 200, {"name": "fraud"}),
+    Row("GET", f"{ML}/registered-models/alias", R, 200, query="name=fraud&alias=candidate"),
+    Row(
+        "POST",
+        f"{ML}/registered-models/alias",
+        E,
+        200,
+        {"name": "fraud", "alias": "candidate", "version": "2"},
+    ),
+    Row("DELETE", f"{ML}/registered-models/alias", E, 200, {"name": "fraud", "alias": "candidate"}),
+    Row("POST", f"{ML}/model-versions/create", E, 200, {"name": "fraud", "source": "s3://bucket/fraud/3"}),
+    Row(
+        "PATCH", f"{ML}/model-versions/update", E, 200, {"name": "fraud", "version": "1", "description": "d"}
+    ),
+    Row(
+        "POST",
+        f"{ML}/model-versions/transition-stage",
+        E,
+        200,
+        {"name": "fraud", "version": "1", "stage": "Archived", "archive_existing_versions": False},
+    ),
+    Row("DELETE", f"{ML}/model-versions/delete", M, 200, {"name": "fraud", "version": "1"}),
+    Row("GET", f"{ML}/model-versions/get", R, 200, query="name=fraud&version=1"),
+    Row("GET", f"{ML}/model-versions/search", ANY, 200, query="filter=name='fraud'"),
+    Row("GET", f"{ML}/model-versions/get-download-uri", R, 200, query="name=fraud&version=1"),
+    Row(
+        "POST",
+        f"{ML}/model-versions/set-tag",
+        E,
+        200,
+        {"name": "fraud", "version": "1", "key": "a", "value": "b"},
+    ),
+    Row("DELETE", f"{ML}/model-versions/delete-tag", E, 200, {"name": "fraud", "version": "1", "key": "k"}),
+    Row("GET", "/api/3.0/mlflow/server-info", ANY, 200),
+    # Artifact download through the proxy (version 3 of 'fraud' has local artifacts)
+    Row("GET", "/api/2.0/mlflow-artifacts/artifacts", R, 200, query="path=quorum-models/fraud/3"),
+    Row("GET", "/api/2.0/mlflow-artifacts/artifacts/quorum-models/fraud/3/MLmodel", R, 200),
+]
+ALL_ROWS = NATIVE_ROWS + MLFLOW_ROWS
+
+
+@pytest.fixture
+def fraud_with_local_artifacts(access_cast, settings, tmp_path):
+    """Version 3 of 'fraud' stored in an allowed local folder, so the artifact proxy can serve it."""
+    from registry import services as registry
+
+    settings.QUORUM_ARTIFACT_ROOT = tmp_path
+    settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    folder = tmp_path / "fraud" / "3"
+    folder.mkdir(parents=True)
+    (folder / "MLmodel").write_text("artifact_path: model\nflavors:\n  python_function: {}\n")
+    registry.model_version_create(actor=access_cast.manager, name="fraud", source=str(folder))
+    return access_cast
+
 
 def expected_status(row: Row, role: str) -> int:
     if role == "anonymous":
@@ -133,13 +198,13 @@ def outcome_mismatches(row: Row, client_for_role) -> list[str]:
     return mismatches
 
 
-@pytest.mark.parametrize("row", NATIVE_ROWS, ids=lambda r: r.label)
-def test_native_endpoint_answers_as_the_issue_table_says(row: Row, api_as) -> None:
+@pytest.mark.parametrize("row", ALL_ROWS, ids=lambda r: r.label)
+def test_endpoint_answers_as_the_issue_table_says(row: Row, api_as, fraud_with_local_artifacts) -> None:
     # One cast per row; each role's request is rolled back, so every role meets the same state.
     assert outcome_mismatches(row, api_as) == []
 
 
-@pytest.mark.parametrize("row", NATIVE_ROWS, ids=lambda r: r.label)
+@pytest.mark.parametrize("row", ALL_ROWS, ids=lambda r: r.label)
 def test_matrix_row_level_matches_the_declared_route_rule(row: Row) -> None:
     match = resolve(row.path)
     rule = rule_for(match.view_name, row.method)
@@ -166,7 +231,7 @@ SHORT = {401: "401", 403: "403", 404: "404"}
 def matrix_markdown() -> str:
     header = "| Endpoint | Needs | " + " | ".join(CAST_ROLES) + " |"
     lines = [header, "|" + "---|" * (len(CAST_ROLES) + 2)]
-    for row in NATIVE_ROWS:
+    for row in ALL_ROWS:
         needs = row.requires.value if isinstance(row.requires, Level) else row.requires
         cells = [str(expected_status(row, role)) for role in CAST_ROLES]
         lines.append(f"| `{row.label.replace(V, '')}` | {needs} | " + " | ".join(cells) + " |")
