@@ -183,3 +183,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
         return False
+
+
+# The artifact pipeline's admin pages (job progress, retry, manifests).
+from registry.artifacts import admin as artifacts_admin  # noqa: E402, F401

@@ -52,7 +52,7 @@ from registry.artifacts.stores import (
     store_for_uri,
 )
 from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
-from registry.models import ModelVersion, VersionStatus
+from registry.models import ModelVersion, RegisteredModel, VersionStatus
 
 logger = logging.getLogger(__name__)
 
@@ -515,6 +515,11 @@ def _request_apply_hook():
 @transaction.atomic
 def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, location: str) -> None:
     """Every object verified: record the governed location, then apply the waiting request."""
+    model_id = ModelVersion.objects.filter(pk=job.version_id).values_list("model_id", flat=True).first()
+    if model_id is None:
+        return
+    # Model row first, as every registry and workflow service locks: no lock-order deadlocks.
+    RegisteredModel.objects.select_for_update().filter(pk=model_id).first()
     version = (
         ModelVersion.objects.select_for_update().select_related("model").filter(pk=job.version_id).first()
     )

@@ -175,3 +175,35 @@ def test_job_progress_is_listed_only_for_visible_models(artifact_root, owner_api
     assert outsider.get("/api/v1/artifact-jobs").json()["results"] == []
     assert outsider.get(f"/api/v1/artifact-jobs/{job_id}").status_code == 404
     assert owner_api.get("/api/v1/artifact-jobs", {"status": "bogus"}).status_code == 400
+
+
+def test_admin_shows_progress_and_retries_a_failed_job(artifact_root, owner_api, cast, client):
+    from django.contrib.auth import get_user_model
+
+    folder = write_tree(artifact_root / "m", model_files())
+    register(owner_api, str(folder))
+    (folder / "model.pkl").write_bytes(b"tampered")
+    with pytest.raises(CommandError):
+        call_command("artifacts_governed_copy", "fraud", "1", "--as-user", "owner")
+    job = ArtifactJob.objects.get(kind="copy")
+    owner = get_user_model().objects.get(pk=cast.owner.pk)
+    owner.is_staff = True
+    owner.save()
+    client.force_login(owner)
+    page = client.get("/admin/registry/artifactjob/")
+    assert page.status_code == 200
+    assert "does not match the manifest" in page.content.decode()
+    assert "objects," in page.content.decode()  # the progress bar's caption
+    outsider = get_user_model().objects.get(pk=cast.outsider.pk)
+    outsider.is_staff = True
+    outsider.save()
+    client.force_login(outsider)
+    assert "does not match" not in client.get("/admin/registry/artifactjob/").content.decode()
+
+    client.force_login(owner)
+    response = client.post(
+        "/admin/registry/artifactjob/", {"action": "retry_failed", "_selected_action": [job.pk]}, follow=True
+    )
+    assert f"Job {job.pk} queued again." in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == "failed" and job.attempts == 2  # the source is still tampered: fails again, visibly
