@@ -36,6 +36,15 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class ErrorSerializer(serializers.Serializer):
+    """The native API's error body (documentation only)."""
+
+    error_code = serializers.CharField(help_text="MLflow-style code, e.g. INVALID_PARAMETER_VALUE.")
+    message = serializers.CharField()
+    field = serializers.CharField(required=False, help_text="Dotted path of the invalid field (tags.0.key).")
+    errors = serializers.DictField(required=False, help_text="Every invalid field with its messages.")
+
+
 class TagSerializer(serializers.Serializer):
     key = StrictCharField(max_length=250, trim_whitespace=False)
     value = StrictCharField(max_length=5000, allow_blank=True, trim_whitespace=False)

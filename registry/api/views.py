@@ -1,13 +1,16 @@
 """Native API views: parse, call one service or selector, serialize."""
 
+from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
 from registry import selectors, services
@@ -33,7 +36,20 @@ class NativeAPIView(APIView):
                 )
 
 
-def _datetime_param(request, name: str):
+ERROR_RESPONSES = {
+    400: OpenApiResponse(s.ErrorSerializer, description="Invalid input; `field` names the offending field."),
+    401: OpenApiResponse(s.ErrorSerializer, description="No or invalid credentials."),
+    403: OpenApiResponse(s.ErrorSerializer, description="Visible, but the permission level is missing."),
+    404: OpenApiResponse(s.ErrorSerializer, description="Missing, or not visible to the caller."),
+}
+
+
+def _responses(ok: Any, status_code: int = 200) -> dict[int, Any]:
+    """An operation's success response plus the native error format for every 4xx it can answer."""
+    return {status_code: ok, **ERROR_RESPONSES}
+
+
+def _datetime_param(request: Request, name: str) -> datetime | None:
     raw = request.query_params.get(name)
     if not raw:
         return None
@@ -43,7 +59,7 @@ def _datetime_param(request, name: str):
     return value
 
 
-def _validated(serializer_class, data):
+def _validated(serializer_class: type[Serializer], data: Any) -> dict[str, Any]:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
@@ -74,7 +90,9 @@ class Pagination(LimitOffsetPagination):
         return self._non_negative(request, self.offset_query_param, minimum=0) or 0
 
 
-def _paged(view: APIView, request, queryset, serializer_class) -> Response:
+def _paged(
+    view: APIView, request: Request, queryset: QuerySet, serializer_class: type[Serializer]
+) -> Response:
     paginator = Pagination()
     page = paginator.paginate_queryset(queryset, request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
@@ -95,8 +113,8 @@ LIST_MODEL_PARAMS = [
 
 
 class RegisteredModelListView(NativeAPIView):
-    @extend_schema(parameters=LIST_MODEL_PARAMS, responses=s.RegisteredModelSerializer(many=True))
-    def get(self, request):
+    @extend_schema(parameters=LIST_MODEL_PARAMS, responses=_responses(s.RegisteredModelSerializer(many=True)))
+    def get(self, request: Request) -> Response:
         qp = request.query_params
         queryset = selectors.registered_models_list(
             request.user,
@@ -111,8 +129,10 @@ class RegisteredModelListView(NativeAPIView):
         )
         return _paged(self, request, queryset, s.RegisteredModelSerializer)
 
-    @extend_schema(request=s.RegisteredModelCreateSerializer, responses={201: s.RegisteredModelSerializer})
-    def post(self, request):
+    @extend_schema(
+        request=s.RegisteredModelCreateSerializer, responses=_responses(s.RegisteredModelSerializer, 201)
+    )
+    def post(self, request: Request) -> Response:
         data = _validated(s.RegisteredModelCreateSerializer, request.data)
         model = services.registered_model_create(actor=request.user, **data)
         return Response(
@@ -122,25 +142,27 @@ class RegisteredModelListView(NativeAPIView):
 
 
 class RegisteredModelDetailView(NativeAPIView):
-    @extend_schema(responses=s.RegisteredModelSerializer)
-    def get(self, request, name: str):
+    @extend_schema(responses=_responses(s.RegisteredModelSerializer))
+    def get(self, request: Request, name: str) -> Response:
         return Response(s.RegisteredModelSerializer(selectors.registered_model_get(request.user, name)).data)
 
-    @extend_schema(request=s.RegisteredModelUpdateSerializer, responses=s.RegisteredModelSerializer)
-    def patch(self, request, name: str):
+    @extend_schema(
+        request=s.RegisteredModelUpdateSerializer, responses=_responses(s.RegisteredModelSerializer)
+    )
+    def patch(self, request: Request, name: str) -> Response:
         data = _validated(s.RegisteredModelUpdateSerializer, request.data)
         services.registered_model_update(actor=request.user, name=name, description=data["description"])
         return Response(s.RegisteredModelSerializer(selectors.registered_model_get(request.user, name)).data)
 
-    @extend_schema(responses={204: None})
-    def delete(self, request, name: str):
+    @extend_schema(responses=_responses(None, 204))
+    def delete(self, request: Request, name: str) -> Response:
         services.registered_model_delete(actor=request.user, name=name)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class RegisteredModelRenameView(NativeAPIView):
-    @extend_schema(request=s.RenameSerializer, responses=s.RegisteredModelSerializer)
-    def post(self, request, name: str):
+    @extend_schema(request=s.RenameSerializer, responses=_responses(s.RegisteredModelSerializer))
+    def post(self, request: Request, name: str) -> Response:
         data = _validated(s.RenameSerializer, request.data)
         model = services.registered_model_rename(actor=request.user, name=name, new_name=data["new_name"])
         return Response(
@@ -149,16 +171,16 @@ class RegisteredModelRenameView(NativeAPIView):
 
 
 class RegisteredModelTagListView(NativeAPIView):
-    @extend_schema(request=s.TagSetSerializer, responses=s.TagSerializer)
-    def post(self, request, name: str):
+    @extend_schema(request=s.TagSetSerializer, responses=_responses(s.TagSerializer))
+    def post(self, request: Request, name: str) -> Response:
         data = _validated(s.TagSetSerializer, request.data)
         tag = services.registered_model_tag_set(actor=request.user, name=name, **data)
         return Response(s.TagSerializer(tag).data)
 
 
 class RegisteredModelTagDetailView(NativeAPIView):
-    @extend_schema(responses={204: None})
-    def delete(self, request, name: str, key: str):
+    @extend_schema(responses=_responses(None, 204))
+    def delete(self, request: Request, name: str, key: str) -> Response:
         services.registered_model_tag_delete(actor=request.user, name=name, key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -179,7 +201,7 @@ VERSION_LIST_PARAMS = [
 ]
 
 
-def _version_list(view: APIView, request, name: str | None) -> Response:
+def _version_list(view: APIView, request: Request, name: str | None) -> Response:
     qp = request.query_params
     queryset = selectors.model_versions_list(
         request.user,
@@ -197,18 +219,20 @@ def _version_list(view: APIView, request, name: str | None) -> Response:
 
 
 class ModelVersionSearchView(NativeAPIView):
-    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=s.ModelVersionSerializer(many=True))
-    def get(self, request):
+    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=_responses(s.ModelVersionSerializer(many=True)))
+    def get(self, request: Request) -> Response:
         return _version_list(self, request, None)
 
 
 class ModelVersionListView(NativeAPIView):
-    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=s.ModelVersionSerializer(many=True))
-    def get(self, request, name: str):
+    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=_responses(s.ModelVersionSerializer(many=True)))
+    def get(self, request: Request, name: str) -> Response:
         return _version_list(self, request, name)
 
-    @extend_schema(request=s.ModelVersionCreateSerializer, responses={201: s.ModelVersionSerializer})
-    def post(self, request, name: str):
+    @extend_schema(
+        request=s.ModelVersionCreateSerializer, responses=_responses(s.ModelVersionSerializer, 201)
+    )
+    def post(self, request: Request, name: str) -> Response:
         data = _validated(s.ModelVersionCreateSerializer, request.data)
         row = services.model_version_create(actor=request.user, name=name, **data)
         return Response(
@@ -218,29 +242,29 @@ class ModelVersionListView(NativeAPIView):
 
 
 class ModelVersionDetailView(NativeAPIView):
-    @extend_schema(responses=s.ModelVersionSerializer)
-    def get(self, request, name: str, version: int):
+    @extend_schema(responses=_responses(s.ModelVersionSerializer))
+    def get(self, request: Request, name: str, version: int) -> Response:
         return Response(
             s.ModelVersionSerializer(selectors.model_version_get(request.user, name, version)).data
         )
 
-    @extend_schema(request=s.ModelVersionUpdateSerializer, responses=s.ModelVersionSerializer)
-    def patch(self, request, name: str, version: int):
+    @extend_schema(request=s.ModelVersionUpdateSerializer, responses=_responses(s.ModelVersionSerializer))
+    def patch(self, request: Request, name: str, version: int) -> Response:
         data = _validated(s.ModelVersionUpdateSerializer, request.data)
         services.model_version_update(actor=request.user, name=name, version=version, **data)
         return Response(
             s.ModelVersionSerializer(selectors.model_version_get(request.user, name, version)).data
         )
 
-    @extend_schema(responses={204: None})
-    def delete(self, request, name: str, version: int):
+    @extend_schema(responses=_responses(None, 204))
+    def delete(self, request: Request, name: str, version: int) -> Response:
         services.model_version_delete(actor=request.user, name=name, version=version)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ModelVersionStageView(NativeAPIView):
-    @extend_schema(request=s.StageTransitionSerializer, responses=s.ModelVersionSerializer)
-    def post(self, request, name: str, version: int):
+    @extend_schema(request=s.StageTransitionSerializer, responses=_responses(s.ModelVersionSerializer))
+    def post(self, request: Request, name: str, version: int) -> Response:
         data = _validated(s.StageTransitionSerializer, request.data)
         services.model_version_stage_transition(actor=request.user, name=name, version=version, **data)
         return Response(
@@ -249,46 +273,46 @@ class ModelVersionStageView(NativeAPIView):
 
 
 class ModelVersionTagListView(NativeAPIView):
-    @extend_schema(request=s.TagSetSerializer, responses=s.TagSerializer)
-    def post(self, request, name: str, version: int):
+    @extend_schema(request=s.TagSetSerializer, responses=_responses(s.TagSerializer))
+    def post(self, request: Request, name: str, version: int) -> Response:
         data = _validated(s.TagSetSerializer, request.data)
         tag = services.model_version_tag_set(actor=request.user, name=name, version=version, **data)
         return Response(s.TagSerializer(tag).data)
 
 
 class ModelVersionTagDetailView(NativeAPIView):
-    @extend_schema(responses={204: None})
-    def delete(self, request, name: str, version: int, key: str):
+    @extend_schema(responses=_responses(None, 204))
+    def delete(self, request: Request, name: str, version: int, key: str) -> Response:
         services.model_version_tag_delete(actor=request.user, name=name, version=version, key=key)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class AliasListView(NativeAPIView):
-    @extend_schema(responses=s.AliasSerializer(many=True))
-    def get(self, request, name: str):
+    @extend_schema(responses=_responses(s.AliasSerializer(many=True)))
+    def get(self, request: Request, name: str) -> Response:
         return Response(s.AliasSerializer(selectors.model_aliases_list(request.user, name), many=True).data)
 
 
 class AliasDetailView(NativeAPIView):
-    @extend_schema(responses=s.ModelVersionSerializer)
-    def get(self, request, name: str, alias: str):
+    @extend_schema(responses=_responses(s.ModelVersionSerializer))
+    def get(self, request: Request, name: str, alias: str) -> Response:
         return Response(s.ModelVersionSerializer(selectors.alias_target_get(request.user, name, alias)).data)
 
-    @extend_schema(request=s.AliasSetSerializer, responses=s.AliasSerializer)
-    def put(self, request, name: str, alias: str):
+    @extend_schema(request=s.AliasSetSerializer, responses=_responses(s.AliasSerializer))
+    def put(self, request: Request, name: str, alias: str) -> Response:
         data = _validated(s.AliasSetSerializer, request.data)
         row = services.alias_set(actor=request.user, name=name, alias=alias, version=data["version"])
         return Response(s.AliasSerializer(row).data)
 
-    @extend_schema(responses={204: None})
-    def delete(self, request, name: str, alias: str):
+    @extend_schema(responses=_responses(None, 204))
+    def delete(self, request: Request, name: str, alias: str) -> Response:
         services.alias_delete(actor=request.user, name=name, alias=alias)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class ResolveView(NativeAPIView):
-    @extend_schema(parameters=[s.ResolveSerializer], responses=s.ResolvedSerializer)
-    def get(self, request):
+    @extend_schema(parameters=[s.ResolveSerializer], responses=_responses(s.ResolvedSerializer))
+    def get(self, request: Request) -> Response:
         data = _validated(s.ResolveSerializer, request.query_params)
         row = selectors.model_uri_resolve(request.user, data["uri"], as_of=data.get("as_of"))
         return Response(
