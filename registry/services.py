@@ -34,8 +34,8 @@ from registry.models import (
     Stage,
     VersionStatus,
 )
-from registry.selectors import registered_models_visible_to
-from registry.sources import source_validate
+from registry.selectors import model_uri_resolve, registered_models_visible_to
+from registry.sources import is_registry_copy_source, source_validate
 
 LEVEL_NAMES = {
     Level.READ: "READ",
@@ -247,9 +247,13 @@ def model_version_create(
 ) -> ModelVersion:
     """Register a version; `runs:/` and `models:/<id>` sources resolve via the tracking server."""
     if not storage_location:
-        # Resolve before the transaction: a slow tracking server must not hold the write lock.
         source_validate(source, run_id=run_id if isinstance(run_id, str) else "")
-        storage_location = tracking.source_resolve(source)
+        # Only callers who may create the version make Quorum call out; the others get their
+        # NotFound / PermissionDenied from the locked check below. Resolved before the
+        # transaction: a slow tracking server must not hold the write lock.
+        visible = registered_models_visible_to(actor).filter(name=name).first()
+        if visible is not None and user_can(actor, Level.EDIT, visible):
+            storage_location = _source_location(actor, source)
     return _model_version_create(
         actor=actor,
         name=name,
@@ -261,6 +265,14 @@ def model_version_create(
         model_id=model_id,
         storage_location=storage_location,
     )
+
+
+def _source_location(actor, source: str) -> str:
+    """Where a source's artifacts concretely are, or "" when the source itself says so."""
+    if is_registry_copy_source(source):
+        # A copy of a registered version (MlflowClient.copy_model_version): the caller must READ it.
+        return model_uri_resolve(actor, source).download_uri
+    return tracking.source_resolve(source)
 
 
 @transaction.atomic

@@ -68,6 +68,19 @@ def _local_path_allowed(path: str, source: str) -> str:
     )
 
 
+def is_registry_copy_source(source: str) -> bool:
+    """`models:/<name>/<version>` or `models:/<name>@<alias>`: what MlflowClient.copy_model_version sends."""
+    from registry.uris import parse_model_uri
+
+    if not source.startswith("models:/") or LOGGED_MODEL_ID.match(source[len("models:/") :].strip("/")):
+        return False
+    try:
+        parse_model_uri(source)
+    except InvalidParameter:
+        return False
+    return True
+
+
 def source_validate(source: object, *, run_id: str = "", model_id: str = "") -> str:
     """Return the source unchanged when it is acceptable, else raise InvalidParameter."""
     if not isinstance(source, str) or not source.strip():
@@ -101,8 +114,11 @@ def source_validate(source: object, *, run_id: str = "", model_id: str = "") -> 
     if scheme == "models":
         match = re.match(r"^models:/([^/@]+)/?$", source)
         if not match or not LOGGED_MODEL_ID.match(match.group(1)):
+            if is_registry_copy_source(source):
+                return source
             raise InvalidParameter(
-                f"Invalid model version source: '{source}'. Expected models:/<logged model id>.",
+                f"Invalid model version source: '{source}'. Expected models:/<logged model id>, or "
+                "models:/<name>/<version> or models:/<name>@<alias> to copy a registered version.",
                 field="source",
             )
         if model_id and model_id != match.group(1):
