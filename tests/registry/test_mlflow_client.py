@@ -218,3 +218,13 @@ def test_anonymous_client_gets_unauthenticated(live_server, mlflow_env, db):
     with pytest.raises(MlflowException) as refused:
         MlflowClient().search_registered_models()
     assert refused.value.error_code == "UNAUTHENTICATED"
+
+
+def test_copy_model_version_and_load_the_copy(champion_model):
+    import mlflow
+
+    client = MlflowClient()
+    copy = client.copy_model_version("models:/fraud@champion", "fraud-copy")
+    assert (copy.name, copy.version, copy.source) == ("fraud-copy", "1", "models:/fraud/2")
+    model = mlflow.pyfunc.load_model("models:/fraud-copy/1")
+    assert np.allclose(model.predict(np.array([[1.0]])), [3.0])
