@@ -153,6 +153,31 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "artifact-job-retry": {"POST": Rule(A, MANAGE, "failed jobs only")},
     "version-artifacts": {"GET": Rule(A, READ)},
     "version-governed-copy": {"POST": Rule(A, MANAGE, "validated versions only")},
+    # Webhooks (registry.webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
+    # per-model ones MANAGE on the model; others' webhooks answer 404.
+    "webhook-list": {
+        "GET": Rule(A, note="webhooks the caller may manage"),
+        "POST": Rule(A, note="MANAGE on the model, or the global permission for registry-wide"),
+    },
+    "webhook-detail": {
+        "GET": Rule(A, MANAGE, "or the global permission for registry-wide"),
+        "PATCH": Rule(A, MANAGE, "or the global permission for registry-wide"),
+        "DELETE": Rule(A, MANAGE, "or the global permission for registry-wide"),
+    },
+    "webhook-test": {"POST": Rule(A, MANAGE, "or the global permission for registry-wide")},
+    "webhook-deliveries": {"GET": Rule(A, MANAGE, "or the global permission for registry-wide")},
+    "webhook-delivery": {"GET": Rule(A, MANAGE, "or the global permission for registry-wide")},
+    "webhook-delivery-replay": {"POST": Rule(A, MANAGE, "or the global permission for registry-wide")},
+    "mlflow:webhooks": {
+        "GET": Rule(A, note="webhooks the caller may manage"),
+        "POST": Rule(A, note="global registry.manage_registry_webhooks (MANAGE with model_name)"),
+    },
+    "mlflow:webhook": {
+        "GET": Rule(A, MANAGE, "or the global permission for registry-wide"),
+        "PATCH": Rule(A, MANAGE, "or the global permission for registry-wide"),
+        "DELETE": Rule(A, MANAGE, "or the global permission for registry-wide"),
+    },
+    "mlflow:webhook-test": {"POST": Rule(A, MANAGE, "or the global permission for registry-wide")},
     # Native API: audit trail (audit.api), read-only
     "audit-events": {"GET": Rule(A, READ, "events of models the caller can READ; auditors see all")},
     "audit-export": {"GET": Rule(A, READ, "events of models the caller can READ; auditors see all")},

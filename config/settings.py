@@ -260,6 +260,25 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Webhooks (registry.webhooks) ---
+# Hosts and networks (CIDRs) webhooks may reach although they are not public addresses.
+QUORUM_WEBHOOK_ALLOWLIST = env_list("QUORUM_WEBHOOK_ALLOWLIST", "")
+# Plain http receivers only while debugging; production (DEBUG off) delivers over https only.
+QUORUM_WEBHOOK_HTTPS_ONLY = env_bool("QUORUM_WEBHOOK_HTTPS_ONLY", not DEBUG)
+QUORUM_WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_TIMEOUT_SECONDS", "10"))
+# Failed attempts are retried after 30 s, 60 s, 120 s, … (at most an hour apart) for a day, then dead-lettered.
+QUORUM_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_BACKOFF_SECONDS", "30"))
+QUORUM_WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
+QUORUM_WEBHOOK_RETRY_WINDOW_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_RETRY_WINDOW_SECONDS", "86400"))
+QUORUM_WEBHOOK_REDISPATCH_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_REDISPATCH_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps the schedules other apps declared above
+    "webhooks-deliveries-sweep": {
+        "task": "registry.webhooks.tasks.deliveries_sweep",
+        "schedule": float(os.environ.get("QUORUM_WEBHOOK_SWEEP_SECONDS", "30")),
+    },
+}
+
 # Logs: JSON lines (with the request id that audit events also carry) unless QUORUM_LOG_FORMAT=text.
 QUORUM_LOG_FORMAT = os.environ.get("QUORUM_LOG_FORMAT", "text" if DEBUG else "json")
 LOGGING = {

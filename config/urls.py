@@ -16,6 +16,7 @@ urlpatterns = [
     path("api/v1/audit/", include("audit.api.urls")),
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("registry.artifacts.urls")),
+    path("api/v1/", include("registry.webhooks.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # Last: it ends with a catch-all that answers unknown /api/2.0/... paths with ENDPOINT_NOT_FOUND.

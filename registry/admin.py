@@ -187,3 +187,4 @@ class ModelVersionAdmin(admin.ModelAdmin):
 
 # The artifact pipeline's admin pages (job progress, retry, manifests).
 from registry.artifacts import admin as artifacts_admin  # noqa: E402, F401
+from registry.webhooks import admin as webhooks_admin  # noqa: E402, F401

@@ -145,4 +145,5 @@ class AliasAssignment(models.Model):
 # The approval workflow's and the artifact pipeline's models live in their own modules but
 # belong to this app.
 from registry.artifacts.models import *  # noqa: E402, F403
+from registry.webhooks.models import *  # noqa: E402, F403
 from registry.workflows.models import *  # noqa: E402, F403

@@ -1,5 +1,6 @@
 """Celery autodiscovery looks for `<app>.tasks`; the registry's tasks live in its sub-packages."""
 
 from registry.artifacts.tasks import artifacts_copy, artifacts_validate, outbox_redispatch
+from registry.webhooks.tasks import deliveries_sweep, webhook_deliver
 
-__all__ = ["artifacts_copy", "artifacts_validate", "outbox_redispatch"]
+__all__ = ["artifacts_copy", "artifacts_validate", "deliveries_sweep", "outbox_redispatch", "webhook_deliver"]

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures_mlflow",
     "tests.fixtures_access",
     "tests.fixtures_pipeline",
+    "tests.fixtures_webhooks",
 ]
 
 

@@ -8,6 +8,7 @@ Included at the site root from config/urls.py with the `mlflow` namespace, so ea
 from django.urls import path, re_path
 
 from registry.mlflow_api import artifacts, views
+from registry.webhooks import mlflow as webhooks
 
 app_name = "mlflow"
 
@@ -19,6 +20,7 @@ for prefix in PREFIXES:
         urlpatterns.append(
             path(f"{prefix}mlflow/{endpoint}", views.registry_endpoint, {"endpoint": endpoint}, name=name)
         )
+    urlpatterns += webhooks.urlpatterns_for(prefix)
     urlpatterns += [
         path(f"{prefix}mlflow-artifacts/artifacts", artifacts.list_view, name="artifacts-list"),
         path(

@@ -1,0 +1,1 @@
+"""Events and webhooks: subscriptions, an event outbox written with each change, signed deliveries."""

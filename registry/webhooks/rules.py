@@ -1,0 +1,250 @@
+"""Pure decisions of the webhooks: which events exist and which an audit event raises, the retry
+schedule, and the SSRF checks on URLs and addresses. No I/O here.
+"""
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+# --- Events -------------------------------------------------------------------------------
+
+# MLflow 3's registry events, named as mlflow.entities.webhook names them ("entity.action").
+MLFLOW_EVENTS: tuple[str, ...] = (
+    "registered_model.created",
+    "model_version.created",
+    "model_version_tag.set",
+    "model_version_tag.deleted",
+    "model_version_alias.created",
+    "model_version_alias.deleted",
+)
+# What MLflow lacks and governance needs.
+QUORUM_EVENTS: tuple[str, ...] = (
+    "model_version.stage_transitioned",
+    "model_version_alias.moved",
+    "model_version.deleted",
+    "transition_request.created",
+    "transition_request.approved",
+    "transition_request.rejected",
+    "transition_request.cancelled",
+    "transition_request.applied",
+    "transition_request.failed",
+    "comment.created",
+    "model_version.validation_finished",
+    "model_version.governed_copy_finished",
+)
+EVENTS: tuple[str, ...] = MLFLOW_EVENTS + QUORUM_EVENTS
+WILDCARD = "*"
+
+
+def events_parse(raw: object) -> list[str]:
+    """A validated, de-duplicated list of event names; ValueError naming the first bad one."""
+    if not isinstance(raw, list | tuple) or not raw:
+        raise ValueError("events must be a non-empty list of event names.")
+    parsed: list[str] = []
+    for item in raw:
+        if not isinstance(item, str):
+            raise ValueError(f"Event {item!r} is not a string.")
+        name = item.strip().lower()
+        if name != WILDCARD and name not in EVENTS:
+            raise ValueError(f"Unknown event '{item[:100]}'; known events: {', '.join(EVENTS)} (or '*').")
+        if name not in parsed:
+            parsed.append(name)
+    return parsed
+
+
+def webhook_wants(subscribed: Iterable[str], event: str) -> bool:
+    return event in subscribed or WILDCARD in subscribed
+
+
+def events_for_audit(action: str, before: Any, after: Any) -> list[str]:
+    """The webhook events one audit action raises (usually one; none for most actions).
+
+    Setting an alias raises MLflow's `model_version_alias.created` every time (MLflow does), and
+    Quorum's `model_version_alias.moved` when the alias pointed at another version before.
+    """
+    before = before if isinstance(before, Mapping) else {}
+    after = after if isinstance(after, Mapping) else {}
+    simple = {
+        "registered_model.created": "registered_model.created",
+        "model_version.created": "model_version.created",
+        "model_version.tag_set": "model_version_tag.set",
+        "model_version.tag_deleted": "model_version_tag.deleted",
+        "alias.deleted": "model_version_alias.deleted",
+        "model_version.stage_changed": "model_version.stage_transitioned",
+        "model_version.deleted": "model_version.deleted",
+        "artifacts.validated": "model_version.validation_finished",
+        "artifacts.copied": "model_version.governed_copy_finished",
+    }
+    if action in simple:
+        return [simple[action]]
+    if action == "alias.set":
+        moved = before.get("version") is not None and before.get("version") != after.get("version")
+        return ["model_version_alias.created", *(["model_version_alias.moved"] if moved else [])]
+    if action in (
+        "request.created",
+        "request.approved",
+        "request.rejected",
+        "request.cancelled",
+        "request.applied",
+        "request.failed",
+    ):
+        return ["transition_request." + action.split(".", 1)[1]]
+    if action == "request.commented":
+        # Editing or deleting a comment is audited under the same action; only a new one has a request id key.
+        return ["comment.created"] if "request_id" in after else []
+    if action == "artifacts.failed":
+        if after.get("stage") == "validation":
+            return ["model_version.validation_finished"]
+        return ["model_version.governed_copy_finished"]
+    return []
+
+
+# Audit actions that can raise an event: the listener returns before any query for all others.
+AUDIT_ACTIONS_WITH_EVENTS: frozenset[str] = frozenset(
+    {
+        "registered_model.created",
+        "model_version.created",
+        "model_version.tag_set",
+        "model_version.tag_deleted",
+        "alias.set",
+        "alias.deleted",
+        "model_version.stage_changed",
+        "model_version.deleted",
+        "artifacts.validated",
+        "artifacts.copied",
+        "artifacts.failed",
+        "request.created",
+        "request.approved",
+        "request.rejected",
+        "request.cancelled",
+        "request.applied",
+        "request.failed",
+        "request.commented",
+    }
+)
+
+
+# --- Retries ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RetryVerdict:
+    dead: bool
+    next_attempt_at: datetime | None
+    reason: str
+
+
+def backoff_seconds(attempt: int, *, base: float, cap: float) -> float:
+    """Delay after failed attempt number `attempt` (1-based): base, 2·base, 4·base, … capped."""
+    if attempt < 1:
+        return 0.0
+    return min(cap, base * (2 ** min(attempt - 1, 32)))
+
+
+def retry_decide(
+    *, attempt: int, window_start: datetime, now: datetime, base: float, cap: float, window: float
+) -> RetryVerdict:
+    """After a failed attempt: retry later, or dead-letter once the next try would leave the window."""
+    next_at = now + timedelta(seconds=backoff_seconds(attempt, base=base, cap=cap))
+    deadline = window_start + timedelta(seconds=window)
+    if next_at > deadline:
+        return RetryVerdict(
+            True, None, f"gave up after {attempt} attempt(s): the retry window of {window:g} s is over"
+        )
+    return RetryVerdict(False, next_at, "")
+
+
+def is_success(status_code: int) -> bool:
+    """Only a 2xx answer is a delivery; a redirect is not followed and counts as a failure."""
+    return 200 <= status_code < 300
+
+
+# --- SSRF ---------------------------------------------------------------------------------
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Allowlist:
+    """Operator-named exceptions to "public addresses only": host names and networks."""
+
+    hosts: frozenset[str]
+    networks: tuple[Network, ...]
+
+    @classmethod
+    def parse(cls, entries: Iterable[str]) -> "Allowlist":
+        hosts: set[str] = set()
+        networks: list[Network] = []
+        for raw in entries:
+            entry = raw.strip()
+            if not entry:
+                continue
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                hosts.add(entry.lower().rstrip("."))
+        return cls(frozenset(hosts), tuple(networks))
+
+
+def url_problem(url: object, *, https_only: bool) -> str | None:
+    """Why `url` may not be a webhook target, or None. Addresses are checked separately."""
+    if not isinstance(url, str) or not url.strip():
+        return "The webhook URL is required."
+    if len(url) > 2000:
+        return "The webhook URL is longer than 2000 characters."
+    if any(ch.isspace() or ord(ch) < 32 for ch in url):
+        return "The webhook URL cannot contain whitespace or control characters."
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises on a malformed port)
+    except ValueError as exc:
+        return f"The webhook URL is malformed: {exc}."
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return f"The webhook URL must use https (or http outside production), not '{parts.scheme}'."
+    if https_only and scheme != "https":
+        return "The webhook URL must use https in production."
+    if parts.username is not None or parts.password is not None:
+        return "The webhook URL cannot contain credentials; sign with the webhook secret instead."
+    if not parts.hostname:
+        return "The webhook URL must name a host."
+    return None
+
+
+def _as_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, whatever its spelling
+    return ip
+
+
+def address_allowed(host: str, address: str, allowlist: Allowlist) -> bool:
+    """Whether connecting to `address` (resolved from `host`) is allowed: public, or allowlisted."""
+    try:
+        ip = _as_ip(address)
+    except ValueError:
+        return False
+    if host.lower().rstrip(".") in allowlist.hosts:
+        return True
+    if any(ip in network for network in allowlist.networks):
+        return True
+    # is_global excludes private, loopback, link-local (169.254.169.254), CGNAT, documentation …
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+
+
+def addresses_problem(host: str, addresses: Iterable[str], allowlist: Allowlist) -> str | None:
+    """Refuse a host if any of its addresses is non-public and not allowlisted (rebinding-proof at
+    creation; each connection is checked again when it is made)."""
+    addresses = list(addresses)
+    if not addresses:
+        return f"The webhook host '{host}' does not resolve."
+    for address in addresses:
+        if not address_allowed(host, address, allowlist):
+            return (
+                f"The webhook host '{host}' resolves to {address}, which is not a public address; "
+                "an operator can allow it with QUORUM_WEBHOOK_ALLOWLIST."
+            )
+    return None
