@@ -470,6 +470,21 @@ def governed_direct_change_refuse(model: RegisteredModel, target_kind: str, targ
         raise ApprovalRequired(refusal)
 
 
+def direct_transition_record(*, actor, version: ModelVersion, from_stage: str, to_stage: str) -> None:
+    """Put a direct (ungoverned) stage or alias change on the version's timeline."""
+    from registry.workflows.activity import activity_record
+    from registry.workflows.models import ActivityType
+
+    activity_record(
+        version=version,
+        activity_type=ActivityType.APPLIED_TRANSITION,
+        user=actor,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        system_comment="Applied directly (target not governed).",
+    )
+
+
 @transaction.atomic
 def model_version_stage_transition(
     *, actor, name: str, version: int, stage: str, archive_existing_versions: bool = False
@@ -478,9 +493,12 @@ def model_version_stage_transition(
     model = registered_model_for_update(actor, name, Level.EDIT, "Changing a version's stage")
     row = _version_for_update(model, version)
     governed_direct_change_refuse(model, "stage", target.value)
-    return stage_apply(
+    before = row.stage
+    stage_apply(
         actor=actor, model=model, row=row, stage=target, archive_existing_versions=archive_existing_versions
     )
+    direct_transition_record(actor=actor, version=row, from_stage=before, to_stage=target.value)
+    return row
 
 
 # --- Aliases -----------------------------------------------------------------------------
@@ -519,7 +537,11 @@ def alias_set(*, actor, name: str, alias: str, version: int) -> ModelAlias:
     model = registered_model_for_update(actor, name, Level.EDIT, "Setting an alias")
     row = _version_for_update(model, version)
     governed_direct_change_refuse(model, "alias", alias)
-    return alias_apply(actor=actor, model=model, alias=alias, row=row)
+    unchanged = ModelAlias.objects.filter(model=model, alias=alias, version=row).exists()
+    row_alias = alias_apply(actor=actor, model=model, alias=alias, row=row)
+    if not unchanged:
+        direct_transition_record(actor=actor, version=row, from_stage=row.stage, to_stage=f"@{alias}")
+    return row_alias
 
 
 @transaction.atomic

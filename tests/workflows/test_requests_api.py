@@ -332,6 +332,14 @@ def test_direct_set_of_governed_targets_is_refused_on_the_native_api(governed, c
         api.post("/api/v1/models/scoring/versions/2/stage", {"stage": "Archived"}, format="json").status_code
         == 200
     )
+    assert (
+        api.put("/api/v1/models/scoring/aliases/challenger", {"version": 2}, format="json").status_code == 200
+    )
+    timeline = api.get("/api/v1/models/scoring/versions/2/timeline").json()["timeline"]
+    assert [(e["activity_type"], e["from_stage"], e["to_stage"], e["user"]) for e in timeline] == [
+        ("APPLIED_TRANSITION", "None", "@challenger", "owner"),
+        ("APPLIED_TRANSITION", "None", "Archived", "owner"),
+    ]
 
 
 def test_a_model_policy_can_open_a_target(governed, client_for):
