@@ -141,7 +141,7 @@ def reject_refusal_for(user, request: TransitionRequest) -> str | None:
         return f"The request is {request.state}."
     policy = request_policy(request)
     if policy is not None and not user_can(user, rank_level(policy), request.model):
-        return f"Rejecting a {policy.rank}-rank request needs the permission that approves it."
+        return f"Rejecting a {policy.rank}-rank request needs the {rank_level(policy).value} permission on the model."
     return None
 
 
