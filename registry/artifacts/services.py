@@ -19,8 +19,9 @@ import importlib
 import logging
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import transaction
@@ -43,6 +44,7 @@ from registry.artifacts.models import (
 from registry.artifacts.stores import (
     ArtifactStore,
     ObjectExists,
+    ObjectMissing,
     SourceUnsupported,
     StorageUnavailable,
     StoreError,
@@ -185,6 +187,9 @@ class Progress:
     objects_done: int = 0
     bytes_done: int = 0
     last_saved: float = 0.0
+    # Manifest entries whose governed copy was verified since the last save. Written in batches:
+    # losing a batch to a crash only means those objects are read back again on resume.
+    verified_entry_ids: list[int] = field(default_factory=list)
 
     def save(self, *, force: bool = False) -> None:
         """Write progress and heartbeat; raises LeaseLost if another worker took the job over."""
@@ -192,6 +197,11 @@ class Progress:
             return  # an inspection outside any job (bench, management command)
         if not force and time.monotonic() - self.last_saved < PROGRESS_INTERVAL_SECONDS:
             return
+        if self.verified_entry_ids:
+            ManifestEntry.objects.filter(pk__in=self.verified_entry_ids).update(
+                governed_verified_at=timezone.now()
+            )
+            self.verified_entry_ids = []
         updated = ArtifactJob.objects.filter(pk=self.job.pk, lease_token=self.token).update(
             objects_done=self.objects_done, bytes_done=self.bytes_done, heartbeat_at=timezone.now()
         )
@@ -406,17 +416,15 @@ def governed_prefix(version: ModelVersion) -> str:
     return f"{relpath_clean(version.model.name)}/{version.version}"
 
 
-def _copy_one(source: ArtifactStore, destination: ArtifactStore, entry: ManifestEntry) -> str:
+def _copy_one(source: ArtifactStore, destination: ArtifactStore, entry: ManifestEntry, present: bool) -> str:
     """Copy one object unless present, then read it back; 'copied' or 'adopted' when it matches."""
     outcome = "adopted"
-    if destination.stat(entry.path) is None:
-        # A worker killed mid-upload may have left parts behind; they would never complete.
-        destination.abort_incomplete_uploads(entry.path)
+    if not present:
         try:
             destination.copy_from(source, entry.path, entry.path, size=entry.size, sha256=entry.sha256)
             outcome = "copied"
         except ObjectExists:
-            pass  # written by an earlier attempt between our stat and copy: verify it like any other
+            pass  # written by an earlier attempt after our listing: verify it like any other
     with contextlib.closing(destination.open(entry.path)) as stream:
         digest, size = sha256_stream(stream)
     if digest != entry.sha256 or size != entry.size:
@@ -472,14 +480,22 @@ def _copy_run(job: ArtifactJob, token: str) -> None:
     )
 
     def record(entry: ManifestEntry, outcome: str) -> None:
-        ManifestEntry.objects.filter(pk=entry.pk).update(governed_verified_at=timezone.now())
+        progress.verified_entry_ids.append(entry.pk)
         progress.objects_done += 1
         progress.bytes_done += entry.size
 
     todo = [entry for entry in entries if entry.governed_verified_at is None]
     try:
-        _parallel(todo, lambda entry: _copy_one(source, destination, entry), progress, record)
+        # One listing instead of a HEAD per object; parts a killed worker left behind would
+        # never complete, so they are aborted up front (one copy job per version runs at a time).
+        present = set(_paths_present(destination)) if todo else set()
+        destination.abort_incomplete_uploads()
+        _parallel(
+            todo, lambda entry: _copy_one(source, destination, entry, entry.path in present), progress, record
+        )
     except StorageUnavailable:
+        with contextlib.suppress(LeaseLost):
+            progress.save(force=True)  # keep what was verified
         raise
     except StoreError as exc:
         progress.save(force=True)
@@ -487,6 +503,14 @@ def _copy_run(job: ArtifactJob, token: str) -> None:
         return
     progress.save(force=True)
     _copy_record(job, token, manifest, destination.uri_for())
+
+
+def _paths_present(store: ArtifactStore) -> Iterator[str]:
+    try:
+        for path, _ in store.list():
+            yield path
+    except ObjectMissing:
+        return  # a local governed folder not created yet
 
 
 @transaction.atomic

@@ -98,5 +98,5 @@ def test_abort_incomplete_uploads_removes_parts_a_dead_worker_left(moto_env):
     client.upload_part(
         Bucket=bucket, Key="gov/big.bin", UploadId=upload["UploadId"], PartNumber=1, Body=b"x" * 10
     )
-    assert S3Store(bucket, "gov").abort_incomplete_uploads("big.bin") == 1
+    assert S3Store(bucket, "gov").abort_incomplete_uploads() == 1
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
