@@ -115,7 +115,12 @@ def token_create(*, actor: Actor, user: User, name: str, expires_at: datetime | 
 @transaction.atomic
 def token_revoke(*, actor: Actor, token_id: int) -> ApiToken:
     """Revoke a token: your own, or anyone's for a superuser/operator. Others' tokens are 'not found'."""
-    token = ApiToken.objects.select_for_update().select_related("user").filter(pk=token_id).first()
+    # Ids beyond a 64-bit key cannot exist; asking the database would be an error, not "not found".
+    in_range = isinstance(token_id, int) and 0 < token_id < 2**63
+    found = (
+        ApiToken.objects.select_for_update().select_related("user").filter(pk=token_id) if in_range else None
+    )
+    token = found.first() if found is not None else None
     may_see = token is not None and (
         _is_operator(actor) or actor.is_superuser or (actor.is_authenticated and token.user_id == actor.pk)
     )

@@ -60,6 +60,12 @@ def _group_form_for(actor):
     return LevelGroupPermissionsForm
 
 
+def _is_database_id(raw: object) -> bool:
+    """Whether `raw` can be a primary key at all (digits within 64 bits), so lookups never error."""
+    text = str(raw)
+    return text.isdigit() and len(text) <= 18
+
+
 def _staff(request: HttpRequest) -> bool:
     user = request.user
     return bool(user.is_active and user.is_staff)
@@ -109,7 +115,7 @@ class RegisteredModelAdmin(GuardedModelAdmin):
         """The model, if the user sees it (else 404) and manages it (else 403)."""
         if not _staff(request):
             raise PermissionDenied
-        obj = self.get_queryset(request).filter(pk=object_pk).first() if str(object_pk).isdigit() else None
+        obj = self.get_queryset(request).filter(pk=object_pk).first() if _is_database_id(object_pk) else None
         if obj is None:
             raise Http404("Registered model not found.")
         if not user_can(request.user, Level.MANAGE, obj):
@@ -136,12 +142,16 @@ class RegisteredModelAdmin(GuardedModelAdmin):
 
     def obj_perms_manage_user_view(self, request: HttpRequest, object_pk: str, user_id: str) -> HttpResponse:
         self._managed(request, object_pk)
+        if not _is_database_id(user_id):
+            raise Http404("User not found.")
         return self._as_manager(request, super().obj_perms_manage_user_view, object_pk, user_id)
 
     def obj_perms_manage_group_view(
         self, request: HttpRequest, object_pk: str, group_id: str
     ) -> HttpResponse:
         self._managed(request, object_pk)
+        if not _is_database_id(group_id):
+            raise Http404("Team not found.")
         return self._as_manager(request, super().obj_perms_manage_group_view, object_pk, group_id)
 
     def _as_manager(self, request: HttpRequest, view, *args) -> HttpResponse:

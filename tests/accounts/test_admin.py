@@ -198,3 +198,18 @@ def test_readme_shows_the_tested_admin_matrix() -> None:
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert admin_matrix_markdown() in readme, "README's admin matrix is stale; paste admin_matrix_markdown()"
+
+
+@pytest.mark.parametrize(
+    "suffix",
+    [
+        "99999999999999999999999/permissions/",
+        "abc/permissions/",
+        "{fraud}/permissions/user-manage/99999999999999999999999/",
+        "{fraud}/permissions/group-manage/99999999999999999999999/",
+        "{fraud}/permissions/user-manage/not-a-number/",
+    ],
+)
+def test_hostile_ids_in_permission_pages_are_404_not_errors(suffix: str, access_cast) -> None:
+    client = staff_client(access_cast, "manager")
+    assert client.get(f"{RM}/{suffix.format(fraud=access_cast.fraud.pk)}").status_code == 404

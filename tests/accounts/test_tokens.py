@@ -224,3 +224,18 @@ def test_token_admin_revoke_action_revokes_through_the_service(client, access_ca
     assert response.status_code == 302
     assert bearer(secret).get("/api/v1/models").status_code == 401
     assert AuditEvent.objects.filter(action=Action.TOKEN_REVOKED, actor_username="root").exists()
+
+
+def test_hostile_token_ids_are_404(api_as, access_cast) -> None:
+    assert api_as("superuser").delete("/api/v1/tokens/99999999999999999999999").status_code == 404
+
+
+def test_mlflow_routes_refuse_bad_tokens_with_401_in_mlflow_format(access_cast) -> None:
+    secret = issue(access_cast.reader)
+    url = "/api/2.0/mlflow/registered-models/get?name=fraud"
+    assert bearer(secret).get(url).status_code == 200
+    services.token_revoke(actor=services.OPERATOR, token_id=ApiToken.objects.get().pk)
+    for client in (bearer(secret), bearer("qrm_garbage"), basic("reader", secret)):
+        response = client.get(url)
+        assert response.status_code == 401
+        assert response.json()["error_code"] == "UNAUTHENTICATED"

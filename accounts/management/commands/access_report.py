@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts import selectors
 from accounts.api.views import entitlements_csv
+from registry.errors import NotFound
 from registry.models import RegisteredModel
 
 
@@ -30,8 +31,8 @@ class Command(BaseCommand):
         if options["user"]:
             try:
                 subject = selectors.user_get(options["user"])
-            except Exception as exc:
-                raise CommandError(str(exc))
+            except NotFound as exc:
+                raise CommandError(exc.message)
         rows = selectors.entitlements(models, user=subject)
         if options["format"] == "csv":
             text = entitlements_csv(rows)
