@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.permissions import Level
@@ -535,18 +537,21 @@ def _populate(owner, models: int, versions_per_model: int) -> None:
 def test_list_and_resolve_query_counts_do_not_grow_with_page_size(
     cast, client_for, django_assert_max_num_queries, user_kind
 ):
-    _populate(cast.owner, models=25, versions_per_model=2)
-    user = getattr(cast, user_kind)
-    api = client_for(user)
-    for url in ("/api/v1/models?limit=2", "/api/v1/models?limit=25", "/api/v1/versions?limit=50"):
-        with django_assert_max_num_queries(12):
+    _populate(cast.owner, models=12, versions_per_model=2)
+    api = client_for(getattr(cast, user_kind))
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured, django_assert_max_num_queries(6):
             response = api.get(url)
-        assert response.status_code == 200
-    assert len(api.get("/api/v1/versions?limit=50").json()["results"]) == 50
-    with django_assert_max_num_queries(12):
-        assert api.get("/api/v1/models/m001/versions?limit=50").status_code == 200
+        assert response.status_code == 200, response.content
+        return len(captured)
+
+    assert queries("/api/v1/models?limit=1") == queries("/api/v1/models?limit=12")
+    assert queries("/api/v1/versions?limit=1") == queries("/api/v1/versions?limit=24")
+    assert queries("/api/v1/models/m001/versions?limit=1") == queries("/api/v1/models/m001/versions?limit=50")
+    assert len(api.get("/api/v1/versions?limit=24").json()["results"]) == 24
     for uri in ("models:/m003/1", "models:/m003@stable", "models:/m003/latest", "models:/m003/None"):
-        with django_assert_max_num_queries(10):
+        with django_assert_max_num_queries(6):
             response = api.get("/api/v1/resolve", {"uri": uri})
         assert response.status_code == 200, response.content
 
