@@ -220,6 +220,14 @@ def _is_mlflow_path(path: str) -> bool:
     return path.startswith(("/api/2.0/", "/ajax-api/2.0/", "/api/3.0/", "/ajax-api/3.0/"))
 
 
+def _has_nul(request: HttpRequest, view_kwargs: dict) -> bool:
+    if "\x00" in request.path:
+        return True
+    if any(isinstance(value, str) and "\x00" in value for value in view_kwargs.values()):
+        return True
+    return any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists())
+
+
 class RouteRuleMiddleware:
     """Refuses, before any view runs, routes without a declared rule and methods the rule does not list."""
 
@@ -237,6 +245,15 @@ class RouteRuleMiddleware:
             logger.warning("refused %s: route %r has no rule in accounts/routes.py", request.path, view_name)
             code = "ENDPOINT_NOT_FOUND" if _is_mlflow_path(request.path) else "RESOURCE_DOES_NOT_EXIST"
             return JsonResponse({"error_code": code, "message": f"No route for {request.path}."}, status=404)
+        if _has_nul(request, view_kwargs):
+            # No name, key or parameter may contain NUL, and PostgreSQL refuses it in text outright.
+            return JsonResponse(
+                {
+                    "error_code": "INVALID_PARAMETER_VALUE",
+                    "message": "NUL characters are not allowed in requests.",
+                },
+                status=400,
+            )
         if rule_for(view_name, request.method or "") is None:
             allowed = sorted(rules)
             response = JsonResponse(

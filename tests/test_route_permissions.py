@@ -160,3 +160,20 @@ def test_a_route_without_a_rule_is_refused_and_its_view_never_runs() -> None:
 def test_namespace_rules_cover_only_frameworks_with_their_own_checks() -> None:
     # A namespace-wide rule is a deliberate exception: keep the list short and reviewed.
     assert set(NAMESPACE_RULES) == {"admin"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/models/a%00b",
+        "/api/v1/models/fraud/versions/1/tags/k%00",
+        "/api/v1/models?name=%00",
+        "/api/v1/users/%00/access",
+        "/api/2.0/mlflow/registered-models/get?name=a%00",
+    ],
+)
+def test_nul_characters_anywhere_in_a_request_get_400(url: str, access_cast, api_as) -> None:
+    response = api_as("manager").get(url)
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
