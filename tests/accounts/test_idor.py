@@ -134,3 +134,30 @@ def test_who_can_do_what_never_lists_models_the_asker_does_not_manage(api_as, ac
         assert rows == [], role
         report = api_as(role).get("/api/v1/access-report").json()["models"]
         assert report == [], role
+
+
+def test_ids_of_another_teams_promotion_requests_answer_like_missing_ids(api_as, access_cast) -> None:
+    from registry.workflows import services as workflows
+
+    hidden = workflows.transition_request_create(
+        actor=access_cast.other_owner,
+        name=HIDDEN,
+        version=1,
+        target_kind="stage",
+        target="Staging",
+        reason="r",
+    ).pk
+    missing = hidden + 1000
+    client = api_as("production_approver")
+    for method, template, body in [
+        ("GET", "/api/v1/requests/{id}", None),
+        ("POST", "/api/v1/requests/{id}/approve", {"comment": "ok"}),
+        ("POST", "/api/v1/requests/{id}/reject", {"comment": "no"}),
+        ("POST", "/api/v1/requests/{id}/cancel", {"comment": "x"}),
+        ("POST", "/api/v1/requests/{id}/comments", {"comment": "hi"}),
+    ]:
+        seen = _answer(client, method, template.format(id=hidden), body)
+        unseen = _answer(client, method, template.format(id=missing), body)
+        assert seen[0] == 404 and seen == (unseen[0], unseen[1].replace(str(missing), str(hidden))), template
+    listed = client.get("/api/v1/requests").json()
+    assert all(row["name"] != HIDDEN for row in listed.get("results", []))
