@@ -27,6 +27,7 @@ from django.http import FileResponse, HttpRequest
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.models import User
 from registry import selectors, tracking
 from registry.errors import InvalidParameter, NotFound
 from registry.mlflow_api.transport import Params, run_endpoint
@@ -202,16 +203,13 @@ def download_uri(request: HttpRequest, version: ModelVersion) -> str:
 # --- Namespace resolution -----------------------------------------------------------------
 
 
-def _resolve(user, relpath: str) -> tuple[ModelVersion, ArtifactReader, str]:
+def _resolve(user: User, relpath: str) -> tuple[ModelVersion, ArtifactReader, str]:
     parts = relpath.split("/")
     if len(parts) < 3 or parts[0] != NAMESPACE:
         raise NotFound(f"No artifact at '{relpath}': paths are {NAMESPACE}/<model>/<version>/<file>.")
-    try:
-        number = int(parts[2]) if re.fullmatch(r"\d{1,9}", parts[2]) else None
-    except ValueError:
-        number = None
-    if number is None:
+    if not re.fullmatch(r"\d{1,9}", parts[2]):
         raise NotFound(f"No artifact at '{relpath}': '{parts[2]}' is not a version number.")
+    number = int(parts[2])
     version = selectors.model_version_get(user, parts[1], number)
     reader = reader_for(version_location(version))
     if reader is None:
@@ -222,7 +220,7 @@ def _resolve(user, relpath: str) -> tuple[ModelVersion, ArtifactReader, str]:
     return version, reader, "/".join(parts[3:])
 
 
-def _listing(user, relpath: str) -> list[tuple[str, bool, int | None]]:
+def _listing(user: User, relpath: str) -> list[tuple[str, bool, int | None]]:
     if relpath == "":
         return [(NAMESPACE, True, None)]
     parts = relpath.split("/")
@@ -239,7 +237,7 @@ def _listing(user, relpath: str) -> list[tuple[str, bool, int | None]]:
     return reader.list(inner)
 
 
-def artifacts_list(request: HttpRequest, user, p: Params) -> dict:
+def artifacts_list(request: HttpRequest, user: User, p: Params) -> dict:
     relpath = safe_relpath(p.optional_str("path") or "")
     files = []
     for name, is_dir, size in _listing(user, relpath):
@@ -258,7 +256,7 @@ def _iterate(stream: BinaryIO, chunk: int = 1024 * 1024) -> Iterator[bytes]:
         stream.close()
 
 
-def artifact_download(request: HttpRequest, user, p: Params, artifact_path: str) -> HttpResponseBase:
+def artifact_download(request: HttpRequest, user: User, p: Params, artifact_path: str) -> HttpResponseBase:
     relpath = safe_relpath(artifact_path)
     _version, reader, inner = _resolve(user, relpath)
     stream = reader.open(inner)
@@ -282,13 +280,13 @@ def list_view(request: HttpRequest) -> HttpResponseBase:
 
 @csrf_exempt
 def download_view(request: HttpRequest, artifact_path: str) -> HttpResponseBase:
-    def handler(req: HttpRequest, user, p: Params) -> HttpResponseBase:
+    def handler(req: HttpRequest, user: User, p: Params) -> HttpResponseBase:
         return artifact_download(req, user, p, artifact_path)
 
     return run_endpoint(request, READ_ONLY, handler, label="mlflow-artifacts/artifacts/<path>")
 
 
-def server_info(request: HttpRequest, user, p: Params) -> dict:
+def server_info(request: HttpRequest, user: User, p: Params) -> dict:
     # Multipart and presigned transfers are off: the client then uses plain GETs, which we serve.
     return {
         "store_type": "quorum",

@@ -17,6 +17,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from accounts.models import User
 from registry import rules
 from registry.mlflow_api.errors import MlflowApiError, error_response, missing_parameter, response_for
 
@@ -25,7 +26,7 @@ logger = logging.getLogger(__name__)
 JSON_CONTENT_TYPE = "application/json"
 
 
-def authenticated_user(request: HttpRequest):
+def authenticated_user(request: HttpRequest) -> User:
     """The caller, via the project's DRF authenticators (Bearer token, Basic, session); else 401."""
     drf_request = Request(
         request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
@@ -145,7 +146,7 @@ def json_response(body: dict[str, Any]) -> JsonResponse:
     return JsonResponse(body, json_dumps_params={"indent": 2})
 
 
-Handler = Callable[[HttpRequest, Any, Params], HttpResponseBase | dict[str, Any]]
+Handler = Callable[[HttpRequest, User, Params], HttpResponseBase | dict[str, Any]]
 
 
 def run_endpoint(

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.models import User
 from registry import rules, search, selectors, services
 from registry.mlflow_api import artifacts
 from registry.mlflow_api.errors import MlflowApiError, error_response
@@ -14,7 +15,7 @@ from registry.mlflow_api.transport import Handler, Params, run_endpoint
 from registry.models import ModelVersion, RegisteredModel
 
 
-def _model_body(user, name: str) -> dict[str, Any]:
+def _model_body(user: User, name: str) -> dict[str, Any]:
     model = selectors.registered_model_detail_queryset(
         RegisteredModel.objects.filter(pk=selectors.registered_model_get(user, name).pk)
     ).get()
@@ -22,14 +23,14 @@ def _model_body(user, name: str) -> dict[str, Any]:
     return {"registered_model": registered_model_json(model, latest)}
 
 
-def _version_body(user, name: str, version: int) -> dict[str, Any]:
+def _version_body(user: User, name: str, version: int) -> dict[str, Any]:
     return {"model_version": model_version_json(selectors.model_version_get(user, name, version))}
 
 
 # --- Registered models -------------------------------------------------------------------
 
 
-def registered_model_create(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def registered_model_create(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     model = services.registered_model_create(
         actor=user,
         name=p.required("name"),
@@ -39,28 +40,28 @@ def registered_model_create(request: HttpRequest, user, p: Params) -> dict[str, 
     return _model_body(user, model.name)
 
 
-def registered_model_rename(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def registered_model_rename(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     name, new_name = p.required("name"), p.required("new_name")
     model = services.registered_model_rename(actor=user, name=name, new_name=new_name)
     return _model_body(user, model.name)
 
 
-def registered_model_update(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def registered_model_update(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     name = p.required("name")
     services.registered_model_update(actor=user, name=name, description=p.optional_str("description"))
     return _model_body(user, name)
 
 
-def registered_model_delete(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def registered_model_delete(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     services.registered_model_delete(actor=user, name=p.required("name"))
     return {}
 
 
-def registered_model_get(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def registered_model_get(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     return _model_body(user, p.required("name"))
 
 
-def registered_models_search(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def registered_models_search(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     max_results = search.max_results_parse(
         p.data.get("max_results"), default=search.MODELS_DEFAULT_RESULTS, maximum=search.MODELS_MAX_RESULTS
     )
@@ -79,14 +80,14 @@ def registered_models_search(request: HttpRequest, user, p: Params) -> dict[str,
     return body
 
 
-def latest_versions_get(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def latest_versions_get(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     model = selectors.registered_model_get(user, p.required("name"))
     stages = [rules.parse_stage(s) for s in p.str_list("stages")]
     versions = selectors.latest_versions(model, stages)
     return {"model_versions": [model_version_json(v) for v in versions]} if versions else {}
 
 
-def registered_model_tag_set(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def registered_model_tag_set(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     value = p.optional_str("value")
     if value is None:
         raise MlflowApiError(
@@ -96,7 +97,7 @@ def registered_model_tag_set(request: HttpRequest, user, p: Params) -> dict[str,
     return {}
 
 
-def registered_model_tag_delete(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def registered_model_tag_delete(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     services.registered_model_tag_delete(actor=user, name=p.required("name"), key=p.required("key"))
     return {}
 
@@ -104,7 +105,7 @@ def registered_model_tag_delete(request: HttpRequest, user, p: Params) -> dict[s
 # --- Model versions ----------------------------------------------------------------------
 
 
-def model_version_create(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def model_version_create(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     name = p.required("name")
     row = services.model_version_create(
         actor=user,
@@ -119,7 +120,7 @@ def model_version_create(request: HttpRequest, user, p: Params) -> dict[str, Any
     return _version_body(user, name, row.version)
 
 
-def model_version_update(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def model_version_update(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     name, version = p.required("name"), p.version()
     services.model_version_update(
         actor=user, name=name, version=version, description=p.optional_str("description")
@@ -127,7 +128,7 @@ def model_version_update(request: HttpRequest, user, p: Params) -> dict[str, Any
     return _version_body(user, name, version)
 
 
-def model_version_transition(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def model_version_transition(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     name, version = p.required("name"), p.version()
     services.model_version_stage_transition(
         actor=user,
@@ -139,16 +140,16 @@ def model_version_transition(request: HttpRequest, user, p: Params) -> dict[str,
     return _version_body(user, name, version)
 
 
-def model_version_delete(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def model_version_delete(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     services.model_version_delete(actor=user, name=p.required("name"), version=p.version())
     return {}
 
 
-def model_version_get(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def model_version_get(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     return _version_body(user, p.required("name"), p.version())
 
 
-def model_versions_search(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def model_versions_search(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     max_results = search.max_results_parse(
         p.data.get("max_results"),
         default=search.VERSIONS_DEFAULT_RESULTS,
@@ -169,12 +170,12 @@ def model_versions_search(request: HttpRequest, user, p: Params) -> dict[str, An
     return body
 
 
-def download_uri_get(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def download_uri_get(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     row: ModelVersion = selectors.model_version_get(user, p.required("name"), p.version())
     return {"artifact_uri": artifacts.download_uri(request, row)}
 
 
-def model_version_tag_set(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def model_version_tag_set(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     value = p.optional_str("value")
     if value is None:
         raise MlflowApiError(
@@ -186,7 +187,7 @@ def model_version_tag_set(request: HttpRequest, user, p: Params) -> dict[str, An
     return {}
 
 
-def model_version_tag_delete(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def model_version_tag_delete(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     services.model_version_tag_delete(
         actor=user, name=p.required("name"), version=p.version(), key=p.required("key")
     )
@@ -196,22 +197,22 @@ def model_version_tag_delete(request: HttpRequest, user, p: Params) -> dict[str,
 # --- Aliases -----------------------------------------------------------------------------
 
 
-def alias_set(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def alias_set(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     services.alias_set(actor=user, name=p.required("name"), alias=p.required("alias"), version=p.version())
     return {}
 
 
-def alias_delete(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def alias_delete(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     services.alias_delete(actor=user, name=p.required("name"), alias=p.required("alias"))
     return {}
 
 
-def alias_get(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def alias_get(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     row = selectors.model_version_by_alias(user, p.required("name"), p.required("alias"))
     return {"model_version": model_version_json(row)}
 
 
-def _alias_dispatch(request: HttpRequest, user, p: Params) -> dict[str, Any]:
+def _alias_dispatch(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     handlers = {"GET": alias_get, "POST": alias_set, "DELETE": alias_delete}
     return handlers["GET" if request.method == "HEAD" else request.method](request, user, p)
 
