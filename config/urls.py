@@ -1,8 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health, metrics, schema  # noqa: F401  (schema registers auth schemes)
+from registry.api import views as native_views
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -17,6 +18,8 @@ urlpatterns = [
     path("api/v1/", include("accounts.api.urls")),
     path("api/v1/", include("registry.artifacts.urls")),
     path("api/v1/", include("registry.webhooks.urls")),
+    # After every /api/v1/ include: unknown native paths get a JSON 404, not Django's HTML page.
+    re_path(r"^api/v1/(?P<path>.*)$", native_views.endpoint_not_found, name="api-v1-not-found"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     # Last: it ends with a catch-all that answers unknown /api/2.0/... paths with ENDPOINT_NOT_FOUND.

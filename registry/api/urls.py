@@ -1,6 +1,6 @@
 from django.urls import path
 
-from registry.api import schema, views  # noqa: F401  (importing schema registers its OpenAPI extensions)
+from registry.api import views
 
 urlpatterns = [
     path("models", views.RegisteredModelListView.as_view(), name="model-list"),
@@ -12,22 +12,22 @@ urlpatterns = [
     path("models/<str:name>/aliases/<str:alias>", views.AliasDetailView.as_view(), name="alias-detail"),
     path("models/<str:name>/versions", views.ModelVersionListView.as_view(), name="version-list"),
     path(
-        "models/<str:name>/versions/<int:version>",
+        "models/<str:name>/versions/<str:version>",
         views.ModelVersionDetailView.as_view(),
         name="version-detail",
     ),
     path(
-        "models/<str:name>/versions/<int:version>/stage",
+        "models/<str:name>/versions/<str:version>/stage",
         views.ModelVersionStageView.as_view(),
         name="version-stage",
     ),
     path(
-        "models/<str:name>/versions/<int:version>/tags",
+        "models/<str:name>/versions/<str:version>/tags",
         views.ModelVersionTagListView.as_view(),
         name="version-tags",
     ),
     path(
-        "models/<str:name>/versions/<int:version>/tags/<path:key>",
+        "models/<str:name>/versions/<str:version>/tags/<path:key>",
         views.ModelVersionTagDetailView.as_view(),
         name="version-tag",
     ),

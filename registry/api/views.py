@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import HttpRequest, JsonResponse
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -16,24 +17,26 @@ from rest_framework.views import APIView
 from registry import selectors, services
 from registry.api import serializers as s
 from registry.errors import InvalidParameter
+from registry.rules import parse_version_number
 
 
 class NativeAPIView(APIView):
-    """Base of the native API views: refuses NUL characters in the path and query string up front.
-
-    PostgreSQL cannot store or compare strings containing NUL, so one reaching a lookup would be a 500.
-    """
+    """Base of the native API views. (NUL characters in paths and queries are refused by the route middleware.)"""
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        for name, value in kwargs.items():
-            if isinstance(value, str) and "\x00" in value:
-                raise InvalidParameter(f"Path parameter '{name}' cannot contain NUL characters.", field=name)
-        for name, values in request.query_params.lists():
-            if "\x00" in name or any("\x00" in value for value in values):
-                raise InvalidParameter(
-                    f"Query parameter '{name.replace(chr(0), '')}' cannot contain NUL characters.", field=name
-                )
+        if "version" in self.kwargs:
+            # Matched as any segment so '/versions/abc' is a 400 saying why, not an HTML 404;
+            # self.kwargs is the dict the handler is called with.
+            self.kwargs["version"] = parse_version_number(self.kwargs["version"])
+
+
+def endpoint_not_found(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Unknown paths under /api/v1/ answer in the API's JSON error format, not Django's HTML page."""
+    return JsonResponse(
+        {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"No API endpoint at {request.path}."},
+        status=404,
+    )
 
 
 ERROR_RESPONSES = {
@@ -185,6 +188,12 @@ class RegisteredModelTagDetailView(NativeAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+VERSION_IN_PATH = extend_schema(
+    parameters=[
+        OpenApiParameter("version", int, OpenApiParameter.PATH, description="Version number (1, 2, …)")
+    ]
+)
+
 VERSION_LIST_PARAMS = [
     OpenApiParameter("stage", str),
     OpenApiParameter("alias", str),
@@ -241,6 +250,7 @@ class ModelVersionListView(NativeAPIView):
         )
 
 
+@VERSION_IN_PATH
 class ModelVersionDetailView(NativeAPIView):
     @extend_schema(responses=_responses(s.ModelVersionSerializer))
     def get(self, request: Request, name: str, version: int) -> Response:
@@ -262,6 +272,7 @@ class ModelVersionDetailView(NativeAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+@VERSION_IN_PATH
 class ModelVersionStageView(NativeAPIView):
     @extend_schema(request=s.StageTransitionSerializer, responses=_responses(s.ModelVersionSerializer))
     def post(self, request: Request, name: str, version: int) -> Response:
@@ -272,6 +283,7 @@ class ModelVersionStageView(NativeAPIView):
         )
 
 
+@VERSION_IN_PATH
 class ModelVersionTagListView(NativeAPIView):
     @extend_schema(request=s.TagSetSerializer, responses=_responses(s.TagSerializer))
     def post(self, request: Request, name: str, version: int) -> Response:
@@ -280,6 +292,7 @@ class ModelVersionTagListView(NativeAPIView):
         return Response(s.TagSerializer(tag).data)
 
 
+@VERSION_IN_PATH
 class ModelVersionTagDetailView(NativeAPIView):
     @extend_schema(responses=_responses(None, 204))
     def delete(self, request: Request, name: str, version: int, key: str) -> Response:
