@@ -2,6 +2,9 @@
 
 from datetime import UTC, datetime, timedelta
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from registry.workflows import rules
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -101,3 +104,31 @@ def test_direct_change_refusal_says_how_to_file_a_request():
     assert "POST /api/v1/models/fraud/requests" in message
     assert "transition-requests/create" in message
     assert rules.direct_change_refusal(None, "stage", "Production", "fraud") is None
+
+
+approval_facts = st.builds(
+    rules.ApprovalFacts,
+    approver_id=st.integers(min_value=1, max_value=6),
+    approver_name=st.just("someone"),
+    expires_at=st.sampled_from([NOW - timedelta(seconds=1), NOW, NOW + timedelta(hours=1)]),
+    holds_rank=st.booleans(),
+    in_required_team=st.booleans(),
+)
+
+
+@given(approvals=st.lists(approval_facts, max_size=8), required=st.integers(min_value=1, max_value=4))
+def test_verdict_counts_only_valid_distinct_approvers(approvals, required):
+    policy = rules.Policy("stage", "Production", required, "production", required_team="model-risk")
+    result = rules.quorum_verdict(policy, approvals, requester_id=1, creator_id=2, evidence={}, now=NOW)
+    valid = [a for a in approvals if a.expires_at > NOW and a.holds_rank and a.approver_id not in (1, 2)]
+    distinct = {a.approver_id for a in valid}
+    counted = rules.approvals_counted(policy, approvals, requester_id=1, creator_id=2, now=NOW)
+    assert {a.approver_id for a in counted} == distinct and len(counted) == len(distinct)
+    team_ok = any(a.in_required_team for a in counted)
+    assert result.may_apply == (len(distinct) >= required and team_ok)
+    # One more valid approval from a new team member never turns an applicable verdict back.
+    extra = rules.ApprovalFacts(9, "new", NOW + timedelta(hours=1), True, True)
+    more = rules.quorum_verdict(
+        policy, [*approvals, extra], requester_id=1, creator_id=2, evidence={}, now=NOW
+    )
+    assert more.may_apply or not result.may_apply
