@@ -7,6 +7,7 @@ import pytest
 from django.db import connections
 
 from registry import services
+from registry.errors import AlreadyExists
 from registry.models import AliasAssignment, ModelAlias, ModelVersion, RegisteredModel
 from tests.conftest import make_user
 from tests.fixtures_foundation import postgres_or_skip
@@ -120,3 +121,18 @@ def test_concurrent_alias_moves_leave_exactly_one_row_pointing_at_a_winner(owner
         model__name="race", alias="challenger", cleared_at__isnull=True
     )
     assert list(open_rows.values_list("version_number", flat=True)) == [rows[0].version.version]
+
+
+def test_concurrent_creates_of_one_name_give_one_model_and_clean_refusals(owner):
+    def create(index: int) -> str:
+        try:
+            services.registered_model_create(actor=owner, name="contested", description=f"by thread {index}")
+            return "created"
+        except AlreadyExists:
+            return "refused"
+
+    results, errors = _run_in_threads(THREADS, create)
+
+    assert errors == []  # an IntegrityError escaping would be a 500 at the API
+    assert sorted(results) == ["created"] + ["refused"] * (THREADS - 1)
+    assert RegisteredModel.objects.filter(name="contested").count() == 1
