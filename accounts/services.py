@@ -11,6 +11,7 @@ from typing import Literal
 
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
@@ -154,8 +155,12 @@ def user_create(
 ) -> User:
     """Create a person (optionally with a password) or a token-only service account."""
     _require_superuser(actor, "Creating users")
-    if not username or len(username) > 150:
+    if not isinstance(username, str) or not username or len(username) > 150:
         raise InvalidParameter("Username must be 1 to 150 characters.", field="username")
+    try:
+        User.username_validator(username)
+    except ValidationError as exc:
+        raise InvalidParameter(f"Invalid username '{username}': {' '.join(exc.messages)}", field="username")
     if User.objects.filter(username=username).exists():
         raise AlreadyExists(f"User '{username}' already exists.")
     if is_service_account and password:

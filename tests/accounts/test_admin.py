@@ -213,3 +213,33 @@ def test_readme_shows_the_tested_admin_matrix() -> None:
 def test_hostile_ids_in_permission_pages_are_404_not_errors(suffix: str, access_cast) -> None:
     client = staff_client(access_cast, "manager")
     assert client.get(f"{RM}/{suffix.format(fraud=access_cast.fraud.pk)}").status_code == 404
+
+
+def test_marking_a_user_as_service_account_in_the_admin_removes_password_login_and_is_audited(
+    access_cast,
+) -> None:
+    person = User.objects.create_user("to-be-bot", password="a-long-password-123")
+    client = staff_client(access_cast, "superuser")
+    page = client.get(f"/admin/accounts/user/{person.pk}/change/")
+    assert page.status_code == 200
+    form = page.context["adminform"].form
+    data = {name: value for name, value in form.initial.items() if value is not None and name != "password"}
+    data.update(
+        {
+            "username": "to-be-bot",
+            "is_service_account": "on",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            "groups": [],
+            "user_permissions": [],
+        }
+    )
+    data.pop("date_joined", None)
+    data.pop("last_login", None)
+    response = client.post(f"/admin/accounts/user/{person.pk}/change/", data)
+    assert response.status_code == 302, response.content[:500]
+    person.refresh_from_db()
+    assert person.is_service_account and not person.has_usable_password()
+    event = AuditEvent.objects.filter(action=Action.USER_UPDATED).latest("seq")
+    assert event.actor_username == "root" and "is_service_account" in event.after["changed"]
