@@ -8,10 +8,48 @@ from audit.models import Action, AuditEvent
 from registry import services as registry_services
 from registry.webhooks.models import DeliveryStatus, WebhookDelivery
 
-pytestmark = [
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("loopback_allowed", "webhooks_in_process"),
-]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed", "webhooks_in_process")]
+
+
+class CommittingClient:
+    """An API client whose every request is followed by its on-commit work, as a real commit runs it.
+
+    The test's own transaction never commits, so without this the outbox would never be published.
+    """
+
+    def __init__(self, client, capture) -> None:
+        self.client, self.capture = client, capture
+
+    def __getattr__(self, method: str):
+        call = getattr(self.client, method)
+
+        def committed(*args, **kwargs):
+            with self.capture(execute=True):
+                return call(*args, **kwargs)
+
+        return committed
+
+
+@pytest.fixture
+def committing(django_capture_on_commit_callbacks):
+    """committing(user) -> API client; committing.run(service, **kwargs) -> a service call, committed."""
+
+    class Committing:
+        def __init__(self) -> None:
+            from rest_framework.test import APIClient
+
+            self.api_client = APIClient
+
+        def __call__(self, user):
+            client = self.api_client()
+            client.force_authenticate(user=user)
+            return CommittingClient(client, django_capture_on_commit_callbacks)
+
+        def run(self, service, **kwargs):
+            with django_capture_on_commit_callbacks(execute=True):
+                return service(**kwargs)
+
+    return Committing()
 
 
 def create_webhook(client, receiver, events, **extra) -> dict:
@@ -27,8 +65,8 @@ def deliveries(client, webhook: dict) -> list[dict]:
     return response.json()["results"]
 
 
-def test_alias_set_is_delivered_signed_with_mlflow_headers_and_logged(cast, fraud, client_for, receiver):
-    owner = client_for(cast.owner)
+def test_alias_set_is_delivered_signed_with_mlflow_headers_and_logged(cast, fraud, committing, receiver):
+    owner = committing(cast.owner)
     webhook = create_webhook(owner, receiver, ["model_version_alias.created"], model="fraud")
 
     assert (
@@ -57,9 +95,9 @@ def test_alias_set_is_delivered_signed_with_mlflow_headers_and_logged(cast, frau
 
 
 def test_receiver_errors_are_retried_with_backoff_under_the_same_delivery_id(
-    cast, fraud, client_for, receiver, clock
+    cast, fraud, committing, receiver, clock
 ):
-    owner = client_for(cast.owner)
+    owner = committing(cast.owner)
     webhook = create_webhook(owner, receiver, ["model_version_tag.set"], model="fraud")
     receiver.answers = [500, 503]
 
@@ -83,10 +121,10 @@ def test_receiver_errors_are_retried_with_backoff_under_the_same_delivery_id(
 
 
 def test_retries_end_in_dead_letter_and_a_replay_delivers_with_the_same_id(
-    cast, fraud, client_for, receiver, clock, settings
+    cast, fraud, committing, receiver, clock, settings
 ):
     settings.QUORUM_WEBHOOK_RETRY_WINDOW_SECONDS = 100  # attempts at 0 s, 30 s, 90 s; the next (210 s) is out
-    owner = client_for(cast.owner)
+    owner = committing(cast.owner)
     webhook = create_webhook(owner, receiver, ["model_version.stage_transitioned"], model="fraud")
     receiver.default_status = 502
 
@@ -101,23 +139,19 @@ def test_retries_end_in_dead_letter_and_a_replay_delivers_with_the_same_id(
     receiver.default_status = 200
     response = owner.post(f"/api/v1/webhooks/{webhook['id']}/deliveries/{logged['delivery_id']}/replay")
     assert response.status_code == 202, response.content
-    assert response.json()["status"] == "SUCCEEDED"
-    assert response.json()["attempt_log"][-1] | {"started_at": None, "latency_ms": None} == {
-        "number": 4,
-        "started_at": None,
-        "status_code": 200,
-        "latency_ms": None,
-        "error": "",
-        "replay": True,
-    }
+    assert response.json()["delivery_id"] == logged["delivery_id"]
+    [logged] = deliveries(owner, webhook)
+    assert (logged["status"], logged["attempts"]) == ("SUCCEEDED", 4)
+    last = logged["attempt_log"][-1]
+    assert (last["number"], last["status_code"], last["error"], last["replay"]) == (4, 200, "", True)
     assert receiver.delivery_ids() == [logged["delivery_id"]] * 4
     assert receiver.received[-1].json["data"]["to_stage"] == "Staging"
     replayed = AuditEvent.objects.filter(action=Action.WEBHOOK_CHANGED, after__change="delivery replayed")
     assert replayed.count() == 1
 
 
-def test_receiver_down_for_a_while_then_back_loses_nothing(cast, fraud, client_for, receiver, clock):
-    owner = client_for(cast.owner)
+def test_receiver_down_for_a_while_then_back_loses_nothing(cast, fraud, committing, receiver, clock):
+    owner = committing(cast.owner)
     webhook = create_webhook(
         owner, receiver, ["model_version_tag.set", "model_version_tag.deleted"], model="fraud"
     )
@@ -146,11 +180,11 @@ def test_receiver_down_for_a_while_then_back_loses_nothing(cast, fraud, client_f
 
 
 def test_a_broker_outage_delays_deliveries_but_the_sweep_sends_them(
-    cast, fraud, client_for, receiver, clock, monkeypatch
+    cast, fraud, committing, receiver, clock, monkeypatch
 ):
     from registry.webhooks import tasks
 
-    owner = client_for(cast.owner)
+    owner = committing(cast.owner)
     create_webhook(owner, receiver, ["model_version_alias.created"], model="fraud")
 
     def broker_down(*args, **kwargs):
@@ -169,11 +203,11 @@ def test_a_broker_outage_delays_deliveries_but_the_sweep_sends_them(
 
 
 def test_a_worker_lost_after_sending_means_a_duplicate_with_the_same_delivery_id(
-    cast, fraud, client_for, receiver, clock, monkeypatch, settings
+    cast, fraud, committing, receiver, clock, monkeypatch, settings
 ):
     from registry.webhooks import services
 
-    owner = client_for(cast.owner)
+    owner = committing(cast.owner)
     webhook = create_webhook(owner, receiver, ["model_version_alias.created"], model="fraud")
     real_record = services._attempt_record
 
@@ -183,7 +217,9 @@ def test_a_worker_lost_after_sending_means_a_duplicate_with_the_same_delivery_id
     with monkeypatch.context() as patched:
         patched.setattr(services, "_attempt_record", worker_killed)
         with pytest.raises(SystemExit):
-            registry_services.alias_set(actor=cast.owner, name="fraud", alias="candidate", version=1)
+            committing.run(
+                registry_services.alias_set, actor=cast.owner, name="fraud", alias="candidate", version=1
+            )
     assert services._attempt_record is real_record
     assert len(receiver.received) == 1  # the receiver got it; the worker died before recording that
     stuck = WebhookDelivery.objects.get()
@@ -201,10 +237,10 @@ def test_a_worker_lost_after_sending_means_a_duplicate_with_the_same_delivery_id
     assert len({r.body for r in receiver.received}) == 1
 
 
-def test_a_rolled_back_change_leaves_no_event_behind(cast, fraud, client_for, receiver):
+def test_a_rolled_back_change_leaves_no_event_behind(cast, fraud, committing, receiver):
     from django.db import transaction
 
-    owner = client_for(cast.owner)
+    owner = committing(cast.owner)
     create_webhook(owner, receiver, ["*"], model="fraud")
     with pytest.raises(RuntimeError), transaction.atomic():
         registry_services.model_version_tag_set(actor=cast.owner, name="fraud", version=1, key="k", value="v")
@@ -215,9 +251,9 @@ def test_a_rolled_back_change_leaves_no_event_behind(cast, fraud, client_for, re
 
 
 def test_disabled_webhooks_get_nothing_and_test_mode_ones_only_tests_and_replays(
-    cast, fraud, client_for, receiver, other_receiver
+    cast, fraud, committing, receiver, other_receiver
 ):
-    owner = client_for(cast.owner)
+    owner = committing(cast.owner)
     disabled = create_webhook(owner, receiver, ["model_version_tag.set"], model="fraud", status="DISABLED")
     other_receiver.secret = receiver.secret
     test_mode = create_webhook(
@@ -244,7 +280,13 @@ def test_disabled_webhooks_get_nothing_and_test_mode_ones_only_tests_and_replays
     assert other_receiver.received[-1].json["data"]["name"] == "example_model"
 
     replayed = owner.post(f"/api/v1/webhooks/{test_mode['id']}/deliveries/{suppressed['delivery_id']}/replay")
-    assert replayed.json()["status"] == "SUCCEEDED"
+    assert replayed.status_code == 202
+    assert (
+        next(d for d in deliveries(owner, test_mode) if d["delivery_id"] == suppressed["delivery_id"])[
+            "status"
+        ]
+        == "SUCCEEDED"
+    )
     assert other_receiver.received[-1].delivery_id == suppressed["delivery_id"]
     assert all(r.signature_valid for r in other_receiver.received)
 
@@ -254,18 +296,24 @@ def test_disabled_webhooks_get_nothing_and_test_mode_ones_only_tests_and_replays
 
 
 def test_registry_wide_webhook_receives_every_model_and_per_model_only_its_own(
-    cast, fraud, client_for, receiver, other_receiver
+    cast, fraud, committing, receiver, other_receiver
 ):
     registry_services.registered_model_create(actor=cast.outsider, name="churn")
-    admin = client_for(cast.admin)
+    admin = committing(cast.admin)
     create_webhook(admin, receiver, ["model_version.created"])
     other_receiver.secret = receiver.secret
-    create_webhook(client_for(cast.owner), other_receiver, ["model_version.created"], model="fraud")
+    create_webhook(committing(cast.owner), other_receiver, ["model_version.created"], model="fraud")
 
-    registry_services.model_version_create(
-        actor=cast.owner, name="fraud", source="s3://b/fraud/4", description="d4"
+    committing.run(
+        registry_services.model_version_create,
+        actor=cast.owner,
+        name="fraud",
+        source="s3://b/fraud/4",
+        description="d4",
     )
-    registry_services.model_version_create(actor=cast.outsider, name="churn", source="s3://b/churn/1")
+    committing.run(
+        registry_services.model_version_create, actor=cast.outsider, name="churn", source="s3://b/churn/1"
+    )
 
     assert sorted(r.json["data"]["name"] for r in receiver.received) == ["churn", "fraud"]
     [own] = other_receiver.received
