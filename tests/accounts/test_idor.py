@@ -161,3 +161,19 @@ def test_ids_of_another_teams_promotion_requests_answer_like_missing_ids(api_as,
         assert seen[0] == 404 and seen == (unseen[0], unseen[1].replace(str(missing), str(hidden))), template
     listed = client.get("/api/v1/requests").json()
     assert all(row["name"] != HIDDEN for row in listed.get("results", []))
+
+
+def test_hidden_and_missing_models_cost_the_same_queries(api_as, access_cast) -> None:
+    """No timing-visible difference: a hidden model is refused with exactly the queries of a missing one."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api_as("outsider")
+    for method, template, body in NATIVE_PROBES[:12] + MLFLOW_PROBES[:6]:
+        counts = []
+        for name in (HIDDEN, MISSING):
+            with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+                _answer(client, method, _fill(template, name), _fill(body, name))
+                transaction.set_rollback(True)
+            counts.append(len(queries.captured_queries))
+        assert counts[0] == counts[1], (method, template, counts)
