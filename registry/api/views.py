@@ -1,11 +1,12 @@
 """Native API views: parse, call one service or selector, serialize."""
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 from typing import Any
 
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
-from django.utils.dateparse import parse_datetime
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
@@ -53,13 +54,21 @@ def _responses(ok: Any, status_code: int = 200) -> dict[int, Any]:
 
 
 def _datetime_param(request: Request, name: str) -> datetime | None:
+    """An ISO 8601 date-time or date query parameter; naive values are UTC."""
     raw = request.query_params.get(name)
     if not raw:
         return None
-    value = parse_datetime(raw)
+    try:
+        value = parse_datetime(raw)
+        if value is None and (day := parse_date(raw)) is not None:
+            value = datetime.combine(day, time.min)
+    except ValueError:  # well formed but impossible, such as month 13
+        value = None
     if value is None:
-        raise InvalidParameter(f"Parameter '{name}' must be an ISO 8601 date-time, got '{raw}'.", field=name)
-    return value
+        raise InvalidParameter(
+            f"Parameter '{name}' must be an ISO 8601 date-time or date, got '{raw[:60]}'.", field=name
+        )
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def _validated(serializer_class: type[Serializer], data: Any) -> dict[str, Any]:

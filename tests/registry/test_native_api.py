@@ -397,6 +397,12 @@ def test_models_filters(catalogue, cast, client_for):
         "beta",
         "epsilon",
     ]
+    # A date alone means midnight UTC; a naive date-time is UTC.
+    tomorrow = (timezone.now() + timedelta(days=1)).date().isoformat()
+    assert _names(api.get("/api/v1/models", {"updated_after": tomorrow})) == []
+    assert len(_names(api.get("/api/v1/models", {"updated_before": tomorrow}))) == 6
+    naive = (timezone.now() - timedelta(days=1)).replace(tzinfo=None).isoformat()
+    assert _names(api.get("/api/v1/models", {"updated_before": naive})) == ["delta", "gamma"]
 
 
 def test_versions_filters_within_a_model_and_across_models(fraud, catalogue, cast, client_for):
@@ -484,6 +490,8 @@ BAD_REQUESTS = [
     ("get", "/api/v1/models?tag==x", None, "tag"),
     ("get", "/api/v1/models/fraud/versions?stage=Shipping", None, "stage"),
     ("get", "/api/v1/models/fraud/versions?created_before=2020-13-45", None, "created_before"),
+    ("get", "/api/v1/models/fraud/versions?created_after=2020-13-45T00:00:00", None, "created_after"),
+    ("get", "/api/v1/models?updated_before=2021-02-30", None, "updated_before"),
     ("get", "/api/v1/versions?ordering=source", None, "ordering"),
     ("get", "/api/v1/models/fraud/versions/abc", None, "version"),
     ("get", "/api/v1/models/fraud/versions/0", None, "version"),
