@@ -150,7 +150,9 @@ class WebhookDetailView(NativeAPIView):
     @extend_schema(responses=WebhookSerializer)
     def get(self, request: Request, webhook_id: str) -> Response:
         return Response(
-            WebhookSerializer(services.webhook_for_actor(request.user, webhook_id, "Reading")).data
+            WebhookSerializer(
+                services.webhook_for_actor(request.user, webhook_id, "Reading", write=False)
+            ).data
         )
 
     @extend_schema(request=WebhookInput, responses=WebhookSerializer)
@@ -184,7 +186,7 @@ class DeliveryListView(NativeAPIView):
         responses=DeliverySerializer(many=True),
     )
     def get(self, request: Request, webhook_id: str) -> Response:
-        webhook = services.webhook_for_actor(request.user, webhook_id, "Reading deliveries of")
+        webhook = services.webhook_for_actor(request.user, webhook_id, "Reading deliveries of", write=False)
         wanted = request.query_params.get("status")
         if wanted and wanted not in DeliveryStatus.values:
             raise InvalidParameter(
@@ -200,7 +202,7 @@ class DeliveryListView(NativeAPIView):
 class DeliveryDetailView(NativeAPIView):
     @extend_schema(responses=DeliverySerializer)
     def get(self, request: Request, webhook_id: str, delivery_id: str) -> Response:
-        webhook = services.webhook_for_actor(request.user, webhook_id, "Reading deliveries of")
+        webhook = services.webhook_for_actor(request.user, webhook_id, "Reading deliveries of", write=False)
         delivery = selectors.deliveries_of(webhook).filter(delivery_id=delivery_id).first()
         if delivery is None:
             raise services.NotFound(f"Delivery {delivery_id} not found.")
@@ -211,6 +213,6 @@ class DeliveryReplayView(NativeAPIView):
     @extend_schema(request=None, responses={202: DeliverySerializer})
     def post(self, request: Request, webhook_id: str, delivery_id: str) -> Response:
         services.delivery_replay(actor=request.user, webhook_id=webhook_id, delivery_id=str(delivery_id))
-        webhook = services.webhook_for_actor(request.user, webhook_id, "Reading deliveries of")
+        webhook = services.webhook_for_actor(request.user, webhook_id, "Reading deliveries of", write=False)
         delivery = selectors.deliveries_of(webhook).get(delivery_id=delivery_id)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)

@@ -112,7 +112,7 @@ def webhooks_list(request: HttpRequest, user: Any, p: Params) -> dict[str, Any]:
 
 
 def webhook_get(request: HttpRequest, user: Any, p: Params, webhook_id: str) -> dict[str, Any]:
-    return {"webhook": webhook_json(services.webhook_for_actor(user, webhook_id, "Reading"))}
+    return {"webhook": webhook_json(services.webhook_for_actor(user, webhook_id, "Reading", write=False))}
 
 
 def webhook_update(request: HttpRequest, user: Any, p: Params, webhook_id: str) -> dict[str, Any]:
@@ -122,7 +122,7 @@ def webhook_update(request: HttpRequest, user: Any, p: Params, webhook_id: str) 
         if value is not None and (value != "" or field in ("description", "secret")):
             changes[field] = value
     if p.data.get("events"):
-        current = services.webhook_for_actor(user, webhook_id, "Changing")
+        current = services.webhook_for_actor(user, webhook_id, "Changing", write=False)
         kept = [e for e in current.events if e not in rules.MLFLOW_EVENTS and e != rules.WILDCARD]
         changes["events"] = _events_parse(p.data.get("events")) + kept
     status = _status(p)

@@ -26,7 +26,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 import audit
-from accounts.permissions import Level, user_can
+from accounts.permissions import LEVEL_CODENAMES, Level, user_can, user_holds, user_holds_global
+from accounts.services import superuser_action_record
 from audit.models import Action
 from registry import selectors as registry_selectors
 from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
@@ -103,17 +104,27 @@ def may_manage_registry_webhooks(user: Any) -> bool:
     return user.is_superuser or user.has_perm(GLOBAL_PERMISSION)
 
 
-def _scope_authorize(actor: Any, model: RegisteredModel | None, doing: str) -> None:
+def _scope_authorize(actor: Any, model: RegisteredModel | None, doing: str, *, write: bool = True) -> None:
     if model is None:
         if not may_manage_registry_webhooks(actor):
             raise PermissionDenied(
                 f"{doing} a registry-wide webhook needs the global {GLOBAL_PERMISSION} permission."
             )
+        if write and actor.is_superuser and not user_holds_global(actor, GLOBAL_PERMISSION):
+            superuser_action_record(
+                actor=actor, doing=f"{doing} a registry-wide webhook", target=None, needed=GLOBAL_PERMISSION
+            )
     elif not user_can(actor, Level.MANAGE, model):
         raise PermissionDenied(f"{doing} a webhook of '{model.name}' needs MANAGE on it.")
+    elif write and actor.is_superuser and not user_holds(actor, Level.MANAGE, model):
+        superuser_action_record(
+            actor=actor, doing=f"{doing} a webhook", target=model, needed=LEVEL_CODENAMES[Level.MANAGE]
+        )
 
 
-def webhook_for_actor(actor: Any, webhook_id: str, doing: str, *, lock: bool = False) -> Webhook:
+def webhook_for_actor(
+    actor: Any, webhook_id: str, doing: str, *, lock: bool = False, write: bool = True
+) -> Webhook:
     """A webhook the actor may see (else NotFound, whether missing or hidden) and manage."""
     from registry.webhooks.selectors import webhooks_visible_to
 
@@ -127,7 +138,7 @@ def webhook_for_actor(actor: Any, webhook_id: str, doing: str, *, lock: bool = F
     webhook = queryset.filter(public_id=str(webhook_id)[:32]).first()
     if webhook is None:
         raise NotFound(f"Webhook with ID {str(webhook_id)[:64]} not found.")
-    _scope_authorize(actor, webhook.model, doing)
+    _scope_authorize(actor, webhook.model, doing, write=write)
     return webhook
 
 

@@ -180,3 +180,21 @@ def test_listing_webhooks_and_deliveries_costs_a_fixed_number_of_queries(cast, f
     assert WebhookDelivery.objects.filter(webhook__public_id=first).count() == 5
     assert queries("/api/v1/webhooks") == one_hook
     assert queries(f"/api/v1/webhooks/{first}/deliveries") == one_delivery
+
+
+def test_a_superuser_without_grants_is_audited_once_per_write(cast, fraud, client_for, hook_body):
+    admin = client_for(cast.admin)
+    created = admin.post("/api/v1/webhooks", hook_body, format="json").json()
+    admin.get(f"/api/v1/webhooks/{created['id']}")
+    admin.patch(f"/api/v1/webhooks/{created['id']}", {"name": "renamed"}, format="json")
+    per_model = admin.post("/api/v1/webhooks", {**hook_body, "model": "fraud"}, format="json")
+    assert per_model.status_code == 201
+    doings = [
+        (e.after["doing"], e.after["permission_not_granted"])
+        for e in AuditEvent.objects.filter(action=Action.SUPERUSER_ACTION).order_by("seq")
+    ]
+    assert doings == [
+        ("Creating a registry-wide webhook", "registry.manage_registry_webhooks"),
+        ("Changing a registry-wide webhook", "registry.manage_registry_webhooks"),
+        ("Creating a webhook", "manage_registeredmodel"),
+    ]
