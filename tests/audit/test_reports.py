@@ -164,3 +164,10 @@ def test_other_reports_from_the_command(history):
         ("authored_and_approved", "owner"),
         ("holds_edit_and_approve_production", "owner"),
     ]
+
+
+def test_command_refuses_nul_in_filters(history):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="NUL"):
+        _command("events", "--actor", "own\x00er")

@@ -59,13 +59,11 @@ class Command(BaseCommand):
         target = (
             nullcontext(self.stdout) if output == "-" else open(output, "w", encoding="utf-8", newline="")
         )
-        written = 0
         with target as stream:
-            for line in lines(rows, export_format, REPORTS[report] or None):
-                stream.write(line)
-                written += 1
+            for text in lines(rows, export_format, REPORTS[report] or None):
+                stream.write(text, ending="") if output == "-" else stream.write(text)
         if output != "-":
-            self.stderr.write(f"wrote {written} lines to {output}")
+            self.stderr.write(f"wrote {report} ({export_format}) to {output}")
 
     def _rows(self, report: str, event_filter: EventFilter):
         events = AuditEvent.objects.all()
