@@ -185,6 +185,12 @@ STATIC_ROOT = VAR_DIR / "static"
 LOGIN_URL = "/admin/login/"
 
 REST_FRAMEWORK = {
+    # DRF's defaults, with JSON nested deep enough to exhaust recursion answered 400 instead of 500.
+    "DEFAULT_PARSER_CLASSES": [
+        "registry.api.parsers.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.BearerTokenAuthentication",
         "accounts.authentication.TokenBasicAuthentication",

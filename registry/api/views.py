@@ -17,12 +17,16 @@ from rest_framework.views import APIView
 
 from registry import selectors, services
 from registry.api import serializers as s
+from registry.api.parsers import SafeJSONParser
 from registry.errors import InvalidParameter
 from registry.rules import parse_version_number
 
 
 class NativeAPIView(APIView):
     """Base of the native API views. (NUL characters in paths and queries are refused by the route middleware.)"""
+
+    # JSON only: a form post would silently drop fields it cannot express (a list of tags).
+    parser_classes = [SafeJSONParser]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)

@@ -519,7 +519,19 @@ def test_nul_characters_in_paths_and_queries_are_a_400(fraud, cast, client_for, 
     _error(client_for(cast.owner).get(url), 400, "INVALID_PARAMETER_VALUE")
 
 
-@pytest.mark.parametrize("payload", [b"not json", b'{"name": ', b"[1, 2]", b'"just a string"', b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not json",
+        b'{"name": ',
+        b"[1, 2]",
+        b'"just a string"',
+        b"\xff\xfe",
+        b'{"name": NaN}',
+        b'{"name": "deep", "tags": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    ],
+    ids=["text", "truncated", "list", "string", "not-utf8", "nan", "deeply-nested"],
+)
 def test_malformed_json_bodies_are_a_400(fraud, cast, client_for, payload):
     response = client_for(cast.owner).generic(
         "POST", "/api/v1/models", payload, content_type="application/json"
@@ -535,6 +547,10 @@ def test_unknown_methods_paths_and_media_types_are_json_4xx(fraud, cast, client_
     _error(api.put("/api/v1/models/fraud", {}, format="json"), 405, "METHOD_NOT_ALLOWED")
     response = api.generic("POST", "/api/v1/models", "name=x", content_type="text/csv")
     _error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    # JSON only: a form would silently drop what it cannot express, such as a list of tags.
+    response = api.post("/api/v1/models", {"name": "formed", "tags": "x"})
+    _error(response, 415, "UNSUPPORTED_MEDIA_TYPE")
+    assert not RegisteredModel.objects.filter(name="formed").exists()
 
 
 # --- bounded query counts ---------------------------------------------------------------------
