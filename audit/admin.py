@@ -52,7 +52,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
     show_full_result_count = False  # counting millions of rows on every page view is not worth it
     change_list_template = "audit/admin/auditevent_change_list.html"
 
-    def get_urls(self):
+    def get_urls(self) -> list:
         urls = [
             path("reports/", self.admin_site.admin_view(self.reports_view), name="audit_reports"),
             path(
@@ -158,7 +158,9 @@ class AuditTrailAdminMixin:
             return obj.name, None
         return obj.model.name, obj.version
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
         from django.contrib.admin.utils import unquote
 
         from audit.selectors import audit_events_visible_to, events_for_model

@@ -72,7 +72,9 @@ def _at(value: datetime | None) -> str | None:
     return canonical_timestamp(value) if value else None
 
 
-def _in_period(events: QuerySet[AuditEvent], since: datetime | None, until: datetime | None):
+def _in_period(
+    events: QuerySet[AuditEvent], since: datetime | None, until: datetime | None
+) -> QuerySet[AuditEvent]:
     if since is not None:
         events = events.filter(timestamp__gte=since)
     if until is not None:
@@ -337,7 +339,7 @@ def separation_of_duties(
     return rows
 
 
-def _users_with_any_grant(model) -> list:
+def _users_with_any_grant(model: Any) -> list:
     """Non-superuser active users with an object, team or global grant that could matter on `model`."""
     from django.contrib.contenttypes.models import ContentType
     from guardian.models import GroupObjectPermission, UserObjectPermission

@@ -6,9 +6,10 @@ model's primary key so that renames keep the history and a re-used name does not
 events of a deleted model.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
+from typing import Any
 
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
@@ -20,13 +21,13 @@ from registry.selectors import registered_models_visible_to
 AUDITOR_PERMISSION = "audit.view_auditevent"
 
 
-def user_is_auditor(user) -> bool:
+def user_is_auditor(user: Any) -> bool:
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     return user.is_superuser or user.has_perm(AUDITOR_PERMISSION)
 
 
-def audit_events_visible_to(user) -> QuerySet[AuditEvent]:
+def audit_events_visible_to(user: Any) -> QuerySet[AuditEvent]:
     """Every event for auditors; otherwise the events of models `user` may read."""
     if user is None or not user.is_authenticated or not user.is_active:
         return AuditEvent.objects.none()
@@ -89,7 +90,9 @@ class EventFilter:
     after_seq: int | None = None
 
     @classmethod
-    def from_params(cls, params: Mapping, getlist=None) -> "EventFilter":
+    def from_params(
+        cls, params: Mapping[str, Any], getlist: Callable[[str], list[str]] | None = None
+    ) -> "EventFilter":
         """Parse query parameters (or command options); bad values raise InvalidParameter."""
         for name in ("model", "actor", "since", "until", "version", "after_seq"):
             _text_param(params.get(name), name)
@@ -152,7 +155,7 @@ class EventFilter:
         return events.order_by("seq")
 
 
-def _text_param(raw, name: str, max_length: int = 600) -> str:
+def _text_param(raw: Any, name: str, max_length: int = 600) -> str:
     """A string filter value: bounded, and free of NUL (PostgreSQL cannot compare with one)."""
     text = "" if raw is None else str(raw)
     if "\x00" in text:
@@ -162,7 +165,7 @@ def _text_param(raw, name: str, max_length: int = 600) -> str:
     return text
 
 
-def _int_param(raw, name: str, maximum: int = 2**31 - 1) -> int | None:
+def _int_param(raw: Any, name: str, maximum: int = 2**31 - 1) -> int | None:
     if raw is None or raw == "":
         return None
     try:
@@ -174,5 +177,5 @@ def _int_param(raw, name: str, maximum: int = 2**31 - 1) -> int | None:
     return value
 
 
-def audit_events_list(user, event_filter: EventFilter) -> QuerySet[AuditEvent]:
+def audit_events_list(user: Any, event_filter: EventFilter) -> QuerySet[AuditEvent]:
     return event_filter.apply(audit_events_visible_to(user))

@@ -88,7 +88,10 @@ def _registered_model_id(target: Any, model_name: str) -> int | None:
 def _lock_head() -> ChainHead:
     head = ChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
-        ChainHead.objects.get_or_create(pk=1, defaults={"seq": 0, "hash": GENESIS_HASH})
+        # First append ever, or the head row was removed: continue from the last event, so a
+        # lost head can neither restart numbering at 1 nor block every write on a duplicate seq.
+        last = AuditEvent.objects.order_by("-seq").values_list("seq", "hash").first() or (0, GENESIS_HASH)
+        ChainHead.objects.get_or_create(pk=1, defaults={"seq": last[0], "hash": last[1]})
         head = ChainHead.objects.select_for_update().get(pk=1)
     return head
 

@@ -151,3 +151,10 @@ def test_bad_arguments_exit_with_usage_error(chain):
     with pytest.raises(CommandError) as caught:
         verify("--since", "0")
     assert caught.value.returncode == 2
+
+
+def test_a_removed_chain_head_continues_from_the_last_event(chain, cast):
+    ChainHead.objects.all().delete()
+    services.registered_model_tag_set(actor=cast.owner, name="fraud", key="k", value="d")
+    assert AuditEvent.objects.order_by("-seq").first().seq == chain + 1
+    assert f"audit chain OK: {chain + 1} events" in verify()
