@@ -173,8 +173,9 @@ def chain_verify(*, since: int = 1, chunk_size: int = 2000, key: str | None = No
                 Problem(
                     prev_seq,
                     "changed_row",
-                    f"seq {prev_seq} was changed and its hash recomputed: seq {seq} links to "
-                    f"{row['prev_hash'][:16]}…, the stored hash is {prev_hash[:16]}…",
+                    f"seq {prev_seq} was changed and its hash recomputed (or seq {seq} was forged): "
+                    f"seq {seq} links to {row['prev_hash'][:16]}…, the stored hash of seq {prev_seq} "
+                    f"is {prev_hash[:16]}…",
                 )
             )
         while pending is not None and pending.seq == seq:
