@@ -80,6 +80,8 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "model-requests": {"GET": Rule(A, READ), "POST": Rule(A, READ, "anyone who sees a model may request")},
     "model-policies": {"GET": Rule(A, READ)},
     "model-policy": {"PUT": Rule(A, MANAGE)},
+    "default-policies": {"GET": Rule(A, note="the organisation-wide default policies")},
+    "default-policy": {"PUT": Rule(Audience.SUPERUSER)},
     "version-timeline": {"GET": Rule(A, READ)},
     "request-list": {"GET": Rule(A, READ, "requests on models the caller can READ")},
     "request-detail": {"GET": Rule(A, READ)},

@@ -52,17 +52,15 @@ def policy_select(
     model_policies: Sequence[Policy],
     default_policies: Sequence[Policy],
 ) -> Policy | None:
-    """The policy governing a target: the model's own, else the organisation's default set, else embedded.
+    """The policy governing a target: the model's own, else the organisation's default, else embedded.
 
-    A configured default set replaces the embedded one entirely, so an organisation can govern fewer
-    targets; a policy with governed=False explicitly opens a target. None means ungoverned.
+    Each layer is consulted per target, so configuring one default never silently opens another
+    target; a policy with governed=False opens its target explicitly. None means ungoverned.
     """
-    for policy in model_policies:
-        if policy.target_kind == target_kind and policy.target == target:
-            return policy if policy.governed else None
-    for policy in default_policies or EMBEDDED_DEFAULT_POLICIES:
-        if policy.target_kind == target_kind and policy.target == target:
-            return policy if policy.governed else None
+    for layer in (model_policies, default_policies, EMBEDDED_DEFAULT_POLICIES):
+        for policy in layer:
+            if policy.target_kind == target_kind and policy.target == target:
+                return policy if policy.governed else None
     return None
 
 

@@ -15,6 +15,12 @@ urlpatterns = [
         views.VersionTimelineView.as_view(),
         name="version-timeline",
     ),
+    path("policies", views.DefaultPolicyListView.as_view(), name="default-policies"),
+    path(
+        "policies/<str:target_kind>/<str:target>",
+        views.DefaultPolicyDetailView.as_view(),
+        name="default-policy",
+    ),
     path("requests", views.RequestListView.as_view(), name="request-list"),
     path("requests/<int:request_id>", views.RequestDetailView.as_view(), name="request-detail"),
     path("requests/<int:request_id>/approve", views.RequestApproveView.as_view(), name="request-approve"),

@@ -143,3 +143,19 @@ class PolicyDetailView(APIView):
             actor=request.user, name=name, target_kind=target_kind, target=target, **data
         )
         return Response(s.PolicySerializer(policy).data)
+
+
+class DefaultPolicyListView(APIView):
+    @extend_schema(responses=s.PolicySerializer(many=True))
+    def get(self, request):
+        return Response({"defaults": s.PolicySerializer(selectors.policies_for(None), many=True).data})
+
+
+class DefaultPolicyDetailView(APIView):
+    @extend_schema(request=s.PolicySetSerializer, responses=s.PolicySerializer)
+    def put(self, request, target_kind: str, target: str):
+        data = _validated(s.PolicySetSerializer, request.data)
+        policy = services.promotion_policy_set(
+            actor=request.user, name=None, target_kind=target_kind, target=target, **data
+        )
+        return Response(s.PolicySerializer(policy).data)

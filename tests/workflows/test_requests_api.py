@@ -470,3 +470,26 @@ def test_request_lists_take_a_fixed_number_of_queries(
     for path, queries in few.items():
         with django_assert_max_num_queries(queries):
             assert len(api.get(path).json()["results"]) == 5
+
+
+def test_superusers_set_organisation_defaults_that_models_without_a_policy_follow(governed, cast, client_for):
+    body = {"required_approvals": 1, "rank": "production"}
+    r = client_for(governed.owner).put("/api/v1/policies/stage/Production", body, format="json")
+    assert r.status_code == 403
+    r = client_for(cast.admin).put("/api/v1/policies/stage/Production", body, format="json")
+    assert r.status_code == 200, r.content
+    assert r.json()["name"] is None and r.json()["require_validated_artifacts"] is True
+    assert [
+        p["target"] for p in client_for(governed.outsider).get("/api/v1/policies").json()["defaults"]
+    ] == ["Production"]
+    event = events(Action.POLICY_CHANGED)[-1]
+    assert (event.actor_username, event.model_name, event.after["required_approvals"]) == ("admin", "", 1)
+    request = workflow_services.transition_request_create(
+        actor=governed.editor, name="scoring", version=2, target_kind="stage", target="Production", reason="r"
+    )
+    assert approve(client_for, governed.approver, request.pk).json()["state"] == "applied"
+    # champion keeps the embedded default: configuring Production opened nothing else
+    r = client_for(governed.owner).put(
+        "/api/v1/models/scoring/aliases/champion", {"version": 2}, format="json"
+    )
+    assert r.status_code == 403

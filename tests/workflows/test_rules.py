@@ -41,12 +41,14 @@ def test_embedded_defaults_govern_production_champion_and_staging():
     assert rules.policy_select("alias", "challenger", [], []) is None
 
 
-def test_configured_default_set_replaces_embedded_and_model_policy_wins():
+def test_defaults_layer_per_target_and_model_policy_wins():
     org = [rules.Policy("stage", "Production", required_approvals=3, rank="production")]
     assert rules.policy_select("stage", "Production", [], org).required_approvals == 3
-    assert rules.policy_select("alias", "champion", [], org) is None
+    assert rules.policy_select("alias", "champion", [], org).required_approvals == 2  # still embedded
     opened = [rules.Policy("stage", "Production", 1, "production", governed=False)]
     assert rules.policy_select("stage", "Production", opened, org) is None
+    org_opens = [rules.Policy("alias", "champion", 1, "production", governed=False)]
+    assert rules.policy_select("alias", "champion", [], org_opens) is None
 
 
 def test_requester_and_creator_are_refused_by_default_and_allowed_when_the_policy_says_so():
