@@ -114,16 +114,17 @@ def fast_passwords(settings) -> None:
 
 @pytest.fixture
 def ungoverned(db) -> None:
-    """An organisation default policy set that governs nothing, so stages and aliases move directly.
-
-    A configured default set replaces the embedded one (Production, Staging, champion) entirely;
-    one explicitly ungoverned row is the smallest such set.
-    """
+    """Organisation defaults that explicitly open the embedded governed targets, so the MLflow tests
+    can move stages and aliases directly (the governed path has its own tests)."""
+    from registry.models import Stage
     from registry.workflows.models import PromotionPolicy, TargetKind
 
-    PromotionPolicy.objects.create(
-        model=None, target_kind=TargetKind.ALIAS, target="champion", governed=False
-    )
+    for kind, target in (
+        (TargetKind.STAGE, Stage.PRODUCTION.value),
+        (TargetKind.STAGE, Stage.STAGING.value),
+        (TargetKind.ALIAS, "champion"),
+    ):
+        PromotionPolicy.objects.create(model=None, target_kind=kind, target=target, governed=False)
 
 
 @pytest.fixture

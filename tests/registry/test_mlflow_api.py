@@ -576,3 +576,19 @@ def test_governed_targets_answer_permission_denied_through_mlflow(fraud_api):
     status, code, message = _error(response)
     assert (status, code) == (403, "PERMISSION_DENIED")
     assert "approved transition request" in message
+
+
+def test_browser_sessions_need_a_csrf_token_on_the_ajax_api(cast, fraud_api):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(cast.owner)
+    read = browser.get("/ajax-api/2.0/mlflow/registered-models/get", {"name": "fraud"})
+    assert read.status_code == 200
+    write = browser.post(
+        "/ajax-api/2.0/mlflow/registered-models/set-tag",
+        json.dumps({"name": "fraud", "key": "k", "value": "v"}),
+        content_type="application/json",
+    )
+    assert (write.status_code, write.json()["error_code"]) == (403, "PERMISSION_DENIED")
+    assert "CSRF" in write.json()["message"]

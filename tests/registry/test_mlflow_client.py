@@ -170,8 +170,8 @@ def test_models_uris_by_number_stage_and_latest(champion_model, tmp_path):
     import mlflow
 
     client = MlflowClient()
-    client.transition_model_version_stage("fraud", "2", "Staging")
-    for uri in ("models:/fraud/2", "models:/fraud/Staging", "models:/fraud/latest"):
+    client.transition_model_version_stage("fraud", "2", "Production")
+    for uri in ("models:/fraud/2", "models:/fraud/Production", "models:/fraud/latest"):
         target = tmp_path / uri.replace(":", "").replace("/", "_")
         mlflow.artifacts.download_artifacts(uri, dst_path=str(target))
         assert (target / "MLmodel").is_file(), uri
