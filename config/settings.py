@@ -277,6 +277,10 @@ QUORUM_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_BACKOFF_SE
 QUORUM_WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
 QUORUM_WEBHOOK_RETRY_WINDOW_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_RETRY_WINDOW_SECONDS", "86400"))
 QUORUM_WEBHOOK_REDISPATCH_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_REDISPATCH_SECONDS", "60"))
+# How long a worker holds a delivery while sending it (longer than the timeout); a lost worker's lapses.
+QUORUM_WEBHOOK_LEASE_SECONDS = float(
+    os.environ.get("QUORUM_WEBHOOK_LEASE_SECONDS", str(QUORUM_WEBHOOK_TIMEOUT_SECONDS + 30))
+)
 CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps the schedules other apps declared above
     "webhooks-deliveries-sweep": {

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -59,6 +60,7 @@ class Receiver:
 
     secret: str = "whsec_test-secret"
     default_status: int = 200
+    delay_seconds: float = 0.0  # answer this much later (a receiver that is slow, or a send cut short)
     answers: list[Any] = field(default_factory=list)
     received: list[Received] = field(default_factory=list)
     port: int = 0
@@ -84,6 +86,15 @@ class Receiver:
                         )
                     )
                     answer = receiver.answers.pop(0) if receiver.answers else receiver.default_status
+                    delay = receiver.delay_seconds
+                if delay:
+                    time.sleep(delay)
+                try:
+                    self._answer(answer)
+                except OSError:  # the sender went away meanwhile (a killed worker)
+                    pass
+
+            def _answer(self, answer: Any) -> None:
                 if isinstance(answer, tuple) and answer[0] == "redirect":
                     self.send_response(302)
                     self.send_header("Location", answer[1])
@@ -141,6 +152,7 @@ def loopback_allowed(settings) -> None:
     settings.QUORUM_WEBHOOK_ALLOWLIST = ["127.0.0.1/32"]
     settings.QUORUM_WEBHOOK_HTTPS_ONLY = False  # the receiver speaks plain http, as in development
     settings.QUORUM_WEBHOOK_TIMEOUT_SECONDS = 5
+    settings.QUORUM_WEBHOOK_LEASE_SECONDS = 35
     settings.QUORUM_WEBHOOK_BACKOFF_SECONDS = 30
     settings.QUORUM_WEBHOOK_BACKOFF_MAX_SECONDS = 600
     settings.QUORUM_WEBHOOK_RETRY_WINDOW_SECONDS = 3600

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from registry.api.views import NativeAPIView, Pagination
-from registry.errors import InvalidParameter
+from registry.errors import InvalidParameter, NotFound
 from registry.webhooks import selectors, services
 from registry.webhooks.models import DeliveryAttempt, DeliveryStatus, Webhook, WebhookDelivery
 
@@ -165,6 +165,7 @@ class WebhookDetailView(NativeAPIView):
         )
         return Response(WebhookSerializer(webhook).data)
 
+    @extend_schema(responses={204: None})
     def delete(self, request: Request, webhook_id: str) -> Response:
         services.webhook_delete(actor=request.user, webhook_id=webhook_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -205,7 +206,7 @@ class DeliveryDetailView(NativeAPIView):
         webhook = services.webhook_for_actor(request.user, webhook_id, "Reading deliveries of", write=False)
         delivery = selectors.deliveries_of(webhook).filter(delivery_id=delivery_id).first()
         if delivery is None:
-            raise services.NotFound(f"Delivery {delivery_id} not found.")
+            raise NotFound(f"Delivery {delivery_id} not found.")
         return Response(DeliverySerializer(delivery).data)
 
 

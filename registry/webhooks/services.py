@@ -429,7 +429,9 @@ def _delivery_claim(delivery_pk: int, now: datetime) -> tuple[WebhookDelivery, i
         )
         return None
     number = delivery.attempts + 1
-    lease = timedelta(seconds=settings.QUORUM_WEBHOOK_TIMEOUT_SECONDS + 30)
+    lease = timedelta(
+        seconds=max(settings.QUORUM_WEBHOOK_LEASE_SECONDS, settings.QUORUM_WEBHOOK_TIMEOUT_SECONDS + 1)
+    )
     WebhookDelivery.objects.filter(pk=delivery.pk).update(
         attempts=number, leased_until=now + lease, first_attempt_at=delivery.first_attempt_at or now
     )
