@@ -40,6 +40,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 MIB = 1024 * 1024
+UPLOAD_CONFIG = None  # set in main(): boto3's TransferConfig with 64 MiB parts
 
 
 def free_port() -> int:
@@ -148,7 +149,7 @@ def scenario(
         key = f"{source_prefix}data/part-{index:05}.bin"
         # Distinct bytes per object (the index prefix) without generating 1 GiB of randomness.
         body = index.to_bytes(8, "big") + (block * (size // MIB + 1))[: size - 8]
-        client.upload_fileobj(io.BytesIO(body), bucket, key)
+        client.upload_fileobj(io.BytesIO(body), bucket, key, Config=UPLOAD_CONFIG)
         keys.append(key)
     total = sum(sizes) + len(mlmodel)
     print(
@@ -268,6 +269,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1024, help="objects in the many-files scenario")
     parser.add_argument("--threads", type=int, default=8, help="concurrency, pipeline and plain alike")
     parser.add_argument("--rounds", type=int, default=3, help="alternating repetitions; medians reported")
+    parser.add_argument("--scenario", choices=["many-files", "one-large-file", "both"], default="both")
     args = parser.parse_args()
 
     moto = None
@@ -278,7 +280,11 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as workdir:
             configure_django(endpoint, Path(workdir), args.threads)
             import boto3
+            from boto3.s3.transfer import TransferConfig
             from botocore.config import Config
+
+            global UPLOAD_CONFIG
+            UPLOAD_CONFIG = TransferConfig(multipart_threshold=64 * MIB, multipart_chunksize=64 * MIB)
 
             # Same checksum settings as the pipeline's client, so only the pipeline's own work differs.
             client = boto3.client(
@@ -292,8 +298,10 @@ def main() -> None:
             )
             print(f"endpoint {endpoint}; hashing one core: {hashing_throughput(512 * MIB):,.0f} MiB/s")
             total = args.total_mb * MIB
-            scenario("many-files", [total // args.files] * args.files, client, args.threads, args.rounds)
-            scenario("one-large-file", [total], client, args.threads, args.rounds)
+            if args.scenario in ("many-files", "both"):
+                scenario("many-files", [total // args.files] * args.files, client, args.threads, args.rounds)
+            if args.scenario in ("one-large-file", "both"):
+                scenario("one-large-file", [total], client, args.threads, args.rounds)
     finally:
         if moto is not None:
             moto.terminate()
