@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from registry.errors import RegistryError
+from registry.errors import NotFound, RegistryError
 from registry.workflows import selectors, services
 from registry.workflows.models import RequestState, TransitionRequest
 
@@ -101,6 +101,8 @@ def decide_view(request: HttpRequest, request_id: int) -> HttpResponse:
         else:
             messages.error(request, "Choose Approve or Reject.")
             return HttpResponseRedirect(here)
+    except NotFound:
+        raise Http404("No such request")
     except RegistryError as exc:
         messages.error(request, exc.message)
         return HttpResponseRedirect(here)

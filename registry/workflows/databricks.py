@@ -31,8 +31,11 @@ def _ms(moment) -> int:
 def _params(request) -> dict:
     """Databricks clients send GET and DELETE parameters in the query string, others in a JSON body."""
     params = request.query_params.dict()
-    if isinstance(request.data, dict):
-        params.update(request.data)
+    data = request.data
+    if hasattr(data, "dict"):  # a form-encoded QueryDict: one value per key, as for the query string
+        data = data.dict()
+    if isinstance(data, dict):
+        params.update(data)
     return params
 
 
@@ -40,6 +43,8 @@ def _required(params: dict, key: str) -> object:
     value = params.get(key)
     if value is None or value == "":
         raise InvalidParameter(f"Missing value for required parameter '{key}'.", field=key)
+    if key in {"name", "stage", "creator"} and not isinstance(value, str):
+        raise InvalidParameter(f"Parameter '{key}' must be a string.", field=key)
     return value
 
 

@@ -102,3 +102,11 @@ def test_anonymous_and_hidden_requests(client, governed, file_request, cast):
     client.force_login(staff(make_user("stranger")))
     assert client.get(f"/admin/approvals/{request.pk}/").status_code == 404
     assert 'id="queue-empty"' in client.get("/admin/approvals/").content.decode()
+
+
+def test_out_of_range_ids_on_admin_pages_are_404(approver_client):
+    assert approver_client.get("/admin/approvals/99999999999999999999/").status_code == 404
+    r = approver_client.post(
+        "/admin/approvals/99999999999999999999/decide", {"decision": "approve", "comment": "x"}
+    )
+    assert r.status_code == 404

@@ -133,6 +133,31 @@ def test_errors_use_mlflow_json(governed, client_for, path, body, status, code):
     assert r.json()["error_code"] == code and r.json()["message"]
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"name": {"x": 1}, "version": "2", "stage": "Production", "comment": "c"},
+        {"name": ["scoring"], "version": "2", "stage": "Production", "comment": "c"},
+        {"name": "scoring", "version": ["2"], "stage": "Production", "comment": "c"},
+        {"name": "scoring", "version": "2", "stage": 7, "comment": "c"},
+        {"name": "scoring", "version": "2", "stage": "Production", "comment": {"text": "c"}},
+    ],
+)
+def test_wrong_types_are_400_not_500(governed, client_for, body):
+    r = client_for(governed.editor).post(f"{BASE}/transition-requests/create", body, format="json")
+    assert r.status_code == 400, r.content
+    assert r.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_form_encoded_body_is_read_like_a_query_string(governed, client_for):
+    r = client_for(governed.editor).post(
+        f"{BASE}/transition-requests/create",
+        {"name": "scoring", "version": "2", "stage": "Staging", "comment": "c"},
+    )
+    assert r.status_code == 200, r.content
+    assert r.json()["request"]["to_stage"] == "Staging"
+
+
 def test_unparseable_body_and_anonymous_caller_get_json_errors(governed, client_for):
     r = client_for(governed.editor).post(
         f"{BASE}/transition-requests/create", "{not json", content_type="application/json"

@@ -493,3 +493,11 @@ def test_superusers_set_organisation_defaults_that_models_without_a_policy_follo
         "/api/v1/models/scoring/aliases/champion", {"version": 2}, format="json"
     )
     assert r.status_code == 403
+
+
+@pytest.mark.parametrize("request_id", ["0", "99999999999999999999"])
+def test_out_of_range_request_ids_are_404(governed, client_for, request_id):
+    api = client_for(governed.approver)
+    assert api.get(f"/api/v1/requests/{request_id}").status_code == 404
+    r = api.post(f"/api/v1/requests/{request_id}/approve", {"comment": "x"}, format="json")
+    assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
