@@ -69,14 +69,47 @@ def absolute_location(location: str, base: str) -> str:
     return f"{server.scheme}://{netloc}{re.sub(r'//+', '/', path)}".rstrip("/")
 
 
-def _run_artifact_uri(base: str, run_id: str) -> str:
+def _run_info(base: str, run_id: str) -> dict:
     body = _get_json(base, "/api/2.0/mlflow/runs/get", {"run_id": run_id}, f"run '{run_id}'")
-    uri = body.get("run", {}).get("info", {}).get("artifact_uri")
-    if not isinstance(uri, str) or not uri:
+    info = body.get("run", {}).get("info", {})
+    if (
+        not isinstance(info, dict)
+        or not isinstance(info.get("artifact_uri"), str)
+        or not info["artifact_uri"]
+    ):
         raise TrackingServerUnavailable(
             f"The tracking server returned no artifact location for run '{run_id}'."
         )
-    return uri
+    return info
+
+
+def _run_logged_model_uri(base: str, run_id: str, experiment_id: str, name: str) -> str | None:
+    """The location of the MLflow 3 logged model `name` produced by the run, if there is one.
+
+    MLflow 3's log_model writes under the logged model, not under the run, so `runs:/<run>/model`
+    means that model's artifacts (the client's RunsArtifactRepository looks it up the same way).
+    """
+    if not experiment_id or "'" in name:
+        return None
+    try:
+        response = requests.post(
+            f"{base}/api/2.0/mlflow/logged-models/search",
+            json={"experiment_ids": [experiment_id], "filter": f"name = '{name}'", "max_results": 100},
+            timeout=TIMEOUT_SECONDS,
+        )
+    except requests.RequestException:
+        return None  # older servers have no logged models; the run location stands
+    if response.status_code != 200:
+        return None
+    try:
+        models = response.json().get("models", [])
+    except ValueError:
+        return None
+    for model in models if isinstance(models, list) else []:
+        info = model.get("info", {}) if isinstance(model, dict) else {}
+        if info.get("source_run_id") == run_id and isinstance(info.get("artifact_uri"), str):
+            return info["artifact_uri"]
+    return None
 
 
 def _logged_model_artifact_uri(base: str, model_id: str) -> str:
@@ -102,9 +135,15 @@ def source_resolve(source: str) -> str:
         return ""
     run = re.match(r"^runs:/([^/]+)(?:/(.*))?$", source)
     if run:
-        location = _run_artifact_uri(base, run.group(1))
-        relative = (run.group(2) or "").strip("/")
-        return f"{location.rstrip('/')}/{relative}" if relative else location
+        run_id, relative = run.group(1), (run.group(2) or "").strip("/")
+        info = _run_info(base, run_id)
+        if relative:
+            name, _, rest = relative.partition("/")
+            logged = _run_logged_model_uri(base, run_id, str(info.get("experiment_id", "")), name)
+            if logged:
+                return f"{logged.rstrip('/')}/{rest}" if rest else logged
+            return f"{info['artifact_uri'].rstrip('/')}/{relative}"
+        return info["artifact_uri"]
     logged = re.match(r"^models:/(m-[0-9a-f]{32})/?$", source)
     if logged:
         return _logged_model_artifact_uri(base, logged.group(1))

@@ -27,6 +27,7 @@ class FakeTracking:
     def __init__(self) -> None:
         self.requests: list[str] = []
         self.status = 200
+        self.logged_models: list[tuple[str, str, str]] = []  # (name, source_run_id, artifact_uri)
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,7 +36,14 @@ class FakeTracking:
                 if outer.status != 200:
                     body, status = {"error_code": "INTERNAL_ERROR", "message": "x"}, outer.status
                 elif self.path.startswith("/api/2.0/mlflow/runs/get") and RUN_ID in self.path:
-                    body = {"run": {"info": {"artifact_uri": f"mlflow-artifacts:/1/{RUN_ID}/artifacts"}}}
+                    body = {
+                        "run": {
+                            "info": {
+                                "artifact_uri": f"mlflow-artifacts:/1/{RUN_ID}/artifacts",
+                                "experiment_id": "1",
+                            }
+                        }
+                    }
                     status = 200
                 elif self.path == f"/api/2.0/mlflow/logged-models/{MODEL_ID}":
                     body = {
@@ -46,6 +54,26 @@ class FakeTracking:
                     body, status = {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": "nope"}, 404
                 data = json.dumps(body).encode()
                 self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_POST(self) -> None:  # noqa: N802
+                outer.requests.append(self.path)
+                request = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if self.path != "/api/2.0/mlflow/logged-models/search" or not outer.logged_models:
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                wanted = request.get("filter", "")
+                models = [
+                    {"info": {"name": name, "source_run_id": run, "artifact_uri": uri}}
+                    for name, run, uri in outer.logged_models
+                    if wanted == f"name = '{name}'" and request.get("experiment_ids") == ["1"]
+                ]
+                data = json.dumps({"models": models}).encode()
+                self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -85,6 +113,22 @@ def test_runs_and_logged_model_sources_resolve_and_keep_the_source(fraud, fake_t
     )
     assert logged.storage_location == f"s3://tracked/1/models/{MODEL_ID}/artifacts"
     assert ModelVersion.objects.get(pk=logged.pk).download_uri == logged.storage_location
+
+
+def test_runs_source_naming_a_logged_model_of_the_run_resolves_to_that_model(fraud, fake_tracking):
+    """MLflow 3 writes log_model output under the logged model; runs:/<run>/model means it."""
+    fake_tracking.logged_models = [
+        ("model", "another-run", "s3://tracked/1/models/m-other/artifacts"),
+        ("model", RUN_ID, f"s3://tracked/1/models/{MODEL_ID}/artifacts"),
+    ]
+    version = services.model_version_create(actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
+    assert version.storage_location == f"s3://tracked/1/models/{MODEL_ID}/artifacts"
+    nested = services.model_version_create(
+        actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model/data"
+    )
+    assert nested.storage_location == f"s3://tracked/1/models/{MODEL_ID}/artifacts/data"
+    plain = services.model_version_create(actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/notes")
+    assert plain.storage_location == f"mlflow-artifacts:/1/{RUN_ID}/artifacts/notes"
 
 
 def test_download_uri_makes_tracking_relative_locations_absolute(fraud, fake_tracking, mlflow_as):

@@ -107,7 +107,17 @@ def test_register_on_tracking_server_then_load_through_quorum_by_alias(
     again = mlflow.register_model(f"models:/{info.model_id}", "fraud-e2e")
     assert again.version == "2"
 
-    # runs:/ sources resolve through runs/get to the run's artifact location.
+    # runs:/<run>/model names the run's logged model (MLflow 3 stores log_model output there).
+    by_run = client.create_model_version(
+        "fraud-e2e", source=f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
+    )
+    assert by_run.status == "READY"
+    stored = ModelVersion.objects.get(model__name="fraud-e2e", version=int(by_run.version))
+    assert stored.storage_location.endswith(f"/models/{info.model_id}/artifacts")
+    loaded = mlflow.pyfunc.load_model(f"models:/fraud-e2e/{by_run.version}")
+    assert np.allclose(loaded.predict(np.array([[1.0]])), [3.0])
+
+    # Other runs:/ paths resolve through runs/get to the run's artifact location.
     response = requests.post(
         f"{live_server.url}/api/2.0/mlflow/model-versions/create",
         json={"name": "fraud-e2e", "source": f"runs:/{run.info.run_id}/notes", "run_id": run.info.run_id},
@@ -115,7 +125,7 @@ def test_register_on_tracking_server_then_load_through_quorum_by_alias(
         timeout=30,
     )
     assert response.status_code == 200, response.text
-    notes = ModelVersion.objects.get(model__name="fraud-e2e", version=3)
+    notes = ModelVersion.objects.get(model__name="fraud-e2e", version=4)
     assert notes.source == f"runs:/{run.info.run_id}/notes"
     assert notes.storage_location.endswith(f"/{run.info.run_id}/artifacts/notes")
 
