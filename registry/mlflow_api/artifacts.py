@@ -7,10 +7,11 @@ Proxy namespace (what `mlflow-artifacts:/<path>` and `/api/2.0/mlflow-artifacts/
 A path names a registered version, never a place on disk or in a bucket, so the caller must be
 able to READ that model (hidden == missing, 404) and can only reach files inside that version's
 location (storage_location, else source). Locations served: local directories under
-QUORUM_ALLOWED_LOCAL_ROOTS (plain paths or file://) and s3:// prefixes (boto3, honouring
-AWS_ENDPOINT_URL / QUORUM_S3_ENDPOINT_URL and the usual AWS_* credentials).
+QUORUM_ALLOWED_LOCAL_ROOTS or the local governed store (plain paths or file://), and s3://
+prefixes through registry.artifacts' S3 client (QUORUM_S3_* settings, else AWS_*).
 
-The stores are deliberately small (list + open) so that registry.artifacts' stores can replace them.
+The readers are deliberately small (directory listing + open, symlinks kept inside the version);
+registry.artifacts.stores lists recursively, which a per-directory listing would repeat.
 """
 
 import mimetypes
@@ -128,13 +129,10 @@ class S3Reader:
         self.prefix = prefix.strip("/")
 
     def _client(self):
-        import boto3
+        # The artifact pipeline's client: same endpoint, region and credentials settings everywhere.
+        from registry.artifacts.stores import s3_client
 
-        endpoint = (
-            getattr(settings, "QUORUM_S3_ENDPOINT_URL", "") or os.environ.get("AWS_ENDPOINT_URL") or None
-        )
-        region = getattr(settings, "QUORUM_S3_REGION", "") or None
-        return boto3.client("s3", endpoint_url=endpoint, region_name=region)
+        return s3_client()
 
     def _key(self, relpath: str) -> str:
         return "/".join(p for p in (self.prefix, relpath) if p)
