@@ -104,7 +104,9 @@ class WebhookAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Webhook]:
         return selectors.webhooks_visible_to(request.user).select_related("model")
 
-    def get_form(self, request: HttpRequest, obj: Webhook | None = None, change: bool = False, **kwargs: Any):
+    def get_form(
+        self, request: HttpRequest, obj: Webhook | None = None, change: bool = False, **kwargs: Any
+    ) -> type[WebhookForm]:
         form_class = super().get_form(request, obj, change=change, **kwargs)
         return type("WebhookFormFor", (form_class,), {"request": request})
 

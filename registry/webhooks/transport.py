@@ -10,6 +10,8 @@ checked peer the proxy, not the receiver).
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -90,7 +92,7 @@ class PinnedAdapter(HTTPAdapter):
             num_pools=connections, maxsize=maxsize, block=block, **pool_kwargs
         )
 
-    def proxy_manager_for(self, proxy, **proxy_kwargs):
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> NoReturn:
         raise AddressRefused("Webhook deliveries never go through a proxy.")
 
 
@@ -126,14 +128,15 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float) -> P
         return PostResult(response.status_code, _ms(started), "")
     except AddressRefused as exc:
         return PostResult(None, _ms(started), f"refused: {exc}")
+    except requests.exceptions.Timeout:  # before ConnectionError: a connect timeout is both
+        return PostResult(None, _ms(started), f"timed out after {timeout:g} s")
     except requests.exceptions.ConnectionError as exc:
-        cause = exc.args[0] if exc.args else exc
         refused = _find_cause(exc, AddressRefused)
         if refused is not None:
             return PostResult(None, _ms(started), f"refused: {refused}")
-        return PostResult(None, _ms(started), f"connection failed: {_short(cause)}")
-    except requests.exceptions.Timeout:
-        return PostResult(None, _ms(started), f"timed out after {timeout:g} s")
+        return PostResult(
+            None, _ms(started), f"connection failed: {_short(exc.args[0] if exc.args else exc)}"
+        )
     except requests.exceptions.RequestException as exc:
         refused = _find_cause(exc, AddressRefused)
         if refused is not None:
@@ -168,7 +171,5 @@ def _ms(started: float) -> int:
 
 def urlsplit_host_port(url: str) -> tuple[str, int]:
     """(host, port) of an http(s) URL already checked by rules.url_problem."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return (parts.hostname or ""), (parts.port or (443 if parts.scheme.lower() == "https" else 80))
