@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.permissions import Level
 from audit.models import Action, AuditEvent
 from registry import services
-from registry.models import ModelAlias, ModelVersion, RegisteredModel
+from registry.models import AliasAssignment, ModelAlias, ModelVersion, RegisteredModel
 
 pytestmark = pytest.mark.django_db
 
@@ -304,6 +304,24 @@ def test_resolve_all_four_forms(fraud, cast, client_for):
         assert body["name"] == "fraud"
         assert body["artifact_location"] == f"s3://bucket/fraud/{version}"
         assert body["uri"] == uri
+
+
+def test_resolve_an_alias_as_of_a_past_moment(fraud, cast, client_for):
+    services.alias_set(actor=cast.owner, name="fraud", alias="champion", version=1)
+    AliasAssignment.objects.filter(alias="champion").update(assigned_at=timezone.now() - timedelta(hours=2))
+    between = (timezone.now() - timedelta(hours=1)).isoformat()
+    services.alias_set(actor=cast.owner, name="fraud", alias="champion", version=2)
+    api = client_for(cast.owner)
+    assert api.get("/api/v1/resolve", {"uri": "models:/fraud@champion"}).json()["version"] == 2
+    assert (
+        api.get("/api/v1/resolve", {"uri": "models:/fraud@champion", "as_of": between}).json()["version"] == 1
+    )
+    long_ago = (timezone.now() - timedelta(days=1)).isoformat()
+    _error(
+        api.get("/api/v1/resolve", {"uri": "models:/fraud@champion", "as_of": long_ago}),
+        404,
+        "RESOURCE_DOES_NOT_EXIST",
+    )
 
 
 def test_resolve_missing_targets_are_404(fraud, cast, client_for):
