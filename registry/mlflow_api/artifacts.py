@@ -19,6 +19,7 @@ import os
 import posixpath
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Protocol
 from urllib.parse import quote, unquote, urlparse
@@ -30,7 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
 from registry import selectors, tracking
-from registry.errors import InvalidParameter, NotFound
+from registry.errors import InvalidParameter, NotFound, RegistryError
 from registry.mlflow_api.transport import Params, run_endpoint
 from registry.models import ModelVersion
 
@@ -123,6 +124,30 @@ class LocalReader:
         return target.open("rb")
 
 
+class ArtifactStorageUnavailable(RegistryError):
+    """The store behind a version did not answer or refused Quorum: the client may retry later."""
+
+    code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 503
+
+
+@contextmanager
+def _s3_errors(where: str) -> Iterator[None]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchKey", "404", "NoSuchBucket"):
+            raise NotFound(f"Artifact '{where}' not found.")
+        raise ArtifactStorageUnavailable(f"The artifact store refused to serve '{where}' ({code}).")
+    except BotoCoreError as exc:
+        raise ArtifactStorageUnavailable(
+            f"The artifact store is unreachable for '{where}' ({type(exc).__name__})."
+        )
+
+
 class S3Reader:
     def __init__(self, bucket: str, prefix: str) -> None:
         self.bucket = bucket
@@ -141,29 +166,24 @@ class S3Reader:
         base = self._key(relpath)
         prefix = f"{base}/" if base else ""
         entries: list[tuple[str, bool, int | None]] = []
-        paginator = self._client().get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
-            for common in page.get("CommonPrefixes", []):
-                entries.append((common["Prefix"][len(prefix) :].rstrip("/"), True, None))
-            for obj in page.get("Contents", []):
-                name = obj["Key"][len(prefix) :]
-                if name:
-                    entries.append((name, False, obj["Size"]))
-            if len(entries) >= LIST_LIMIT:
-                break
+        with _s3_errors(relpath):
+            paginator = self._client().get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                for common in page.get("CommonPrefixes", []):
+                    entries.append((common["Prefix"][len(prefix) :].rstrip("/"), True, None))
+                for obj in page.get("Contents", []):
+                    name = obj["Key"][len(prefix) :]
+                    if name:
+                        entries.append((name, False, obj["Size"]))
+                if len(entries) >= LIST_LIMIT:
+                    break
         return sorted(entries)[:LIST_LIMIT]
 
     def open(self, relpath: str) -> BinaryIO:
-        from botocore.exceptions import ClientError
-
         if not relpath:
             raise NotFound("Artifact '' is not a file.")
-        try:
+        with _s3_errors(relpath):
             return self._client().get_object(Bucket=self.bucket, Key=self._key(relpath))["Body"]
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404", "NoSuchBucket"):
-                raise NotFound(f"Artifact '{relpath}' not found.")
-            raise
 
 
 def reader_for(location: str) -> ArtifactReader | None:

@@ -181,3 +181,17 @@ def test_version_without_artifacts_on_disk_lists_empty(cast, mlflow_as, artifact
     services.model_version_create(actor=cast.owner, name="empty", source=str(artifact_root / "not-yet"))
     assert ModelVersion.objects.filter(model__name="empty").exists()
     assert mlflow_as(cast.owner).get(PROXY, {"path": "quorum-models/empty/1"}).json() == {}
+
+
+def test_unreachable_object_store_is_a_503(cast, mlflow_as, monkeypatch, settings):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    settings.QUORUM_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
+    services.registered_model_create(actor=cast.owner, name="offline")
+    services.model_version_create(actor=cast.owner, name="offline", source="s3://models/offline/1")
+    api = mlflow_as(cast.owner)
+    for response in (
+        api.get(f"{PROXY}/quorum-models/offline/1/MLmodel"),
+        api.get(PROXY, {"path": "quorum-models/offline/1"}),
+    ):
+        assert (response.status_code, response.json()["error_code"]) == (503, "TEMPORARILY_UNAVAILABLE")
