@@ -9,7 +9,7 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.models import User
 from registry import rules, search, selectors, services
 from registry.mlflow_api import artifacts
-from registry.mlflow_api.errors import MlflowApiError, error_response
+from registry.mlflow_api.errors import error_response, missing_parameter
 from registry.mlflow_api.render import model_version_json, registered_model_json
 from registry.mlflow_api.transport import Handler, Params, run_endpoint
 from registry.models import ModelVersion, RegisteredModel
@@ -90,9 +90,7 @@ def latest_versions_get(request: HttpRequest, user: User, p: Params) -> dict[str
 def registered_model_tag_set(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     value = p.optional_str("value")
     if value is None:
-        raise MlflowApiError(
-            "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'value'. See the API docs."
-        )
+        raise missing_parameter("value")
     services.registered_model_tag_set(actor=user, name=p.required("name"), key=p.required("key"), value=value)
     return {}
 
@@ -178,9 +176,7 @@ def download_uri_get(request: HttpRequest, user: User, p: Params) -> dict[str, A
 def model_version_tag_set(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     value = p.optional_str("value")
     if value is None:
-        raise MlflowApiError(
-            "INVALID_PARAMETER_VALUE", "Missing value for required parameter 'value'. See the API docs."
-        )
+        raise missing_parameter("value")
     services.model_version_tag_set(
         actor=user, name=p.required("name"), version=p.version(), key=p.required("key"), value=value
     )
