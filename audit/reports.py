@@ -160,9 +160,12 @@ def promotions_report(
     keys = set(decided.values_list("target_type", "target_id"))
     by_request: dict[tuple[str, str], list[AuditEvent]] = defaultdict(list)
     if keys:
-        condition = Q()
+        ids_by_type: dict[str, set[str]] = defaultdict(set)
         for target_type, target_id in keys:
-            condition |= Q(target_type=target_type, target_id=target_id)
+            ids_by_type[target_type].add(target_id)
+        condition = Q()
+        for target_type, ids in ids_by_type.items():
+            condition |= Q(target_type=target_type, target_id__in=ids)
         for event in events.filter(action__startswith="request.").filter(condition).order_by("seq"):
             by_request[(event.target_type, event.target_id)].append(event)
     rows: list[tuple[int, dict[str, Any]]] = []
@@ -173,18 +176,19 @@ def promotions_report(
     changes = _in_period(
         events.filter(action__in=[Action.VERSION_STAGE_CHANGED, Action.ALIAS_SET]), since, until
     ).order_by("seq")
+    # Where requests were applied (a day's margin around the period covers the same transaction).
+    applied_at: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+    margin = timedelta(days=1)
+    applied = AuditEvent.objects.filter(action=Action.REQUEST_APPLIED)
+    applied = _in_period(applied, since and since - margin, until and until + margin)
+    for model_name, version, seq in applied.values_list("model_name", "version", "seq").iterator():
+        applied_at[(model_name, version)].append(seq)
     for event in changes.iterator(chunk_size=2000):
         target = _direct_target(event)
         if target is None:
             continue
-        applied_nearby = AuditEvent.objects.filter(
-            action=Action.REQUEST_APPLIED,
-            seq__gte=event.seq - APPLY_WINDOW,
-            seq__lte=event.seq + APPLY_WINDOW,
-            model_name=event.model_name,
-            version=event.version,
-        ).exists()
-        if applied_nearby:
+        nearby = applied_at.get((event.model_name, event.version), [])
+        if any(abs(seq - event.seq) <= APPLY_WINDOW for seq in nearby):
             continue
         rows.append(
             (
