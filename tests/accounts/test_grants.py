@@ -94,23 +94,24 @@ def test_grant_listing_shows_who_holds_what_and_through_which_team(api_as, acces
     assert not any(user == "outsider" for user, *_ in effective)
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
-        ({"user": "outsider", "level": "OWNER"}, "level"),
-        ({"user": "nobody", "level": "READ"}, "user"),
-        ({"team": "nobody", "level": "READ"}, "team"),
-        ({"user": "outsider", "team": "model-risk", "level": "READ"}, None),
-        ({"level": "READ"}, None),
-        ({"user": 7, "level": "READ"}, "user"),
-    ],
-)
-def test_bad_grant_requests_get_400(body, field, api_as, access_cast) -> None:
-    response = api_as("manager").post(GRANTS, body, format="json")
-    assert response.status_code == 400, response.content
-    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-    if field:
-        assert field in json.dumps(response.json())
+BAD_GRANTS = [
+    ({"user": "outsider", "level": "OWNER"}, "level"),
+    ({"user": "nobody", "level": "READ"}, "user"),
+    ({"team": "nobody", "level": "READ"}, "team"),
+    ({"user": "outsider", "team": "model-risk", "level": "READ"}, None),
+    ({"level": "READ"}, None),
+    ({"user": 7, "level": "READ"}, "user"),
+]
+
+
+def test_bad_grant_requests_get_400(api_as, access_cast) -> None:
+    manager = api_as("manager")
+    for body, field in BAD_GRANTS:
+        response = manager.post(GRANTS, body, format="json")
+        assert response.status_code == 400, (body, response.content)
+        assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+        if field:
+            assert field in json.dumps(response.json()), body
 
 
 def test_revoking_something_not_granted_is_404_and_bad_kind_is_404(api_as, access_cast) -> None:
@@ -201,21 +202,21 @@ def test_grant_revoke_and_report_commands(access_cast) -> None:
     assert "secret-model" in csv_out.getvalue()
 
 
-@pytest.mark.parametrize(
-    "args",
-    [
-        ["grant", "--user", "outsider", "--model", "fraud", "--level", "OWNER"],
-        ["grant", "--user", "nobody", "--model", "fraud", "--level", "READ"],
-        ["grant", "--user", "outsider", "--model", "no-such-model", "--level", "READ"],
-        ["revoke", "--user", "outsider", "--model", "fraud", "--level", "READ"],
-        ["access_report", "--model", "no-such-model"],
-        ["access_report", "--user", "nobody"],
-        ["team", "add", "no-team", "outsider"],
-    ],
-)
-def test_commands_fail_clearly(args: list[str], access_cast) -> None:
-    with pytest.raises(CommandError):
-        call_command(*args, stdout=io.StringIO())
+FAILING_COMMANDS = [
+    ["grant", "--user", "outsider", "--model", "fraud", "--level", "OWNER"],
+    ["grant", "--user", "nobody", "--model", "fraud", "--level", "READ"],
+    ["grant", "--user", "outsider", "--model", "no-such-model", "--level", "READ"],
+    ["revoke", "--user", "outsider", "--model", "fraud", "--level", "READ"],
+    ["access_report", "--model", "no-such-model"],
+    ["access_report", "--user", "nobody"],
+    ["team", "add", "no-team", "outsider"],
+]
+
+
+def test_commands_fail_clearly(access_cast) -> None:
+    for args in FAILING_COMMANDS:
+        with pytest.raises(CommandError):
+            call_command(*args, stdout=io.StringIO())
 
 
 def test_team_and_user_commands(access_cast) -> None:

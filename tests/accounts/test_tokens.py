@@ -77,7 +77,7 @@ def test_bearer_and_basic_tokens_authenticate_and_record_last_use(access_cast) -
         "Basic " + base64.b64encode(b"reader:qrm_wrong").decode(),
     ],
 )
-def test_malformed_or_unknown_tokens_get_401(header: str, access_cast) -> None:
+def test_malformed_or_unknown_tokens_get_401(header: str, db) -> None:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=header)
     response = client.get("/api/v1/models")
@@ -139,8 +139,9 @@ def test_only_superusers_issue_tokens_for_others(api_as, access_cast) -> None:
         {"name": "x", "user": "nobody"},
     ],
 )
-def test_bad_token_requests_get_400(body: dict, api_as, access_cast) -> None:
-    api = api_as("superuser")
+def test_bad_token_requests_get_400(body: dict, db) -> None:
+    api = APIClient()
+    api.force_authenticate(access_user("root", is_superuser=True))
     response = api.post("/api/v1/tokens", body, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
