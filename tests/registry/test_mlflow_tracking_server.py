@@ -1,5 +1,7 @@
 """End to end with a real MLflow tracking server: log and register a model there, load it through Quorum."""
 
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -37,7 +39,10 @@ def tracking_server(tmp_path_factory) -> Iterator[str]:
         "--artifacts-destination", str(home / "mlartifacts"),
     ]  # fmt: skip
     log = (home / "server.log").open("wb")
-    process = subprocess.Popen(command, cwd=home, stdout=log, stderr=subprocess.STDOUT)
+    # Its own process group: `mlflow server` starts uvicorn and a job runner that must go with it.
+    process = subprocess.Popen(
+        command, cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     try:
@@ -54,11 +59,11 @@ def tracking_server(tmp_path_factory) -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
         log.close()
 
 
