@@ -60,6 +60,12 @@ MLFLOW_PROBES = [
         f"{MLFLOW}/model-versions/transition-stage",
         {"name": "{m}", "version": "1", "stage": "Archived"},
     ),
+    ("GET", f"{MLFLOW}/transition-requests/list?name={{m}}&version=1", None),
+    (
+        "POST",
+        f"{MLFLOW}/transition-requests/create",
+        {"name": "{m}", "version": "1", "stage": "Staging", "comment": "r"},
+    ),
 ]
 
 
@@ -177,3 +183,45 @@ def test_hidden_and_missing_models_cost_the_same_queries(api_as, access_cast) ->
                 transaction.set_rollback(True)
             counts.append(len(queries.captured_queries))
         assert counts[0] == counts[1], (method, template, counts)
+
+
+LIST_ENDPOINTS = [
+    "/api/v1/models",
+    "/api/v1/versions",
+    "/api/v1/requests",
+    "/api/v1/artifact-jobs",
+    "/api/v1/webhooks",
+    "/api/v1/audit/events",
+    "/api/v1/audit/events/export.csv",
+    "/api/v1/audit/events/export.jsonl",
+    "/api/v1/audit/reports/promotions",
+    "/api/v1/audit/reports/aliases",
+    "/api/v1/audit/reports/access-changes",
+    "/api/v1/audit/reports/separation-of-duties",
+    "/api/v1/access-report",
+    "/api/v1/access-report?output=csv",
+    "/api/v1/users/me/access",
+    "/api/v1/users/other-owner/access",
+    "/api/2.0/mlflow/registered-models/search",
+    "/api/2.0/mlflow/model-versions/search",
+]
+
+
+def test_no_list_report_or_export_mentions_another_teams_model(api_as, access_cast) -> None:
+    from registry.workflows import services as workflows
+
+    workflows.transition_request_create(
+        actor=access_cast.other_owner,
+        name=HIDDEN,
+        version=1,
+        target_kind="stage",
+        target="Staging",
+        reason="r",
+    )
+    for role in ("outsider", "reader", "manager"):
+        client = api_as(role)
+        for url in LIST_ENDPOINTS:
+            response = client.get(url)
+            body = b"".join(response.streaming_content) if response.streaming else response.content
+            assert response.status_code in (200, 404), (role, url, response.status_code, body[:200])
+            assert HIDDEN.encode() not in body, (role, url)
