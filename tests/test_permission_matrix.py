@@ -148,7 +148,16 @@ WORKFLOW_ROWS = [
     Row("GET", f"{V}/models/fraud/policies", R, 200),
     Row("PUT", f"{V}/models/fraud/policies/alias/challenger", M, 200, {"required_approvals": 1}),
 ]
-ALL_ROWS = NATIVE_ROWS + MLFLOW_ROWS + WORKFLOW_ROWS
+# Other native routes: artifacts, timeline, webhooks and audit lists (filtered to what one may see).
+OTHER_ROWS = [
+    Row("GET", f"{V}/models/fraud/versions/3/artifacts", R, 200),
+    Row("GET", f"{V}/models/fraud/versions/1/timeline", R, 200),
+    Row("GET", f"{V}/artifact-jobs", ANY, 200),
+    Row("GET", f"{V}/webhooks", ANY, 200),
+    Row("GET", f"{V}/audit/events", ANY, 200),
+    Row("GET", f"{V}/audit/reports/access-changes", ANY, 200),
+]
+ALL_ROWS = NATIVE_ROWS + MLFLOW_ROWS + WORKFLOW_ROWS + OTHER_ROWS
 
 
 @pytest.fixture
@@ -245,7 +254,9 @@ def outcome_mismatches(row: Row, client_for_role, ids: dict[str, int] | None = N
 
 
 @pytest.mark.parametrize(
-    "rows", [NATIVE_ROWS, MLFLOW_ROWS, WORKFLOW_ROWS], ids=["native", "mlflow-and-downloads", "workflows"]
+    "rows",
+    [NATIVE_ROWS, MLFLOW_ROWS, WORKFLOW_ROWS + OTHER_ROWS],
+    ids=["native", "mlflow-and-downloads", "workflows-and-more"],
 )
 def test_every_endpoint_answers_as_the_issue_table_says(rows: list[Row], api_as, promotion_requests) -> None:
     # One cast for all rows (building it is the slow part); each request is rolled back, so every
