@@ -103,6 +103,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from our static files: /api/docs/ works offline
     "guardian",
     "accounts",
     "audit",
@@ -209,6 +210,9 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Model registry and lifecycle governance. Native API under /api/v1/.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # The MLflow- and Databricks-compatible routes are documented by those projects; this is the native API.
     "PREPROCESSING_HOOKS": ["registry.api.schema.native_endpoints_only"],
