@@ -2,7 +2,9 @@
 team changes go through the audited services."""
 
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -12,6 +14,42 @@ from accounts import services
 from accounts.models import ApiToken, Team, User
 from audit.models import Action
 from registry.errors import RegistryError
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class AuditedGroupAdmin(GroupAdmin):
+    """Django groups (the teams' groups): global permissions granted here are access changes, so audited."""
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # The admin runs the whole change form in one transaction; the event commits with it.
+        super().save_related(request, form, formsets, change)
+        group = form.instance
+        audit.record(
+            actor=request.user,
+            action=Action.TEAM_CHANGED,
+            target=group,
+            after={
+                "group": group.name,
+                "changed": list(form.changed_data),
+                "global_permissions": sorted(
+                    f"{p.content_type.app_label}.{p.codename}"
+                    for p in group.permissions.select_related("content_type")
+                ),
+            },
+        )
+
+    def delete_model(self, request: HttpRequest, obj: Group) -> None:
+        with transaction.atomic():
+            audit.record(
+                actor=request.user,
+                action=Action.TEAM_CHANGED,
+                target=obj,
+                before={"group": obj.name, "deleted": True},
+            )
+            super().delete_model(request, obj)
+
 
 USER_AUDITED_FIELDS = ["username", "email", "is_active", "is_staff", "is_superuser", "is_service_account"]
 
@@ -26,22 +64,31 @@ class UserAdmin(DjangoUserAdmin):
     ]
 
     def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
-        with transaction.atomic():
-            if obj.is_service_account and obj.has_usable_password():
-                # Token-only: a password set before the flag must not keep working.
-                obj.set_unusable_password()
-            super().save_model(request, obj, form, change)
-            changed = [name for name in form.changed_data if name in USER_AUDITED_FIELDS or name == "groups"]
-            audit.record(
-                actor=request.user,
-                action=Action.USER_UPDATED if change else Action.USER_CREATED,
-                target=obj,
-                after={
-                    "changed": changed,
-                    "password_changed": "password" in form.changed_data or "password1" in form.changed_data,
-                    **{name: getattr(obj, name) for name in USER_AUDITED_FIELDS},
-                },
-            )
+        if obj.is_service_account and obj.has_usable_password():
+            # Token-only: a password set before the flag must not keep working.
+            obj.set_unusable_password()
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
+        # The admin runs the whole form in one transaction, so the event commits with the change;
+        # it is written after the groups and global permissions are saved, to record them.
+        super().save_related(request, form, formsets, change)
+        obj = form.instance
+        audit.record(
+            actor=request.user,
+            action=Action.USER_UPDATED if change else Action.USER_CREATED,
+            target=obj,
+            after={
+                "changed": [name for name in form.changed_data if "password" not in name],
+                "password_changed": any("password" in name for name in form.changed_data),
+                **{name: getattr(obj, name) for name in USER_AUDITED_FIELDS},
+                "groups": sorted(obj.groups.values_list("name", flat=True)),
+                "global_permissions": sorted(
+                    f"{p.content_type.app_label}.{p.codename}"
+                    for p in obj.user_permissions.select_related("content_type")
+                ),
+            },
+        )
 
 
 @admin.register(Team)

@@ -243,3 +243,19 @@ def test_marking_a_user_as_service_account_in_the_admin_removes_password_login_a
     assert person.is_service_account and not person.has_usable_password()
     event = AuditEvent.objects.filter(action=Action.USER_UPDATED).latest("seq")
     assert event.actor_username == "root" and "is_service_account" in event.after["changed"]
+
+
+def test_global_permissions_given_to_a_group_in_the_admin_are_audited(access_cast) -> None:
+    from django.contrib.auth.models import Permission
+
+    team = Group.objects.get(name="model-risk")
+    add_model = Permission.objects.get(codename="add_registeredmodel")
+    client = staff_client(access_cast, "superuser")
+    response = client.post(
+        f"/admin/auth/group/{team.pk}/change/", {"name": "model-risk", "permissions": [str(add_model.pk)]}
+    )
+    assert response.status_code == 302, response.content[:300]
+    assert list(team.permissions.values_list("codename", flat=True)) == ["add_registeredmodel"]
+    event = AuditEvent.objects.filter(action=Action.TEAM_CHANGED).latest("seq")
+    assert event.actor_username == "root"
+    assert event.after["global_permissions"] == ["registry.add_registeredmodel"]
