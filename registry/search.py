@@ -336,6 +336,14 @@ LOOKUPS = {
 }
 
 
+def like_pattern_closed(pattern: str) -> str:
+    """A trailing lone backslash escapes nothing: make it a literal one (PostgreSQL rejects it)."""
+    escaped = False
+    for ch in pattern:
+        escaped = not escaped and ch == "\\"
+    return pattern + "\\" if escaped else pattern
+
+
 def _compare(field: str, comparator: str, value: Any) -> Q:
     if comparator == "!=":
         return ~Q(**{f"{field}__exact": value})
@@ -343,6 +351,8 @@ def _compare(field: str, comparator: str, value: Any) -> Q:
         return Q(**{f"{field}__in": list(value)})
     if comparator == "NOT IN":
         return ~Q(**{f"{field}__in": list(value)})
+    if comparator in ("LIKE", "ILIKE"):
+        value = like_pattern_closed(value)
     return Q(**{f"{field}__{LOOKUPS[comparator]}": value})
 
 

@@ -116,6 +116,14 @@ def test_like_patterns_translate_to_glob(pattern, glob):
     assert like_to_glob(pattern) == glob
 
 
+@pytest.mark.parametrize(
+    ("pattern", "closed"),
+    [("a", "a"), ("a\\", "a\\\\"), ("a\\\\", "a\\\\"), ("\\m\\", "\\m\\\\"), ("x\\%", "x\\%")],
+)
+def test_trailing_lone_escape_becomes_literal(pattern, closed):
+    assert search.like_pattern_closed(pattern) == closed
+
+
 # --- order_by and paging ------------------------------------------------------------------
 
 
@@ -203,6 +211,7 @@ def _versions(user, text: str) -> list[tuple[str, int]]:
         ("name IN ('m-17', 'fraud_v2', 'nope')", ["fraud_v2", "m-17"]),
         ("name NOT IN ('m-17', 'fraud_v2')", ["M-17", "m-170"]),
         ("name LIKE 'fraud\\_%'", ["fraud_v2"]),
+        ("name LIKE 'm-17\\'", []),  # a trailing lone escape is a literal backslash, not an SQL error
         ("tags.team = 'Risk'", ["fraud_v2"]),
         ("tags.team LIKE 'r%'", []),
         ("tags.team ILIKE 'r%'", ["fraud_v2"]),
