@@ -294,6 +294,8 @@ def parse_filter(text: object) -> list[Condition]:
         raise InvalidParameter("Parameter 'filter' must be a string.", field="filter")
     if len(text) > FILTER_MAX:
         raise InvalidParameter(f"Filter is longer than {FILTER_MAX} characters.", field="filter")
+    if "\x00" in text:
+        raise InvalidParameter("Invalid filter: NUL characters are not allowed.", field="filter")
     return _Parser(text).parse()
 
 

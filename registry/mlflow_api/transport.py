@@ -61,6 +61,15 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _refuse_nul(name: str, value: str) -> None:
+    # PostgreSQL cannot store or compare NUL; refuse it here rather than fail in the driver.
+    if "\x00" in value:
+        raise MlflowApiError(
+            "INVALID_PARAMETER_VALUE",
+            f"Invalid value for parameter '{name}': NUL characters are not allowed.",
+        )
+
+
 @dataclass
 class Params:
     """Request parameters of one call, from the query string (GET) or the JSON body (others)."""
@@ -90,6 +99,7 @@ class Params:
                 "INVALID_PARAMETER_VALUE",
                 f"Invalid value {json.dumps(value)[:100]} for parameter '{name}' supplied: it must be a string.",
             )
+        _refuse_nul(name, value)
         return value
 
     def required(self, name: str) -> str:
@@ -128,6 +138,8 @@ class Params:
                 "INVALID_PARAMETER_VALUE",
                 f"Invalid value for parameter '{name}': expected a list of strings.",
             )
+        for value in values:
+            _refuse_nul(name, value)
         return values
 
     def tags(self, name: str = "tags") -> list[dict]:
