@@ -323,3 +323,28 @@ def test_native_api_accepts_the_same_filter_grammar(catalog, client_for):
     assert response.status_code == 400
     assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert "OR" in response.json()["message"]
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+CONDITION = st.tuples(
+    st.sampled_from(
+        ["name", "run_id", "source_path", "version_number", "tags.team", "tag.`a.b`", 'tags."x y"']
+    ),
+    st.sampled_from(["=", "!=", "<", ">=", "LIKE", "ILIKE", "IN", "NOT IN"]),
+    st.one_of(st.text(max_size=12).map(_quoted), st.integers(-(2**70), 2**70).map(str)),
+).map(lambda c: f"{c[0]} {c[1]} ({c[2]})" if "IN" in c[1] else " ".join(c))
+
+
+@pytest.mark.django_db
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(CONDITION, min_size=1, max_size=3).map(" AND ".join))
+def test_any_grammatical_filter_runs_or_is_refused_cleanly_on_the_database(catalog, text):
+    """Whatever the values (unicode, quotes, wildcards, huge numbers), the database never errors."""
+    for run in (selectors.registered_models_search, selectors.model_versions_search):
+        try:
+            list(run(catalog.owner, filter_string=text))
+        except InvalidParameter:
+            pass
