@@ -280,12 +280,9 @@ def artifact_download(request: HttpRequest, user: User, p: Params, artifact_path
     stream = reader.open(inner)
     content_type = mimetypes.guess_type(inner)[0] or "application/octet-stream"
     filename = posixpath.basename(inner)
-    if isinstance(reader, LocalReader):
-        return FileResponse(stream, content_type=content_type, as_attachment=True, filename=filename)
-    response = FileResponse(
-        _iterate(stream), content_type=content_type, as_attachment=True, filename=filename
-    )
-    return response
+    # Local files stream with their size; object-store bodies are read in chunks and closed after.
+    body = stream if isinstance(reader, LocalReader) else _iterate(stream)
+    return FileResponse(body, content_type=content_type, as_attachment=True, filename=filename)
 
 
 READ_ONLY = frozenset({"GET"})
