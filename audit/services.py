@@ -34,10 +34,16 @@ def _scrub(value: Any) -> Any:
     """JSON-normalize a before/after value and drop anything that looks like a secret."""
     if value is None:
         return None
-    normalized = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
-    if isinstance(normalized, dict):
-        return {k: ("[redacted]" if k.lower() in SECRET_KEYS else v) for k, v in normalized.items()}
-    return normalized
+    return _redacted(json.loads(json.dumps(value, cls=DjangoJSONEncoder)))
+
+
+def _redacted(value: Any) -> Any:
+    """Replace the values of secret-named keys, at any depth (a webhook's nested config, a list of tokens)."""
+    if isinstance(value, dict):
+        return {k: ("[redacted]" if k.lower() in SECRET_KEYS else _redacted(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
 
 
 def _actor_fields(actor: Any) -> dict[str, Any]:

@@ -263,3 +263,27 @@ def test_secrets_are_redacted_from_before_and_after(cast):
             after={"name": "ci", "token": "qrm_secret", "password": "p"},
         )
     assert event.after == {"name": "ci", "token": "[redacted]", "password": "[redacted]"}
+
+
+def test_secrets_nested_in_before_and_after_are_redacted_too(cast):
+    with transaction.atomic():
+        event = audit.record(
+            actor=cast.owner,
+            action=Action.WEBHOOK_CHANGED,
+            before={"hooks": [{"url": "https://a", "secret": "s1"}]},
+            after={
+                "config": {
+                    "url": "https://b",
+                    "Webhook_Secret": "s2",
+                    "headers": {"Authorization": "Bearer x"},
+                }
+            },
+        )
+    assert event.before == {"hooks": [{"url": "https://a", "secret": "[redacted]"}]}
+    assert event.after == {
+        "config": {
+            "url": "https://b",
+            "Webhook_Secret": "[redacted]",
+            "headers": {"Authorization": "[redacted]"},
+        }
+    }
