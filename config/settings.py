@@ -227,7 +227,16 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
-CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_timeout": 5, "socket_connect_timeout": 5}
+# Publishing gives up after one quick retry instead of kombu's ~6 s of reconnecting: work is in the
+# outbox (registry.artifacts) and beat publishes it again, so a dead broker never holds up a request.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
 
 # --- Artifacts ---
 QUORUM_ARTIFACT_ROOT = Path(os.environ.get("QUORUM_ARTIFACT_ROOT", VAR_DIR / "artifacts"))

@@ -158,7 +158,7 @@ def test_broker_outage_during_promotion_is_recovered_by_the_outbox(
     started = time.monotonic()
     response = owner_api.post(f"/api/v1/models/{owner_api.model_name}/versions/{row.version}/governed-copy")
     assert response.status_code == 202, response.content
-    assert time.monotonic() - started < 10  # a dead broker never hangs the request
+    assert time.monotonic() - started < 3  # a dead broker never holds up the request
     job_id = response.json()["id"]
     message = OutboxMessage.objects.get(job_id=job_id)
     assert message.dispatched_at is None and message.last_error  # kept, not lost
