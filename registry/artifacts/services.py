@@ -553,8 +553,6 @@ def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, locat
     if unverified:
         # Never reached with a correct run; refuse rather than record a partial copy as governed.
         raise StoreError(f"{unverified} objects of the governed copy are not verified.")
-    note = ""
-    apply = _request_apply_hook() if job.request_id else None
     if not _job_finish(job, token, status=JobStatus.SUCCEEDED, destination=location):
         raise LeaseLost(f"artifact job {job.pk} was taken over by another worker")
     now = timezone.now()
@@ -578,14 +576,34 @@ def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, locat
             "request": job.request_id,
         },
     )
-    if apply is not None:
+    apply = _request_apply_hook()
+    notes = []
+    for request_id in _requests_waiting(version, job) if apply is not None else []:
         try:
             with transaction.atomic():
-                apply(job.request_id)
+                apply(request_id)
         except (NotFound, Conflict, PermissionDenied, InvalidParameter) as exc:
             # The request moved on while we copied (cancelled, rejected); the copy stands on its own.
-            note = f"Governed copy done; transition request {job.request_id} was not applied: {exc.message}"
-            ArtifactJob.objects.filter(pk=job.pk).update(error=note)
+            notes.append(
+                f"Governed copy done; transition request {request_id} was not applied: {exc.message}"
+            )
+    if notes:
+        ArtifactJob.objects.filter(pk=job.pk).update(error=" ".join(notes))
+
+
+def _requests_waiting(version: ModelVersion, job: ArtifactJob) -> list[int]:
+    """The job's request, and any other request of this version handed over while it copied."""
+    waiting = {job.request_id} if job.request_id else set()
+    try:
+        from registry.workflows.models import RequestState, TransitionRequest
+    except ImportError:
+        return sorted(waiting)
+    waiting.update(
+        TransitionRequest.objects.filter(version=version, state=RequestState.APPLYING).values_list(
+            "pk", flat=True
+        )
+    )
+    return sorted(waiting)
 
 
 # --- Running a job (what the tasks call) -------------------------------------------------

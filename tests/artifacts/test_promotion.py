@@ -78,3 +78,26 @@ def test_failed_copy_never_applies_and_a_retry_finishes_the_promotion(cast, prom
     request.refresh_from_db()
     assert request.state == RequestState.APPLIED
     assert ModelVersion.objects.get(pk=version.pk).stage == "Production"
+
+
+def test_every_request_waiting_on_the_copy_is_applied_when_it_is_proven(cast, promotable, client_for):
+    (promotable["folder"] / "model.pkl").write_bytes(b"swapped after validation")
+    to_production = approve_to_quorum(cast, promotable["approvers"])
+    champion = workflow_services.transition_request_create(
+        actor=cast.owner, name="scoring", version=1, target_kind="alias", target="champion", reason="promote"
+    )
+    for approver in promotable["approvers"]:
+        workflow_services.transition_request_approve(actor=approver, request_id=champion.pk, comment="ok")
+    champion.refresh_from_db()
+    assert (to_production.state, champion.state) == (RequestState.APPLYING, RequestState.APPLYING)
+
+    (promotable["folder"] / "model.pkl").write_bytes(promotable["files"]["model.pkl"])
+    first_job = ArtifactJob.objects.filter(kind="copy").order_by("pk").first()
+    assert client_for(cast.owner).post(f"/api/v1/artifact-jobs/{first_job.pk}/retry").status_code == 202
+    to_production.refresh_from_db()
+    champion.refresh_from_db()
+    assert (to_production.state, champion.state) == (RequestState.APPLIED, RequestState.APPLIED)
+    version = ModelVersion.objects.get(model__name="scoring", version=1)
+    assert version.stage == "Production" and list(version.aliases.values_list("alias", flat=True)) == [
+        "champion"
+    ]
