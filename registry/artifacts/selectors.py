@@ -49,3 +49,9 @@ def version_artifacts_get(user, name: str, version: int) -> tuple[ModelVersion, 
 
 def manifest_entries(manifest: ArtifactManifest) -> QuerySet[ManifestEntry]:
     return manifest.entries.order_by("path")
+
+
+def copy_job_for_request(request_id: int, version_id: int) -> ArtifactJob | None:
+    """The governed copy a transition request waits on (for the request page's progress bar)."""
+    jobs = ArtifactJob.objects.filter(kind="copy", version_id=version_id).order_by("-created_at", "-id")
+    return jobs.filter(request_id=request_id).first() or jobs.first()

@@ -3,6 +3,7 @@
 import pytest
 
 from registry.artifacts.models import ArtifactJob
+from registry.artifacts.selectors import copy_job_for_request
 from registry.models import ModelVersion
 from registry.workflows import services as workflow_services
 from registry.workflows.models import RequestState
@@ -59,6 +60,7 @@ def test_quorum_copies_to_the_governed_store_then_applies(cast, promotable):
     assert version.storage_location == f"file://{promotable['governed']}"
     job = ArtifactJob.objects.get(kind="copy")
     assert (job.request_id, job.status) == (request.pk, "succeeded")
+    assert copy_job_for_request(request.pk, version.pk) == job
     copied = {path: sha256((promotable["governed"] / path).read_bytes()) for path in promotable["files"]}
     assert copied == {path: sha256(data) for path, data in promotable["files"].items()}
 
