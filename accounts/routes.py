@@ -52,6 +52,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "readyz": {"GET": Rule(Audience.PUBLIC, note="readiness; no data")},
     "metrics": {"GET": Rule(Audience.PUBLIC, note="QUORUM_METRICS_TOKEN bearer, checked by the view")},
     "schema": {"GET": Rule(Audience.PUBLIC, note="OpenAPI description; no data")},
+    "bench-floor": {"GET": Rule(Audience.PUBLIC, note="QUORUM_BENCH_FLOOR only; constant answer, no data")},
     "swagger-ui": {"GET": Rule(Audience.PUBLIC, note="API docs page; no data")},
     # The admin's sign-in page is the one admin page open to anonymous callers (service accounts are refused).
     "admin:login": {
@@ -191,6 +192,9 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "audit-report-access": {"GET": Rule(A, READ, "from events the caller may see")},
     "audit-report-sod": {"GET": Rule(A, READ, "models the caller can READ")},
 }
+
+# Routes mounted only when a setting turns them on (so the URL configuration may lack them).
+CONDITIONAL_ROUTES: frozenset[str] = frozenset({"bench-floor"})
 
 # Namespaces whose views carry their own, finer permission framework.
 NAMESPACE_RULES: dict[str, dict[str, Rule]] = {
