@@ -3,8 +3,12 @@
 import base64
 import binascii
 import dataclasses
+import hashlib
+import hmac
 
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
@@ -54,6 +58,46 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         return 'Bearer realm="quorum"'
 
 
+BASIC_CACHE_SECONDS = 300
+
+
+def _basic_cache_key(username: str, password: str) -> str:
+    # Keyed by an HMAC of the credentials (never the password itself), so the cache holds nothing
+    # that signs in without also knowing SECRET_KEY.
+    mac = hmac.new(settings.SECRET_KEY.encode(), f"{username}\0{password}".encode(), hashlib.sha256)
+    return "basic-auth:" + mac.hexdigest()
+
+
+def _basic_fingerprint(user: User) -> str:
+    # A password change (new hash) or deactivation changes the fingerprint, so a cached
+    # verification stops counting on the very next request.
+    material = f"{user.pk}\0{user.password}\0{user.is_active}\0{user.is_service_account}"
+    return hashlib.sha256(material.encode()).hexdigest()
+
+
+def user_for_password(request, username: str, password: str) -> User | None:
+    """The active human user for a username and password, or None.
+
+    A full password hash (hundreds of ms by design) is paid once; the verification is then
+    cached against the user's current password hash and active flag, so repeat requests cost
+    one indexed user lookup.
+    """
+    key = _basic_cache_key(username, password)
+    cached = cache.get(key)
+    if cached is not None:
+        user_id, fingerprint = cached
+        user = User.objects.filter(pk=user_id).first()
+        if user is not None and hmac.compare_digest(_basic_fingerprint(user), fingerprint):
+            if user.is_active and not user.is_service_account and user.get_username() == username:
+                return user
+        cache.delete(key)
+    user = authenticate(request=request, username=username, password=password)
+    if user is None or not user.is_active or getattr(user, "is_service_account", False):
+        return None
+    cache.set(key, (user.pk, _basic_fingerprint(user)), timeout=BASIC_CACHE_SECONDS)
+    return user
+
+
 class TokenBasicAuthentication(authentication.BaseAuthentication):
     """HTTP Basic (MLFLOW_TRACKING_USERNAME/PASSWORD): the password may be an API token.
 
@@ -77,8 +121,8 @@ class TokenBasicAuthentication(authentication.BaseAuthentication):
             if user.get_username() != username:
                 raise exceptions.AuthenticationFailed("Invalid username/password.")
             return user, token
-        user = authenticate(request=request._request, username=username, password=password)
-        if user is None or not user.is_active or getattr(user, "is_service_account", False):
+        user = user_for_password(request._request, username, password)
+        if user is None:
             raise exceptions.AuthenticationFailed("Invalid username/password.")
         return user, None
 

@@ -84,6 +84,8 @@ QUORUM_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("QUORUM_LOGIN_LOCKOUT_SECONDS"
 
 # Prometheus metrics at /metrics, readable only with this bearer token (unset: /metrics answers 404).
 QUORUM_METRICS_TOKEN = os.environ.get("QUORUM_METRICS_TOKEN", "")
+# Benchmarks only (bench/registry_vs_mlflow.py): serve the no-database /bench/floor view.
+QUORUM_BENCH_FLOOR = env_bool("QUORUM_BENCH_FLOOR", False)
 
 _cache_url = os.environ.get("QUORUM_CACHE_URL", "")
 CACHES = {

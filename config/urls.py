@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -25,3 +26,9 @@ urlpatterns = [
     # Last: it ends with a catch-all that answers unknown /api/2.0/... paths with ENDPOINT_NOT_FOUND.
     path("", include("registry.mlflow_api.urls")),
 ]
+
+if settings.QUORUM_BENCH_FLOOR:
+    from bench.floor import bench_floor
+
+    # Outside /api/, so no catch-all shadows it; absent unless explicitly switched on.
+    urlpatterns.insert(0, path("bench/floor", bench_floor, name="bench-floor"))
