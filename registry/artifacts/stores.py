@@ -577,9 +577,8 @@ class MlflowArtifactsStore(ArtifactStore):
 
     def stat(self, relpath: str) -> StoredObject | None:
         clean = relpath_clean(relpath)
-        parent, name = posixpath.split(clean)
-        for path, size in self.list(parent):
-            if path == clean or posixpath.basename(path) == name and posixpath.dirname(path) == parent:
+        for path, size in self.list(posixpath.dirname(clean)):
+            if path == clean:
                 return StoredObject(relpath=clean, size=size)
         return None
 
