@@ -721,6 +721,10 @@ def artifact_job_retry(*, actor, job_id: int) -> ArtifactJob:
         raise PermissionDenied(
             f"Retrying an artifact job on registered model '{model.name}' needs the MANAGE permission."
         )
+    # Model, then version, then job: the registry's lock order; it also serializes two retries
+    # of the same version, so the one-active-job constraint is checked, not tripped over.
+    RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
+    version = ModelVersion.objects.select_for_update().get(pk=job.version_id)
     job = ArtifactJob.objects.select_for_update().get(pk=job.pk)
     if job.status != JobStatus.FAILED:
         raise Conflict(f"Artifact job {job_id} is {job.status}; only failed jobs can be retried.")
@@ -728,7 +732,6 @@ def artifact_job_retry(*, actor, job_id: int) -> ArtifactJob:
         version=job.version, kind=job.kind, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
     ).exists():
         raise Conflict(f"Another {job.kind} job of this version is already queued or running.")
-    version = ModelVersion.objects.select_for_update().get(pk=job.version_id)
     before = {"job": job.pk, "status": job.status, "error": job.error}
     job.status = JobStatus.QUEUED
     job.error = ""

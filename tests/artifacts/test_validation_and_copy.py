@@ -175,6 +175,9 @@ def test_job_progress_is_listed_only_for_visible_models(artifact_root, owner_api
     assert outsider.get("/api/v1/artifact-jobs").json()["results"] == []
     assert outsider.get(f"/api/v1/artifact-jobs/{job_id}").status_code == 404
     assert owner_api.get("/api/v1/artifact-jobs", {"status": "bogus"}).status_code == 400
+    refused = owner_api.post(f"/api/v1/artifact-jobs/{job_id}/retry")
+    assert refused.status_code == 409 and "only failed jobs" in refused.json()["message"]
+    assert outsider.post(f"/api/v1/artifact-jobs/{job_id}/retry").status_code == 404
 
 
 def test_admin_shows_progress_and_retries_a_failed_job(artifact_root, owner_api, cast, client):
