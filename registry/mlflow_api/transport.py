@@ -58,6 +58,9 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
             data = json.loads(data)  # legacy clients double-encode the body
     except (ValueError, UnicodeDecodeError):
         return {}
+    except RecursionError:
+        # Absurdly nested JSON: refuse it as bad input rather than let it surface as a 500.
+        raise MlflowApiError("INVALID_PARAMETER_VALUE", "Request body JSON is nested too deeply.")
     return data if isinstance(data, dict) else {}
 
 

@@ -632,3 +632,14 @@ def test_browser_sessions_need_a_csrf_token_on_the_ajax_api(cast, fraud_api):
     )
     assert (write.status_code, write.json()["error_code"]) == (403, "PERMISSION_DENIED")
     assert "CSRF" in write.json()["message"]
+
+
+def test_absurdly_nested_json_body_is_a_400_not_a_500(fraud_api):
+    response = fraud_api.client.post(
+        "/api/2.0/mlflow/registered-models/create",
+        "[" * 100_000 + "]" * 100_000,
+        content_type="application/json",
+        headers=fraud_api.headers,
+    )
+    assert _error(response) == (400, "INVALID_PARAMETER_VALUE", "Request body JSON is nested too deeply.")
+    assert not RegisteredModel.objects.filter(name="").exists()

@@ -17,7 +17,7 @@ from registry.workflows.models import RequestState, TransitionRequest
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 CHROMIUM = os.environ.get("QUORUM_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+COMMITTED_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",
@@ -52,7 +52,7 @@ def promote(request_id: int, *approvers) -> None:
 
 
 def test_approver_signs_in_opens_queue_and_approves_in_a_real_browser(
-    live_server, governed, file_request, monkeypatch
+    live_server, governed, file_request, monkeypatch, tmp_path
 ):
     sync_playwright = browser_or_skip()
     approver = governed.approver
@@ -69,6 +69,10 @@ def test_approver_signs_in_opens_queue_and_approves_in_a_real_browser(
     # Playwright's sync API runs an event loop in this thread; the ORM calls above and below are not
     # concurrent with it, and the live server answers from its own thread.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    # The committed screenshots are refreshed on request (QUORUM_UPDATE_SCREENSHOTS=1), so an
+    # ordinary run leaves the work tree clean.
+    updating = os.environ.get("QUORUM_UPDATE_SCREENSHOTS") == "1"
+    SCREENSHOTS = COMMITTED_SCREENSHOTS if updating else tmp_path
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
