@@ -89,3 +89,24 @@ def test_retry_backoff_grows_then_hits_the_ceiling():
     delays = [rules.retry_delay_seconds(attempt, ceiling=60) for attempt in range(8)]
     assert delays[:4] == [2, 4, 8, 16]
     assert max(delays) == 60
+
+
+@given(st.lists(st.sampled_from(["a", "b.bin", "..", ".", "", "x y", "%2e%2e", "/"]), max_size=8))
+def test_relpath_clean_never_escapes_the_root(parts):
+    from registry.artifacts.stores import StoreError, relpath_clean
+
+    raw = "/".join(parts)
+    try:
+        clean = relpath_clean(raw)
+    except StoreError:
+        assert ".." in parts
+        return
+    assert not clean.startswith("/") and ".." not in clean.split("/") and "" not in clean.split("/")[1:]
+
+
+def test_the_beat_schedule_names_a_registered_task(settings):
+    from config.celery import app
+    from registry.artifacts import tasks
+
+    schedule = settings.CELERY_BEAT_SCHEDULE["artifacts-outbox-redispatch"]
+    assert schedule["task"] in app.tasks and schedule["task"] == tasks.outbox_redispatch.name
