@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 pytest_plugins = [
     "tests.fixtures_foundation",
-    "tests.fixtures_workflow",
     "tests.fixtures_audit",
+    "tests.fixtures_workflow",
     "tests.fixtures_mlflow",
     "tests.fixtures_access",
     "tests.fixtures_pipeline",
@@ -59,3 +59,13 @@ def client_for():
         return client
 
     return build
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache: login-throttle counters and cached verifications never leak."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
