@@ -12,6 +12,7 @@ from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermi
 
 from accounts import services as access_services
 from accounts.permissions import CODENAME_LEVELS, LEVEL_CODENAMES, Level, user_can
+from audit.admin import AuditTrailAdminMixin
 from registry.errors import RegistryError
 from registry.models import ModelVersion, RegisteredModel
 from registry.selectors import model_versions_visible_to, registered_models_visible_to
@@ -72,7 +73,7 @@ def _staff(request: HttpRequest) -> bool:
 
 
 @admin.register(RegisteredModel)
-class RegisteredModelAdmin(GuardedModelAdmin):
+class RegisteredModelAdmin(AuditTrailAdminMixin, GuardedModelAdmin):
     """Registry data is read-only here (changes go through the audited API); access is managed here."""
 
     list_display = ["name", "creator", "created_at", "updated_at", "last_version_number"]
@@ -165,7 +166,7 @@ class RegisteredModelAdmin(GuardedModelAdmin):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
     """Versions of the models the user can see; read-only (changes go through the audited API)."""
 
     list_display = ["model", "version", "stage", "status", "creator", "created_at"]
