@@ -262,24 +262,11 @@ QUORUM_ARTIFACT_JOB_LEASE_SECONDS = int(os.environ.get("QUORUM_ARTIFACT_JOB_LEAS
 QUORUM_OUTBOX_REDISPATCH_SECONDS = float(os.environ.get("QUORUM_OUTBOX_REDISPATCH_SECONDS", "60"))
 # Lets a deployment (or a test session) keep its tasks apart from others on a shared broker.
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
-CELERY_BEAT_SCHEDULE = {
-    "artifacts-outbox-redispatch": {
-        "task": "registry.artifacts.tasks.outbox_redispatch",
-        "schedule": QUORUM_OUTBOX_REDISPATCH_SECONDS,
-    },
-}
 
 # --- Audit ---
 QUORUM_AUDIT_HMAC_KEY = os.environ.get("QUORUM_AUDIT_HMAC_KEY", "")
 # Periodic checkpoints (Celery beat); a checkpoint is written only if events arrived since the last.
 QUORUM_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("QUORUM_AUDIT_CHECKPOINT_SECONDS", "3600"))
-CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps the schedules other apps declared above
-    "audit-checkpoint": {
-        "task": "audit.tasks.audit_checkpoint_periodic",
-        "schedule": QUORUM_AUDIT_CHECKPOINT_SECONDS,
-    },
-}
 
 # --- Webhooks (registry.webhooks) ---
 # Hosts and networks (CIDRs) webhooks may reach although they are not public addresses.
@@ -296,11 +283,28 @@ QUORUM_WEBHOOK_REDISPATCH_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_REDISPA
 QUORUM_WEBHOOK_LEASE_SECONDS = float(
     os.environ.get("QUORUM_WEBHOOK_LEASE_SECONDS", str(QUORUM_WEBHOOK_TIMEOUT_SECONDS + 30))
 )
+
+# --- Periodic work (one Celery beat process) ---
 CELERY_BEAT_SCHEDULE = {
-    **globals().get("CELERY_BEAT_SCHEDULE", {}),  # keeps the schedules other apps declared above
+    # Publishes again artifact jobs whose outbox row a broker outage or lost worker left behind.
+    "artifacts-outbox-redispatch": {
+        "task": "registry.artifacts.tasks.outbox_redispatch",
+        "schedule": QUORUM_OUTBOX_REDISPATCH_SECONDS,
+    },
+    # Signs the audit chain head; writes a checkpoint only if events arrived since the last.
+    "audit-checkpoint": {
+        "task": "audit.tasks.audit_checkpoint_periodic",
+        "schedule": QUORUM_AUDIT_CHECKPOINT_SECONDS,
+    },
+    # Sends webhook deliveries that are due (retries, broker outage, lost worker).
     "webhooks-deliveries-sweep": {
         "task": "registry.webhooks.tasks.deliveries_sweep",
         "schedule": float(os.environ.get("QUORUM_WEBHOOK_SWEEP_SECONDS", "30")),
+    },
+    # Expires pending transition requests older than QUORUM_REQUEST_TTL_HOURS.
+    "workflow-requests-expire": {
+        "task": "registry.workflows.tasks.transition_requests_expire_periodic",
+        "schedule": float(os.environ.get("QUORUM_REQUEST_EXPIRY_SWEEP_SECONDS", "900")),
     },
 }
 

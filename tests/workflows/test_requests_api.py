@@ -501,3 +501,21 @@ def test_out_of_range_request_ids_are_404(governed, client_for, request_id):
     assert api.get(f"/api/v1/requests/{request_id}").status_code == 404
     r = api.post(f"/api/v1/requests/{request_id}/approve", {"comment": "x"}, format="json")
     assert r.status_code == 404 and r.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_beat_schedule_expires_stale_requests_as_the_system_task(governed, file_request, settings):
+    from registry.workflows.tasks import transition_requests_expire_periodic
+
+    entry = settings.CELERY_BEAT_SCHEDULE["workflow-requests-expire"]
+    assert entry["task"] == transition_requests_expire_periodic.name
+    request = file_request(2)
+    TransitionRequest.objects.filter(pk=request.pk).update(created_at=timezone.now() - timedelta(days=31))
+    assert transition_requests_expire_periodic.delay().get() == 1
+    request.refresh_from_db()
+    assert request.state == RequestState.EXPIRED
+    event = events(Action.REQUEST_EXPIRED)[0]
+    assert (event.actor_username, event.actor_kind, event.actor_detail) == (
+        "system",
+        "system",
+        "registry.workflows.tasks.transition_requests_expire_periodic",
+    )
