@@ -14,6 +14,7 @@ from rest_framework import authentication, exceptions
 
 from accounts.models import ApiToken, User, token_digest
 from audit.context import current_request
+from config.login_throttle import login_locked
 
 TOKEN_PREFIX = "qrm_"
 
@@ -83,7 +84,9 @@ def user_for_password(request, username: str, password: str) -> User | None:
     one indexed user lookup.
     """
     key = _basic_cache_key(username, password)
-    cached = cache.get(key)
+    # A locked-out account (repeated wrong passwords) is refused even with cached credentials:
+    # the throttled backend below decides while the lockout lasts.
+    cached = None if login_locked(username, request) else cache.get(key)
     if cached is not None:
         user_id, fingerprint = cached
         user = User.objects.filter(pk=user_id).first()

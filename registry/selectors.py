@@ -2,7 +2,10 @@
 
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import CharField, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import Cast
+from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
 
 from accounts.permissions import LEVEL_CODENAMES, MANAGE_CODENAME, Level
@@ -42,9 +45,39 @@ def _not_found_model(name: str) -> NotFound:
     return NotFound(f"Registered Model with name={name} not found")
 
 
+def registered_model_named_visible_to(user, name: str) -> QuerySet[RegisteredModel]:
+    """`registered_models_visible_to(user).filter(name=name)`, shaped for a single name.
+
+    guardian's queryset tests `id::varchar IN (every object the user or their teams hold a grant
+    on)`, which PostgreSQL answers by hashing all of those grants on each call: 10 ms per request
+    at 10,000 granted models. Here the one named row is probed with EXISTS on the grant tables'
+    (user|group, content type, object) indexes, so the cost does not grow with the registry.
+    The same grants count: READ or MANAGE, directly or through a team; global grants do not
+    (as with guardian's with_superuser=False).
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return RegisteredModel.objects.none()
+    named = RegisteredModel.objects.filter(name=name)
+    if user.is_superuser:
+        return named
+    content_type = ContentType.objects.get_for_model(RegisteredModel)
+    codenames = [perm.partition(".")[2] for perm in VIEW_PERMS]
+    object_pk = Cast(OuterRef("pk"), output_field=CharField())
+    direct = UserObjectPermission.objects.filter(
+        user=user, content_type=content_type, object_pk=object_pk, permission__codename__in=codenames
+    )
+    via_team = GroupObjectPermission.objects.filter(
+        group__in=user.groups.all(),
+        content_type=content_type,
+        object_pk=object_pk,
+        permission__codename__in=codenames,
+    )
+    return named.filter(Exists(direct) | Exists(via_team))
+
+
 def registered_model_get(user, name: str) -> RegisteredModel:
     """A model by name, or NotFound whether it is missing or hidden from `user`."""
-    model = registered_models_visible_to(user).filter(name=name).first()
+    model = registered_model_named_visible_to(user, name).first()
     if model is None:
         raise _not_found_model(name)
     return model
@@ -65,12 +98,20 @@ def version_detail_queryset(qs: QuerySet[ModelVersion]) -> QuerySet[ModelVersion
     )
 
 
+def _visible_model_pk(user, name: str) -> QuerySet[RegisteredModel]:
+    return registered_model_named_visible_to(user, name).values("pk")
+
+
 def model_version_get(user, name: str, version: int) -> ModelVersion:
-    model = registered_model_get(user, name)
-    found = version_detail_queryset(ModelVersion.objects.filter(model=model, version=version)).first()
-    if found is None:
-        raise NotFound(f"Model Version (name={name}, version={version}) not found")
-    return found
+    # Hot path (every models:/ resolution): visibility and version in one query. A miss takes the
+    # slow path only to say which thing is missing; hidden and missing models still cost the same.
+    found = version_detail_queryset(
+        ModelVersion.objects.filter(model__in=_visible_model_pk(user, name), version=version)
+    ).first()
+    if found is not None:
+        return found
+    registered_model_get(user, name)
+    raise NotFound(f"Model Version (name={name}, version={version}) not found")
 
 
 def latest_versions(model: RegisteredModel, stages: list[Stage] | None = None) -> list[ModelVersion]:
@@ -108,6 +149,15 @@ def alias_target_get(user, name: str, alias: str) -> ModelVersion:
 
 def model_version_by_alias(user, name: str, alias: str) -> ModelVersion:
     """As `alias_target_get`, but an unset alias is INVALID_PARAMETER_VALUE, which the MLflow client expects."""
+    if alias.lower() != "latest":
+        # Hot path (models:/name@alias): visibility, alias and version in one query; a miss falls
+        # through to say whether the model or the alias is missing. Always read from the database,
+        # so a moved alias is never served stale.
+        found = version_detail_queryset(
+            ModelVersion.objects.filter(model__in=_visible_model_pk(user, name), aliases__alias=alias)
+        ).first()
+        if found is not None:
+            return found
     model = registered_model_get(user, name)
     try:
         return _alias_target(model, alias)

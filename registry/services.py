@@ -246,7 +246,9 @@ def model_version_create(
     storage_location: str = "",
 ) -> ModelVersion:
     """Register a version; `runs:/` and `models:/<id>` sources resolve via the tracking server."""
-    if not storage_location:
+    # Only `runs:/` and `models:/` sources are resolved (tracking server or registry copy); for the
+    # others the visibility and EDIT checks below would be paid twice per create for nothing.
+    if not storage_location and isinstance(source, str) and source.startswith(("runs:/", "models:/")):
         source_validate(source, run_id=run_id if isinstance(run_id, str) else "")
         # Only callers who may create the version make Quorum call out; the others get their
         # NotFound / PermissionDenied from the locked check below. Resolved before the

@@ -91,3 +91,13 @@ def test_cache_holds_neither_the_password_nor_its_hash(access_cast, password_che
     stored = repr(dict(cache._cache)) if hasattr(cache, "_cache") else ""
     assert stored, "the test settings use the local-memory cache"
     assert "first-Pa55word" not in stored and reader.password not in stored
+
+
+def test_lockout_refuses_cached_credentials(access_cast, password_checks, settings) -> None:
+    settings.QUORUM_LOGIN_MAX_FAILURES = 3
+    reader_with_password(access_cast)
+    client = basic("reader", "first-Pa55word")
+    assert client.get("/api/v1/models/fraud").status_code == 200
+    for _ in range(3):
+        assert basic("reader", "wrong-Pa55word").get("/api/v1/models/fraud").status_code == 401
+    assert client.get("/api/v1/models/fraud").status_code == 401
