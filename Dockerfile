@@ -19,6 +19,10 @@ COPY registry ./registry
 COPY accounts ./accounts
 COPY audit ./audit
 RUN pip install . && python -c "import django, celery, boto3, psycopg2"
+# Static files (admin, API docs) are collected at build time and served by whitenoise.
+RUN QUORUM_STATIC_ROOT=/app/static DJANGO_SECRET_KEY=build-only DJANGO_DEBUG=false \
+    python manage.py collectstatic --noinput --verbosity 0
+ENV QUORUM_STATIC_ROOT=/app/static
 
 USER quorum
 EXPOSE 8000

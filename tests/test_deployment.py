@@ -161,3 +161,10 @@ def test_ensure_admin_creates_then_updates_the_admin(monkeypatch):
     call_command("ensure_admin")
     admin = User.objects.get(username="root-admin")
     assert admin.is_superuser and admin.check_password("second-long-password")
+
+
+def test_static_files_are_served_without_debug(client):
+    # pytest-django runs with DEBUG off, as production does; whitenoise serves the admin's CSS.
+    response = client.get("/static/admin/css/base.css")
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content if response.streaming else [response.content])
