@@ -1,0 +1,202 @@
+"""End to end through scripts/prodlike: gunicorn, a Celery worker and beat on PostgreSQL, Redis and
+a moto S3 server, driven like a team would drive it.
+
+A version is registered with the real mlflow client from S3, two approvers approve a champion
+promotion, the worker proves and copies the artifacts to the governed bucket, the client loads the
+model through models:/…@champion, and the audit chain verifies.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import numpy as np
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _services_or_skip() -> None:
+    missing = []
+    if shutil.which("psql") is None or subprocess.run(["pg_isready", "-h", "127.0.0.1", "-q"]).returncode:
+        missing.append("PostgreSQL on 127.0.0.1:5432")
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+    except OSError:
+        missing.append("Redis on 127.0.0.1:6379")
+    if missing:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the production-like smoke test; missing: {', '.join(missing)}")
+        pytest.skip(f"needs {', '.join(missing)}")
+
+
+@pytest.fixture(scope="module")
+def prodlike(tmp_path_factory):
+    _services_or_skip()
+    state = tmp_path_factory.mktemp("prodlike")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "QUORUM_", "DATABASE_URL"))},
+        "QUORUM_PYTHON": sys.executable,
+        "PRODLIKE_DIR": str(state),
+        "PRODLIKE_PORT": str(_free_port()),
+        "PRODLIKE_S3_PORT": str(_free_port()),
+        "PRODLIKE_DB": "quorum_prodlike_smoke",
+        "PRODLIKE_REDIS_DB": "11",
+    }
+    subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-qc",
+            "DROP DATABASE IF EXISTS quorum_prodlike_smoke WITH (FORCE)",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    script = str(ROOT / "scripts" / "prodlike")
+    started = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=240)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        service_env = dict(env)
+        for line in subprocess.run(
+            [script, "env"], env=env, capture_output=True, text=True, check=True
+        ).stdout.splitlines():
+            key, _, value = line.removeprefix("export ").partition("=")
+            service_env[key] = value
+        yield {"url": f"http://127.0.0.1:{env['PRODLIKE_PORT']}", "env": service_env, "state": state}
+    finally:
+        stopped = subprocess.run([script, "down"], env=env, capture_output=True, text=True, timeout=120)
+        assert stopped.returncode == 0, stopped.stderr
+        for name in ("web", "worker", "beat", "s3"):
+            assert not (state / f"{name}.pid").exists()
+
+
+def _manage(prodlike, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=prodlike["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _api(prodlike, token: str, method: str, path: str, body: dict | None = None) -> dict:
+    response = requests.request(
+        method, prodlike["url"] + path, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    assert response.status_code < 300, (method, path, response.status_code, response.text)
+    return response.json()
+
+
+def test_register_approve_copy_load_and_verify(prodlike, sklearn_model_dir, mlflow_env):
+    import mlflow.pyfunc
+    from mlflow import MlflowClient
+
+    tokens = {}
+    _manage(prodlike, "create_user", "owner", "--no-password", "--can-create-models")
+    for approver in ("risk-alice", "risk-bob"):
+        _manage(prodlike, "create_user", approver, "--no-password")
+    for user in ("owner", "risk-alice", "risk-bob"):
+        tokens[user] = _manage(prodlike, "create_token", "--user", user, "--name", "smoke").strip()
+
+    # The model's files live in S3, as a training pipeline would leave them.
+    env = prodlike["env"]
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=env["AWS_ENDPOINT_URL"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        region_name=env["AWS_DEFAULT_REGION"],
+    )
+    for path in Path(sklearn_model_dir).rglob("*"):
+        if path.is_file():
+            s3.upload_file(
+                str(path), "mlflow-artifacts", f"smoke/model/{path.relative_to(sklearn_model_dir)}"
+            )
+
+    mlflow_env(
+        MLFLOW_TRACKING_URI=prodlike["url"],
+        MLFLOW_REGISTRY_URI=prodlike["url"],
+        MLFLOW_TRACKING_TOKEN=tokens["owner"],
+        MLFLOW_S3_ENDPOINT_URL=env["AWS_ENDPOINT_URL"],
+        AWS_ENDPOINT_URL=env["AWS_ENDPOINT_URL"],
+        AWS_ACCESS_KEY_ID=env["AWS_ACCESS_KEY_ID"],
+        AWS_SECRET_ACCESS_KEY=env["AWS_SECRET_ACCESS_KEY"],
+        AWS_DEFAULT_REGION=env["AWS_DEFAULT_REGION"],
+    )
+    client = MlflowClient()
+    client.create_registered_model("smoke")
+    # The worker validates it; the client polls until READY, as it does against any server.
+    version = client.create_model_version("smoke", source="s3://mlflow-artifacts/smoke/model", run_id="r1")
+    assert client.get_model_version("smoke", version.version).status == "READY"
+
+    for approver in ("risk-alice", "risk-bob"):
+        _manage(prodlike, "grant", "--user", approver, "--model", "smoke", "--level", "READ")
+        _manage(prodlike, "grant", "--user", approver, "--model", "smoke", "--level", "APPROVE_PRODUCTION")
+
+    # champion is governed: a direct set is refused, a request is the way.
+    with pytest.raises(Exception, match="PERMISSION_DENIED"):
+        client.set_registered_model_alias("smoke", "champion", version.version)
+    request = _api(
+        prodlike,
+        tokens["owner"],
+        "POST",
+        "/api/v1/models/smoke/requests",
+        {"version": 1, "alias": "champion", "reason": "smoke test: first champion"},
+    )
+    for approver in ("risk-alice", "risk-bob"):
+        _api(
+            prodlike, tokens[approver], "POST", f"/api/v1/requests/{request['id']}/approve", {"comment": "ok"}
+        )
+
+    deadline = time.monotonic() + 120
+    while True:
+        state = _api(prodlike, tokens["owner"], "GET", f"/api/v1/requests/{request['id']}")["state"]
+        if state in ("applied", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert state == "applied"
+
+    download_uri = client.get_model_version_download_uri("smoke", "1")
+    assert download_uri.startswith("s3://governed-models/smoke/1")
+    governed = {o["Key"] for o in s3.list_objects_v2(Bucket="governed-models", Prefix="smoke/1/")["Contents"]}
+    assert "smoke/1/MLmodel" in governed
+
+    model = mlflow.pyfunc.load_model("models:/smoke@champion")
+    predictions = model.predict(np.array([[0.0], [3.0]]))
+    assert np.allclose(predictions, [1.0, 7.0])  # the model is y = 2x + 1
+
+    verified = _manage(prodlike, "audit_verify")
+    assert "ok" in verified.lower() or "verified" in verified.lower(), verified
+    events = json.loads(
+        json.dumps(_api(prodlike, tokens["owner"], "GET", "/api/v1/audit/events?model=smoke&limit=200"))
+    )
+    actions = {event["action"] for event in events["results"]}
+    assert {
+        "model_version.created",
+        "request.approved",
+        "request.applied",
+        "alias.set",
+        "artifacts.copied",
+    } <= actions
