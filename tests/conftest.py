@@ -14,6 +14,7 @@ pytest_plugins = [
     "tests.fixtures_access",
     "tests.fixtures_pipeline",
     "tests.fixtures_webhooks",
+    "tests.fixtures_hardening",
 ]
 
 

@@ -19,6 +19,7 @@ from rest_framework.settings import api_settings
 
 from accounts.models import User
 from registry import rules
+from registry.api.parsers import DuplicateKeyError, object_without_duplicate_keys
 from registry.mlflow_api.errors import MlflowApiError, error_response, missing_parameter, response_for
 
 logger = logging.getLogger(__name__)
@@ -53,9 +54,12 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
     if not request.body:
         return {}
     try:
-        data = json.loads(request.body)
+        data = json.loads(request.body, object_pairs_hook=object_without_duplicate_keys)
         if isinstance(data, str):
-            data = json.loads(data)  # legacy clients double-encode the body
+            data = json.loads(data, object_pairs_hook=object_without_duplicate_keys)  # legacy double encoding
+    except DuplicateKeyError as exc:
+        # Which duplicate wins differs between parsers; refuse rather than guess.
+        raise MlflowApiError("INVALID_PARAMETER_VALUE", f"Malformed request body: {exc}")
     except (ValueError, UnicodeDecodeError):
         return {}
     except RecursionError:
