@@ -292,6 +292,10 @@ QUORUM_WEBHOOK_LEASE_SECONDS = float(
     os.environ.get("QUORUM_WEBHOOK_LEASE_SECONDS", str(QUORUM_WEBHOOK_TIMEOUT_SECONDS + 30))
 )
 
+# --- Approval workflows ---
+# Pending transition requests older than this expire (approvals expire per policy).
+QUORUM_REQUEST_TTL_HOURS = float(os.environ.get("QUORUM_REQUEST_TTL_HOURS", str(30 * 24)))
+
 # --- Periodic work (one Celery beat process) ---
 CELERY_BEAT_SCHEDULE = {
     # Publishes again artifact jobs whose outbox row a broker outage or lost worker left behind.
