@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,6 +17,7 @@ from accounts.api import serializers as s
 from accounts.models import ApiToken, User
 from accounts.permissions import Level
 from registry import selectors as registry_selectors
+from registry.api.schema import envelope
 from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.services import require_level
 
@@ -163,7 +164,11 @@ class ModelGrantDetailView(APIView):
 
 
 class UserAccessView(APIView):
-    @extend_schema(responses=s.EntitlementSerializer(many=True))
+    @extend_schema(
+        responses=envelope(
+            "UserAccess", user=serializers.CharField(), entitlements=s.EntitlementSerializer(many=True)
+        )
+    )
     def get(self, request: Request, username: str) -> Response:
         subject = request.user if username == "me" else selectors.user_get(username)
         scope = selectors.user_access_scope(request.user, subject)

@@ -15,6 +15,7 @@ from audit import reports, selectors
 from audit.chain import canonical_timestamp
 from audit.export import FORMATS, events_export_lines
 from audit.models import AuditCheckpoint, AuditEvent
+from registry.api.schema import paginated
 from registry.errors import InvalidParameter, PermissionDenied
 from registry.selectors import registered_models_visible_to
 
@@ -56,7 +57,7 @@ def _filter(request: Request) -> selectors.EventFilter:
 
 
 class AuditEventListView(APIView):
-    @extend_schema(parameters=FILTER_PARAMS, responses=AuditEventSerializer(many=True))
+    @extend_schema(parameters=FILTER_PARAMS, responses=paginated(AuditEventSerializer))
     def get(self, request: Request) -> Response:
         events = selectors.audit_events_list(request.user, _filter(request))
         paginator = Pagination()
@@ -82,7 +83,7 @@ class AuditEventExportView(APIView):
 
 
 class CheckpointListView(APIView):
-    @extend_schema(responses=AuditCheckpointSerializer(many=True))
+    @extend_schema(responses=paginated(AuditCheckpointSerializer))
     def get(self, request: Request) -> Response:
         if not selectors.user_is_auditor(request.user):
             raise PermissionDenied("Checkpoints are shown to auditors (audit.view_auditevent) only.")

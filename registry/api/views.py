@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from registry import selectors, services
 from registry.api import serializers as s
 from registry.api.parsers import SafeJSONParser
+from registry.api.schema import paginated
 from registry.errors import InvalidParameter
 from registry.rules import parse_version_number
 
@@ -129,7 +130,7 @@ LIST_MODEL_PARAMS = [
 
 
 class RegisteredModelListView(NativeAPIView):
-    @extend_schema(parameters=LIST_MODEL_PARAMS, responses=_responses(s.RegisteredModelSerializer(many=True)))
+    @extend_schema(parameters=LIST_MODEL_PARAMS, responses=_responses(paginated(s.RegisteredModelSerializer)))
     def get(self, request: Request) -> Response:
         qp = request.query_params
         queryset = selectors.registered_models_list(
@@ -241,13 +242,13 @@ def _version_list(view: APIView, request: Request, name: str | None) -> Response
 
 
 class ModelVersionSearchView(NativeAPIView):
-    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=_responses(s.ModelVersionSerializer(many=True)))
+    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=_responses(paginated(s.ModelVersionSerializer)))
     def get(self, request: Request) -> Response:
         return _version_list(self, request, None)
 
 
 class ModelVersionListView(NativeAPIView):
-    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=_responses(s.ModelVersionSerializer(many=True)))
+    @extend_schema(parameters=VERSION_LIST_PARAMS, responses=_responses(paginated(s.ModelVersionSerializer)))
     def get(self, request: Request, name: str) -> Response:
         return _version_list(self, request, name)
 

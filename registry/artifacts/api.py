@@ -6,6 +6,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry.api.schema import paginated
 from registry.artifacts import selectors, services
 from registry.artifacts.models import ArtifactJob
 from registry.rules import parse_version_number
@@ -72,7 +73,7 @@ class ArtifactJobListView(APIView):
             OpenApiParameter("version", int),
             OpenApiParameter("status", str, description="queued, running, succeeded or failed"),
         ],
-        responses=ArtifactJobSerializer(many=True),
+        responses=paginated(ArtifactJobSerializer),
     )
     def get(self, request):
         params = request.query_params

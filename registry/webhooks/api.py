@@ -7,6 +7,7 @@ from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from registry.api.schema import paginated
 from registry.api.views import NativeAPIView, Pagination
 from registry.errors import InvalidParameter, NotFound
 from registry.webhooks import selectors, services
@@ -116,7 +117,7 @@ class WebhookListView(NativeAPIView):
                 "model", str, description="Only this model's webhooks; empty: registry-wide only"
             )
         ],
-        responses=WebhookSerializer(many=True),
+        responses=paginated(WebhookSerializer),
     )
     def get(self, request: Request) -> Response:
         raw = request.query_params.get("model")
@@ -184,7 +185,7 @@ class WebhookTestView(NativeAPIView):
 class DeliveryListView(NativeAPIView):
     @extend_schema(
         parameters=[OpenApiParameter("status", str, enum=DeliveryStatus.values)],
-        responses=DeliverySerializer(many=True),
+        responses=paginated(DeliverySerializer),
     )
     def get(self, request: Request, webhook_id: str) -> Response:
         webhook = services.webhook_for_actor(request.user, webhook_id, "Reading deliveries of", write=False)

@@ -1,10 +1,11 @@
 """Native API of the approval workflow: parse, call one service or selector, serialize."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from registry.api.schema import envelope, paginated
 from registry.api.views import _paged, _validated
 from registry.errors import InvalidParameter
 from registry.selectors import registered_model_get
@@ -20,7 +21,7 @@ def _request_response(user, request_id: int, code: int = status.HTTP_200_OK) -> 
 
 
 class ModelRequestListView(APIView):
-    @extend_schema(responses=s.TransitionRequestListSerializer(many=True))
+    @extend_schema(responses=paginated(s.TransitionRequestListSerializer))
     def get(self, request, name: str):
         model = registered_model_get(request.user, name)
         queryset = selectors.transition_requests_visible_to(request.user).filter(model=model)
@@ -50,7 +51,7 @@ class RequestListView(APIView):
             OpenApiParameter("state", str, description="pending, approved, applying, applied, …"),
             OpenApiParameter("actionable", bool, description="only requests you may approve now"),
         ],
-        responses=s.TransitionRequestSerializer(many=True),
+        responses=paginated(s.TransitionRequestSerializer, counted=False),
     )
     def get(self, request):
         if request.query_params.get("actionable", "").lower() in {"1", "true", "yes"}:
@@ -115,7 +116,14 @@ class RequestCommentView(APIView):
 
 
 class VersionTimelineView(APIView):
-    @extend_schema(responses=s.ActivitySerializer(many=True))
+    @extend_schema(
+        responses=envelope(
+            "VersionTimeline",
+            name=serializers.CharField(),
+            version=serializers.IntegerField(),
+            timeline=s.ActivitySerializer(many=True),
+        )
+    )
     def get(self, request, name: str, version: int):
         _, activities = selectors.version_timeline(request.user, name, version)
         return Response(
@@ -124,7 +132,11 @@ class VersionTimelineView(APIView):
 
 
 class PolicyListView(APIView):
-    @extend_schema(responses=s.PolicySerializer(many=True))
+    @extend_schema(
+        responses=envelope(
+            "ModelPolicies", policies=s.PolicySerializer(many=True), defaults=s.PolicySerializer(many=True)
+        )
+    )
     def get(self, request, name: str):
         model = registered_model_get(request.user, name)
         return Response(
@@ -146,7 +158,7 @@ class PolicyDetailView(APIView):
 
 
 class DefaultPolicyListView(APIView):
-    @extend_schema(responses=s.PolicySerializer(many=True))
+    @extend_schema(responses=envelope("DefaultPolicies", defaults=s.PolicySerializer(many=True)))
     def get(self, request):
         return Response({"defaults": s.PolicySerializer(selectors.policies_for(None), many=True).data})
 
