@@ -1,5 +1,11 @@
 """Domain errors. Each front (native API, MLflow routes, admin) maps them to its own format."""
 
+from django.db import InterfaceError, OperationalError
+
+# A lost or refused database connection (restart, failover): a 503 the client may retry, not a 500.
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
+DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; retry shortly."
+
 
 class RegistryError(Exception):
     """Base class: `code` is the MLflow error code, `http_status` the status both APIs use."""

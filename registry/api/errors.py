@@ -9,7 +9,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from registry.errors import RegistryError
+from registry.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, RegistryError
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,12 @@ def native_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
         if exc.field:
             body["field"] = exc.field
         return Response(body, status=exc.http_status)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        # The database restarted or is unreachable; every write is one transaction, so none is half-applied.
+        return Response(
+            {"error_code": "TEMPORARILY_UNAVAILABLE", "message": DATABASE_UNAVAILABLE_MESSAGE},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -2,7 +2,7 @@
 
 from django.http import JsonResponse
 
-from registry.errors import RegistryError
+from registry.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, RegistryError
 
 # mlflow/exceptions.py ERROR_CODE_TO_HTTP_STATUS, for the codes this front produces.
 HTTP_STATUS = {
@@ -41,6 +41,9 @@ def response_for(exc: Exception) -> JsonResponse | None:
         return error_response(exc.code, exc.message, exc.status)
     if isinstance(exc, RegistryError):
         return error_response(exc.code, exc.message, exc.http_status)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        # The database restarted or is unreachable; every write is one transaction, so none is half-applied.
+        return error_response("TEMPORARILY_UNAVAILABLE", DATABASE_UNAVAILABLE_MESSAGE, 503)
     return None
 
 
