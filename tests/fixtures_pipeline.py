@@ -260,6 +260,8 @@ class WorkerFactory:
             )
         worker = WorkerProcess(process=process, log_path=log_path, queue=queue, broker_url=broker_url)
         self.started.append(worker)
+        if beat:
+            BEAT_WORKERS.append(worker)
         try:
             wait_until(
                 lambda: " ready." in worker.log() or not worker.alive(),
@@ -272,6 +274,18 @@ class WorkerFactory:
         if not worker.alive():
             pytest.fail(f"celery worker exited at start:\n{worker.log()[-4000:]}")
         return worker
+
+
+# Workers that run beat sweep the outbox of the whole test database, so one left running would
+# pick up the next test's jobs with its own (stale) settings: they stop when their test ends.
+BEAT_WORKERS: list[WorkerProcess] = []
+
+
+@pytest.fixture(autouse=True)
+def _beat_workers_stop_with_their_test() -> Iterator[None]:
+    yield
+    while BEAT_WORKERS:
+        BEAT_WORKERS.pop().kill()
 
 
 @pytest.fixture(scope="session")
