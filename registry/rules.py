@@ -50,14 +50,15 @@ def validate_alias(alias: object) -> str:
         raise InvalidParameter("Alias name cannot be empty.", field="alias")
     if len(alias) > ALIAS_MAX:
         raise InvalidParameter(f"Alias name is longer than {ALIAS_MAX} characters.", field="alias")
-    if not ALIAS_PATTERN.match(alias) or not alias.isascii():
+    # fullmatch: with match, '$' also matches before a trailing newline, so 'champion\n' slipped through.
+    if not ALIAS_PATTERN.fullmatch(alias) or not alias.isascii():
         raise InvalidParameter(
             f"Invalid alias name: '{alias}'. Aliases may only contain letters, digits, '_' and '-'.",
             field="alias",
         )
     if alias.lower() == "latest":
         raise InvalidParameter("'latest' alias name (case insensitive) is reserved.", field="alias")
-    if RESERVED_VERSION_ALIAS.match(alias):
+    if RESERVED_VERSION_ALIAS.fullmatch(alias):
         raise InvalidParameter(
             f"Version alias name '{alias}' must not take the form of 'v<number>' (case insensitive); "
             "it is reserved for version references.",

@@ -5,6 +5,7 @@ Accepted: object stores (`s3://`, `gs://`, `wasbs://`, `abfss://`), `runs:/<run_
 `file://` URIs only under QUORUM_ALLOWED_LOCAL_ROOTS. Path traversal in any spelling is refused.
 """
 
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -57,9 +58,13 @@ def _local_path_allowed(path: str, source: str) -> str:
     normalized = Path(posixpath.normpath(path))
     if str(normalized).startswith("//") or str(normalized).startswith("/proc"):
         raise InvalidParameter(f"Invalid model version source: '{source}'.", field="source")
+    real = Path(os.path.realpath(normalized))  # symlinked folders under a root may lead out of it
     for root in settings.QUORUM_ALLOWED_LOCAL_ROOTS:
         root = Path(posixpath.normpath(str(root)))
-        if normalized == root or root in normalized.parents:
+        real_root = Path(os.path.realpath(root))
+        if (normalized == root or root in normalized.parents) and (
+            real == real_root or real_root in real.parents
+        ):
             return str(normalized)
     raise InvalidParameter(
         f"Invalid model version source: '{source}'. Local paths are accepted only under the "

@@ -615,9 +615,12 @@ def _artifact_uri_from_tracking(uri: str) -> str:
 
 
 def _local_root_allowed(path: Path, extra_roots: list[Path]) -> bool:
+    # Both by name and where symlinks really lead: a linked folder under a root can point anywhere.
+    real = Path(os.path.realpath(path))
     for root in [*settings.QUORUM_ALLOWED_LOCAL_ROOTS, *extra_roots]:
         root = Path(os.path.normpath(root))
-        if path == root or root in path.parents:
+        real_root = Path(os.path.realpath(root))
+        if (path == root or root in path.parents) and (real == real_root or real_root in real.parents):
             return True
     return False
 

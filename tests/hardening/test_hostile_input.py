@@ -6,6 +6,7 @@ before the request and compares afterwards, so a refusal that half-applied somet
 
 import json
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -214,6 +215,26 @@ def test_names_with_control_or_format_characters_are_refused_everywhere(cast, un
                     client, f"{prefix}/registered-models/create", json.dumps({"name": name}), headers
                 )
                 assert_mlflow_error(response)
+
+
+def test_aliases_with_a_trailing_newline_or_spoofing_characters_are_refused(governed, unchanged) -> None:
+    client, headers = Client(), bearer(governed.owner)
+    for alias in ("champion\n", "candidate\n", "cand\u200bidate", "c\u0430ndidate", "candidate\r"):
+        with unchanged():
+            response = client.put(
+                f"{NATIVE}/models/scoring/aliases/{quote(alias)}",
+                json.dumps({"version": 1}),
+                content_type="application/json",
+                headers=headers,
+            )
+            assert_native_error(response, (400, 404))
+            response = post_raw(
+                client,
+                "/api/2.0/mlflow/registered-models/alias",
+                json.dumps({"name": "scoring", "alias": alias, "version": "1"}),
+                headers,
+            )
+            assert_mlflow_error(response)
 
 
 def test_renaming_to_a_spoofed_name_is_refused(governed, unchanged) -> None:
@@ -494,3 +515,35 @@ def test_a_deactivated_users_token_and_password_stop_working_everywhere(governed
                 client, "/api/2.0/mlflow/registered-models/create", '{"name": "sneaky"}', headers
             )
             assert_mlflow_error(response, "UNAUTHENTICATED", 401)
+
+
+# --- Symlinks under an allowed root ------------------------------------------------------------------
+
+
+def test_a_source_folder_that_is_a_symlink_out_of_the_allowed_root_is_never_read(
+    cast, client_for, tmp_path, settings, django_capture_on_commit_callbacks
+) -> None:
+    """The path is under the root by name only: its real location is outside, so nothing is hashed or copied."""
+    root = tmp_path / "artifacts"
+    outside = tmp_path / "outside"
+    (root / "team").mkdir(parents=True)
+    outside.mkdir()
+    (outside / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: x\n")
+    (outside / "id_rsa").write_text("-----BEGIN PRIVATE KEY-----\n")
+    (root / "team" / "innocent").symlink_to(outside, target_is_directory=True)
+    (root / "linked-parent").symlink_to(outside.parent, target_is_directory=True)
+    settings.QUORUM_ALLOWED_LOCAL_ROOTS = [root]
+    api = client_for(cast.owner)
+    assert api.post(f"{NATIVE}/models", {"name": "fraud"}, format="json").status_code == 201
+    for source in (f"{root}/team/innocent", f"file://{root}/linked-parent/outside"):
+        with django_capture_on_commit_callbacks(execute=True):  # the in-process validation job
+            response = api.post(f"{NATIVE}/models/fraud/versions", {"source": source}, format="json")
+        if response.status_code == 400:
+            assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+            continue
+        assert response.status_code == 201, response.content
+        body = api.get(f"{NATIVE}/models/fraud/versions/{response.json()['version']}").json()
+        assert body["status"] == "FAILED_REGISTRATION", body
+        assert "allowed" in body["status_message"] or "outside" in body["status_message"], body
+        evidence = api.get(f"{NATIVE}/models/fraud/versions/{body['version']}/artifacts").json()
+        assert "id_rsa" not in json.dumps(evidence), evidence
