@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import Max
 
 from audit.chain import CHAIN_FIELDS, GENESIS_HASH, checkpoint_signature_valid, event_hash, key_id
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
@@ -49,8 +50,8 @@ class VerifyResult:
         return self.problem is None
 
 
-def _rows(since: int, chunk_size: int) -> Iterator[dict]:
-    rows = AuditEvent.objects.filter(seq__gte=since).order_by("seq").values_list(*ROW_FIELDS)
+def _rows(since: int, until: int, chunk_size: int) -> Iterator[dict]:
+    rows = AuditEvent.objects.filter(seq__gte=since, seq__lte=until).order_by("seq").values_list(*ROW_FIELDS)
     for values in rows.iterator(chunk_size=chunk_size):
         yield dict(zip(ROW_FIELDS, values, strict=True))
 
@@ -138,7 +139,14 @@ def chain_verify(*, since: int = 1, chunk_size: int = 2000, key: str | None = No
             )
         prev_hash, prev_seq = anchor, since - 1
 
-    checkpoints = _checkpoints(since)
+    # The chain as it stood when verification began: events appended while it runs (new seqs above
+    # these) are left for the next run instead of being mistaken for a broken tail.
+    head_seq = ChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
+    last_seq = AuditEvent.objects.aggregate(last=Max("seq"))["last"] or 0
+    until = max(head_seq, last_seq)
+
+    last_checkpoint = AuditCheckpoint.objects.aggregate(last=Max("pk"))["last"] or 0
+    checkpoints = (c for c in _checkpoints(since) if c.pk <= last_checkpoint)
     pending = next(checkpoints, None)
     events_checked = checkpoints_checked = 0
     first_seq: int | None = None
@@ -153,7 +161,7 @@ def chain_verify(*, since: int = 1, chunk_size: int = 2000, key: str | None = No
             return result(problem)
         pending = next(checkpoints, None)
 
-    for row in _rows(since, chunk_size):
+    for row in _rows(since, until, chunk_size):
         seq = row["seq"]
         expected = prev_seq + 1
         if seq != expected:
@@ -190,7 +198,6 @@ def chain_verify(*, since: int = 1, chunk_size: int = 2000, key: str | None = No
     if pending is not None:
         checkpoints_checked += 1
         return result(_check_checkpoint(pending, key, None))
-    head_seq = ChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
     if head_seq > prev_seq:
         return result(
             Problem(

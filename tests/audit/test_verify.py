@@ -158,3 +158,21 @@ def test_a_removed_chain_head_continues_from_the_last_event(chain, cast):
     services.registered_model_tag_set(actor=cast.owner, name="fraud", key="k", value="d")
     assert AuditEvent.objects.order_by("-seq").first().seq == chain + 1
     assert f"audit chain OK: {chain + 1} events" in verify()
+
+
+def test_events_appended_while_verifying_are_left_for_the_next_run(chain, cast, monkeypatch):
+    from audit import verify as verify_module
+
+    scan = verify_module._rows
+
+    def rows_with_a_concurrent_append(since: int, until: int, chunk_size: int):
+        for index, row in enumerate(scan(since, until, chunk_size)):
+            if index == 2:  # another request commits an event (and a checkpoint) mid-scan
+                services.registered_model_tag_set(actor=cast.owner, name="fraud", key="k", value="late")
+                checkpoint_create(actor=cast.owner)
+            yield row
+
+    monkeypatch.setattr(verify_module, "_rows", rows_with_a_concurrent_append)
+    assert "audit chain OK: 8 events (seq 1 to 8)" in verify()
+    monkeypatch.setattr(verify_module, "_rows", scan)
+    assert "audit chain OK: 10 events (seq 1 to 10), 2 checkpoints verified" in verify()
