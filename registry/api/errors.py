@@ -48,6 +48,7 @@ def native_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
             body["field"] = exc.field
         return Response(body, status=exc.http_status)
     if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable in %s: %s", context.get("view"), exc)
         # The database restarted or is unreachable; every write is one transaction, so none is half-applied.
         return Response(
             {"error_code": "TEMPORARILY_UNAVAILABLE", "message": DATABASE_UNAVAILABLE_MESSAGE},

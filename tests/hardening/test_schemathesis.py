@@ -7,10 +7,13 @@ with data behind the names schemathesis is likely to reach. Examples per operati
 """
 
 import os
+from collections.abc import Iterator
 
 import pytest
 import schemathesis
+from django.core import signals
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
@@ -35,7 +38,17 @@ schema.app = get_wsgi_application()
 
 
 @pytest.fixture
-def superuser_headers(db) -> dict[str, str]:
+def connection_kept_across_requests() -> Iterator[None]:
+    """As Django's test client does: the WSGI app must not close the test's connection (and transaction)."""
+    for signal in (signals.request_started, signals.request_finished):
+        signal.disconnect(close_old_connections)
+    yield
+    for signal in (signals.request_started, signals.request_finished):
+        signal.connect(close_old_connections)
+
+
+@pytest.fixture
+def superuser_headers(db, connection_kept_across_requests) -> dict[str, str]:
     from tests.conftest import make_user
 
     admin = make_user("fuzz-admin", is_superuser=True, is_staff=True)
