@@ -547,3 +547,31 @@ def test_a_source_folder_that_is_a_symlink_out_of_the_allowed_root_is_never_read
         assert "allowed" in body["status_message"] or "outside" in body["status_message"], body
         evidence = api.get(f"{NATIVE}/models/fraud/versions/{body['version']}/artifacts").json()
         assert "id_rsa" not in json.dumps(evidence), evidence
+
+
+def test_a_source_folder_swapped_for_a_symlink_after_registration_is_not_copied(
+    cast, client_for, tmp_path, settings, django_capture_on_commit_callbacks
+) -> None:
+    """Registration saw a real folder; the copy re-checks the real path before reading a byte."""
+    root, outside = tmp_path / "artifacts", tmp_path / "outside"
+    for folder in (root / "model", outside):
+        folder.mkdir(parents=True)
+        (folder / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: x\n")
+    (outside / "id_rsa").write_text("-----BEGIN PRIVATE KEY-----\n")
+    settings.QUORUM_ALLOWED_LOCAL_ROOTS = [root]
+    settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
+    api = client_for(cast.owner)
+    assert api.post(f"{NATIVE}/models", {"name": "fraud"}, format="json").status_code == 201
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"{NATIVE}/models/fraud/versions", {"source": str(root / "model")}, format="json")
+    assert api.get(f"{NATIVE}/models/fraud/versions/1").json()["status"] == "READY"
+
+    (root / "model").rename(root / "model-moved")
+    (root / "model").symlink_to(outside, target_is_directory=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(f"{NATIVE}/models/fraud/versions/1/governed-copy")
+    assert response.status_code == 202, response.content
+    job = api.get(f"{NATIVE}/artifact-jobs/{response.json()['id']}").json()
+    assert job["status"] == "failed", job
+    assert "QUORUM_ALLOWED_LOCAL_ROOTS" in job["error"], job["error"]
+    assert not any((tmp_path / "governed").rglob("id_rsa"))
