@@ -552,6 +552,12 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
     if row is None:
         raise NotFound(f"Registered model alias {alias} not found.")
+    from registry.workflows.selectors import policy_governing
+
+    if policy_governing(model, "alias", alias) is not None:
+        # Taking a governed alias such as @champion away changes what serves production: EDIT is
+        # not enough, only a MANAGE holder may do it (and it is audited like every delete).
+        require_level(actor, Level.MANAGE, model, f"Deleting the governed alias '{alias}'")
     AliasAssignment.objects.filter(model=model, alias=alias, cleared_at__isnull=True).update(
         cleared_at=timezone.now()
     )
