@@ -468,6 +468,36 @@ def transition_request_apply(request_id: int) -> TransitionRequest:
     return _request_apply_locked(request, verdict.reason)
 
 
+def _request_close(
+    request: TransitionRequest,
+    state: RequestState,
+    *,
+    actor,
+    reason: str,
+    activity_type: ActivityType,
+    action: Action,
+    when=None,
+) -> TransitionRequest:
+    """End a request (rejected, cancelled, expired): state, timeline entry and audit event together."""
+    request.state = state
+    request.state_reason = reason
+    request.decided_at = when or timezone.now()
+    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
+    by_system = actor == "system"
+    activity_record(
+        version=request.version,
+        request=request,
+        activity_type=activity_type,
+        user=None if by_system else actor,
+        from_stage=request.from_stage,
+        to_stage=request.target_label,
+        comment="" if by_system else reason,
+        system_comment="Request expired." if state == RequestState.EXPIRED else "",
+    )
+    _audit_request(actor, action, request, reason=reason)
+    return request
+
+
 @transaction.atomic
 def transition_request_reject(*, actor, request_id: int, comment: object) -> TransitionRequest:
     """End a request: anyone who could approve it may reject it, with a comment."""
@@ -478,21 +508,14 @@ def transition_request_reject(*, actor, request_id: int, comment: object) -> Tra
     refusal = selectors.reject_refusal_for(actor, request)
     if refusal:
         raise PermissionDenied(refusal)
-    request.state = RequestState.REJECTED
-    request.state_reason = comment
-    request.decided_at = timezone.now()
-    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
-    activity_record(
-        version=request.version,
-        request=request,
+    return _request_close(
+        request,
+        RequestState.REJECTED,
+        actor=actor,
+        reason=comment,
         activity_type=ActivityType.REJECTED_REQUEST,
-        user=actor,
-        from_stage=request.from_stage,
-        to_stage=request.target_label,
-        comment=comment,
+        action=Action.REQUEST_REJECTED,
     )
-    _audit_request(actor, Action.REQUEST_REJECTED, request, reason=comment)
-    return request
 
 
 @transaction.atomic
@@ -504,21 +527,14 @@ def transition_request_cancel(*, actor, request_id: int, comment: object = "") -
         raise PermissionDenied("Only the requester or a MANAGE holder can cancel a transition request.")
     if request.state not in (RequestState.PENDING, RequestState.APPROVED):
         raise Conflict(f"Transition request {request_id} is {request.state}; it can no longer be cancelled.")
-    request.state = RequestState.CANCELLED
-    request.state_reason = comment
-    request.decided_at = timezone.now()
-    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
-    activity_record(
-        version=request.version,
-        request=request,
+    return _request_close(
+        request,
+        RequestState.CANCELLED,
+        actor=actor,
+        reason=comment,
         activity_type=ActivityType.CANCELLED_REQUEST,
-        user=actor,
-        from_stage=request.from_stage,
-        to_stage=request.target_label,
-        comment=comment,
+        action=Action.REQUEST_CANCELLED,
     )
-    _audit_request(actor, Action.REQUEST_CANCELLED, request, reason=comment)
-    return request
 
 
 @transaction.atomic
@@ -532,19 +548,15 @@ def transition_requests_expire(*, now=None) -> int:
         .select_related("model", "version")
         .filter(state=RequestState.PENDING, created_at__lt=cutoff)
     ):
-        request.state = RequestState.EXPIRED
-        request.state_reason = f"Pending for longer than {selectors.request_ttl()}."
-        request.decided_at = now
-        request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
-        activity_record(
-            version=request.version,
-            request=request,
+        _request_close(
+            request,
+            RequestState.EXPIRED,
+            actor="system",
+            reason=f"Pending for longer than {selectors.request_ttl()}.",
             activity_type=ActivityType.SYSTEM_TRANSITION,
-            from_stage=request.from_stage,
-            to_stage=request.target_label,
-            system_comment="Request expired.",
+            action=Action.REQUEST_EXPIRED,
+            when=now,
         )
-        _audit_request("system", Action.REQUEST_EXPIRED, request, reason=request.state_reason)
         expired += 1
     return expired
 
