@@ -39,8 +39,11 @@ from django.db import connection, transaction  # noqa: E402
 
 from accounts import services as account_services  # noqa: E402
 from accounts.models import User  # noqa: E402
-from audit.chain import event_hash  # noqa: E402
+from audit.chain import CHAIN_FIELDS, event_hash  # noqa: E402
 from audit.models import ChainHead  # noqa: E402
+
+# The audit table's columns that COPY fills: the chained fields and the event's own hash.
+AUDIT_COLUMNS = [*CHAIN_FIELDS, "hash"]
 from registry.models import RegisteredModel  # noqa: E402
 
 BATCH_ROWS = 200_000
@@ -235,55 +238,15 @@ def generate(args: argparse.Namespace) -> None:
                 }
                 digest = event_hash(fields)
                 prev = digest
-                yield (
-                    seq,
-                    fields["timestamp"].isoformat(),
-                    user.pk,
-                    "bench",
-                    "user",
-                    "",
-                    fields["action"],
-                    fields["target_type"],
-                    fields["target_id"],
-                    fields["target_name"],
-                    fields["model_name"],
-                    model_ids[i],
-                    version,
-                    None,
-                    json.dumps(fields["after"]),
-                    "",
-                    "",
-                    "127.0.0.1",
-                    "bench/generate.py",
-                    fields["prev_hash"],
-                    digest,
-                )
+                # COPY wants text: timestamps in ISO form, JSON columns encoded, in CHAIN_FIELDS order.
+                row = {**fields, "timestamp": fields["timestamp"].isoformat(), "hash": digest}
+                row["before"] = None if fields["before"] is None else json.dumps(fields["before"])
+                row["after"] = None if fields["after"] is None else json.dumps(fields["after"])
+                yield tuple(row[name] for name in AUDIT_COLUMNS)
 
         copy_rows(
             "audit_auditevent",
-            [
-                "seq",
-                "timestamp",
-                "actor_id",
-                "actor_username",
-                "actor_kind",
-                "actor_detail",
-                "action",
-                "target_type",
-                "target_id",
-                "target_name",
-                "model_name",
-                "registered_model_id",
-                "version",
-                "before",
-                "after",
-                "reason",
-                "request_id",
-                "client_ip",
-                "user_agent",
-                "prev_hash",
-                "hash",
-            ],
+            AUDIT_COLUMNS,
             events(),
         )
         ChainHead.objects.filter(pk=1).update(seq=seq, hash=prev)
