@@ -339,12 +339,12 @@ def _stale_state(request: TransitionRequest) -> str | None:
     return None
 
 
-def _request_advance(request: TransitionRequest, policy: rules.Policy, evidence: dict) -> TransitionRequest:
-    """Under the model lock: fail, hand over, apply, or leave pending, as the facts now say."""
+def _request_recheck(request: TransitionRequest, policy: rules.Policy, evidence: dict):
+    """Re-read the facts under the lock: (why the request must fail, or None; the quorum verdict)."""
     facts = selectors.approval_facts(request, policy)
     changed = rules.digest_change(facts, evidence.get("artifact_digest"))
     if changed:
-        return _request_fail(request, changed)
+        return changed, None
     verdict = rules.quorum_verdict(
         policy,
         facts,
@@ -353,6 +353,14 @@ def _request_advance(request: TransitionRequest, policy: rules.Policy, evidence:
         evidence=evidence,
         now=timezone.now(),
     )
+    return None, verdict
+
+
+def _request_advance(request: TransitionRequest, policy: rules.Policy, evidence: dict) -> TransitionRequest:
+    """Under the model lock: fail, hand over, apply, or leave pending, as the facts now say."""
+    failure, verdict = _request_recheck(request, policy, evidence)
+    if failure:
+        return _request_fail(request, failure)
     if not verdict.may_apply:
         return request
     stale = _stale_state(request)
@@ -444,18 +452,9 @@ def transition_request_apply(request_id: int) -> TransitionRequest:
     if policy is None:
         return _request_apply_locked(request, "The target is no longer governed.")
     evidence = version_evidence(request.version)
-    facts = selectors.approval_facts(request, policy)
-    changed = rules.digest_change(facts, evidence.get("artifact_digest"))
-    if changed:
-        return _request_fail(request, changed)
-    verdict = rules.quorum_verdict(
-        policy,
-        facts,
-        requester_id=request.requester_id,
-        creator_id=request.version.creator_id,
-        evidence=evidence,
-        now=timezone.now(),
-    )
+    failure, verdict = _request_recheck(request, policy, evidence)
+    if failure:
+        return _request_fail(request, failure)
     if not verdict.may_apply:
         request.state = RequestState.PENDING
         request.state_reason = verdict.reason
