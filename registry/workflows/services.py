@@ -18,7 +18,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit
-from accounts.permissions import Level, user_can
+from accounts.permissions import LEVEL_CODENAMES, Level, user_can, user_holds
+from accounts.services import superuser_action_record
 from audit.models import Action
 from registry import rules as registry_rules
 from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
@@ -286,6 +287,7 @@ def transition_request_approve(
     )
     if refusal:
         raise PermissionDenied(refusal)
+    _superuser_power_record(actor, request, selectors.rank_level(policy), "Approving a transition request")
     evidence = version_evidence(request.version)
     Approval.objects.create(
         request=request,
@@ -337,6 +339,18 @@ def _stale_state(request: TransitionRequest) -> str | None:
             "was filed; file a new request."
         )
     return None
+
+
+def _superuser_power_record(actor, request: TransitionRequest, level: Level, doing: str) -> None:
+    """Audit a superuser deciding a request with no approve grant of their own (superuser power only)."""
+    # Without even a READ grant, reaching the request already recorded superuser power once for
+    # this operation; record it here only when the approve level is what superuser status supplies.
+    if (
+        actor.is_superuser
+        and user_holds(actor, Level.READ, request.model)
+        and not user_holds(actor, level, request.model)
+    ):
+        superuser_action_record(actor=actor, doing=doing, target=request.model, needed=LEVEL_CODENAMES[level])
 
 
 def _request_recheck(request: TransitionRequest, policy: rules.Policy, evidence: dict):
@@ -507,6 +521,11 @@ def transition_request_reject(*, actor, request_id: int, comment: object) -> Tra
     refusal = selectors.reject_refusal_for(actor, request)
     if refusal:
         raise PermissionDenied(refusal)
+    policy = selectors.request_policy(request)
+    if policy is not None:
+        _superuser_power_record(
+            actor, request, selectors.rank_level(policy), "Rejecting a transition request"
+        )
     return _request_close(
         request,
         RequestState.REJECTED,

@@ -519,3 +519,21 @@ def test_beat_schedule_expires_stale_requests_as_the_system_task(governed, file_
         "system",
         "registry.workflows.tasks.transition_requests_expire_periodic",
     )
+
+
+def test_a_superuser_deciding_without_an_approve_grant_is_audited_as_superuser_power(
+    governed, file_request, client_for, cast
+):
+    from tests.fixtures_workflow import grant_levels
+
+    grant_levels(
+        cast.admin, governed.model
+    )  # READ through a grant: only the approve level is superuser power
+    request = file_request(2)
+    assert approve(client_for, cast.admin, request.pk).status_code == 200
+    power = events(Action.SUPERUSER_ACTION)
+    assert [(e.actor_username, e.model_name) for e in power] == [("admin", "scoring")]
+    assert power[0].after["permission_not_granted"] == "approve_production_registeredmodel"
+    # A grant holder approving is ordinary: no superuser event.
+    assert approve(client_for, governed.approver, request.pk).status_code == 200
+    assert len(events(Action.SUPERUSER_ACTION)) == 1
