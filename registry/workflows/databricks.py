@@ -13,11 +13,9 @@ from rest_framework.views import APIView
 from accounts.permissions import Level, user_can
 from registry import rules as registry_rules
 from registry.errors import InvalidParameter, NotFound
-from registry.selectors import model_version_get
 from registry.workflows import selectors, services
 from registry.workflows.models import (
     ActivityType,
-    RequestState,
     TargetKind,
     TransitionRequest,
     VersionActivity,
@@ -101,12 +99,7 @@ def _open_stage_request(user, params: dict, *, creator: str | None = None) -> Tr
     name = _required(params, "name")
     version = registry_rules.parse_version_number(_required(params, "version"))
     stage = registry_rules.parse_stage(_required(params, "stage")).value
-    row = model_version_get(user, name, version)
-    found = selectors.request_detail_queryset(
-        TransitionRequest.objects.filter(
-            version=row, target_kind=TargetKind.STAGE, target=stage, state=RequestState.PENDING
-        )
-    )
+    found = selectors.pending_stage_requests_of(user, name, version, stage)
     if creator is not None:
         found = found.filter(requester__username=creator)
     request = found.first()
@@ -179,12 +172,7 @@ class ListTransitionRequestsView(APIView):
         params = _params(request)
         name = _required(params, "name")
         version = registry_rules.parse_version_number(_required(params, "version"))
-        row = model_version_get(request.user, name, version)
-        pending = selectors.request_detail_queryset(
-            TransitionRequest.objects.filter(
-                version=row, target_kind=TargetKind.STAGE, state=RequestState.PENDING
-            )
-        ).order_by("created_at")
+        pending = selectors.pending_stage_requests_of(request.user, name, version)
         requests = []
         for found in pending:
             body = activity_json(_requested_activity(found))

@@ -13,6 +13,7 @@ from registry.workflows.models import (
     Approval,
     PromotionPolicy,
     RequestState,
+    TargetKind,
     TransitionRequest,
     VersionActivity,
 )
@@ -61,6 +62,19 @@ def request_detail_queryset(qs: QuerySet[TransitionRequest]) -> QuerySet[Transit
     return qs.select_related("model", "version", "version__creator", "requester").prefetch_related(
         Prefetch("approvals", queryset=Approval.objects.select_related("approver").order_by("created_at"))
     )
+
+
+def pending_stage_requests_of(
+    user, name: str, version: int, stage: str | None = None
+) -> QuerySet[TransitionRequest]:
+    """Pending stage requests of one version the user can see (hidden or missing: NotFound), oldest first."""
+    row = model_version_get(user, name, version)
+    found = TransitionRequest.objects.filter(
+        version=row, target_kind=TargetKind.STAGE, state=RequestState.PENDING
+    )
+    if stage is not None:
+        found = found.filter(target=stage)
+    return request_detail_queryset(found).order_by("created_at")
 
 
 def transition_requests_visible_to(user) -> QuerySet[TransitionRequest]:
