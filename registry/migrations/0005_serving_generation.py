@@ -1,0 +1,41 @@
+"""The serving generation: a number database triggers move whenever a served answer may change.
+
+PostgreSQL only (see config/serving.py); on SQLite this migration does nothing and answers are
+never cached.
+"""
+
+from django.db import migrations
+
+from config.serving import postgresql_install_sql, postgresql_uninstall_sql
+
+
+def install(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    connection = schema_editor.connection
+
+    def columns_of(table: str) -> list[str]:
+        with connection.cursor() as cursor:
+            return [column.name for column in connection.introspection.get_table_description(cursor, table)]
+
+    for statement in postgresql_install_sql(columns_of):
+        schema_editor.execute(statement, params=None)
+
+
+def uninstall(apps, schema_editor) -> None:
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    for statement in postgresql_uninstall_sql():
+        schema_editor.execute(statement, params=None)
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("registry", "0004_webhooks"),
+        ("accounts", "0001_initial"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("guardian", "0003_remove_groupobjectpermission_guardian_gr_content_ae6aec_idx_and_more"),
+    ]
+
+    operations = [migrations.RunPython(install, uninstall, elidable=False)]

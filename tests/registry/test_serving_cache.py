@@ -1,0 +1,237 @@
+"""The serving cache (config/serving.py): alias and version answers and verified tokens are reused
+only while the database's serving generation stands, so no change is ever missed.
+
+These tests commit for real (transactional_db): the generation moves at COMMIT. PostgreSQL only;
+in CI a non-PostgreSQL database fails them instead of skipping.
+"""
+
+import threading
+
+import psycopg2
+import pytest
+from django.db import connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+
+from accounts import services as account_services
+from accounts.models import ApiToken, User
+from accounts.permissions import Level
+from accounts.services import Principal
+from config import serving
+from registry import selectors, services
+from registry.models import ModelAlias, ModelVersion, ModelVersionTag
+from tests.fixtures_foundation import grant_level, postgres_or_skip
+
+pytestmark = pytest.mark.usefixtures("transactional_db")
+
+
+def _generation() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT value FROM {serving.GENERATION_TABLE} WHERE id = 1")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def served(cast, mlflow_as):
+    """A model 'fraud' with three versions and alias 'current' -> 1; `reader` reads it through a team grant."""
+    postgres_or_skip()
+    services.registered_model_create(actor=cast.owner, name="fraud")
+    for number in (1, 2, 3):
+        services.model_version_create(actor=cast.owner, name="fraud", source=f"s3://bucket/fraud/{number}")
+    services.alias_set(actor=cast.owner, name="fraud", alias="current", version=1)
+    account_services.team_create(actor=account_services.OPERATOR, name="risk")
+    account_services.team_member_add(actor=account_services.OPERATOR, team_name="risk", username="editor")
+    account_services.grant_add(
+        actor=cast.owner, model_name="fraud", principal=Principal("team", "risk"), level="READ"
+    )
+    reader = User.objects.get(username="editor")
+    return mlflow_as(reader), mlflow_as(cast.owner)
+
+
+def _alias_version(caller, alias: str = "current") -> str:
+    response = caller.get("registered-models/alias", {"name": "fraud", "alias": alias})
+    assert response.status_code == 200, response.content
+    return response.json()["model_version"]["version"]
+
+
+def test_a_repeated_alias_read_costs_one_primary_key_read(served):
+    reader, _ = served
+    first = reader.get("registered-models/alias", {"name": "fraud", "alias": "current"})
+    with CaptureQueriesContext(connection) as queries:
+        again = reader.get("registered-models/alias", {"name": "fraud", "alias": "current"})
+    assert again.content == first.content
+    assert [q["sql"] for q in queries.captured_queries] == ["EXECUTE quorum_serving_generation_read"]
+
+
+def test_a_moved_alias_is_seen_by_the_next_request(served):
+    reader, owner = served
+    assert _alias_version(reader) == "1"
+    for target in ("2", "3", "1"):
+        response = owner.post(
+            "registered-models/alias", {"name": "fraud", "alias": "current", "version": target}
+        )
+        assert response.status_code == 200, response.content
+        assert _alias_version(reader) == target
+
+
+def test_changes_made_outside_the_services_are_seen_too(served):
+    """The database keeps the generation: ORM bulk paths and another process's SQL count alike."""
+    reader, _ = served
+    assert _alias_version(reader) == "1"
+    version_2 = ModelVersion.objects.get(model__name="fraud", version=2)
+    ModelAlias.objects.filter(model__name="fraud", alias="current").update(version=version_2)
+    assert _alias_version(reader) == "2"
+
+    ModelVersionTag.objects.bulk_create([ModelVersionTag(version=version_2, key="reviewed", value="yes")])
+    body = reader.get("registered-models/alias", {"name": "fraud", "alias": "current"}).json()
+    assert body["model_version"]["tags"] == [{"key": "reviewed", "value": "yes"}]
+
+    settings = connection.settings_dict
+    other = psycopg2.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"] or 5432
+    )
+    try:
+        with other, other.cursor() as cursor:  # commits on leaving the block
+            cursor.execute(
+                "UPDATE registry_modelalias SET version_id = "
+                "(SELECT id FROM registry_modelversion WHERE model_id = registry_modelalias.model_id AND version = 3) "
+                "WHERE alias = 'current'"
+            )
+    finally:
+        other.close()
+    assert _alias_version(reader) == "3"
+
+
+def test_access_changes_take_effect_on_the_next_request(served, cast):
+    reader, _ = served
+    assert _alias_version(reader) == "1"
+    account_services.team_member_remove(actor=account_services.OPERATOR, team_name="risk", username="editor")
+    hidden = reader.get("registered-models/alias", {"name": "fraud", "alias": "current"})
+    assert hidden.status_code == 404
+    assert hidden.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+    grant_level(cast.editor, Level.READ, selectors.registered_model_get(cast.owner, "fraud"))
+    assert _alias_version(reader) == "1"
+    User.objects.filter(username="editor").update(is_active=False)
+    assert reader.get("registered-models/alias", {"name": "fraud", "alias": "current"}).status_code == 401
+
+
+def test_a_revoked_token_is_refused_on_the_next_request(served):
+    reader, _ = served
+    assert _alias_version(reader) == "1"
+    token = ApiToken.objects.get(user__username="editor")
+    account_services.token_revoke(actor=account_services.OPERATOR, token_id=token.pk)
+    assert reader.get("registered-models/alias", {"name": "fraud", "alias": "current"}).status_code == 401
+
+
+def test_a_renamed_model_answers_under_its_new_name_only(served):
+    reader, owner = served
+    assert _alias_version(reader) == "1"
+    assert (
+        owner.post("registered-models/rename", {"name": "fraud", "new_name": "fraud-v2"}).status_code == 200
+    )
+    gone = reader.get("registered-models/alias", {"name": "fraud", "alias": "current"})
+    assert gone.status_code == 404
+    moved = reader.get("registered-models/alias", {"name": "fraud-v2", "alias": "current"})
+    assert moved.json()["model_version"]["name"] == "fraud-v2"
+
+
+def test_the_generation_moves_once_per_committed_transaction_and_not_on_use(served):
+    reader, owner = served
+    before = _generation()
+    with transaction.atomic():
+        services.model_version_tag_set(
+            actor=User.objects.get(username="owner"), name="fraud", version=1, key="a", value="1"
+        )
+        services.model_version_tag_set(
+            actor=User.objects.get(username="owner"), name="fraud", version=2, key="a", value="2"
+        )
+    assert _generation() == before + 1
+
+    try:
+        with transaction.atomic():
+            services.model_version_tag_set(
+                actor=User.objects.get(username="owner"), name="fraud", version=3, key="a", value="3"
+            )
+            raise RuntimeError("roll back")
+    except RuntimeError:
+        pass
+    assert _generation() == before + 1
+
+    # Using a token (its last-used time is written) changes nothing any answer shows.
+    ApiToken.objects.update(last_used_at=None)
+    assert _alias_version(reader) == "1"
+    assert _generation() == before + 1
+
+
+def test_a_request_inside_an_open_transaction_reads_through(served):
+    """Its own uncommitted writes are not in the generation yet, so it must not use cached answers."""
+    reader, _ = served
+    _alias_version(reader)
+    with transaction.atomic():
+        version_3 = ModelVersion.objects.get(model__name="fraud", version=3)
+        ModelAlias.objects.filter(model__name="fraud", alias="current").update(version=version_3)
+        assert _alias_version(reader) == "3"
+        transaction.set_rollback(True)
+    assert _alias_version(reader) == "1"
+
+
+def test_reads_started_after_a_move_completed_never_see_an_older_version(served, mlflow_as):
+    """Linearizable with respect to completed writes, with readers in other threads (connections)."""
+    _, owner = served
+    reader_user = User.objects.get(username="editor")
+    completed = {"version": 1}
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def read_loop() -> None:
+        caller = mlflow_as(reader_user)
+        try:
+            while not stop.is_set():
+                floor = completed["version"]
+                seen = int(_alias_version(caller))
+                # Versions only move forward in this test, so an older one is a stale answer.
+                if seen < floor:
+                    failures.append(f"read version {seen} after version {floor} was set")
+        finally:
+            connections.close_all()
+
+    readers = [threading.Thread(target=read_loop) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    try:
+        for number in range(4, 16):
+            services.model_version_create(
+                actor=User.objects.get(username="owner"), name="fraud", source=f"s3://b/{number}"
+            )
+            response = owner.post(
+                "registered-models/alias", {"name": "fraud", "alias": "current", "version": str(number)}
+            )
+            assert response.status_code == 200, response.content
+            completed["version"] = number
+    finally:
+        stop.set()
+        for thread in readers:
+            thread.join(timeout=30)
+    assert not failures, failures[:5]
+
+
+def test_basic_credentials_stop_working_at_once_when_the_password_changes(served):
+    from django.test import Client
+
+    from tests.fixtures_mlflow import basic_header
+
+    client = Client()
+    url = "/api/2.0/mlflow/registered-models/alias"
+    params = {"name": "fraud", "alias": "current"}
+    old = {"Authorization": basic_header("editor", "editor-pw-123!")}
+    assert client.get(url, params, headers=old).status_code == 200
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, params, headers=old).status_code == 200
+    assert [q["sql"] for q in queries.captured_queries] == ["EXECUTE quorum_serving_generation_read"]
+
+    editor = User.objects.get(username="editor")
+    editor.set_password("a-new-Pa55word")
+    editor.save()
+    assert client.get(url, params, headers=old).status_code == 401
+    new = {"Authorization": basic_header("editor", "a-new-Pa55word")}
+    assert client.get(url, params, headers=new).status_code == 200
