@@ -2,9 +2,11 @@
 
 import base64
 import binascii
+import copy
 import dataclasses
 import hashlib
 import hmac
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth import authenticate
@@ -12,25 +14,55 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from accounts import selectors
 from accounts.models import ApiToken, User, token_digest
 from audit.context import current_request
+from config import serving
 from config.login_throttle import login_locked
 
 TOKEN_PREFIX = "qrm_"
 
 
-def user_for_token(secret: str) -> tuple[User, ApiToken] | None:
+# Verified tokens per process, by digest; valid while the serving generation stands (config/serving.py).
+_verified_tokens = serving.AnswerCache(max_entries=10_000)
+
+
+def _token_lookup(request, digest: str) -> ApiToken | None:
+    generation = serving.generation(request) if request is not None else None
+    token = _verified_tokens.get(digest, generation)
+    if token is None:
+        token = selectors.token_with_user(digest)
+        if token is None:
+            return None
+        _verified_tokens.put(digest, generation, token)
+    # A copy per request, so nothing a request sets on its user or token reaches another request.
+    mine = copy.copy(token)
+    mine.user = copy.copy(token.user)
+    return mine
+
+
+# When this process last wrote each token's last-used time (cached tokens keep the value they were read with).
+_last_used_written: dict[int, datetime] = {}
+
+
+def user_for_token(secret: str, request=None) -> tuple[User, ApiToken] | None:
     """The active user and token for a token secret, or None. Updates last-used time."""
     if not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    token = ApiToken.objects.select_related("user").filter(digest=token_digest(secret)).first()
+    token = _token_lookup(request, token_digest(secret))
+    # Checked on every request, cached or not: expiry needs no change to any row.
     if token is None or not token.is_active or not token.user.is_active:
         return None
     now = timezone.now()
+    last_used = max(filter(None, (token.last_used_at, _last_used_written.get(token.pk))), default=None)
     # Throttle the write: last-used within a minute is precise enough and saves a write per request.
-    if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
+    if last_used is None or (now - last_used).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-        token.last_used_at = now
+        if len(_last_used_written) > 100_000:
+            _last_used_written.clear()
+        _last_used_written[token.pk] = now
+        last_used = now
+    token.last_used_at = last_used
     # Audit events of this request name the token (never its secret) and count as token actions.
     # The request middleware resets the context variable when the request ends.
     current_request.set(dataclasses.replace(current_request.get(), token_name=token.name))
@@ -50,7 +82,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        found = user_for_token(secret)
+        found = user_for_token(secret, request._request)
         if found is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return found
@@ -84,21 +116,34 @@ def user_for_password(request, username: str, password: str) -> User | None:
     one indexed user lookup.
     """
     key = _basic_cache_key(username, password)
+    generation = serving.generation(request)  # read before any user row is
     # A locked-out account (repeated wrong passwords) is refused even with cached credentials:
     # the throttled backend below decides while the lockout lasts.
-    cached = None if login_locked(username, request) else cache.get(key)
+    locked = login_locked(username, request)
+    if not locked:
+        # This process verified these credentials and no user row changed since (config/serving.py).
+        known = _verified_passwords.get(key, generation)
+        if known is not None:
+            return copy.copy(known)
+    cached = None if locked else cache.get(key)
     if cached is not None:
         user_id, fingerprint = cached
         user = User.objects.filter(pk=user_id).first()
         if user is not None and hmac.compare_digest(_basic_fingerprint(user), fingerprint):
             if user.is_active and not user.is_service_account and user.get_username() == username:
+                _verified_passwords.put(key, generation, copy.copy(user))
                 return user
         cache.delete(key)
     user = authenticate(request=request, username=username, password=password)
     if user is None or not user.is_active or getattr(user, "is_service_account", False):
         return None
     cache.set(key, (user.pk, _basic_fingerprint(user)), timeout=BASIC_CACHE_SECONDS)
+    _verified_passwords.put(key, generation, copy.copy(user))
     return user
+
+
+# Credentials this process verified, by the same HMAC key; valid while the serving generation stands.
+_verified_passwords = serving.AnswerCache(max_entries=10_000)
 
 
 class TokenBasicAuthentication(authentication.BaseAuthentication):
@@ -118,7 +163,7 @@ class TokenBasicAuthentication(authentication.BaseAuthentication):
             username, _, password = decoded.partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             raise exceptions.AuthenticationFailed("Invalid basic header: credentials not base64-encoded.")
-        found = user_for_token(password)
+        found = user_for_token(password, request._request)
         if found is not None:
             user, token = found
             if user.get_username() != username:

@@ -87,6 +87,13 @@ QUORUM_METRICS_TOKEN = os.environ.get("QUORUM_METRICS_TOKEN", "")
 # Benchmarks only (bench/registry_vs_mlflow.py): serve the no-database /bench/floor view.
 QUORUM_BENCH_FLOOR = env_bool("QUORUM_BENCH_FLOOR", False)
 
+# Serving-path reads as server-side prepared statements (PostgreSQL; see config/prepared.py).
+# Turn off behind a connection pooler in transaction mode.
+QUORUM_PREPARED_READS = env_bool("QUORUM_PREPARED_READS", True)
+# Serving-path answers (alias and version reads, verified tokens) kept per process and checked
+# against the database's serving generation on every request (PostgreSQL; see config/serving.py).
+QUORUM_SERVING_CACHE = env_bool("QUORUM_SERVING_CACHE", True)
+
 _cache_url = os.environ.get("QUORUM_CACHE_URL", "")
 CACHES = {
     "default": (

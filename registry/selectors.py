@@ -9,6 +9,8 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import get_objects_for_user
 
 from accounts.permissions import LEVEL_CODENAMES, MANAGE_CODENAME, Level
+from config.prepared import hot_reads_enabled
+from registry import hot_reads
 from registry.errors import InvalidParameter, NotFound
 from registry.models import (
     AliasAssignment,
@@ -105,9 +107,12 @@ def _visible_model_pk(user, name: str) -> QuerySet[RegisteredModel]:
 def model_version_get(user, name: str, version: int) -> ModelVersion:
     # Hot path (every models:/ resolution): visibility and version in one query. A miss takes the
     # slow path only to say which thing is missing; hidden and missing models still cost the same.
-    found = version_detail_queryset(
-        ModelVersion.objects.filter(model__in=_visible_model_pk(user, name), version=version)
-    ).first()
+    if hot_reads_enabled():
+        found = hot_reads.version_by_number(user, name, version)
+    else:
+        found = version_detail_queryset(
+            ModelVersion.objects.filter(model__in=_visible_model_pk(user, name), version=version)
+        ).first()
     if found is not None:
         return found
     registered_model_get(user, name)
@@ -153,9 +158,12 @@ def model_version_by_alias(user, name: str, alias: str) -> ModelVersion:
         # Hot path (models:/name@alias): visibility, alias and version in one query; a miss falls
         # through to say whether the model or the alias is missing. Always read from the database,
         # so a moved alias is never served stale.
-        found = version_detail_queryset(
-            ModelVersion.objects.filter(model__in=_visible_model_pk(user, name), aliases__alias=alias)
-        ).first()
+        if hot_reads_enabled():
+            found = hot_reads.version_by_alias(user, name, alias)
+        else:
+            found = version_detail_queryset(
+                ModelVersion.objects.filter(model__in=_visible_model_pk(user, name), aliases__alias=alias)
+            ).first()
         if found is not None:
             return found
     model = registered_model_get(user, name)

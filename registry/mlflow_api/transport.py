@@ -11,13 +11,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
 from accounts.models import User
+from config import serving
 from registry import rules
 from registry.api.parsers import DuplicateKeyError, object_without_duplicate_keys
 from registry.mlflow_api.errors import MlflowApiError, error_response, missing_parameter, response_for
@@ -163,6 +164,27 @@ class Params:
 
 def json_response(body: dict[str, Any]) -> JsonResponse:
     return JsonResponse(body, json_dumps_params={"indent": 2})
+
+
+# Finished read answers per process; each valid only under the serving generation it was built
+# under (config/serving.py), so a change committed before a request began is never missed.
+_answers = serving.AnswerCache(max_entries=50_000)
+
+
+def served_json_response(
+    request: HttpRequest, key: tuple, build: Callable[[], dict[str, Any]]
+) -> HttpResponse:
+    """The JSON answer `build()` gives, reused while nothing it may depend on has changed.
+
+    `key` must name everything the answer depends on besides database rows: the endpoint, the
+    caller (visibility is per user) and the parameters. Errors are raised, never cached.
+    """
+    generation = serving.generation(request)
+    body = _answers.get(key, generation)
+    if body is None:
+        body = json_response(build()).content
+        _answers.put(key, generation, body)
+    return HttpResponse(body, content_type=JSON_CONTENT_TYPE)
 
 
 Handler = Callable[[HttpRequest, User, Params], HttpResponseBase | dict[str, Any]]

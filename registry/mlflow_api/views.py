@@ -11,7 +11,7 @@ from registry import rules, search, selectors, services
 from registry.mlflow_api import artifacts
 from registry.mlflow_api.errors import error_response, missing_parameter
 from registry.mlflow_api.render import model_version_json, registered_model_json
-from registry.mlflow_api.transport import Handler, Params, run_endpoint
+from registry.mlflow_api.transport import Handler, Params, run_endpoint, served_json_response
 from registry.models import ModelVersion, RegisteredModel
 
 
@@ -143,8 +143,11 @@ def model_version_delete(request: HttpRequest, user: User, p: Params) -> dict[st
     return {}
 
 
-def model_version_get(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
-    return _version_body(user, p.required("name"), p.version())
+def model_version_get(request: HttpRequest, user: User, p: Params) -> HttpResponseBase:
+    name, version = p.required("name"), p.version()
+    return served_json_response(
+        request, ("model-versions/get", user.pk, name, version), lambda: _version_body(user, name, version)
+    )
 
 
 def model_versions_search(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
@@ -203,12 +206,16 @@ def alias_delete(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
     return {}
 
 
-def alias_get(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
-    row = selectors.model_version_by_alias(user, p.required("name"), p.required("alias"))
-    return {"model_version": model_version_json(row)}
+def alias_get(request: HttpRequest, user: User, p: Params) -> HttpResponseBase:
+    name, alias = p.required("name"), p.required("alias")
+    return served_json_response(
+        request,
+        ("registered-models/alias", user.pk, name, alias),
+        lambda: {"model_version": model_version_json(selectors.model_version_by_alias(user, name, alias))},
+    )
 
 
-def _alias_dispatch(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
+def _alias_dispatch(request: HttpRequest, user: User, p: Params) -> HttpResponseBase | dict[str, Any]:
     handlers = {"GET": alias_get, "POST": alias_set, "DELETE": alias_delete}
     return handlers["GET" if request.method == "HEAD" else request.method](request, user, p)
 
