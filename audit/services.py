@@ -10,7 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, checkpoint_signature, event_hash, key_id
+from audit.chain import GENESIS_HASH, canonical_bytes, checkpoint_signature, event_hash, key_id
 from audit.context import current_request, current_task_name
 from audit.models import Action, ActorKind, AuditCheckpoint, AuditEvent, ChainHead
 
@@ -19,13 +19,21 @@ class AuditOutsideTransaction(RuntimeError):
     """audit.record was called outside a transaction: the event could outlive a rolled-back change."""
 
 
+class AuditChainMismatch(RuntimeError):
+    """The hash PostgreSQL computed for an append is not the canonical one: the append is refused."""
+
+
 class CheckpointKeyMissing(RuntimeError):
     """QUORUM_AUDIT_HMAC_KEY is unset: an unsigned checkpoint would prove nothing, so none is made."""
 
 
-# Called with each new AuditEvent inside the change's transaction (e.g. the webhook outbox, registered
-# in registry/apps.py). A listener that raises rolls the change back, like a failed audit write.
-EVENT_LISTENERS: list[Callable[[AuditEvent], None]] = []
+# Each listener is called with a new event's fields (all but seq, timestamp and the hashes) inside the
+# change's transaction but before the chain head is locked, so its reads do not lengthen the section
+# every writer waits for; it returns None, or a function called with the appended AuditEvent to write
+# what needs the event's seq (e.g. the webhook outbox, registered in registry/apps.py). A listener
+# that raises rolls the change back, like a failed audit write.
+EventListener = Callable[[dict[str, Any]], Callable[[AuditEvent], None] | None]
+EVENT_LISTENERS: list[EventListener] = []
 
 SECRET_KEYS = {"password", "secret", "token", "api_token", "webhook_secret", "authorization"}
 
@@ -150,16 +158,109 @@ def event_record(
         "client_ip": ctx.client_ip,
         "user_agent": ctx.user_agent,
     }
-    with transaction.atomic():
-        head = _lock_head()
-        fields["seq"] = head.seq + 1
-        fields["prev_hash"] = head.hash
-        fields["timestamp"] = timezone.now()
-        fields["hash"] = event_hash(fields)
-        event = AuditEvent.objects.create(**fields)
-        ChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
-        for listener in EVENT_LISTENERS:
-            listener(event)
+    finishers = [finish for listener in EVENT_LISTENERS if (finish := listener(fields)) is not None]
+    # No savepoint: if the append fails, the change's whole transaction must roll back.
+    with transaction.atomic(savepoint=False):
+        event = _append_in_one_statement(fields) if connection.vendor == "postgresql" else None
+        if event is None:
+            head = _lock_head()
+            fields["seq"] = head.seq + 1
+            fields["prev_hash"] = head.hash
+            fields["timestamp"] = timezone.now()
+            fields["hash"] = event_hash(fields)
+            event = AuditEvent.objects.create(**fields)
+            ChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
+        for finish in finishers:
+            finish(event)
+    return event
+
+
+# The chained fields whose values only the locked head decides, in the order they appear in the
+# canonical JSON (keys sorted), with the placeholder each has while the rest is serialized.
+_PLACEHOLDERS = (("prev_hash", ""), ("seq", 0))
+
+
+def _canonical_pieces(fields: dict[str, Any]) -> list[str]:
+    """The canonical JSON of an event cut around the values of prev_hash and seq (3 pieces).
+
+    Top-level keys are sorted and every key after "prev_hash" holds a scalar, so the last
+    '"prev_hash":""' and the first '"seq":0' after it are the top-level ones (inside string
+    values quotes are escaped; nested objects only occur in before/after).
+    """
+    text = canonical_bytes({**fields, **dict(_PLACEHOLDERS)}).decode("utf-8")
+    cut, _, rest = text.rpartition('"prev_hash":""')
+    pieces = [cut + '"prev_hash":"']
+    rest = '"' + rest
+    for name, placeholder in _PLACEHOLDERS[1:]:
+        marker = f'"{name}":{json.dumps(placeholder)}'
+        before, found, rest = rest.partition(marker)
+        if not found or not cut:
+            raise AssertionError(f"canonical JSON without the {name} key")
+        quote = '"' if isinstance(placeholder, str) else ""
+        pieces.append(f'{before}"{name}":{quote}')
+        rest = quote + rest
+    pieces.append(rest)
+    return pieces
+
+
+_APPEND_SQL: str | None = None
+
+
+def _append_sql() -> str:
+    """PostgreSQL: lock the head, chain, insert the event and move the head in one statement.
+
+    One round trip from taking the chain-head lock to the COMMIT that releases it. The hash is
+    computed by PostgreSQL over exactly the canonical bytes of audit/chain.py: the JSON Python
+    serialized, with the head's hash and the next seq spliced in.
+    """
+    global _APPEND_SQL
+    if _APPEND_SQL is None:
+        qn = connection.ops.quote_name
+        own = [f for f in AuditEvent._meta.concrete_fields if f.attname not in ("id", *CHAINED)]
+        columns = ", ".join(qn(f.column) for f in own)
+        _APPEND_SQL = f"""
+WITH head AS MATERIALIZED (
+    SELECT seq, hash FROM {qn(ChainHead._meta.db_table)} WHERE id = 1 FOR UPDATE
+), next AS MATERIALIZED (
+    SELECT seq + 1 AS seq, hash AS prev_hash FROM head
+), appended AS (
+    INSERT INTO {qn(AuditEvent._meta.db_table)} ({columns}, seq, timestamp, prev_hash, hash)
+    SELECT {", ".join(["%s"] * len(own))}, n.seq, %s, n.prev_hash, encode(sha256(convert_to(
+        %s || n.prev_hash || %s || n.seq::text || %s, 'UTF8')), 'hex')
+    FROM next n
+    RETURNING id, seq, timestamp, prev_hash, hash
+), moved AS (
+    UPDATE {qn(ChainHead._meta.db_table)} h SET seq = a.seq, hash = a.hash FROM appended a WHERE h.id = 1
+)
+SELECT id, seq, timestamp, prev_hash, hash FROM appended"""
+    return _APPEND_SQL
+
+
+CHAINED = ("seq", "timestamp", "prev_hash", "hash")
+
+
+def _append_in_one_statement(fields: dict[str, Any]) -> AuditEvent | None:
+    """Append on PostgreSQL; None when there is no head row yet (the caller creates it)."""
+    values = [
+        f.get_db_prep_save(fields[f.attname], connection)
+        for f in AuditEvent._meta.concrete_fields
+        if f.attname not in ("id", *CHAINED)
+    ]
+    # Taken just before the lock: under contention a later seq may carry a timestamp a few
+    # milliseconds earlier than its predecessor's (the chain orders events, seq is the order).
+    fields["timestamp"] = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_append_sql(), [*values, fields["timestamp"], *_canonical_pieces(fields)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    event_id, fields["seq"], fields["timestamp"], fields["prev_hash"], fields["hash"] = row
+    # PostgreSQL hashed the spliced bytes; Python's canonical form must agree, or nothing commits.
+    if event_hash(fields) != fields["hash"]:
+        raise AuditChainMismatch(f"seq {fields['seq']}: the database's hash differs from audit.chain's")
+    event = AuditEvent(id=event_id, **fields)
+    event._state.adding = False
+    event._state.db = connection.alias
     return event
 
 

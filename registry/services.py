@@ -4,15 +4,23 @@ Each function finds what it changes among what the actor may see (hidden == miss
 it, checks the actor's level, applies the rules, writes, and records the audit event.
 """
 
+from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
 import audit
-from accounts.permissions import LEVEL_CODENAMES, Level, user_can, user_holds, user_holds_global
+from accounts.models import User
+from accounts.permissions import (
+    LEVEL_CODENAMES,
+    MANAGE_CODENAME,
+    Level,
+    user_can,
+    user_holds,
+    user_holds_global,
+)
 from accounts.services import superuser_action_record
 from audit.models import Action
 from registry import rules, tracking
@@ -37,6 +45,9 @@ from registry.models import (
 from registry.selectors import model_uri_resolve, registered_models_visible_to
 from registry.sources import is_registry_copy_source, source_validate
 
+# READ or MANAGE makes a model visible (registered_models_visible_to).
+VIEW_CODENAMES = frozenset({LEVEL_CODENAMES[Level.READ], MANAGE_CODENAME})
+
 LEVEL_NAMES = {
     Level.READ: "READ",
     Level.EDIT: "EDIT",
@@ -56,14 +67,74 @@ def require_level(actor, level: Level, model: RegisteredModel, doing: str) -> No
         superuser_action_record(actor=actor, doing=doing, target=model, needed=LEVEL_CODENAMES[level])
 
 
+def _grants_sql() -> str:
+    """One statement: the named model's id and the codenames `user` holds on it, with their source.
+
+    The same grants as `registered_models_visible_to` and `user_can`: object grants to the user or
+    one of their teams, and global grants to the user or a team. Each object grant is probed through
+    the grant tables' (user|group, content type, object) indexes, so the cost does not grow with the
+    number of models a user holds grants on.
+    """
+    qn = connection.ops.quote_name
+    memberships = qn(User.groups.through._meta.db_table)
+    user_globals = qn(User.user_permissions.through._meta.db_table)
+    team_globals = qn(Group.permissions.through._meta.db_table)
+    object_pk = "CAST(m.id AS varchar(255))"
+    return f"""
+SELECT m.id, p.codename
+FROM {qn(RegisteredModel._meta.db_table)} m
+LEFT JOIN {qn(Permission._meta.db_table)} p ON p.content_type_id = %(ct)s AND p.id IN (
+    SELECT g.permission_id FROM {qn(UserObjectPermission._meta.db_table)} g
+    WHERE g.user_id = %(user)s AND g.content_type_id = %(ct)s AND g.object_pk = {object_pk}
+    UNION ALL
+    SELECT g.permission_id FROM {qn(GroupObjectPermission._meta.db_table)} g
+    JOIN {memberships} t ON t.group_id = g.group_id
+    WHERE t.user_id = %(user)s AND g.content_type_id = %(ct)s AND g.object_pk = {object_pk}
+    UNION ALL
+    SELECT u.permission_id FROM {user_globals} u WHERE u.user_id = %(user)s
+    UNION ALL
+    SELECT gp.permission_id FROM {team_globals} gp
+    JOIN {memberships} t ON t.group_id = gp.group_id WHERE t.user_id = %(user)s
+)
+WHERE m.name = %(name)s"""
+
+
+def _named_model_grants(actor, name: str) -> tuple[int | None, set[str]]:
+    """(model id, codenames the active non-superuser `actor` holds on it); (None, set()) if no such model."""
+    content_type = ContentType.objects.get_for_model(RegisteredModel)  # cached after the first call
+    with connection.cursor() as cursor:
+        cursor.execute(_grants_sql(), {"ct": content_type.pk, "user": actor.pk, "name": name})
+        rows = cursor.fetchall()
+    if not rows:
+        return None, set()
+    return rows[0][0], {codename for _, codename in rows if codename}
+
+
 def registered_model_for_update(actor, name: str, level: Level, doing: str) -> RegisteredModel:
     """Lock a model the actor can see (else NotFound), then require `level` (else PermissionDenied)."""
-    visible = registered_models_visible_to(actor).filter(name=name).values_list("pk", flat=True).first()
-    if visible is None:
+    if actor is None or not actor.is_authenticated or not actor.is_active or actor.is_superuser:
+        # Superusers see everything but their use of that power is audited (require_level);
+        # anonymous and inactive callers see nothing.
+        visible = registered_models_visible_to(actor).filter(name=name).values_list("pk", flat=True).first()
+        if visible is None:
+            raise NotFound(f"Registered Model with name={name} not found")
+        model = RegisteredModel.objects.select_for_update().get(pk=visible)
+        require_level(actor, level, model, doing)
+        return model
+    # The write path's permission check: one query for visibility and level together (the
+    # guardian queryset plus user_can cost six), read before the lock as before.
+    pk, granted = _named_model_grants(actor, name)
+    if pk is None or not granted & VIEW_CODENAMES:
         raise NotFound(f"Registered Model with name={name} not found")
     # SELECT ... FOR UPDATE: serializes version numbering, alias moves and stage changes per model.
-    model = RegisteredModel.objects.select_for_update().get(pk=visible)
-    require_level(actor, level, model, doing)
+    model = RegisteredModel.objects.select_for_update().filter(pk=pk).first()
+    if model is None:  # deleted between the check and the lock
+        raise NotFound(f"Registered Model with name={name} not found")
+    if LEVEL_CODENAMES[level] not in granted and MANAGE_CODENAME not in granted:
+        raise PermissionDenied(
+            f"{doing} on registered model '{model.name}' needs the {LEVEL_NAMES[level]} permission "
+            f"({LEVEL_CODENAMES[level]})."
+        )
     return model
 
 
@@ -308,14 +379,14 @@ def _model_version_create(
     description = rules.validate_description(description)
     tag_values = _tags_validated(tags)
     model = registered_model_for_update(actor, name, Level.EDIT, "Creating a model version")
-    # The model row is locked, so this increment cannot race; the counter never goes down.
-    RegisteredModel.objects.filter(pk=model.pk).update(
-        last_version_number=F("last_version_number") + 1, updated_at=timezone.now()
-    )
-    model.refresh_from_db(fields=["last_version_number"])
+    # The model row is locked and was read under the lock, so this number cannot race; the
+    # counter never goes down.
+    number = model.last_version_number + 1
+    RegisteredModel.objects.filter(pk=model.pk).update(last_version_number=number, updated_at=timezone.now())
+    model.last_version_number = number
     version = ModelVersion.objects.create(
         model=model,
-        version=model.last_version_number,
+        version=number,
         source=source,
         storage_location=storage_location,
         run_id=run_id,
@@ -326,9 +397,12 @@ def _model_version_create(
         status=VersionStatus.PENDING_REGISTRATION,
         creator=actor,
     )
-    ModelVersionTag.objects.bulk_create(
-        [ModelVersionTag(version=version, key=k, value=v) for k, v in tag_values.items()]
-    )
+    if tag_values:
+        ModelVersionTag.objects.bulk_create(
+            [ModelVersionTag(version=version, key=k, value=v) for k, v in tag_values.items()]
+        )
+    artifact_services.validation_queue(version=version, actor=actor, new_version=True)
+    # Last: the audit append locks the chain head until commit, so nothing may follow it.
     audit.record(
         actor=actor,
         action=Action.VERSION_CREATED,
@@ -343,7 +417,6 @@ def _model_version_create(
             "tags": tag_values,
         },
     )
-    artifact_services.validation_queue(version=version, actor=actor)
     return version
 
 
@@ -510,15 +583,50 @@ def alias_apply(
     *, actor, model: RegisteredModel, alias: str, row: ModelVersion, reason: str = ""
 ) -> ModelAlias:
     """Point `alias` at a locked version and keep the history. Caller holds the model lock."""
+    return _alias_move(
+        actor=actor, model=model, alias=alias, row=row, previous=_alias_current(model, alias), reason=reason
+    )
+
+
+def _alias_current(model: RegisteredModel, alias: str) -> tuple[int, int, int] | None:
+    """(alias row id, version id, version number) the alias points at now, or None."""
+    return (
+        ModelAlias.objects.filter(model=model, alias=alias)
+        .values_list("pk", "version_id", "version__version")
+        .first()
+    )
+
+
+def _alias_move(
+    *,
+    actor,
+    model: RegisteredModel,
+    alias: str,
+    row: ModelVersion,
+    previous: tuple[int, int, int] | None,
+    reason: str = "",
+    before_audit=None,
+) -> ModelAlias:
+    """Move (or create) the alias from `previous`; `before_audit` runs just before the audit event.
+
+    The model row is locked, so no other transaction changes this alias meanwhile: a plain UPDATE
+    or INSERT replaces update_or_create (its SELECT ... FOR UPDATE and savepoints).
+    """
+    if previous is not None and previous[1] == row.pk:
+        return ModelAlias.objects.get(pk=previous[0])
     now = timezone.now()
-    previous = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
-    before = previous.version.version if previous else None
-    if previous is not None and previous.version_id == row.pk:
-        return previous
     AliasAssignment.objects.filter(model=model, alias=alias, cleared_at__isnull=True).update(cleared_at=now)
     AliasAssignment.objects.create(model=model, alias=alias, version_number=row.version, assigned_at=now)
-    alias_row, _ = ModelAlias.objects.update_or_create(model=model, alias=alias, defaults={"version": row})
+    if previous is None:
+        alias_row = ModelAlias.objects.create(model=model, alias=alias, version=row)
+    else:
+        ModelAlias.objects.filter(pk=previous[0]).update(version=row, updated_at=now)
+        alias_row = ModelAlias(pk=previous[0], model=model, alias=alias, version=row, updated_at=now)
+        alias_row._state.adding = False
     _touch(model)
+    if before_audit is not None:
+        before_audit()
+    # Last: the audit append locks the chain head until commit, so nothing may follow it.
     audit.record(
         actor=actor,
         action=Action.ALIAS_SET,
@@ -526,7 +634,7 @@ def alias_apply(
         target_name=f"{model.name}@{alias}",
         model_name=model.name,
         version=row.version,
-        before={"alias": alias, "version": before},
+        before={"alias": alias, "version": previous[2] if previous else None},
         after={"alias": alias, "version": row.version},
         reason=reason,
     )
@@ -539,11 +647,16 @@ def alias_set(*, actor, name: str, alias: str, version: int) -> ModelAlias:
     model = registered_model_for_update(actor, name, Level.EDIT, "Setting an alias")
     row = _version_for_update(model, version)
     governed_direct_change_refuse(model, "alias", alias)
-    unchanged = ModelAlias.objects.filter(model=model, alias=alias, version=row).exists()
-    row_alias = alias_apply(actor=actor, model=model, alias=alias, row=row)
-    if not unchanged:
-        direct_transition_record(actor=actor, version=row, from_stage=row.stage, to_stage=f"@{alias}")
-    return row_alias
+    return _alias_move(
+        actor=actor,
+        model=model,
+        alias=alias,
+        row=row,
+        previous=_alias_current(model, alias),
+        before_audit=lambda: direct_transition_record(
+            actor=actor, version=row, from_stage=row.stage, to_stage=f"@{alias}"
+        ),
+    )
 
 
 @transaction.atomic

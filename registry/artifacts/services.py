@@ -82,16 +82,21 @@ def _job_queue(*, kind: JobKind, version: ModelVersion, actor, request_id: int |
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
     message = OutboxMessage.objects.create(task_name=TASK_FOR_KIND[kind], job=job)
-    transaction.on_commit(lambda: outbox_dispatch(message.pk), robust=True)
+    transaction.on_commit(lambda: outbox_dispatch(message.pk, committed=message), robust=True)
     return job
 
 
-def validation_queue(*, version: ModelVersion, actor) -> ArtifactJob:
-    """Called inside model_version_create: the version waits in PENDING_REGISTRATION for validation."""
-    ArtifactManifest.objects.update_or_create(
-        version=version,
-        defaults={"state": EvidenceState.PENDING, "message": "", "source_location": version.source},
-    )
+def validation_queue(*, version: ModelVersion, actor, new_version: bool = False) -> ArtifactJob:
+    """Called inside model_version_create: the version waits in PENDING_REGISTRATION for validation.
+
+    `new_version`: the version was created in this transaction, so it has no manifest yet and one
+    INSERT does (update_or_create costs a SELECT and two savepoints more).
+    """
+    fields = {"state": EvidenceState.PENDING, "message": "", "source_location": version.source}
+    if new_version:
+        ArtifactManifest.objects.create(version=version, **fields)
+    else:
+        ArtifactManifest.objects.update_or_create(version=version, defaults=fields)
     return _job_queue(kind=JobKind.VALIDATE, version=version, actor=actor)
 
 
@@ -103,9 +108,13 @@ def _task_by_name(name: str):
     return {VALIDATE_TASK: tasks.artifacts_validate, COPY_TASK: tasks.artifacts_copy}[name]
 
 
-def outbox_dispatch(message_id: int) -> bool:
-    """Publish one outbox message now. Never raises: a failed publish is left for the sweep."""
-    message = OutboxMessage.objects.filter(pk=message_id, done_at__isnull=True).first()
+def outbox_dispatch(message_id: int, *, committed: OutboxMessage | None = None) -> bool:
+    """Publish one outbox message now. Never raises: a failed publish is left for the sweep.
+
+    `committed`: the message as its own transaction just wrote it (the on-commit publish), which
+    spares re-reading it; a duplicate publish from a racing sweep is harmless (tasks are idempotent).
+    """
+    message = committed or OutboxMessage.objects.filter(pk=message_id, done_at__isnull=True).first()
     if message is None:
         return False
     try:

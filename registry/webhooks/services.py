@@ -17,6 +17,7 @@ import logging
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -265,24 +266,29 @@ def webhook_delete(*, actor: Any, webhook_id: str) -> None:
 # --- The outbox: events written inside the change's transaction ---------------------------
 
 
-def audit_event_listen(audit_event: Any) -> None:
+def audit_event_listen(fields: dict[str, Any]) -> Callable[[Any], None] | None:
     """Audit listener: write the event and a delivery per live matching subscription.
 
     Runs inside the change's transaction (audit.services.EVENT_LISTENERS), so the outbox rows
     commit or roll back with the change. Actions that raise no event cost no query; the others
-    one indexed query when nothing subscribes.
+    one indexed query when nothing subscribes, made before the audit chain head is locked. The
+    rows, which carry the event's seq, are written by the returned function once it is appended.
     """
-    if audit_event.action not in rules.AUDIT_ACTIONS_WITH_EVENTS:
-        return
-    names = rules.events_for_audit(audit_event.action, audit_event.before, audit_event.after)
+    if fields["action"] not in rules.AUDIT_ACTIONS_WITH_EVENTS:
+        return None
+    names = rules.events_for_audit(fields["action"], fields["before"], fields["after"])
     if not names:
-        return
+        return None
     scope = Q(model__isnull=True)
-    if audit_event.registered_model_id is not None:
-        scope |= Q(model_id=audit_event.registered_model_id)
+    if fields["registered_model_id"] is not None:
+        scope |= Q(model_id=fields["registered_model_id"])
     hooks = list(Webhook.objects.filter(scope, status__in=LIVE_STATUSES).only("pk", "events", "status"))
     if not hooks:
-        return
+        return None
+    return lambda audit_event: _outbox_write(audit_event, names, hooks)
+
+
+def _outbox_write(audit_event: Any, names: list[str], hooks: list[Webhook]) -> None:
     now = timezone.now()
     pending: list[int] = []
     for event in names:
