@@ -16,6 +16,8 @@ What it does:
   answering without touching the database: the floor.
 - MLflow: `mlflow server` on the same PostgreSQL server with its own database, default
   configuration (uvicorn, 4 workers) and each --mlflow-workers setting; the best is "MLflow best".
+- --also-uncached repeats Quorum's read workloads with QUORUM_SERVING_CACHE=false, so the cost of a
+  read that goes to the database every time is on record beside the cached one.
 - The same data goes into both through the MLflow REST API; every figure is printed for each
   server with the ratio. Every load loop is bounded in count and time; traffic is loopback only.
 """
@@ -174,8 +176,9 @@ print("TOKEN=" + services.token_create(actor=services.OPERATOR, user=user, name=
 """
 
 
-def quorum_start(args: argparse.Namespace, workdir: Path) -> Server:
+def quorum_start(args: argparse.Namespace, workdir: Path, *, serving_cache: bool = True) -> Server:
     env = quorum_env(args.quorum_db, args.redis_db, workdir)
+    env["QUORUM_SERVING_CACHE"] = "true" if serving_cache else "false"
     if not args.no_load:
         database_recreate(args.quorum_db)
     subprocess.run(
@@ -200,7 +203,8 @@ def quorum_start(args: argparse.Namespace, workdir: Path) -> Server:
     gunicorn += ["--keep-alive", "30", "--backlog", "2048"]
     process = spawn(gunicorn, env, workdir / "quorum.log")
     wait_http(port, "/healthz", 60)
-    server = Server("Quorum", port, {"Authorization": f"Bearer {token}"}, [process], floor=True)
+    label = "Quorum" if serving_cache else "Quorum uncached"
+    server = Server(label, port, {"Authorization": f"Bearer {token}"}, [process], floor=True)
     server.basic = "Basic " + base64.b64encode(f"bench:{BENCH_PASSWORD}".encode()).decode()  # type: ignore[attr-defined]
     return server
 
@@ -625,6 +629,11 @@ def main() -> None:
     parser.add_argument("--quorum-only", action="store_true")
     parser.add_argument("--no-load", action="store_true", help="use the data already in --quorum-db")
     parser.add_argument("--read-only", action="store_true", help="skip create/set-alias/paging workloads")
+    parser.add_argument(
+        "--also-uncached",
+        action="store_true",
+        help="also run the read workloads with QUORUM_SERVING_CACHE=false (label 'Quorum uncached')",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="quorum-bench-"))
@@ -639,6 +648,14 @@ def main() -> None:
         results.setdefault("Quorum", {}).update(run_workloads(quorum, args))
         quorum.stop()
         servers.remove(quorum)
+        if args.also_uncached:
+            # The same server with the serving cache off: what every read costs when it reads the database.
+            uncached_args = argparse.Namespace(**{**vars(args), "no_load": True, "read_only": True})
+            uncached = quorum_start(uncached_args, workdir, serving_cache=False)
+            servers.append(uncached)
+            results[uncached.label] = run_workloads(uncached, uncached_args)
+            uncached.stop()
+            servers.remove(uncached)
         if not args.quorum_only:
             first = True
             for setting in args.mlflow_workers.split(","):

@@ -168,7 +168,7 @@ def json_response(body: dict[str, Any]) -> JsonResponse:
 
 # Finished read answers per process; each valid only under the serving generation it was built
 # under (config/serving.py), so a change committed before a request began is never missed.
-_answers = serving.AnswerCache(max_entries=50_000)
+_answers = serving.AnswerCache(max_entries=20_000)
 
 
 def served_json_response(
