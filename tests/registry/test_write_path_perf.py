@@ -1,0 +1,192 @@
+"""The write path stays cheap: query bounds for version creation and alias moves, the write-path
+permission check (one query) against every way a grant can be held, and the chained append."""
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from guardian.shortcuts import assign_perm
+
+import audit
+from audit.chain import event_hash
+from audit.models import Action, AuditEvent
+from audit.verify import chain_verify
+from registry import services
+from registry.artifacts.models import ArtifactJob, ArtifactManifest, OutboxMessage
+from registry.models import AliasAssignment, ModelAlias
+from tests.fixtures_foundation import postgres_or_skip
+
+pytestmark = pytest.mark.django_db
+
+CHAINED = ("seq", "timestamp", "prev_hash", "hash")
+
+
+def _create(caller, name: str, number: int):
+    return caller.post(
+        "model-versions/create",
+        {"name": name, "source": f"s3://bench-models/{name}/{number}", "tags": [{"key": "k", "value": "v"}]},
+    )
+
+
+def test_version_create_over_the_mlflow_route_takes_a_fixed_number_of_queries(
+    fraud, cast, mlflow_as, django_assert_max_num_queries
+):
+    caller = mlflow_as(cast.owner)
+    assert _create(caller, "fraud", 0).status_code == 200  # warm: content types, prepared statements
+    # Token, grants, lock, counter, version, tag, manifest, job, outbox, webhook lookup, audit
+    # append (three on SQLite), transaction bookkeeping, the answer's read. It was 32.
+    with django_assert_max_num_queries(18):
+        answer = _create(caller, "fraud", 1)
+    assert answer.status_code == 200
+    body = answer.json()["model_version"]
+    assert body["version"] == "5"
+    assert body["tags"] == [{"key": "k", "value": "v"}]
+    assert body["status"] == "PENDING_REGISTRATION"
+    version = fraud.versions.get(version=5)
+    # Nothing was dropped to get there: the manifest, the validation job and its outbox message,
+    # and the audit event, all committed with the version.
+    assert ArtifactManifest.objects.filter(version=version, state="pending").exists()
+    job = ArtifactJob.objects.get(version=version)
+    assert OutboxMessage.objects.filter(job=job).exists()
+    event = AuditEvent.objects.get(action=Action.VERSION_CREATED, model_name="fraud", version=5)
+    assert event.after["tags"] == {"k": "v"}
+    assert event.actor_username == "owner"
+    assert chain_verify().ok
+
+
+def test_the_audit_append_is_the_last_statement_of_a_version_create(fraud, cast):
+    with CaptureQueriesContext(connection) as queries:
+        services.model_version_create(actor=cast.owner, name="fraud", source="s3://bucket/fraud/9")
+    statements = [
+        q["sql"] for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))
+    ]
+    # The chain head stays locked from the append to the commit: nothing else may run in between.
+    assert "audit_chainhead" in statements[-1] or "audit_auditevent" in statements[-1]
+    assert not any("audit_" in sql for sql in statements[:-3])
+
+
+def test_alias_move_over_the_mlflow_route_takes_a_fixed_number_of_queries(
+    fraud, cast, mlflow_as, django_assert_max_num_queries
+):
+    caller = mlflow_as(cast.owner)
+    assert (
+        caller.post(
+            "registered-models/alias", {"name": "fraud", "alias": "moving", "version": "1"}
+        ).status_code
+        == 200
+    )
+    # Token, grants, lock, version, policy, current alias, history (2), alias row, model touch,
+    # timeline, webhook lookup, audit append (three on SQLite), transaction bookkeeping. It was 27.
+    with django_assert_max_num_queries(17):
+        answer = caller.post("registered-models/alias", {"name": "fraud", "alias": "moving", "version": "2"})
+    assert answer.status_code == 200
+    assert ModelAlias.objects.get(model=fraud, alias="moving").version.version == 2
+    history = list(AliasAssignment.objects.filter(model=fraud, alias="moving").order_by("pk"))
+    assert [(h.version_number, h.cleared_at is None) for h in history] == [(1, False), (2, True)]
+    event = AuditEvent.objects.filter(action=Action.ALIAS_SET, model_name="fraud").order_by("-seq").first()
+    assert (event.before, event.after) == (
+        {"alias": "moving", "version": 1},
+        {"alias": "moving", "version": 2},
+    )
+    assert chain_verify().ok
+
+
+def test_setting_an_alias_to_where_it_points_changes_and_audits_nothing(fraud, cast):
+    services.alias_set(actor=cast.owner, name="fraud", alias="moving", version=1)
+    events = AuditEvent.objects.count()
+    row = services.alias_set(actor=cast.owner, name="fraud", alias="moving", version=1)
+    assert row.version.version == 1
+    assert AuditEvent.objects.count() == events
+    assert AliasAssignment.objects.filter(model=fraud, alias="moving").count() == 1
+
+
+@pytest.mark.parametrize("how", ["direct", "team", "global", "manage_via_team"])
+def test_every_kind_of_grant_lets_an_editor_create_a_version(fraud, cast, how):
+    user = cast.editor
+    if how == "direct":
+        assign_perm("registry.view_registeredmodel", user, fraud)
+        assign_perm("registry.change_registeredmodel", user, fraud)
+    elif how == "team":
+        team = Group.objects.create(name="risk-team")
+        team.user_set.add(user)
+        assign_perm("registry.view_registeredmodel", team, fraud)
+        assign_perm("registry.change_registeredmodel", team, fraud)
+    elif how == "global":
+        user.user_permissions.add(
+            Permission.objects.get(codename="view_registeredmodel"),
+            Permission.objects.get(codename="change_registeredmodel"),
+        )
+    else:
+        team = Group.objects.create(name="managers")
+        team.user_set.add(user)
+        assign_perm("registry.manage_registeredmodel", team, fraud)
+    row = services.model_version_create(actor=user, name="fraud", source="s3://bucket/fraud/4")
+    assert row.version == 4
+
+
+def test_read_only_is_refused_and_hidden_is_missing_at_the_same_cost(fraud, cast):
+    assign_perm("registry.view_registeredmodel", cast.approver, fraud)
+    with pytest.raises(services.PermissionDenied, match="EDIT"):
+        services.model_version_create(actor=cast.approver, name="fraud", source="s3://bucket/fraud/4")
+    # EDIT without READ does not reveal the model either.
+    assign_perm("registry.change_registeredmodel", cast.editor, fraud)
+    counts = []
+    for name, actor in (("fraud", cast.outsider), ("absent", cast.outsider), ("fraud", cast.editor)):
+        with CaptureQueriesContext(connection) as queries, pytest.raises(services.NotFound):
+            services.alias_set(actor=actor, name=name, alias="moving", version=1)
+        counts.append(len(queries))
+    assert len(set(counts)) == 1
+    assert not ModelAlias.objects.filter(model=fraud).exists()
+
+
+def test_an_inactive_user_and_a_superuser_keep_their_paths(fraud, cast):
+    assign_perm("registry.manage_registeredmodel", cast.editor, fraud)
+    cast.editor.is_active = False
+    cast.editor.save()
+    with pytest.raises(services.NotFound):
+        services.model_version_create(actor=cast.editor, name="fraud", source="s3://bucket/fraud/4")
+    row = services.model_version_create(actor=cast.admin, name="fraud", source="s3://bucket/fraud/4")
+    assert row.version == 4
+    assert AuditEvent.objects.filter(action=Action.SUPERUSER_ACTION, actor_username="admin").exists()
+
+
+def test_appended_hashes_are_the_canonical_ones_for_awkward_content(cast):
+    """On PostgreSQL the database hashes the event; it must be exactly audit.chain's hash."""
+    awkward = [
+        {"prev_hash": "", "seq": 0, "timestamp": "", "nested": {"prev_hash": "x", "seq": [0, 1]}},
+        {"text": 'quotes " and \\ backslashes "seq":0 "prev_hash":""', "ünïcødé": "日本語 ✓ \U0001f600"},
+        {"control": "tab\tnewline\ncr\r\x01", "number": 1.5, "big": 2**53, "none": None, "flag": True},
+        None,
+    ]
+    for index, value in enumerate(awkward):
+        with transaction.atomic():
+            event = audit.record(
+                actor=cast.owner,
+                action=Action.MODEL_UPDATED,
+                model_name=f"weird 'name' \"{index}\"",
+                before=value,
+                after={"list": [value, index]},
+                reason='"seq":1,"prev_hash":"' * 3,
+                target_name="\u2028\u2029",
+            )
+        stored = AuditEvent.objects.get(pk=event.pk)
+        fields = {f.attname: getattr(stored, f.attname) for f in AuditEvent._meta.concrete_fields}
+        assert stored.hash == event_hash(fields) == event.hash
+        assert (stored.seq, stored.prev_hash, stored.timestamp) == (
+            event.seq,
+            event.prev_hash,
+            event.timestamp,
+        )
+    assert chain_verify().ok
+
+
+def test_postgres_appends_in_one_statement(cast):
+    postgres_or_skip()
+    with transaction.atomic():
+        audit.record(actor=cast.owner, action=Action.MODEL_UPDATED, model_name="first")  # creates the head
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        audit.record(actor=cast.owner, action=Action.MODEL_UPDATED, model_name="second")
+    appends = [q["sql"] for q in queries.captured_queries if "audit_" in q["sql"]]
+    assert len(appends) == 1
+    assert "FOR UPDATE" in appends[0]
+    assert chain_verify().ok
