@@ -81,7 +81,13 @@ def _job_queue(*, kind: JobKind, version: ModelVersion, actor, request_id: int |
         request_id=request_id,
         created_by=actor if getattr(actor, "is_authenticated", False) else None,
     )
-    message = OutboxMessage.objects.create(task_name=TASK_FOR_KIND[kind], job=job)
+    # Recorded as published by its on-commit publish already, which spares that publish a
+    # transaction of its own after every commit; a publish that fails resets both fields (below).
+    # The sweep treats it the same either way: due one period after created_at == dispatched_at.
+    now = timezone.now()
+    message = OutboxMessage.objects.create(
+        task_name=TASK_FOR_KIND[kind], job=job, dispatched_at=now, dispatch_attempts=1
+    )
     transaction.on_commit(lambda: outbox_dispatch(message.pk, committed=message), robust=True)
     return job
 
@@ -111,8 +117,9 @@ def _task_by_name(name: str):
 def outbox_dispatch(message_id: int, *, committed: OutboxMessage | None = None) -> bool:
     """Publish one outbox message now. Never raises: a failed publish is left for the sweep.
 
-    `committed`: the message as its own transaction just wrote it (the on-commit publish), which
-    spares re-reading it; a duplicate publish from a racing sweep is harmless (tasks are idempotent).
+    `committed`: the message as its own transaction just wrote it, already counted as published
+    (the on-commit publish of `_job_queue`): no re-read, and nothing to write unless it fails. A
+    duplicate publish from a racing sweep is harmless (tasks claim the job before working).
     """
     message = committed or OutboxMessage.objects.filter(pk=message_id, done_at__isnull=True).first()
     if message is None:
@@ -123,10 +130,15 @@ def outbox_dispatch(message_id: int, *, committed: OutboxMessage | None = None) 
         _task_by_name(message.task_name).apply_async(args=[message.job_id], retry=False)
     except Exception as exc:  # any publish failure (or an eager run's crash) is the sweep's to retry
         logger.warning("publishing %s failed; the outbox sweep will retry: %s", message, exc)
-        OutboxMessage.objects.filter(pk=message.pk).update(
-            dispatch_attempts=F("dispatch_attempts") + 1, last_error=str(exc)[:2000]
-        )
+        if committed is not None:
+            OutboxMessage.objects.filter(pk=message.pk).update(dispatched_at=None, last_error=str(exc)[:2000])
+        else:
+            OutboxMessage.objects.filter(pk=message.pk).update(
+                dispatch_attempts=F("dispatch_attempts") + 1, last_error=str(exc)[:2000]
+            )
         return False
+    if committed is not None:
+        return True
     OutboxMessage.objects.filter(pk=message.pk).update(
         dispatched_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1, last_error=""
     )
