@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.chain import GENESIS_HASH, canonical_bytes, checkpoint_signature, event_hash, key_id
 from audit.context import current_request, current_task_name
 from audit.models import Action, ActorKind, AuditCheckpoint, AuditEvent, ChainHead
+from config.prepared import PreparedStatement
 
 
 class AuditOutsideTransaction(RuntimeError):
@@ -203,7 +204,9 @@ def _canonical_pieces(fields: dict[str, Any]) -> list[str]:
     return pieces
 
 
-_APPEND_SQL: str | None = None
+def _own_fields() -> list:
+    """The event's columns Python fills in (all but the id and the chained ones), in model order."""
+    return [f for f in AuditEvent._meta.concrete_fields if f.attname not in ("id", *CHAINED)]
 
 
 def _append_sql() -> str:
@@ -213,27 +216,38 @@ def _append_sql() -> str:
     computed by PostgreSQL over exactly the canonical bytes of audit/chain.py: the JSON Python
     serialized, with the head's hash and the next seq spliced in.
     """
-    global _APPEND_SQL
-    if _APPEND_SQL is None:
-        qn = connection.ops.quote_name
-        own = [f for f in AuditEvent._meta.concrete_fields if f.attname not in ("id", *CHAINED)]
-        columns = ", ".join(qn(f.column) for f in own)
-        _APPEND_SQL = f"""
+    qn = connection.ops.quote_name
+    own = _own_fields()
+    columns = ", ".join(qn(f.column) for f in own)
+    values = ", ".join(f"${n}" for n in range(1, len(own) + 1))
+    ts, cut1, cut2, cut3 = (f"${n}" for n in range(len(own) + 1, len(own) + 5))
+    return f"""
 WITH head AS MATERIALIZED (
     SELECT seq, hash FROM {qn(ChainHead._meta.db_table)} WHERE id = 1 FOR UPDATE
 ), next AS MATERIALIZED (
     SELECT seq + 1 AS seq, hash AS prev_hash FROM head
 ), appended AS (
     INSERT INTO {qn(AuditEvent._meta.db_table)} ({columns}, seq, timestamp, prev_hash, hash)
-    SELECT {", ".join(["%s"] * len(own))}, n.seq, %s, n.prev_hash, encode(sha256(convert_to(
-        %s || n.prev_hash || %s || n.seq::text || %s, 'UTF8')), 'hex')
+    SELECT {values}, n.seq, {ts}, n.prev_hash, encode(sha256(convert_to(
+        {cut1} || n.prev_hash || {cut2} || n.seq::text || {cut3}, 'UTF8')), 'hex')
     FROM next n
     RETURNING id, seq, timestamp, prev_hash, hash
 ), moved AS (
     UPDATE {qn(ChainHead._meta.db_table)} h SET seq = a.seq, hash = a.hash FROM appended a WHERE h.id = 1
 )
 SELECT id, seq, timestamp, prev_hash, hash FROM appended"""
-    return _APPEND_SQL
+
+
+_APPEND: PreparedStatement | None = None
+
+
+def _append_statement() -> PreparedStatement:
+    """Prepared once per connection (config/prepared.py): it is on every audited write."""
+    global _APPEND
+    if _APPEND is None:
+        types = [f.db_type(connection) for f in _own_fields()] + ["timestamp with time zone"] + ["text"] * 3
+        _APPEND = PreparedStatement("quorum_audit_append", types, _append_sql)
+    return _APPEND
 
 
 CHAINED = ("seq", "timestamp", "prev_hash", "hash")
@@ -241,20 +255,14 @@ CHAINED = ("seq", "timestamp", "prev_hash", "hash")
 
 def _append_in_one_statement(fields: dict[str, Any]) -> AuditEvent | None:
     """Append on PostgreSQL; None when there is no head row yet (the caller creates it)."""
-    values = [
-        f.get_db_prep_save(fields[f.attname], connection)
-        for f in AuditEvent._meta.concrete_fields
-        if f.attname not in ("id", *CHAINED)
-    ]
+    values = [f.get_db_prep_save(fields[f.attname], connection) for f in _own_fields()]
     # Taken just before the lock: under contention a later seq may carry a timestamp a few
     # milliseconds earlier than its predecessor's (the chain orders events, seq is the order).
     fields["timestamp"] = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(_append_sql(), [*values, fields["timestamp"], *_canonical_pieces(fields)])
-        row = cursor.fetchone()
-    if row is None:
+    rows = _append_statement().fetchall([*values, fields["timestamp"], *_canonical_pieces(fields)])
+    if not rows:
         return None
-    event_id, fields["seq"], fields["timestamp"], fields["prev_hash"], fields["hash"] = row
+    event_id, fields["seq"], fields["timestamp"], fields["prev_hash"], fields["hash"] = rows[0]
     # PostgreSQL hashed the spliced bytes; Python's canonical form must agree, or nothing commits.
     if event_hash(fields) != fields["hash"]:
         raise AuditChainMismatch(f"seq {fields['seq']}: the database's hash differs from audit.chain's")
