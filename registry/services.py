@@ -70,57 +70,80 @@ def require_level(actor, level: Level, model: RegisteredModel, doing: str) -> No
         superuser_action_record(actor=actor, doing=doing, target=model, needed=LEVEL_CODENAMES[level])
 
 
-def _grants_sql() -> str:
-    """One statement: the named model's id and the codenames `user` holds on it, with their source.
+def _model_lock_sql() -> str:
+    """Lock the named model if `user` may see it, returning its row and every codename they hold on it.
 
-    The same grants as `registered_models_visible_to` and `user_can`: object grants to the user or
-    one of their teams, and global grants to the user or a team. Each object grant is probed through
-    the grant tables' (user|group, content type, object) indexes, so the cost does not grow with the
-    number of models a user holds grants on.
+    Grants are those of `registered_models_visible_to` and `user_can`: object grants to the user
+    or one of their teams, and global grants to the user or a team, each object grant probed
+    through the grant tables' (user|group, content type, object) indexes, so the cost does not
+    grow with the number of models a user holds grants on. A model the user may not see is
+    neither returned nor locked: hidden and missing cost the same and block no one.
     """
     qn = connection.ops.quote_name
     memberships = qn(User.groups.through._meta.db_table)
-    user_globals = qn(User.user_permissions.through._meta.db_table)
-    team_globals = qn(Group.permissions.through._meta.db_table)
     object_pk = "CAST(m.id AS varchar(255))"
+    grants = f"""
+        SELECT g.permission_id FROM {qn(UserObjectPermission._meta.db_table)} g
+        WHERE g.user_id = $1 AND g.content_type_id = $2 AND g.object_pk = {object_pk}
+        UNION ALL
+        SELECT g.permission_id FROM {qn(GroupObjectPermission._meta.db_table)} g
+        JOIN {memberships} t ON t.group_id = g.group_id
+        WHERE t.user_id = $1 AND g.content_type_id = $2 AND g.object_pk = {object_pk}
+        UNION ALL
+        SELECT u.permission_id FROM {qn(User.user_permissions.through._meta.db_table)} u WHERE u.user_id = $1
+        UNION ALL
+        SELECT gp.permission_id FROM {qn(Group.permissions.through._meta.db_table)} gp
+        JOIN {memberships} t ON t.group_id = gp.group_id WHERE t.user_id = $1"""
+    permission = qn(Permission._meta.db_table)
+    aggregate = "string_agg" if connection.vendor == "postgresql" else "group_concat"
+    view = ", ".join(f"'{codename}'" for codename in sorted(VIEW_CODENAMES))
+    columns = ", ".join(f"m.{qn(f.column)}" for f in RegisteredModel._meta.concrete_fields)
+    lock = " FOR UPDATE OF m" if connection.features.has_select_for_update_of else ""
     return f"""
-SELECT m.id, p.codename
-FROM {qn(RegisteredModel._meta.db_table)} m
-LEFT JOIN {qn(Permission._meta.db_table)} p ON p.content_type_id = $2 AND p.id IN (
-    SELECT g.permission_id FROM {qn(UserObjectPermission._meta.db_table)} g
-    WHERE g.user_id = $1 AND g.content_type_id = $2 AND g.object_pk = {object_pk}
-    UNION ALL
-    SELECT g.permission_id FROM {qn(GroupObjectPermission._meta.db_table)} g
-    JOIN {memberships} t ON t.group_id = g.group_id
-    WHERE t.user_id = $1 AND g.content_type_id = $2 AND g.object_pk = {object_pk}
-    UNION ALL
-    SELECT u.permission_id FROM {user_globals} u WHERE u.user_id = $1
-    UNION ALL
-    SELECT gp.permission_id FROM {team_globals} gp
-    JOIN {memberships} t ON t.group_id = gp.group_id WHERE t.user_id = $1
+SELECT {columns}, (
+    SELECT {aggregate}(p.codename, ',') FROM {permission} p
+    WHERE p.content_type_id = $2 AND p.id IN ({grants})
 )
-WHERE m.name = $3"""
+FROM {qn(RegisteredModel._meta.db_table)} m
+WHERE m.name = $3 AND EXISTS (
+    SELECT 1 FROM {permission} p
+    WHERE p.content_type_id = $2 AND p.codename IN ({view}) AND p.id IN ({grants})
+){lock}"""
 
 
 # On PostgreSQL prepared once per connection: planning it cost more than running it.
-_GRANTS = PreparedStatement("quorum_write_grants", ("bigint", "integer", "text"), _grants_sql)
+_MODEL_LOCK = PreparedStatement("quorum_write_model_lock", ("bigint", "integer", "text"), _model_lock_sql)
 
 
-def _named_model_grants(actor, name: str) -> tuple[int | None, set[str]]:
-    """(model id, codenames the active non-superuser `actor` holds on it); (None, set()) if no such model."""
+def _visible_model_lock(actor, name: str) -> tuple[RegisteredModel | None, set[str]]:
+    """The named model, locked, and the codenames the active non-superuser `actor` holds on it.
+
+    (None, set()) when there is no such model or the actor may not see it.
+    """
     content_type = ContentType.objects.get_for_model(RegisteredModel)  # cached after the first call
     params = [actor.pk, content_type.pk, name]
     if connection.vendor == "postgresql":
-        rows = _GRANTS.fetchall(params)
+        rows = _MODEL_LOCK.fetchall(params)
     else:
         with connection.cursor() as cursor:
-            cursor.execute(
-                re.sub(r"\$(\d)", r"%(p\1)s", _GRANTS.sql), {f"p{i}": v for i, v in enumerate(params, 1)}
-            )
+            named = {f"p{i}": value for i, value in enumerate(params, 1)}
+            cursor.execute(re.sub(r"\$(\d)", r"%(p\1)s", _MODEL_LOCK.sql), named)
             rows = cursor.fetchall()
     if not rows:
         return None, set()
-    return rows[0][0], {codename for _, codename in rows if codename}
+    *values, granted = rows[0]
+    fields = RegisteredModel._meta.concrete_fields
+    values = [_from_db(field, value) for field, value in zip(fields, values, strict=True)]
+    model = RegisteredModel.from_db(connection.alias, [f.attname for f in fields], values)
+    return model, set(granted.split(",")) if granted else set()
+
+
+def _from_db(field, value):
+    """A column's value as the ORM would hand it over (e.g. SQLite returns datetimes as text)."""
+    column = field.get_col(field.model._meta.db_table)
+    for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+        value = convert(value, column, connection)
+    return value
 
 
 def registered_model_for_update(actor, name: str, level: Level, doing: str) -> RegisteredModel:
@@ -134,14 +157,11 @@ def registered_model_for_update(actor, name: str, level: Level, doing: str) -> R
         model = RegisteredModel.objects.select_for_update().get(pk=visible)
         require_level(actor, level, model, doing)
         return model
-    # The write path's permission check: one query for visibility and level together (the
-    # guardian queryset plus user_can cost six), read before the lock as before.
-    pk, granted = _named_model_grants(actor, name)
-    if pk is None or not granted & VIEW_CODENAMES:
-        raise NotFound(f"Registered Model with name={name} not found")
-    # SELECT ... FOR UPDATE: serializes version numbering, alias moves and stage changes per model.
-    model = RegisteredModel.objects.select_for_update().filter(pk=pk).first()
-    if model is None:  # deleted between the check and the lock
+    # The write path's permission check and lock in one statement (the guardian queryset, the
+    # lock and user_can cost seven): SELECT ... FOR UPDATE serializes version numbering, alias
+    # moves and stage changes per model.
+    model, granted = _visible_model_lock(actor, name)
+    if model is None:
         raise NotFound(f"Registered Model with name={name} not found")
     if LEVEL_CODENAMES[level] not in granted and MANAGE_CODENAME not in granted:
         raise PermissionDenied(
