@@ -121,14 +121,7 @@ def _visible_model_lock(actor, name: str) -> tuple[RegisteredModel | None, set[s
     (None, set()) when there is no such model or the actor may not see it.
     """
     content_type = ContentType.objects.get_for_model(RegisteredModel)  # cached after the first call
-    params = [actor.pk, content_type.pk, name]
-    if connection.vendor == "postgresql":
-        rows = _MODEL_LOCK.fetchall(params)
-    else:
-        with connection.cursor() as cursor:
-            named = {f"p{i}": value for i, value in enumerate(params, 1)}
-            cursor.execute(re.sub(r"\$(\d)", r"%(p\1)s", _MODEL_LOCK.sql), named)
-            rows = cursor.fetchall()
+    rows = _run(_MODEL_LOCK, [actor.pk, content_type.pk, name])
     if not rows:
         return None, set()
     *values, granted = rows[0]
@@ -136,6 +129,16 @@ def _visible_model_lock(actor, name: str) -> tuple[RegisteredModel | None, set[s
     values = [_from_db(field, value) for field, value in zip(fields, values, strict=True)]
     model = RegisteredModel.from_db(connection.alias, [f.attname for f in fields], values)
     return model, set(granted.split(",")) if granted else set()
+
+
+def _run(statement: PreparedStatement, params: list) -> list[tuple]:
+    """Prepared on PostgreSQL; elsewhere the same text with named parameters."""
+    if connection.vendor == "postgresql":
+        return statement.fetchall(params)
+    with connection.cursor() as cursor:
+        named = {f"p{i}": value for i, value in enumerate(params, 1)}
+        cursor.execute(re.sub(r"\$(\d)", r"%(p\1)s", statement.sql), named)
+        return cursor.fetchall()
 
 
 def _from_db(field, value):
@@ -171,11 +174,42 @@ def registered_model_for_update(actor, name: str, level: Level, doing: str) -> R
     return model
 
 
-def _version_for_update(model: RegisteredModel, version: int) -> ModelVersion:
-    found = ModelVersion.objects.select_for_update().filter(model=model, version=version).first()
-    if found is None:
+def _version_lock_sql() -> str:
+    """Lock a model's version by number; with it, where the alias named $3 points now (if any)."""
+    qn = connection.ops.quote_name
+    versions, aliases = qn(ModelVersion._meta.db_table), qn(ModelAlias._meta.db_table)
+    columns = ", ".join(f"v.{qn(f.column)}" for f in ModelVersion._meta.concrete_fields)
+    lock = " FOR UPDATE OF v" if connection.features.has_select_for_update_of else ""
+    return f"""
+SELECT {columns}, a.id, a.version_id, av.version
+FROM {versions} v
+LEFT JOIN {aliases} a ON a.model_id = v.model_id AND a.alias = $3
+LEFT JOIN {versions} av ON av.id = a.version_id
+WHERE v.model_id = $1 AND v.version = $2{lock}"""
+
+
+_VERSION_LOCK = PreparedStatement(
+    "quorum_write_version_lock", ("bigint", "integer", "text"), _version_lock_sql
+)
+
+
+def _version_and_alias_for_update(
+    model: RegisteredModel, version: int, alias: str | None = None
+) -> tuple[ModelVersion, tuple[int, int, int] | None]:
+    """The locked version (else NotFound) and `alias`'s current (row id, version id, number) or None."""
+    rows = _run(_VERSION_LOCK, [model.pk, version, alias])
+    if not rows:
         raise NotFound(f"Model Version (name={model.name}, version={version}) not found")
-    return found
+    *values, alias_pk, alias_version_id, alias_number = rows[0]
+    fields = ModelVersion._meta.concrete_fields
+    values = [_from_db(field, value) for field, value in zip(fields, values, strict=True)]
+    row = ModelVersion.from_db(connection.alias, [f.attname for f in fields], values)
+    row.model = model  # already at hand (and locked): str(row) and row.model.name cost no query
+    return row, (alias_pk, alias_version_id, alias_number) if alias_pk is not None else None
+
+
+def _version_for_update(model: RegisteredModel, version: int) -> ModelVersion:
+    return _version_and_alias_for_update(model, version)[0]
 
 
 def _touch(model: RegisteredModel) -> None:
@@ -678,14 +712,14 @@ def _alias_move(
 def alias_set(*, actor, name: str, alias: str, version: int) -> ModelAlias:
     rules.validate_alias(alias)
     model = registered_model_for_update(actor, name, Level.EDIT, "Setting an alias")
-    row = _version_for_update(model, version)
+    row, previous = _version_and_alias_for_update(model, version, alias)
     governed_direct_change_refuse(model, "alias", alias)
     return _alias_move(
         actor=actor,
         model=model,
         alias=alias,
         row=row,
-        previous=_alias_current(model, alias),
+        previous=previous,
         before_audit=lambda: direct_transition_record(
             actor=actor, version=row, from_stage=row.stage, to_stage=f"@{alias}"
         ),
