@@ -188,8 +188,10 @@ LEFT JOIN {versions} av ON av.id = a.version_id
 WHERE v.model_id = $1 AND v.version = $2{lock}"""
 
 
+# The number is bigint: callers may pass any integer (a native route's URL), and beyond 32 bits
+# a version is missing, not an error.
 _VERSION_LOCK = PreparedStatement(
-    "quorum_write_version_lock", ("bigint", "integer", "text"), _version_lock_sql
+    "quorum_write_version_lock", ("bigint", "bigint", "text"), _version_lock_sql
 )
 
 

@@ -201,3 +201,11 @@ def test_writes_work_without_prepared_statements(fraud, cast, settings):
     assert not any(q["sql"].startswith(("EXECUTE", "PREPARE")) for q in queries.captured_queries)
     assert ModelAlias.objects.get(model=fraud, alias="moving").version.version == 4
     assert chain_verify().ok
+
+
+def test_a_version_number_beyond_32_bits_is_missing_not_an_error(fraud, cast, client_for):
+    """Some native routes take any integer from the URL: the version lock must say 404, never fail."""
+    answer = client_for(cast.owner).post("/api/v1/models/fraud/versions/3909036979/governed-copy")
+    assert answer.status_code == 404, answer.content
+    with pytest.raises(services.NotFound):
+        services.model_version_tag_set(actor=cast.owner, name="fraud", version=2**40, key="k", value="v")
