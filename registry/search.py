@@ -19,7 +19,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import CharField, Q, QuerySet, TextField
+from django.db.models import CharField, Prefetch, Q, QuerySet, TextField, prefetch_related_objects, sql
+from django.db.models.constants import LOOKUP_SEP
+from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor, ReverseManyToOneDescriptor
 from django.db.models.lookups import Lookup
 
 from registry.errors import InvalidParameter
@@ -541,6 +543,105 @@ def model_version_ordering(order_by: list[str] | None) -> list[str]:
 
 
 # --- Paging -------------------------------------------------------------------------------
+
+
+class _PagedQuerySet(QuerySet):
+    """A queryset whose one-level prefetches (tags, aliases; creator, model) cost a query and no more.
+
+    Django's prefetch_related filters the related table by the fetched instances (per-instance
+    value extraction) and then builds and filters one related queryset per instance (a clone and a
+    lookup, ~25 us each): 400 of them for a page of 100 models, the biggest cost of a search that
+    returns many rows. Here the related rows come in one query by owner id, and each instance gets
+    a bare queryset over its rows in the cache prefetch_related fills, so `model.tags.all()` reads
+    them from memory exactly as after prefetch_related. A prefetched foreign key (the creator)
+    loads each distinct object once instead of one copy per row as select_related does. Other
+    lookups take Django's path.
+    """
+
+    def _prefetch_related_objects(self) -> None:
+        rows = self._result_cache or []
+        django_lookups = []
+        for lookup in self._prefetch_related_lookups:
+            if not (rows and (_attach_forward_row(rows, lookup) or _attach_reverse_rows(rows, lookup))):
+                django_lookups.append(lookup)
+        if django_lookups:
+            prefetch_related_objects(rows, *django_lookups)
+        self._prefetch_done = True
+
+
+def _attach_forward_row(instances: list, lookup: object) -> bool:
+    """Prefetch `lookup` if it is a plain foreign key to a primary key (one query, one object per id)."""
+    if not isinstance(lookup, str) or LOOKUP_SEP in lookup:
+        return False
+    descriptor = getattr(type(instances[0]), lookup, None)
+    if type(descriptor) is not ForwardManyToOneDescriptor or not descriptor.field.target_field.primary_key:
+        return False
+    field = descriptor.field  # e.g. ModelVersion.creator
+    db = instances[0]._state.db
+    ids = {getattr(instance, field.attname) for instance in instances} - {None}
+    found = (
+        {row.pk: row for row in field.related_model._base_manager.db_manager(db).filter(pk__in=ids)}
+        if ids
+        else {}
+    )
+    for instance in instances:
+        field.set_cached_value(instance, found.get(getattr(instance, field.attname)))
+    return True
+
+
+def _attach_reverse_rows(instances: list, lookup: object) -> bool:
+    """Prefetch `lookup` if it is a one-level reverse foreign key to the primary key; False otherwise."""
+    name = lookup.prefetch_to if isinstance(lookup, Prefetch) else lookup
+    if not isinstance(name, str) or LOOKUP_SEP in name or getattr(lookup, "to_attr", None):
+        return False
+    descriptor = getattr(type(instances[0]), name, None)
+    if (
+        not isinstance(descriptor, ReverseManyToOneDescriptor)
+        or not descriptor.field.target_field.primary_key
+    ):
+        return False
+    field = descriptor.field  # the foreign key on the related model, e.g. ModelVersionTag.version
+    queryset = lookup.queryset if isinstance(lookup, Prefetch) else None
+    if queryset is None:
+        queryset = field.model._default_manager.all()
+    db = instances[0]._state.db
+    owners = {instance.pk: instance for instance in instances}
+    related: dict = {}
+    for row in queryset.using(db).filter(**{f"{field.attname}__in": list(owners)}):
+        owner = getattr(row, field.attname)
+        field.set_cached_value(row, owners[owner])  # row.<foreign key> needs no query
+        related.setdefault(owner, []).append(row)
+    cache_name = field.remote_field.cache_name
+    unfiltered = sql.Query(field.model)  # shared: a _RelatedRows never builds on it
+    for pk, instance in owners.items():
+        attached = _RelatedRows(model=field.model, query=unfiltered, using=db)
+        attached._result_cache = related.get(pk, [])
+        attached._prefetch_done = True
+        attached._owner, attached._relation = instance, name
+        if not hasattr(instance, "_prefetched_objects_cache"):
+            instance._prefetched_objects_cache = {}
+        instance._prefetched_objects_cache[cache_name] = attached
+    return True
+
+
+class _RelatedRows(QuerySet):
+    """One instance's prefetched related rows; anything built on them queries the relation itself.
+
+    Reading (iteration, len, bool, count, indexing) answers from the rows. Any chained call
+    (filter, order_by, first, ...) starts from the owner's related manager with its foreign-key
+    filter, so it can never reach another owner's rows.
+    """
+
+    def _chain(self) -> QuerySet:
+        manager = getattr(self._owner, self._relation)
+        return manager._apply_rel_filters(self.model._default_manager.db_manager(self.db).all())._chain()
+
+
+def paged(qs: QuerySet) -> QuerySet:
+    """`qs` as a _PagedQuerySet (same query, same prefetches)."""
+    paged = qs._chain()
+    paged.__class__ = _PagedQuerySet
+    return paged
 
 
 def page_token_encode(offset: int) -> str:

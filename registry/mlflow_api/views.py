@@ -19,7 +19,7 @@ def _model_body(user: User, name: str) -> dict[str, Any]:
     model = selectors.registered_model_detail_queryset(
         RegisteredModel.objects.filter(pk=selectors.registered_model_get(user, name).pk)
     ).get()
-    latest = selectors.latest_versions_by_model([model.pk]).get(model.pk, [])
+    latest = selectors.latest_versions_by_model([model]).get(model.pk, [])
     return {"registered_model": registered_model_json(model, latest)}
 
 
@@ -71,7 +71,7 @@ def registered_models_search(request: HttpRequest, user: User, p: Params) -> dic
     rows, next_token = search.page_slice(
         queryset, max_results=max_results, page_token=p.data.get("page_token")
     )
-    latest = selectors.latest_versions_by_model([m.pk for m in rows])
+    latest = selectors.latest_versions_by_model(rows)
     body: dict[str, Any] = {}
     if rows:
         body["registered_models"] = [registered_model_json(m, latest.get(m.pk, [])) for m in rows]
