@@ -412,7 +412,13 @@ def registered_models_search(
         qs.order_by(*search.registered_model_ordering(order_by)).prefetch_related(
             "creator",
             Prefetch("tags", queryset=RegisteredModelTag.objects.order_by("key")),
-            Prefetch("aliases", queryset=ModelAlias.objects.select_related("version").order_by("alias")),
+            # A model's aliases show their version's number only: not whole version rows.
+            Prefetch(
+                "aliases",
+                queryset=ModelAlias.objects.select_related("version")
+                .only("model_id", "alias", "version_id", "version__version")
+                .order_by("alias"),
+            ),
         )
     )
 
