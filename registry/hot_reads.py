@@ -69,12 +69,14 @@ WHERE m.name = $2 AND (
 """
 
 
+# $3 is the alias (text) or the version number: bigint, so a number beyond 32 bits from a native
+# route's URL finds nothing (a 404) instead of failing the cast (a 500).
 _PARAMS = ["bigint", "text", None, "boolean", "integer", "text[]"]
 VERSION_BY_ALIAS = PreparedStatement(
     "quorum_version_by_alias", [t or "text" for t in _PARAMS], lambda: _version_sql(by_alias=True)
 )
 VERSION_BY_NUMBER = PreparedStatement(
-    "quorum_version_by_number", [t or "integer" for t in _PARAMS], lambda: _version_sql(by_alias=False)
+    "quorum_version_by_number", [t or "bigint" for t in _PARAMS], lambda: _version_sql(by_alias=False)
 )
 
 
@@ -135,6 +137,11 @@ def version_by_alias(user, name: str, alias: str) -> ModelVersion | None:
     return _one(VERSION_BY_ALIAS, user, name, alias)
 
 
+BIGINT_MAX = 2**63 - 1
+
+
 def version_by_number(user, name: str, version: int) -> ModelVersion | None:
     """Version `version` of a model visible to `user`, or None."""
+    if not 0 < version <= BIGINT_MAX:  # no such version; and the parameter could not even be cast
+        return None
     return _one(VERSION_BY_NUMBER, user, name, version)

@@ -96,3 +96,11 @@ def test_a_hot_read_shows_tags_and_aliases_in_order(registry_state):
     assert body["aliases"] == ["backup", "current"]
     assert body["user_id"] == "owner"
     assert body["description"] == "v2"
+
+
+@pytest.mark.parametrize("number", [2**31, 2**63, 10**30])
+def test_a_version_number_beyond_the_column_is_not_found_not_an_error(registry_state, client, number):
+    client.force_login(registry_state["owner"])
+    response = client.get(f"/api/v1/models/fraud/versions/{number}/timeline")
+    assert response.status_code == 404, response.content
+    assert hot_reads.version_by_number(registry_state["owner"], "fraud", number) is None
