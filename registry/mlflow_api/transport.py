@@ -163,7 +163,9 @@ class Params:
 
 
 def json_response(body: dict[str, Any]) -> JsonResponse:
-    return JsonResponse(body, json_dumps_params={"indent": 2})
+    # Compact, unlike MLflow's pretty-printed default: clients parse JSON, and an indent makes Python
+    # fall back to its pure-Python encoder (5 ms instead of 0.6 ms for a page of 100 models).
+    return JsonResponse(body)
 
 
 # Finished read answers per process; each valid only under the serving generation it was built
