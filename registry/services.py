@@ -199,7 +199,8 @@ def _version_and_alias_for_update(
     model: RegisteredModel, version: int, alias: str | None = None
 ) -> tuple[ModelVersion, tuple[int, int, int] | None]:
     """The locked version (else NotFound) and `alias`'s current (row id, version id, number) or None."""
-    rows = _run(_VERSION_LOCK, [model.pk, version, alias])
+    # Not even sent when no bigint could hold it (a native route's URL takes any integer).
+    rows = _run(_VERSION_LOCK, [model.pk, version, alias]) if 0 < version < 2**63 else []
     if not rows:
         raise NotFound(f"Model Version (name={model.name}, version={version}) not found")
     *values, alias_pk, alias_version_id, alias_number = rows[0]

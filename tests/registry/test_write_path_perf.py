@@ -207,5 +207,6 @@ def test_a_version_number_beyond_32_bits_is_missing_not_an_error(fraud, cast, cl
     """Some native routes take any integer from the URL: the version lock must say 404, never fail."""
     answer = client_for(cast.owner).post("/api/v1/models/fraud/versions/3909036979/governed-copy")
     assert answer.status_code == 404, answer.content
-    with pytest.raises(services.NotFound):
-        services.model_version_tag_set(actor=cast.owner, name="fraud", version=2**40, key="k", value="v")
+    for number in (2**40, 2**70, 0, -1):
+        with pytest.raises(services.NotFound):
+            services.model_version_tag_set(actor=cast.owner, name="fraud", version=number, key="k", value="v")
