@@ -41,8 +41,9 @@ def _token_lookup(request, digest: str) -> ApiToken | None:
     return mine
 
 
-# When this process last wrote each token's last-used time (cached tokens keep the value they were read with).
-_last_used_written: dict[int, datetime] = {}
+# When this process last wrote each token's last-used time, by digest (cached tokens keep the value
+# they were read with; a digest, unlike a row id, is never reused by another token).
+_last_used_written: dict[str, datetime] = {}
 
 
 def user_for_token(secret: str, request=None) -> tuple[User, ApiToken] | None:
@@ -54,13 +55,13 @@ def user_for_token(secret: str, request=None) -> tuple[User, ApiToken] | None:
     if token is None or not token.is_active or not token.user.is_active:
         return None
     now = timezone.now()
-    last_used = max(filter(None, (token.last_used_at, _last_used_written.get(token.pk))), default=None)
+    last_used = max(filter(None, (token.last_used_at, _last_used_written.get(token.digest))), default=None)
     # Throttle the write: last-used within a minute is precise enough and saves a write per request.
     if last_used is None or (now - last_used).total_seconds() > 60:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         if len(_last_used_written) > 100_000:
             _last_used_written.clear()
-        _last_used_written[token.pk] = now
+        _last_used_written[token.digest] = now
         last_used = now
     token.last_used_at = last_used
     # Audit events of this request name the token (never its secret) and count as token actions.
