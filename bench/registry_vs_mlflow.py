@@ -569,6 +569,8 @@ def report(results: dict[str, dict[str, dict[str, float]]]) -> None:
 
 
 def run_workloads(server: Server, args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    if args.only:
+        return run_selected(server, args, args.only.split(","))
     out: dict[str, dict[str, float]] = {}
     print(f"[{server.label}] alias sequential", flush=True)
     out["alias_seq"] = seq_alias(server, args)
@@ -588,6 +590,28 @@ def run_workloads(server: Server, args: argparse.Namespace) -> dict[str, dict[st
         out["floor_seq"] = seq_floor(server, args)
         out["floor_16_wrk"] = concurrent_wrk(server, args, path="/bench/floor")
     return out
+
+
+def run_selected(server: Server, args: argparse.Namespace, names: list[str]) -> dict[str, dict[str, float]]:
+    """Only the named workloads (--only), e.g. to compare server settings on one of them."""
+    workloads: dict[str, Callable[[], dict[str, float]]] = {
+        "alias_seq": lambda: seq_alias(server, args),
+        "alias_16_python": lambda: concurrent_python(server, args),
+        "alias_16_wrk": lambda: concurrent_wrk(server, args),
+        "resolve_3_calls": lambda: seq_resolve(server, args),
+        "create_version": lambda: create_throughput(server, args),
+        "set_alias": lambda: set_alias_throughput(server, args),
+        "floor_16_wrk": lambda: concurrent_wrk(server, args, path="/bench/floor") if server.floor else {},
+    }
+    unknown = set(names) - set(workloads)
+    if unknown:
+        raise SystemExit(f"unknown workloads {sorted(unknown)}; choose from {sorted(workloads)}")
+    # Warm up as the full run does before its concurrent runs: every name wrk asks for, once per thread.
+    client = server.client()
+    for _ in range(args.quorum_workers * args.quorum_threads if server.label.startswith("Quorum") else 4):
+        for i in range(min(args.models, 500)):
+            client.call("GET", API + "registered-models/alias", alias_params(args, i))
+    return {name: workloads[name]() for name in names}
 
 
 def searches_grouped(server: Server, args: argparse.Namespace) -> dict[str, dict[str, float]]:
@@ -629,6 +653,7 @@ def main() -> None:
     parser.add_argument("--quorum-only", action="store_true")
     parser.add_argument("--no-load", action="store_true", help="use the data already in --quorum-db")
     parser.add_argument("--read-only", action="store_true", help="skip create/set-alias/paging workloads")
+    parser.add_argument("--only", default="", help="comma list of workloads to run (default: all)")
     parser.add_argument(
         "--also-uncached",
         action="store_true",

@@ -42,6 +42,8 @@ WATCHED_TABLES = (
     "registry_modelalias",
     "accounts_user_groups",
     "auth_group",
+    "auth_group_permissions",
+    "accounts_user_user_permissions",
     "auth_permission",
     "django_content_type",
     "guardian_userobjectpermission",
@@ -77,8 +79,16 @@ def _truncate_trigger(table: str) -> str:
     )
 
 
-def postgresql_install_sql(columns_of: Callable[[str], list[str]]) -> list[str]:
-    """DDL for the generation table, sequence, function and triggers; `columns_of(table)` lists a table's columns."""
+def postgresql_install_sql(
+    columns_of: Callable[[str], list[str]],
+    watched: tuple[str, ...] = WATCHED_TABLES,
+    watched_except_column: dict[str, str] = WATCHED_EXCEPT_COLUMN,
+) -> list[str]:
+    """DDL for the generation table, sequence, function and triggers; `columns_of(table)` lists a table's columns.
+
+    A migration passes the tables it covers literally: watching a new table later takes a new
+    migration that installs only that table's triggers.
+    """
     statements = [
         f"CREATE SEQUENCE IF NOT EXISTS {GENERATION_SEQUENCE};",
         f"CREATE TABLE IF NOT EXISTS {GENERATION_TABLE} (id integer PRIMARY KEY CHECK (id = 1), value bigint NOT NULL);",
@@ -86,12 +96,12 @@ def postgresql_install_sql(columns_of: Callable[[str], list[str]]) -> list[str]:
         "ON CONFLICT (id) DO NOTHING;",
         PG_FUNCTION,
     ]
-    for table in WATCHED_TABLES:
+    for table in watched:
         statements += [
             _row_trigger(table, f"{table}_serving", "INSERT OR UPDATE OR DELETE"),
             _truncate_trigger(table),
         ]
-    for table, bookkeeping in WATCHED_EXCEPT_COLUMN.items():
+    for table, bookkeeping in watched_except_column.items():
         others = [column for column in columns_of(table) if column != bookkeeping]
         old = ", ".join(f'OLD."{column}"' for column in others)
         new = ", ".join(f'NEW."{column}"' for column in others)

@@ -9,6 +9,24 @@ from django.db import migrations
 from config.serving import postgresql_install_sql, postgresql_uninstall_sql
 
 
+# The tables this migration covers, frozen here (config.serving.WATCHED_TABLES may grow later).
+WATCHED = (
+    "registry_registeredmodel",
+    "registry_modelversion",
+    "registry_modelversiontag",
+    "registry_modelalias",
+    "accounts_user_groups",
+    "auth_group",
+    "auth_group_permissions",
+    "accounts_user_user_permissions",
+    "auth_permission",
+    "django_content_type",
+    "guardian_userobjectpermission",
+    "guardian_groupobjectpermission",
+)
+WATCHED_EXCEPT_COLUMN = {"accounts_apitoken": "last_used_at", "accounts_user": "last_login"}
+
+
 def install(apps, schema_editor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
@@ -18,7 +36,7 @@ def install(apps, schema_editor) -> None:
         with connection.cursor() as cursor:
             return [column.name for column in connection.introspection.get_table_description(cursor, table)]
 
-    for statement in postgresql_install_sql(columns_of):
+    for statement in postgresql_install_sql(columns_of, WATCHED, WATCHED_EXCEPT_COLUMN):
         schema_editor.execute(statement, params=None)
 
 

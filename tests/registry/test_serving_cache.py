@@ -235,3 +235,13 @@ def test_basic_credentials_stop_working_at_once_when_the_password_changes(served
     assert client.get(url, params, headers=old).status_code == 401
     new = {"Authorization": basic_header("editor", "a-new-Pa55word")}
     assert client.get(url, params, headers=new).status_code == 200
+
+
+def test_global_permission_changes_move_the_generation(served):
+    from django.contrib.auth.models import Permission
+
+    before = _generation()
+    User.objects.get(username="editor").user_permissions.add(
+        Permission.objects.get(codename="add_registeredmodel")
+    )
+    assert _generation() == before + 1
