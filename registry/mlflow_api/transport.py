@@ -179,7 +179,9 @@ def served_json_response(
     """The JSON answer `build()` gives, reused while nothing it may depend on has changed.
 
     `key` must name everything the answer depends on besides database rows: the endpoint, the
-    caller (visibility is per user) and the parameters. Errors are raised, never cached.
+    caller (visibility is per user) and the parameters. Errors are raised, never cached. For
+    read-only handlers: the generation is the one the request read first, so an answer built
+    after a write in the same request would be checked against a value from before that write.
     """
     generation = serving.generation(request)
     body = _answers.get(key, generation)
