@@ -168,15 +168,24 @@ def _visible_model_pk(user, name: str) -> QuerySet[RegisteredModel]:
     return registered_model_named_visible_to(user, name).values("pk")
 
 
+def _visible_version(user, name: str, *, version: int | None = None, alias: str | None = None):
+    """Version `version` (or the one `alias` points at) of a model visible to `user`, in one query, or None.
+
+    On PostgreSQL the query is a prepared statement (registry/hot_reads.py), elsewhere the ORM's.
+    """
+    if hot_reads_enabled():
+        if alias is not None:
+            return hot_reads.version_by_alias(user, name, alias)
+        return hot_reads.version_by_number(user, name, version)
+    rows = ModelVersion.objects.filter(model__in=_visible_model_pk(user, name))
+    rows = rows.filter(aliases__alias=alias) if alias is not None else rows.filter(version=version)
+    return version_detail_queryset(rows).first()
+
+
 def model_version_get(user, name: str, version: int) -> ModelVersion:
     # Hot path (every models:/ resolution): visibility and version in one query. A miss takes the
     # slow path only to say which thing is missing; hidden and missing models still cost the same.
-    if hot_reads_enabled():
-        found = hot_reads.version_by_number(user, name, version)
-    else:
-        found = version_detail_queryset(
-            ModelVersion.objects.filter(model__in=_visible_model_pk(user, name), version=version)
-        ).first()
+    found = _visible_version(user, name, version=version)
     if found is not None:
         return found
     registered_model_get(user, name)
@@ -222,12 +231,7 @@ def model_version_by_alias(user, name: str, alias: str) -> ModelVersion:
         # Hot path (models:/name@alias): visibility, alias and version in one query; a miss falls
         # through to say whether the model or the alias is missing. Always read from the database,
         # so a moved alias is never served stale.
-        if hot_reads_enabled():
-            found = hot_reads.version_by_alias(user, name, alias)
-        else:
-            found = version_detail_queryset(
-                ModelVersion.objects.filter(model__in=_visible_model_pk(user, name), aliases__alias=alias)
-            ).first()
+        found = _visible_version(user, name, alias=alias)
         if found is not None:
             return found
     model = registered_model_get(user, name)
