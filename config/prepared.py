@@ -7,7 +7,8 @@ PostgreSQL plans it a handful of times and keeps the plan. Preparing changes how
 not what it reads.
 
 With QUORUM_PREPARED_READS=false (behind a pooler in transaction mode, such as PgBouncer's, where a
-prepared statement does not follow the session) the same statements are sent as plain queries.
+prepared statement does not follow the session), and on other databases for statements written in
+portable SQL, the same text is sent as a plain query.
 """
 
 import re
@@ -63,7 +64,8 @@ class PreparedStatement:
     def fetchall(self, params: Sequence[Any]) -> list[tuple]:
         connection.ensure_connection()
         with connection.cursor() as cursor:
-            if settings.QUORUM_PREPARED_READS:
+            # Elsewhere (SQLite, or a transaction-mode pooler) the same text as a plain query.
+            if connection.vendor == "postgresql" and settings.QUORUM_PREPARED_READS:
                 self._ensure_prepared()
                 arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
                 cursor.execute(f"EXECUTE {self.name}{arguments}", list(params))

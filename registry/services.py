@@ -4,8 +4,6 @@ Each function finds what it changes among what the actor may see (hidden == miss
 it, checks the actor's level, applies the rules, writes, and records the audit event.
 """
 
-import re
-
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
@@ -121,7 +119,7 @@ def _visible_model_lock(actor, name: str) -> tuple[RegisteredModel | None, set[s
     (None, set()) when there is no such model or the actor may not see it.
     """
     content_type = ContentType.objects.get_for_model(RegisteredModel)  # cached after the first call
-    rows = _run(_MODEL_LOCK, [actor.pk, content_type.pk, name])
+    rows = _MODEL_LOCK.fetchall([actor.pk, content_type.pk, name])
     if not rows:
         return None, set()
     *values, granted = rows[0]
@@ -129,16 +127,6 @@ def _visible_model_lock(actor, name: str) -> tuple[RegisteredModel | None, set[s
     values = [_from_db(field, value) for field, value in zip(fields, values, strict=True)]
     model = RegisteredModel.from_db(connection.alias, [f.attname for f in fields], values)
     return model, set(granted.split(",")) if granted else set()
-
-
-def _run(statement: PreparedStatement, params: list) -> list[tuple]:
-    """Prepared on PostgreSQL; elsewhere the same text with named parameters."""
-    if connection.vendor == "postgresql":
-        return statement.fetchall(params)
-    with connection.cursor() as cursor:
-        named = {f"p{i}": value for i, value in enumerate(params, 1)}
-        cursor.execute(re.sub(r"\$(\d)", r"%(p\1)s", statement.sql), named)
-        return cursor.fetchall()
 
 
 def _from_db(field, value):
@@ -200,7 +188,7 @@ def _version_and_alias_for_update(
 ) -> tuple[ModelVersion, tuple[int, int, int] | None]:
     """The locked version (else NotFound) and `alias`'s current (row id, version id, number) or None."""
     # Not even sent when no bigint could hold it (a native route's URL takes any integer).
-    rows = _run(_VERSION_LOCK, [model.pk, version, alias]) if 0 < version < 2**63 else []
+    rows = _VERSION_LOCK.fetchall([model.pk, version, alias]) if 0 < version < 2**63 else []
     if not rows:
         raise NotFound(f"Model Version (name={model.name}, version={version}) not found")
     *values, alias_pk, alias_version_id, alias_number = rows[0]
