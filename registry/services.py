@@ -45,6 +45,7 @@ from registry.models import (
 )
 from registry.selectors import model_uri_resolve, registered_models_visible_to
 from registry.sources import is_registry_copy_source, source_validate
+from registry.version_rows import NewVersionRows, version_rows_insert
 
 # READ or MANAGE makes a model visible (registered_models_visible_to).
 VIEW_CODENAMES = frozenset({LEVEL_CODENAMES[Level.READ], MANAGE_CODENAME})
@@ -439,12 +440,11 @@ def _model_version_create(
     model = registered_model_for_update(actor, name, Level.EDIT, "Creating a model version")
     # The model row is locked and was read under the lock, so this number cannot race; the
     # counter never goes down.
-    number = model.last_version_number + 1
-    RegisteredModel.objects.filter(pk=model.pk).update(last_version_number=number, updated_at=timezone.now())
-    model.last_version_number = number
-    version = ModelVersion.objects.create(
+    model.last_version_number += 1
+    model.updated_at = timezone.now()
+    version = ModelVersion(
         model=model,
-        version=number,
+        version=model.last_version_number,
         source=source,
         storage_location=storage_location,
         run_id=run_id,
@@ -455,11 +455,13 @@ def _model_version_create(
         status=VersionStatus.PENDING_REGISTRATION,
         creator=actor,
     )
-    if tag_values:
-        ModelVersionTag.objects.bulk_create(
-            [ModelVersionTag(version=version, key=k, value=v) for k, v in tag_values.items()]
+    manifest, job, message = artifact_services.validation_rows_new(version=version, actor=actor)
+    version_rows_insert(
+        NewVersionRows(
+            model=model, version=version, tags=tag_values, manifest=manifest, job=job, message=message
         )
-    artifact_services.validation_queue(version=version, actor=actor, new_version=True)
+    )
+    artifact_services.outbox_publish_on_commit(message)
     # Last: the audit append locks the chain head until commit, so nothing may follow it.
     audit.record(
         actor=actor,

@@ -75,7 +75,19 @@ class LeaseLost(Exception):
 
 def _job_queue(*, kind: JobKind, version: ModelVersion, actor, request_id: int | None = None) -> ArtifactJob:
     """Write a job and its outbox message in the current transaction; publish after commit."""
-    job = ArtifactJob.objects.create(
+    job, message = job_rows_new(kind=kind, version=version, actor=actor, request_id=request_id)
+    job.save(force_insert=True)
+    message.job = job
+    message.save(force_insert=True)
+    outbox_publish_on_commit(message)
+    return job
+
+
+def job_rows_new(
+    *, kind: JobKind, version: ModelVersion, actor, request_id: int | None = None
+) -> tuple[ArtifactJob, OutboxMessage]:
+    """A job and its outbox message, not yet saved: the caller writes both in its transaction."""
+    job = ArtifactJob(
         kind=kind,
         version=version,
         request_id=request_id,
@@ -84,26 +96,30 @@ def _job_queue(*, kind: JobKind, version: ModelVersion, actor, request_id: int |
     # Recorded as published by its on-commit publish already, which spares that publish a
     # transaction of its own after every commit; a publish that fails resets both fields (below).
     # The sweep treats it the same either way: due one period after created_at == dispatched_at.
-    now = timezone.now()
-    message = OutboxMessage.objects.create(
-        task_name=TASK_FOR_KIND[kind], job=job, dispatched_at=now, dispatch_attempts=1
+    message = OutboxMessage(
+        task_name=TASK_FOR_KIND[kind], job=job, dispatched_at=timezone.now(), dispatch_attempts=1
     )
+    return job, message
+
+
+def outbox_publish_on_commit(message: OutboxMessage) -> None:
+    """Publish a message written in the current transaction once that transaction commits."""
     transaction.on_commit(lambda: outbox_dispatch(message.pk, committed=message), robust=True)
-    return job
 
 
-def validation_queue(*, version: ModelVersion, actor, new_version: bool = False) -> ArtifactJob:
-    """Called inside model_version_create: the version waits in PENDING_REGISTRATION for validation.
+def validation_rows_new(
+    *, version: ModelVersion, actor
+) -> tuple[ArtifactManifest, ArtifactJob, OutboxMessage]:
+    """For a version created in this transaction: its PENDING manifest, job and message, unsaved.
 
-    `new_version`: the version was created in this transaction, so it has no manifest yet and one
-    INSERT does (update_or_create costs a SELECT and two savepoints more).
+    model_version_create writes them together with the version; publish the message with
+    `outbox_publish_on_commit` once written.
     """
-    fields = {"state": EvidenceState.PENDING, "message": "", "source_location": version.source}
-    if new_version:
-        ArtifactManifest.objects.create(version=version, **fields)
-    else:
-        ArtifactManifest.objects.update_or_create(version=version, defaults=fields)
-    return _job_queue(kind=JobKind.VALIDATE, version=version, actor=actor)
+    manifest = ArtifactManifest(
+        version=version, state=EvidenceState.PENDING, message="", source_location=version.source
+    )
+    job, message = job_rows_new(kind=JobKind.VALIDATE, version=version, actor=actor)
+    return manifest, job, message
 
 
 def _task_by_name(name: str):
