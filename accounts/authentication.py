@@ -36,9 +36,19 @@ def _token_lookup(request, digest: str) -> ApiToken | None:
             return None
         _verified_tokens.put(digest, generation, token)
     # A copy per request, so nothing a request sets on its user or token reaches another request.
-    mine = copy.copy(token)
-    mine.user = copy.copy(token.user)
+    mine = _instance_copy(token)
+    mine.user = _instance_copy(token.user)
     return mine
+
+
+def _instance_copy(instance):
+    """copy.copy of a model instance, as Model.__getstate__ copies it, at half the cost."""
+    state = instance.__dict__.copy()
+    state["_state"] = copy.copy(state["_state"])
+    state["_state"].fields_cache = state["_state"].fields_cache.copy()
+    clone = object.__new__(type(instance))
+    clone.__dict__ = state
+    return clone
 
 
 # When this process last wrote each token's last-used time, by digest (cached tokens keep the value
@@ -125,21 +135,21 @@ def user_for_password(request, username: str, password: str) -> User | None:
         # This process verified these credentials and no user row changed since (config/serving.py).
         known = _verified_passwords.get(key, generation)
         if known is not None:
-            return copy.copy(known)
+            return _instance_copy(known)
     cached = None if locked else cache.get(key)
     if cached is not None:
         user_id, fingerprint = cached
         user = User.objects.filter(pk=user_id).first()
         if user is not None and hmac.compare_digest(_basic_fingerprint(user), fingerprint):
             if user.is_active and not user.is_service_account and user.get_username() == username:
-                _verified_passwords.put(key, generation, copy.copy(user))
+                _verified_passwords.put(key, generation, _instance_copy(user))
                 return user
         cache.delete(key)
     user = authenticate(request=request, username=username, password=password)
     if user is None or not user.is_active or getattr(user, "is_service_account", False):
         return None
     cache.set(key, (user.pk, _basic_fingerprint(user)), timeout=BASIC_CACHE_SECONDS)
-    _verified_passwords.put(key, generation, copy.copy(user))
+    _verified_passwords.put(key, generation, _instance_copy(user))
     return user
 
 

@@ -133,7 +133,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "mlflow:artifacts-download": {"GET": Rule(A, READ, "artifact download")},
     "mlflow:server-info": {"GET": Rule(A, note="server capabilities; no registry data")},
     "api-v1-not-found": {"*": Rule(Audience.PUBLIC, note="answers RESOURCE_DOES_NOT_EXIST; no data")},
-    "mlflow:endpoint-not-found": {"*": Rule(Audience.PUBLIC, note="answers ENDPOINT_NOT_FOUND; no data")},
+    "mlflow-not-found": {"*": Rule(Audience.PUBLIC, note="answers ENDPOINT_NOT_FOUND; no data")},
     # Native API: access management (accounts.api)
     "token-list": {
         "GET": Rule(A, note="own tokens; superusers may list anyone's"),

@@ -1,9 +1,12 @@
-"""Request body size limit on every route: 413 before the body is read."""
+"""Request body size limit on every route (413 before the body is read), and lazy admin messages."""
 
 import json
 
 from django.conf import settings
+from django.contrib.messages.middleware import MessageMiddleware
+from django.contrib.messages.storage import default_storage
 from django.http import HttpResponse, JsonResponse
+from django.utils.functional import SimpleLazyObject, empty
 
 
 def _too_large(request, limit: int) -> HttpResponse:
@@ -39,3 +42,20 @@ class BodySizeLimitMiddleware:
                 return _too_large(request, limit)
             request._body = body
         return self.get_response(request)
+
+
+class LazyMessageMiddleware(MessageMiddleware):
+    """Django's message storage, set up only when a request uses it (the admin, not the API).
+
+    Building the storage signs and parses the message cookie on every request; API calls never
+    read or add a message.
+    """
+
+    def process_request(self, request) -> None:
+        request._messages = SimpleLazyObject(lambda: default_storage(request))
+
+    def process_response(self, request, response):
+        messages = getattr(request, "_messages", None)
+        if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
+            return response  # never touched: nothing to store
+        return super().process_response(request, response)

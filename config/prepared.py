@@ -73,3 +73,22 @@ class PreparedStatement:
                 named = {f"p{i}": value for i, value in enumerate(params, start=1)}
                 cursor.execute(_PLACEHOLDER.sub(r"%(p\1)s", self.sql.replace("%", "%%")), named)
             return cursor.fetchall()
+
+    def fetchone_direct(self, params: Sequence[Any] = ()) -> tuple | None:
+        """The first row, for a tiny read that runs on every request (the serving generation).
+
+        On PostgreSQL with prepared statements on, it goes through psycopg2's own cursor: Django's
+        cursor wrapper and connection proxies cost as much as the round trip itself. While queries
+        are being recorded (DEBUG, or a test capturing them) it takes the ordinary path, so it is
+        seen and counted like every other query.
+        """
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        if wrapper.vendor != "postgresql" or not settings.QUORUM_PREPARED_READS or wrapper.queries_logged:
+            rows = self.fetchall(params)
+            return rows[0] if rows else None
+        wrapper.ensure_connection()
+        self._ensure_prepared()
+        arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
+        with wrapper.wrap_database_errors, wrapper.connection.cursor() as cursor:
+            cursor.execute(f"EXECUTE {self.name}{arguments}", list(params))
+            return cursor.fetchone()

@@ -26,7 +26,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from config.prepared import PreparedStatement
 
@@ -144,9 +144,10 @@ def generation(request) -> int | None:
     if known is not _UNREAD:
         return known
     value = None
-    if settings.QUORUM_SERVING_CACHE and connection.vendor == "postgresql" and not connection.in_atomic_block:
-        rows = GENERATION_READ.fetchall([])
-        value = rows[0][0] if rows else None  # no row: someone removed it; read through
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    if settings.QUORUM_SERVING_CACHE and wrapper.vendor == "postgresql" and not wrapper.in_atomic_block:
+        row = GENERATION_READ.fetchone_direct()
+        value = row[0] if row else None  # no row: someone removed it; read through
     request._serving_generation = value
     return value
 

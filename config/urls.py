@@ -5,8 +5,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health, metrics, schema  # noqa: F401  (schema registers auth schemes)
 from registry.api import views as native_views
+from registry.mlflow_api import views as mlflow_views
 
 urlpatterns = [
+    # First: the MLflow routes carry the serving path's reads, and Django tries patterns in order.
+    path("", include("registry.mlflow_api.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
@@ -23,8 +26,11 @@ urlpatterns = [
     re_path(r"^api/v1/(?P<path>.*)$", native_views.endpoint_not_found, name="api-v1-not-found"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    # Last: it ends with a catch-all that answers unknown /api/2.0/... paths with ENDPOINT_NOT_FOUND.
-    path("", include("registry.mlflow_api.urls")),
+    # Last, after the Databricks-style routes under api/2.0/mlflow/: anything else below the MLflow
+    # prefixes is an MLflow-style 404, never an HTML page.
+    re_path(
+        r"^(?:ajax-)?api/[23]\.0/(?P<path>.*)$", mlflow_views.endpoint_not_found, name="mlflow-not-found"
+    ),
 ]
 
 if settings.QUORUM_BENCH_FLOOR:

@@ -245,3 +245,15 @@ def test_global_permission_changes_move_the_generation(served):
         Permission.objects.get(codename="add_registeredmodel")
     )
     assert _generation() == before + 1
+
+
+def test_the_direct_generation_read_gives_the_ordinary_answer_and_is_counted_when_captured(cast):
+    """psycopg2's own cursor for the per-request read: same row; still a visible query under capture."""
+    postgres_or_skip()
+    ordinary = serving.GENERATION_READ.fetchall([])[0]
+    assert serving.GENERATION_READ.fetchone_direct() == ordinary
+    with CaptureQueriesContext(connection) as queries:
+        assert serving.GENERATION_READ.fetchone_direct() == ordinary
+    assert [q["sql"] for q in queries.captured_queries] == ["EXECUTE quorum_serving_generation_read"]
+    services.registered_model_create(actor=cast.owner, name="direct-read")
+    assert serving.GENERATION_READ.fetchone_direct()[0] > ordinary[0]
