@@ -29,5 +29,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
     CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"
 # Graceful: gunicorn finishes in-flight requests on SIGTERM within --graceful-timeout.
-CMD ["gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", \
-     "--graceful-timeout", "30", "--access-logfile", "-"]
+# Worker class, processes, threads and keep-alive: config/gunicorn.py (WEB_CONCURRENCY, GUNICORN_THREADS).
+CMD ["gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application", "--bind", "0.0.0.0:8000", \
+     "--access-logfile", "-"]

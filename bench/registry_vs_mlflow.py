@@ -196,7 +196,8 @@ def quorum_start(args: argparse.Namespace, workdir: Path, *, serving_cache: bool
     subprocess.run(["redis-cli", "-n", str(args.redis_db), "FLUSHDB"], capture_output=True)
     subprocess.run(["redis-cli", "-n", str(args.redis_db + 1), "FLUSHDB"], capture_output=True)
     port = free_port()
-    gunicorn = [PY, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+    gunicorn = [PY, "-m", "gunicorn", "-c", "python:config.gunicorn", "config.wsgi:application"]
+    gunicorn += ["--bind", f"127.0.0.1:{port}"]
     gunicorn += ["--workers", str(args.quorum_workers), "--worker-class", args.quorum_worker_class]
     if args.quorum_worker_class == "gthread":
         gunicorn += ["--threads", str(args.quorum_threads)]
@@ -300,13 +301,18 @@ def timed(count: int, seconds: float, step: Callable[[int], None]) -> list[float
     return latencies
 
 
+def alias_names(args: argparse.Namespace) -> int:
+    """How many models the alias workloads cycle through: the same set at every registry size."""
+    return min(args.models, args.alias_names)
+
+
 def alias_params(args: argparse.Namespace, i: int) -> dict[str, str]:
-    return {"name": model_name(args, (i * 7919) % args.models), "alias": "bench"}
+    return {"name": model_name(args, ((i % alias_names(args)) * 7919) % args.models), "alias": "bench"}
 
 
 def seq_alias(server: Server, args: argparse.Namespace, headers: dict | None = None) -> dict[str, float]:
     client = Client(server.port, headers if headers is not None else server.headers)
-    for i in range(50):  # warm-up
+    for i in range(alias_names(args)):  # warm-up: every name once
         client.call("GET", API + "registered-models/alias", alias_params(args, i))
     lat = timed(
         args.requests,
@@ -384,7 +390,7 @@ def concurrent_wrk(server: Server, args: argparse.Namespace, path: str | None = 
     """wrk, 16 keep-alive connections on 2 threads, for --duration seconds."""
     if shutil.which("wrk") is None:
         return {}
-    names = ",".join(f'"{model_name(args, (i * 7919) % args.models)}"' for i in range(min(args.models, 500)))
+    names = ",".join(f'"{alias_params(args, i)["name"]}"' for i in range(alias_names(args)))
     auth = json.dumps(server.headers.get("Authorization", ""))
     base = path or API + "registered-models/alias?name="
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -617,7 +623,7 @@ def run_selected(server: Server, args: argparse.Namespace, names: list[str]) -> 
     # Warm up as the full run does before its concurrent runs: every name wrk asks for, once per thread.
     client = server.client()
     for _ in range(args.quorum_workers * args.quorum_threads if server.label.startswith("Quorum") else 4):
-        for i in range(min(args.models, 500)):
+        for i in range(alias_names(args)):
             client.call("GET", API + "registered-models/alias", alias_params(args, i))
     return {name: workloads[name]() for name in names}
 
@@ -644,6 +650,12 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=100)
     parser.add_argument("--versions", type=int, default=10, help="versions per model")
     parser.add_argument("--model-prefix", default="bench-m")
+    parser.add_argument(
+        "--alias-names",
+        type=int,
+        default=500,
+        help="alias reads cycle through this many models (fewer if there are fewer), at any registry size",
+    )
     parser.add_argument("--requests", type=int, default=2000, help="sequential requests per figure")
     parser.add_argument(
         "--creates", type=int, default=800, help="versions created / aliases set per throughput run"

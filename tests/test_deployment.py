@@ -168,3 +168,13 @@ def test_static_files_are_served_without_debug(client):
     response = client.get("/static/admin/css/base.css")
     assert response.status_code == 200
     assert b"".join(response.streaming_content if response.streaming else [response.content])
+
+
+def test_every_production_start_uses_the_shared_gunicorn_settings():
+    """Image, prodlike script and benchmark start the same threaded gunicorn (keep-alive clients)."""
+    from config import gunicorn
+
+    assert (gunicorn.worker_class, gunicorn.keepalive) == ("gthread", 30)
+    assert gunicorn.workers >= 1 and gunicorn.threads >= 2
+    for starter in ("Dockerfile", "scripts/prodlike", "bench/registry_vs_mlflow.py"):
+        assert "python:config.gunicorn" in (ROOT / starter).read_text(), starter
