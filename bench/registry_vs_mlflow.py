@@ -528,6 +528,23 @@ def searches(server: Server, args: argparse.Namespace) -> dict[str, float]:
                 {"filter": f"name LIKE '{model_name(args, i % args.models)[:-1]}%'", "max_results": 100},
             )
         ),
+        # The same two searches for a first page that is equally long at every registry size (a
+        # model has 10 versions at 1k but 100 at 1M; a team tag 2 models but 200): what the
+        # lookups cost as the registry grows, apart from how long the answer is.
+        "search_name_first10_ms": p50(
+            lambda i: client.call(
+                "GET",
+                API + "model-versions/search",
+                {"filter": f"name='{model_name(args, i % args.models)}'", "max_results": 10},
+            )
+        ),
+        "search_model_tag_first2_ms": p50(
+            lambda i: client.call(
+                "GET",
+                API + "registered-models/search",
+                {"filter": f"tags.team='t{i % 50}'", "max_results": 2},
+            )
+        ),
     }
     return figures
 
