@@ -171,10 +171,6 @@ def _rows_insert_orm(rows: NewVersionRows) -> None:
         ModelVersionTag.objects.bulk_create(
             [ModelVersionTag(version=rows.version, key=k, value=v) for k, v in rows.tags.items()]
         )
+    # Saved in order: each save takes the id its related row got from the save before it.
     for row in (rows.manifest, rows.job, rows.message):
-        # Assigned again: the related object got its id only now.
-        if isinstance(row, OutboxMessage):
-            row.job = rows.job
-        else:
-            row.version = rows.version
         row.save(force_insert=True)
