@@ -174,7 +174,7 @@ def test_every_production_start_uses_the_shared_gunicorn_settings():
     """Image, prodlike script and benchmark start the same threaded gunicorn (keep-alive clients)."""
     from config import gunicorn
 
-    assert (gunicorn.worker_class, gunicorn.keepalive) == ("gthread", 30)
+    assert (gunicorn.worker_class, gunicorn.keepalive, gunicorn.reuse_port) == ("gthread", 30, True)
     assert gunicorn.workers >= 1 and gunicorn.threads >= 2
     for starter in ("Dockerfile", "scripts/prodlike", "bench/registry_vs_mlflow.py"):
         assert "python:config.gunicorn" in (ROOT / starter).read_text(), starter
