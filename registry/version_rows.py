@@ -10,6 +10,7 @@ from the same unsaved model instances, through the same field methods an ORM INS
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from django.db import connection
@@ -42,6 +43,28 @@ def _insert_fields(model_class: type[Model], *, linked: str | None = None) -> li
         for f in model_class._meta.concrete_fields
         if f is not model_class._meta.auto_field and f.name != linked
     ]
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Each table's inserted columns, in the one order the statement and its parameters share."""
+
+    version: list[Field]
+    tag: list[Field]
+    manifest: list[Field]
+    job: list[Field]
+    message: list[Field]
+
+
+@functools.cache
+def _columns() -> _Columns:
+    return _Columns(
+        version=_insert_fields(ModelVersion),
+        tag=_insert_fields(ModelVersionTag, linked="version"),
+        manifest=_insert_fields(ArtifactManifest, linked="version"),
+        job=_insert_fields(ArtifactJob, linked="version"),
+        message=_insert_fields(OutboxMessage, linked="job"),
+    )
 
 
 def _cast_type(field: Field) -> str:
@@ -80,12 +103,12 @@ def _insert_sql() -> str:
         f"UPDATE {model_table} SET {counter} = {p.cast('integer')}, {updated} = {p.cast('timestamp with time zone')} "
         f"WHERE {qn(RegisteredModel._meta.pk.column)} = {p.cast('bigint')}"
     )
-    version_fields = _insert_fields(ModelVersion)
+    version_fields = _columns().version
     version_insert = (
         f"INSERT INTO {qn(ModelVersion._meta.db_table)} ({_column_list(version_fields)}) "
         f"VALUES ({p.row(version_fields)}) RETURNING {qn(ModelVersion._meta.pk.column)}"
     )
-    tag_fields = _insert_fields(ModelVersionTag, linked="version")
+    tag_fields = _columns().tag
     if {f.name for f in tag_fields} != {"key", "value"}:
         raise RuntimeError("ModelVersionTag gained a column: teach version_rows to write it")
     tag_version = ModelVersionTag._meta.get_field("version")
@@ -94,19 +117,19 @@ def _insert_sql() -> str:
         f"SELECT v.id, tag.{qn(tag_fields[0].column)}, tag.{qn(tag_fields[1].column)} FROM v, "
         f"unnest({p.cast('text[]')}, {p.cast('text[]')}) AS tag({_column_list(tag_fields)})"
     )
-    manifest_fields = _insert_fields(ArtifactManifest, linked="version")
+    manifest_fields = _columns().manifest
     manifest_insert = (
         f"INSERT INTO {qn(ArtifactManifest._meta.db_table)} "
         f"({_column_list(manifest_fields, ArtifactManifest._meta.get_field('version'))}) "
         f"SELECT v.id, {p.row(manifest_fields)} FROM v RETURNING {qn(ArtifactManifest._meta.pk.column)}"
     )
-    job_fields = _insert_fields(ArtifactJob, linked="version")
+    job_fields = _columns().job
     job_insert = (
         f"INSERT INTO {qn(ArtifactJob._meta.db_table)} "
         f"({_column_list(job_fields, ArtifactJob._meta.get_field('version'))}) "
         f"SELECT v.id, {p.row(job_fields)} FROM v RETURNING {qn(ArtifactJob._meta.pk.column)}"
     )
-    message_fields = _insert_fields(OutboxMessage, linked="job")
+    message_fields = _columns().message
     message_insert = (
         f"INSERT INTO {qn(OutboxMessage._meta.db_table)} "
         f"({_column_list(message_fields, OutboxMessage._meta.get_field('job'))}) "
@@ -147,11 +170,12 @@ def version_rows_insert(rows: NewVersionRows) -> None:
         return
     model, version = rows.model, rows.version
     params = [model.last_version_number, model.updated_at, model.pk]
-    params += _values(version, _insert_fields(ModelVersion))
+    columns = _columns()
+    params += _values(version, columns.version)
     params += [list(rows.tags), list(rows.tags.values())]
-    params += _values(rows.manifest, _insert_fields(ArtifactManifest, linked="version"))
-    params += _values(rows.job, _insert_fields(ArtifactJob, linked="version"))
-    params += _values(rows.message, _insert_fields(OutboxMessage, linked="job"))
+    params += _values(rows.manifest, columns.manifest)
+    params += _values(rows.job, columns.job)
+    params += _values(rows.message, columns.message)
     version_id, manifest_id, job_id, message_id = _INSERT.fetchall(params)[0]
     _saved(version, version_id)
     rows.manifest.version = version
