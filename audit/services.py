@@ -13,6 +13,7 @@ from django.utils import timezone
 from audit.chain import GENESIS_HASH, canonical_bytes, checkpoint_signature, event_hash, key_id
 from audit.context import current_request, current_task_name
 from audit.models import Action, ActorKind, AuditCheckpoint, AuditEvent, ChainHead
+from audit.triggers import GENERATION_TABLE, PENDING_TABLE, PIECE_SEPARATOR
 from config.prepared import PreparedStatement
 
 
@@ -101,6 +102,10 @@ def _registered_model_id(target: Any, model_name: str) -> int | None:
 
 
 def _lock_head() -> ChainHead:
+    if connection.vendor == "postgresql":
+        # The sealing trigger's lock order (audit/triggers.py): the serving generation first.
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1 FROM {GENERATION_TABLE} WHERE id = 1 FOR UPDATE")
     head = ChainHead.objects.select_for_update().filter(pk=1).first()
     if head is None:
         # First append ever, or the head row was removed: continue from the last event, so a
@@ -128,8 +133,9 @@ def event_record(
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction.
 
-    The chain head is locked here, at the end of the caller's work, so concurrent writers
-    wait on each other only for the append and commit.
+    On PostgreSQL the event is queued and sealed (seq, prev_hash, hash) by a trigger at COMMIT,
+    so the returned event has no seq yet unless a listener needed it; on SQLite it is chained here.
+    See docs/audit.md, "Concurrency".
     """
     if not connection.in_atomic_block:
         raise AuditOutsideTransaction(
@@ -162,8 +168,14 @@ def event_record(
     finishers = [finish for listener in EVENT_LISTENERS if (finish := listener(fields)) is not None]
     # No savepoint: if the append fails, the change's whole transaction must roll back.
     with transaction.atomic(savepoint=False):
-        event = _append_in_one_statement(fields) if connection.vendor == "postgresql" else None
-        if event is None:
+        if connection.vendor == "postgresql":
+            event = _pending_append(fields)
+            if finishers:
+                # They need the event's seq now: seal it (and any earlier pending event) here.
+                # The head then stays locked until COMMIT, as every append did before sealing moved there.
+                pending_seal()
+                _sealed_read(event)
+        else:
             head = _lock_head()
             fields["seq"] = head.seq + 1
             fields["prev_hash"] = head.hash
@@ -209,67 +221,83 @@ def _own_fields() -> list:
     return [f for f in AuditEvent._meta.concrete_fields if f.attname not in ("id", *CHAINED)]
 
 
-def _append_sql() -> str:
-    """PostgreSQL: lock the head, chain, insert the event and move the head in one statement.
+def _pending_sql() -> str:
+    """PostgreSQL: queue one event for sealing at COMMIT (audit/triggers.py, PG_SEAL_SQL).
 
-    One round trip from taking the chain-head lock to the COMMIT that releases it. The hash is
-    computed by PostgreSQL over exactly the canonical bytes of audit/chain.py: the JSON Python
-    serialized, with the head's hash and the next seq spliced in.
+    The event's id is taken from its table's own sequence now, so the caller knows it; its columns
+    travel as JSON (to_jsonb of the typed values, read back by jsonb_populate_record), with the
+    canonical JSON cut around prev_hash and seq, for the trigger to splice and hash.
     """
     qn = connection.ops.quote_name
     own = _own_fields()
-    columns = ", ".join(qn(f.column) for f in own)
-    values = ", ".join(f"${n}" for n in range(1, len(own) + 1))
-    ts, cut1, cut2, cut3 = (f"${n}" for n in range(len(own) + 1, len(own) + 5))
+    values = ", ".join(f"${n} AS {qn(f.column)}" for n, f in enumerate(own, start=1))
+    ts, pieces = f"${len(own) + 1}", f"${len(own) + 2}"
+    table = AuditEvent._meta.db_table
     return f"""
-WITH head AS MATERIALIZED (
-    SELECT seq, hash FROM {qn(ChainHead._meta.db_table)} WHERE id = 1 FOR UPDATE
-), next AS MATERIALIZED (
-    SELECT seq + 1 AS seq, hash AS prev_hash FROM head
-), appended AS (
-    INSERT INTO {qn(AuditEvent._meta.db_table)} ({columns}, seq, timestamp, prev_hash, hash)
-    SELECT {values}, n.seq, {ts}, n.prev_hash, encode(sha256(convert_to(
-        {cut1} || n.prev_hash || {cut2} || n.seq::text || {cut3}, 'UTF8')), 'hex')
-    FROM next n
-    RETURNING id, seq, timestamp, prev_hash, hash
-), moved AS (
-    UPDATE {qn(ChainHead._meta.db_table)} h SET seq = a.seq, hash = a.hash FROM appended a WHERE h.id = 1
+WITH event AS MATERIALIZED (
+    SELECT nextval(pg_get_serial_sequence('{table}', 'id')) AS id, {values}, {ts} AS timestamp
 )
-SELECT id, seq, timestamp, prev_hash, hash FROM appended"""
+INSERT INTO {PENDING_TABLE} (id, fields, pieces) SELECT id, to_jsonb(event), {pieces} FROM event
+RETURNING id"""
 
 
-_APPEND: PreparedStatement | None = None
+_PENDING: PreparedStatement | None = None
 
 
-def _append_statement() -> PreparedStatement:
+def _pending_statement() -> PreparedStatement:
     """Prepared once per connection (config/prepared.py): it is on every audited write."""
-    global _APPEND
-    if _APPEND is None:
-        types = [f.db_type(connection) for f in _own_fields()] + ["timestamp with time zone"] + ["text"] * 3
-        _APPEND = PreparedStatement("quorum_audit_append", types, _append_sql)
-    return _APPEND
+    global _PENDING
+    if _PENDING is None:
+        # Unbounded types: an over-long value reaches its column unchanged and is refused there.
+        types = [_unbounded(f.db_type(connection)) for f in _own_fields()]
+        _PENDING = PreparedStatement(
+            "quorum_audit_pending", [*types, "timestamp with time zone", "text"], _pending_sql
+        )
+    return _PENDING
+
+
+def _unbounded(db_type: str) -> str:
+    return "text" if db_type.startswith("varchar") else db_type
 
 
 CHAINED = ("seq", "timestamp", "prev_hash", "hash")
 
 
-def _append_in_one_statement(fields: dict[str, Any]) -> AuditEvent | None:
-    """Append on PostgreSQL; None when there is no head row yet (the caller creates it)."""
+def _pending_append(fields: dict[str, Any]) -> AuditEvent:
+    """Queue the event; it gets its seq, prev_hash and hash when the transaction commits."""
     values = [f.get_db_prep_save(fields[f.attname], connection) for f in _own_fields()]
-    # Taken just before the lock: under contention a later seq may carry a timestamp a few
-    # milliseconds earlier than its predecessor's (the chain orders events, seq is the order).
+    # Taken before sealing: under contention a later seq may carry a timestamp a few milliseconds
+    # earlier than its predecessor's (the chain orders events, seq is the order).
     fields["timestamp"] = timezone.now()
-    rows = _append_statement().fetchall([*values, fields["timestamp"], *_canonical_pieces(fields)])
-    if not rows:
-        return None
-    event_id, fields["seq"], fields["timestamp"], fields["prev_hash"], fields["hash"] = rows[0]
-    # PostgreSQL hashed the spliced bytes; Python's canonical form must agree, or nothing commits.
-    if event_hash(fields) != fields["hash"]:
-        raise AuditChainMismatch(f"seq {fields['seq']}: the database's hash differs from audit.chain's")
-    event = AuditEvent(id=event_id, **fields)
+    pieces = _canonical_pieces(fields)
+    if any(PIECE_SEPARATOR in piece for piece in pieces):
+        raise AssertionError("canonical JSON holds a raw control character")
+    rows = _pending_statement().fetchall([*values, fields["timestamp"], PIECE_SEPARATOR.join(pieces)])
+    event = AuditEvent(id=rows[0][0], **{**fields, "seq": None, "prev_hash": None, "hash": None})
     event._state.adding = False
     event._state.db = connection.alias
     return event
+
+
+def pending_seal() -> None:
+    """Seal this transaction's pending events now, in append order (PostgreSQL; else nothing to do).
+
+    For code that must read its own transaction's events, with their seq and hash, before COMMIT:
+    from here on the chain head stays locked until the transaction ends.
+    """
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT quorum_audit_seal_pending()")
+
+
+def _sealed_read(event: AuditEvent) -> None:
+    """Fill in a sealed event's chained fields, and check PostgreSQL's hash against audit.chain's."""
+    event.seq, event.prev_hash, event.hash = (
+        AuditEvent.objects.filter(pk=event.pk).values_list("seq", "prev_hash", "hash").get()
+    )
+    fields = {f.attname: getattr(event, f.attname) for f in AuditEvent._meta.concrete_fields}
+    if event_hash(fields) != event.hash:
+        raise AuditChainMismatch(f"seq {event.seq}: the database's hash differs from audit.chain's")
 
 
 @transaction.atomic
@@ -284,6 +312,7 @@ def checkpoint_create(*, actor: Any, skip_if_unchanged: bool = False) -> AuditCh
         raise CheckpointKeyMissing(
             "QUORUM_AUDIT_HMAC_KEY is not set: refusing to write an unsigned audit checkpoint."
         )
+    pending_seal()  # this transaction's own earlier events first, so the signed head includes them
     head = _lock_head()  # appends wait while the head is read and signed, so (seq, hash) is the real head
     if skip_if_unchanged:
         latest = AuditCheckpoint.objects.order_by("-seq", "-pk").first()

@@ -21,6 +21,7 @@ from django.db.models import Max
 
 from audit.chain import CHAIN_FIELDS, GENESIS_HASH, checkpoint_signature_valid, event_hash, key_id
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
+from audit.services import pending_seal
 
 ROW_FIELDS = (*CHAIN_FIELDS, "hash")
 # How many renumberings to try when classifying a broken row as "deleted, then renumbered".
@@ -129,6 +130,7 @@ def chain_verify(*, since: int = 1, chunk_size: int = 2000, key: str | None = No
     """Verify events with seq >= since (linking the first to the stored hash of since - 1)."""
     key = settings.QUORUM_AUDIT_HMAC_KEY if key is None else key
     since = max(since, 1)
+    pending_seal()  # called inside a transaction that appended: its own events are part of the chain
     if since == 1:
         prev_hash, prev_seq = GENESIS_HASH, 0
     else:

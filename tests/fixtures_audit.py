@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.backends.postgresql import base as postgresql_base
 from django.db.backends.sqlite3 import base as sqlite_base
 
-from audit.triggers import flush_statements, resume_sql, suspend_sql
+from audit.triggers import SEAL_TRIGGER, flush_statements, resume_sql, suspend_sql
 
 
 def _allow_flush(operations_class: type, vendor: str) -> None:
@@ -70,3 +70,25 @@ def hmac_key(settings) -> str:
 def governed_dir(settings, tmp_path):
     settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
     return tmp_path / "governed"
+
+
+@pytest.fixture(autouse=True)
+def _audit_sealed_per_statement(request):
+    """Tests inside one rolled-back transaction see each audit event sealed as it is appended.
+
+    In production a PostgreSQL append is sealed (seq, hash) at COMMIT, which such a test never
+    reaches. Making the sealing trigger immediate for the test's transaction runs the same trigger
+    at the end of the appending statement instead. Transactional and live-server tests commit,
+    so they seal exactly as production does (and tests/audit/test_sealing.py checks that path).
+    """
+    uses_db = request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(
+        request.fixturenames
+    )
+    if not uses_db:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET CONSTRAINTS {SEAL_TRIGGER} IMMEDIATE")
+    yield

@@ -212,10 +212,12 @@ def test_a_refused_change_leaves_no_event(fraud, cast, write):
 def test_a_failed_audit_write_leaves_no_change(fraud, cast, monkeypatch):
     events_before = AuditEvent.objects.count()
 
-    def broken_hash(fields):
+    def broken(fields):
         raise RuntimeError("audit storage unavailable")
 
-    monkeypatch.setattr("audit.services.event_hash", broken_hash)
+    # The canonical form is built on every append: in Python on SQLite, for the trigger on PostgreSQL.
+    monkeypatch.setattr("audit.services.event_hash", broken)
+    monkeypatch.setattr("audit.services._canonical_pieces", broken)
     with pytest.raises(RuntimeError, match="audit storage unavailable"):
         services.model_version_create(actor=cast.owner, name="fraud", source="s3://bucket/fraud/4")
     with pytest.raises(RuntimeError):

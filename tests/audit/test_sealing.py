@@ -1,0 +1,145 @@
+"""PostgreSQL seals audit events at COMMIT: the chain head is never held across a client round trip.
+
+These tests commit for real (transaction=True): the rest of the suite runs inside rolled-back
+transactions and makes the sealing trigger immediate (tests/fixtures_audit.py).
+"""
+
+import threading
+
+import pytest
+from django.db import DataError, connection, transaction
+
+import audit
+from audit.models import Action, AuditEvent, ChainHead
+from audit.services import EVENT_LISTENERS, pending_seal
+from audit.triggers import PENDING_TABLE
+from audit.verify import chain_verify
+from tests.fixtures_foundation import postgres_or_skip
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _record(actor, name: str) -> AuditEvent:
+    return audit.record(actor=actor, action=Action.MODEL_UPDATED, model_name=name)
+
+
+def _seqs(*names: str) -> dict[str, int]:
+    return dict(AuditEvent.objects.filter(model_name__in=names).values_list("model_name", "seq"))
+
+
+def _pending_rows() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {PENDING_TABLE}")
+        return cursor.fetchone()[0]
+
+
+def test_an_open_transaction_that_appended_does_not_block_other_appends(cast):
+    """Before sealing moved to COMMIT, 'fast' waited for 'slow' to commit (and timed out here)."""
+    postgres_or_skip()
+    appended, fast_committed, errors = threading.Event(), threading.Event(), []
+
+    def slow_writer() -> None:
+        try:
+            with transaction.atomic():
+                _record(cast.owner, "slow-1")
+                appended.set()
+                assert fast_committed.wait(10)
+                _record(cast.owner, "slow-2")
+        except Exception as exc:  # reported to the test thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=slow_writer)
+    writer.start()
+    try:
+        assert appended.wait(10)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+            _record(cast.owner, "fast")
+    finally:
+        fast_committed.set()
+        writer.join(10)
+    assert not errors
+    seqs = _seqs("slow-1", "slow-2", "fast")
+    # Chained in commit order, and one transaction's events stay consecutive.
+    assert seqs["slow-1"] == seqs["fast"] + 1
+    assert seqs["slow-2"] == seqs["slow-1"] + 1
+    assert ChainHead.objects.get().seq == seqs["slow-2"]
+    assert _pending_rows() == 0
+    assert chain_verify().ok
+
+
+def test_a_rolled_back_append_leaves_no_event_no_pending_row_and_no_gap(cast):
+    postgres_or_skip()
+    with transaction.atomic():
+        _record(cast.owner, "before")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        _record(cast.owner, "doomed")
+        raise RuntimeError("the change fails after its event was appended")
+    with transaction.atomic():
+        _record(cast.owner, "after")
+    seqs = _seqs("before", "doomed", "after")
+    assert "doomed" not in seqs
+    assert seqs["after"] == seqs["before"] + 1
+    assert _pending_rows() == 0
+    assert chain_verify().ok
+
+
+def test_pending_seal_chains_the_transactions_events_before_commit_and_only_once(cast):
+    postgres_or_skip()
+    with transaction.atomic():
+        first = _record(cast.owner, "first")
+        assert first.seq is None  # sealed at COMMIT unless someone needs it earlier
+        assert not AuditEvent.objects.filter(pk=first.pk).exists()
+        pending_seal()
+        sealed = AuditEvent.objects.get(pk=first.pk)
+        second = _record(cast.owner, "second")
+    assert AuditEvent.objects.filter(model_name__in=["first", "second"]).count() == 2
+    assert AuditEvent.objects.get(pk=second.pk).seq == sealed.seq + 1
+    assert AuditEvent.objects.get(pk=second.pk).prev_hash == sealed.hash
+    assert chain_verify().ok
+
+
+def test_listeners_that_need_the_seq_get_the_sealed_event(cast, monkeypatch):
+    """The webhook outbox stores the event's seq, so an event with a listener is sealed at once."""
+    postgres_or_skip()
+    seen = []
+    listeners = [
+        *EVENT_LISTENERS,
+        lambda fields: lambda event: seen.append((event.pk, event.seq, event.hash)),
+    ]
+    monkeypatch.setattr("audit.services.EVENT_LISTENERS", listeners)
+    with transaction.atomic():
+        _record(cast.owner, "listened")
+    stored = AuditEvent.objects.get(model_name="listened")
+    assert seen == [(stored.pk, stored.seq, stored.hash)]
+    assert chain_verify().ok
+
+
+def test_an_over_long_value_fails_the_commit_and_nothing_lands(cast, fraud):
+    """The sealed row is checked by its column at COMMIT: refused, not cut to fit, change rolled back."""
+    postgres_or_skip()
+    events_before = AuditEvent.objects.count()
+    with pytest.raises(DataError), transaction.atomic():
+        type(fraud).objects.filter(pk=fraud.pk).update(description="changed")
+        audit.record(actor=cast.owner, action=Action.MODEL_UPDATED, target=fraud, model_name="m" * 300)
+    fraud.refresh_from_db()
+    assert fraud.description != "changed"
+    assert AuditEvent.objects.count() == events_before
+    assert _pending_rows() == 0
+    assert chain_verify().ok
+
+
+def test_a_lost_chain_head_is_rebuilt_from_the_last_event_at_commit(cast):
+    postgres_or_skip()
+    with transaction.atomic():
+        _record(cast.owner, "one")
+    last = AuditEvent.objects.order_by("-seq").first()
+    ChainHead.objects.all().delete()
+    with transaction.atomic():
+        _record(cast.owner, "two")
+    two = AuditEvent.objects.get(model_name="two")
+    assert (two.seq, two.prev_hash) == (last.seq + 1, last.hash)
+    assert chain_verify().ok
