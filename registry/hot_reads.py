@@ -80,7 +80,7 @@ VERSION_BY_NUMBER = PreparedStatement(
 )
 
 
-def _with_prefetched(instance, related_name: str, rows: list) -> None:
+def with_prefetched(instance, related_name: str, rows: list) -> None:
     # What prefetch_related leaves behind: the related manager's .all() answers from these rows.
     queryset = getattr(instance, related_name).all()
     queryset._result_cache = rows
@@ -98,7 +98,7 @@ def _version_from_row(row: tuple) -> ModelVersion:
             connection.alias, ["id", User.USERNAME_FIELD], [version.creator_id, username]
         )
     version._prefetched_objects_cache = {}
-    _with_prefetched(
+    with_prefetched(
         version,
         "tags",
         [
@@ -106,7 +106,7 @@ def _version_from_row(row: tuple) -> ModelVersion:
             for k, v in zip(tag_keys, tag_values, strict=True)
         ],
     )
-    _with_prefetched(
+    with_prefetched(
         version,
         "aliases",
         [ModelAlias(model_id=version.model_id, version_id=version.pk, alias=a) for a in aliases],

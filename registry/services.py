@@ -33,6 +33,7 @@ from registry.errors import (
     NotFound,
     PermissionDenied,
 )
+from registry.hot_reads import with_prefetched
 from registry.models import (
     AliasAssignment,
     ModelAlias,
@@ -462,7 +463,7 @@ def _model_version_create(
         )
     )
     artifact_services.outbox_publish_on_commit(message)
-    # Last: the audit append locks the chain head until commit, so nothing may follow it.
+    # Last: on SQLite the audit append locks the chain head until commit (PostgreSQL seals at COMMIT).
     audit.record(
         actor=actor,
         action=Action.VERSION_CREATED,
@@ -477,6 +478,12 @@ def _model_version_create(
             "tags": tag_values,
         },
     )
+    # What a reader would get back, so the caller can answer without reading it (no aliases yet).
+    version._prefetched_objects_cache = {}
+    with_prefetched(
+        version, "tags", [ModelVersionTag(version=version, key=k, value=v) for k, v in tag_values.items()]
+    )
+    with_prefetched(version, "aliases", [])
     return version
 
 
@@ -686,7 +693,7 @@ def _alias_move(
     _touch(model)
     if before_audit is not None:
         before_audit()
-    # Last: the audit append locks the chain head until commit, so nothing may follow it.
+    # Last: on SQLite the audit append locks the chain head until commit (PostgreSQL seals at COMMIT).
     audit.record(
         actor=actor,
         action=Action.ALIAS_SET,

@@ -7,6 +7,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
+from config.celery import app as celery_app
 from registry import rules, search, selectors, services
 from registry.mlflow_api import artifacts
 from registry.mlflow_api.errors import error_response, missing_parameter
@@ -115,7 +116,11 @@ def model_version_create(request: HttpRequest, user: User, p: Params) -> dict[st
         tags=p.tags(),
         model_id=p.optional_str("model_id") or "",
     )
-    return _version_body(user, name, row.version)
+    if celery_app.conf.task_always_eager:
+        # Validation ran in-process at commit and may have moved the status already: read it back.
+        return _version_body(user, name, row.version)
+    # Validation is queued: the version as created is the answer (tags and all), no read back.
+    return {"model_version": model_version_json(row)}
 
 
 def model_version_update(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:

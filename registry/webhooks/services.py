@@ -30,6 +30,7 @@ import audit
 from accounts.permissions import LEVEL_CODENAMES, Level, user_can, user_holds, user_holds_global
 from accounts.services import superuser_action_record
 from audit.models import Action
+from config.prepared import PreparedStatement
 from registry import selectors as registry_selectors
 from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelVersion, RegisteredModel
@@ -285,21 +286,27 @@ def audit_event_listen(fields: dict[str, Any]) -> Callable[[Any], None] | None:
     return lambda audit_event: _outbox_write(audit_event, names, hooks)
 
 
+def _live_webhooks_sql() -> str:
+    qn = connection.ops.quote_name
+    events = Webhook._meta.get_field("events")
+    return (
+        f"SELECT id, {qn(events.column)}, status FROM {qn(Webhook._meta.db_table)} "
+        "WHERE (model_id IS NULL OR model_id = $1) AND status IN ($2, $3)"
+    )
+
+
+# Prepared once per connection (config/prepared.py): planning it cost more than running it.
+_LIVE_WEBHOOKS = PreparedStatement("quorum_live_webhooks", ("bigint", "text", "text"), _live_webhooks_sql)
+
+
 def _live_webhooks(model_id: int | None) -> list[Webhook]:
     """Live subscriptions of one model or of the whole registry (pk, events, status only).
 
     On every audited write, so in plain SQL: building the equivalent queryset cost more Python
     than the query itself.
     """
-    qn = connection.ops.quote_name
     events = Webhook._meta.get_field("events")
-    sql = (
-        f"SELECT id, {qn(events.column)}, status FROM {qn(Webhook._meta.db_table)} "
-        f"WHERE (model_id IS NULL OR model_id = %s) AND status IN (%s, %s)"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [model_id, *LIVE_STATUSES])
-        rows = cursor.fetchall()
+    rows = _LIVE_WEBHOOKS.fetchall([model_id, *LIVE_STATUSES])
     return [
         Webhook.from_db(
             connection.alias,

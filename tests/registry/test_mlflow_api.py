@@ -643,3 +643,41 @@ def test_absurdly_nested_json_body_is_a_400_not_a_500(fraud_api):
     )
     assert _error(response) == (400, "INVALID_PARAMETER_VALUE", "Request body JSON is nested too deeply.")
     assert not RegisteredModel.objects.filter(name="").exists()
+
+
+@pytest.mark.parametrize("via_broker", [False, True], ids=["in-process tasks", "queued to a broker"])
+def test_create_answers_the_version_exactly_as_a_get_reads_it(api, via_broker, redis_url):
+    """With validation queued the create answers from the version it wrote, without reading it back."""
+    import redis
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.fixtures_pipeline import celery_use_broker
+
+    api.post("registered-models/create", {"name": "fraud"})
+    if via_broker:
+        celery_use_broker(redis_url, "quorum-test-unconsumed")  # published, never run
+    try:
+        with CaptureQueriesContext(connection) as queries:
+            created = api.post(
+                "model-versions/create",
+                {
+                    "name": "fraud",
+                    "source": "s3://bucket/fraud/1",
+                    "run_id": "r1",
+                    "run_link": "https://runs/r1",
+                    "description": "first",
+                    "tags": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}],
+                },
+            )
+    finally:
+        if via_broker:
+            celery_use_broker(None, "celery")
+            redis.Redis.from_url(redis_url).delete("quorum-test-unconsumed")
+    assert created.status_code == 200, created.content
+    got = api.get("model-versions/get", {"name": "fraud", "version": "1"})
+    assert created.json() == got.json()
+    if via_broker:
+        assert created.json()["model_version"]["status"] == "PENDING_REGISTRATION"
+        read_back = [q for q in queries.captured_queries if "quorum_version_by_number" in q["sql"]]
+        assert read_back == []

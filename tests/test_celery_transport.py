@@ -1,0 +1,47 @@
+"""The Redis transport keeps one client per channel instead of building one per publish."""
+
+import uuid
+
+import redis
+from kombu import Connection, Exchange, Producer, Queue
+
+from config.celery import RedisPublishChannel, RedisTransport
+
+
+def test_redis_urls_resolve_to_the_publish_client_transport(redis_url):
+    with Connection(redis_url) as connection:
+        assert isinstance(connection.transport, RedisTransport)
+
+
+def test_publishes_share_one_client_and_every_message_arrives(redis_url):
+    queue_name = f"quorum-test-{uuid.uuid4().hex}"
+    queue = Queue(queue_name, Exchange(queue_name, type="direct"), routing_key=queue_name)
+    with Connection(redis_url) as connection:
+        channel = connection.default_channel
+        assert isinstance(channel, RedisPublishChannel)
+        producer = Producer(channel)
+        producer.publish({"n": 0}, exchange=queue.exchange, routing_key=queue_name, declare=[queue])
+        client = channel._command_client
+        for n in range(1, 5):
+            producer.publish({"n": n}, exchange=queue.exchange, routing_key=queue_name)
+        assert channel._command_client is client
+        received = []
+        with connection.SimpleQueue(queue) as simple:
+            for _ in range(5):
+                message = simple.get(timeout=5)
+                received.append(message.payload["n"])
+                message.ack()
+        assert received == [0, 1, 2, 3, 4]
+    redis.Redis.from_url(redis_url).delete(queue_name)
+
+
+def test_a_new_pool_gets_a_new_client(redis_url):
+    with Connection(redis_url) as connection:
+        channel = connection.default_channel
+        with channel.conn_or_acquire() as first:
+            pass
+        channel._pool = None  # what kombu does when it drops the channel's pool
+        with channel.conn_or_acquire() as second:
+            assert second is not first
+            assert second.connection_pool is channel.pool
+            assert second.ping()
