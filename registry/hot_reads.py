@@ -13,6 +13,7 @@ ORM path, which says precisely what is missing and costs the same for hidden and
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.db.models import QuerySet
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from accounts.models import User
@@ -82,7 +83,8 @@ VERSION_BY_NUMBER = PreparedStatement(
 
 def with_prefetched(instance, related_name: str, rows: list) -> None:
     # What prefetch_related leaves behind: the related manager's .all() answers from these rows.
-    queryset = getattr(instance, related_name).all()
+    # A bare queryset: building the manager's filtered one cost more than the rest of the answer.
+    queryset = QuerySet(model=instance._meta.get_field(related_name).related_model)
     queryset._result_cache = rows
     queryset._prefetch_done = True
     instance._prefetched_objects_cache[related_name] = queryset
