@@ -93,7 +93,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        found = user_for_token(secret, request._request)
+        # A DRF Request wraps the Django one; the MLflow routes pass the Django request itself.
+        found = user_for_token(secret, getattr(request, "_request", request))
         if found is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return found

@@ -86,9 +86,13 @@ class PreparedStatement:
         if wrapper.vendor != "postgresql" or not settings.QUORUM_PREPARED_READS or wrapper.queries_logged:
             rows = self.fetchall(params)
             return rows[0] if rows else None
-        wrapper.ensure_connection()
-        self._ensure_prepared()
+        raw = wrapper.connection
+        # The common case, checked inline: connected, and prepared on this very connection.
+        if raw is None or wrapper.__dict__.get("_quorum_prepared", {}).get(self.name) is not raw:
+            wrapper.ensure_connection()
+            self._ensure_prepared()
+            raw = wrapper.connection
         arguments = f" ({', '.join(['%s'] * len(params))})" if params else ""
-        with wrapper.wrap_database_errors, wrapper.connection.cursor() as cursor:
-            cursor.execute(f"EXECUTE {self.name}{arguments}", list(params))
+        with wrapper.wrap_database_errors, raw.cursor() as cursor:
+            cursor.execute(f"EXECUTE {self.name}{arguments}", list(params) if params else None)
             return cursor.fetchone()

@@ -17,6 +17,7 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 
+from accounts.authentication import BearerTokenAuthentication
 from accounts.models import User
 from config import serving
 from registry import rules
@@ -30,11 +31,13 @@ JSON_CONTENT_TYPE = "application/json"
 
 def authenticated_user(request: HttpRequest) -> User:
     """The caller, via the project's DRF authenticators (Bearer token, Basic, session); else 401."""
-    drf_request = Request(
-        request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
-    )
     try:
-        user = drf_request.user
+        user = _bearer_user(request)
+        if user is None:
+            drf_request = Request(
+                request, authenticators=[cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES]
+            )
+            user = drf_request.user
     except drf_exceptions.AuthenticationFailed as exc:
         raise MlflowApiError("UNAUTHENTICATED", str(exc.detail))
     except drf_exceptions.PermissionDenied as exc:  # session authentication without a CSRF token
@@ -49,6 +52,22 @@ def authenticated_user(request: HttpRequest) -> User:
         )
     request.user = user
     return user
+
+
+_BEARER = BearerTokenAuthentication()
+
+
+def _bearer_user(request: HttpRequest) -> User | None:
+    """The user of a Bearer token, as DRF's first authenticator would find it; None without one.
+
+    The serving path's shortcut: wrapping the request for DRF and instantiating every
+    authenticator cost a fifth of a cached alias read. Only while Bearer is the first
+    authenticator, so the order DRF would try them in is kept.
+    """
+    if api_settings.DEFAULT_AUTHENTICATION_CLASSES[0] is not BearerTokenAuthentication:
+        return None
+    found = _BEARER.authenticate(request)  # reads only the Authorization header
+    return found[0] if found is not None else None
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:

@@ -681,3 +681,35 @@ def test_create_answers_the_version_exactly_as_a_get_reads_it(api, via_broker, r
         assert created.json()["model_version"]["status"] == "PENDING_REGISTRATION"
         read_back = [q for q in queries.captured_queries if "quorum_version_by_number" in q["sql"]]
         assert read_back == []
+
+
+def test_bearer_requests_skip_drf_but_answer_as_it_would(api, cast, monkeypatch, settings):
+    """The serving path authenticates a Bearer token without wrapping the request for DRF."""
+    from registry.mlflow_api import transport
+
+    api.post("registered-models/create", {"name": "fraud"})
+
+    def no_drf(*args, **kwargs):
+        raise AssertionError("a Bearer request was wrapped for DRF")
+
+    monkeypatch.setattr(transport, "Request", no_drf)
+    assert api.get("registered-models/get", {"name": "fraud"}).status_code == 200
+    bad = api.__class__(api.client, {"Authorization": "Bearer qrm_not-a-token"}, api.prefix)
+    assert _error(bad.get("registered-models/get", {"name": "fraud"})) == (
+        401,
+        "UNAUTHENTICATED",
+        "Invalid, expired or revoked token.",
+    )
+    malformed = api.__class__(api.client, {"Authorization": "Bearer two parts"}, api.prefix)
+    assert _error(malformed.get("registered-models/get", {"name": "fraud"}))[:2] == (401, "UNAUTHENTICATED")
+
+    # Basic and session still go through DRF's authenticators, in their configured order.
+    monkeypatch.undo()
+    basic = api.__class__(api.client, {"Authorization": basic_header("owner", "owner-pw-123!")}, api.prefix)
+    assert basic.get("registered-models/get", {"name": "fraud"}).status_code == 200
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    }
+    # Bearer is no longer an authenticator at all: the token is not honoured.
+    assert _error(api.get("registered-models/get", {"name": "fraud"}))[:2] == (401, "UNAUTHENTICATED")
