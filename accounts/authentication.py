@@ -23,12 +23,12 @@ from config.login_throttle import login_locked
 TOKEN_PREFIX = "qrm_"
 
 
-# Verified tokens per process, by digest; valid while the serving generation stands (config/serving.py).
+# Verified tokens per process, by digest; valid while the accounts generation stands (config/serving.py).
 _verified_tokens = serving.AnswerCache(max_entries=10_000)
 
 
 def _token_lookup(request, digest: str) -> ApiToken | None:
-    generation = serving.generation(request) if request is not None else None
+    generation = serving.accounts_generation(request) if request is not None else None
     token = _verified_tokens.get(digest, generation)
     if token is None:
         token = selectors.token_with_user(digest)
@@ -128,7 +128,7 @@ def user_for_password(request, username: str, password: str) -> User | None:
     one indexed user lookup.
     """
     key = _basic_cache_key(username, password)
-    generation = serving.generation(request)  # read before any user row is
+    generation = serving.accounts_generation(request)  # read before any user row is
     # A locked-out account (repeated wrong passwords) is refused even with cached credentials:
     # the throttled backend below decides while the lockout lasts.
     locked = login_locked(username, request)
@@ -154,7 +154,7 @@ def user_for_password(request, username: str, password: str) -> User | None:
     return user
 
 
-# Credentials this process verified, by the same HMAC key; valid while the serving generation stands.
+# Credentials this process verified, by the same HMAC key; valid while the accounts generation stands.
 _verified_passwords = serving.AnswerCache(max_entries=10_000)
 
 

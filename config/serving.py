@@ -65,17 +65,19 @@ $$;
 """
 
 
-def _row_trigger(table: str, name: str, events: str, when: str = "") -> str:
+def _row_trigger(
+    table: str, name: str, events: str, when: str = "", function: str = "quorum_serving_bump"
+) -> str:
     return (
         f"CREATE CONSTRAINT TRIGGER {name} AFTER {events} ON {table} DEFERRABLE INITIALLY DEFERRED "
-        f"FOR EACH ROW {when}EXECUTE FUNCTION quorum_serving_bump();"
+        f"FOR EACH ROW {when}EXECUTE FUNCTION {function}();"
     )
 
 
-def _truncate_trigger(table: str) -> str:
+def _truncate_trigger(table: str, function: str = "quorum_serving_bump") -> str:
     return (
         f"CREATE TRIGGER {table}_serving_truncate AFTER TRUNCATE ON {table} "
-        "FOR EACH STATEMENT EXECUTE FUNCTION quorum_serving_bump();"
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {function}();"
     )
 
 
@@ -131,8 +133,72 @@ def postgresql_uninstall_sql() -> list[str]:
     ]
 
 
+# --- The accounts generation (migration registry.0006) -------------------------------------
+# Verified tokens and Basic credentials depend only on user and token rows, yet every registry write
+# moved the one generation, so under writes each request looked its token up again. A second
+# number on the same row moves only when a user or token row changes (and moves the first with it).
+
+PG_ACCOUNTS_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION quorum_serving_bump_accounts() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    next_value bigint;
+BEGIN
+    -- Once per transaction: both numbers move (every answer may depend on a user too).
+    IF current_setting('quorum.serving_accounts_bumped', true) IS DISTINCT FROM txid_current()::text THEN
+        next_value := nextval('{GENERATION_SEQUENCE}');
+        UPDATE {GENERATION_TABLE} SET value = next_value, accounts_value = next_value WHERE id = 1;
+        PERFORM set_config('quorum.serving_accounts_bumped', txid_current()::text, true);
+        PERFORM set_config('quorum.serving_bumped', txid_current()::text, true);
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+
+
+def _accounts_triggers(columns_of: Callable[[str], list[str]], function: str) -> list[str]:
+    statements = []
+    for table, bookkeeping in WATCHED_EXCEPT_COLUMN.items():
+        others = [column for column in columns_of(table) if column != bookkeeping]
+        old = ", ".join(f'OLD."{column}"' for column in others)
+        new = ", ".join(f'NEW."{column}"' for column in others)
+        statements += [
+            f"DROP TRIGGER IF EXISTS {table}_serving ON {table};",
+            f"DROP TRIGGER IF EXISTS {table}_serving_update ON {table};",
+            f"DROP TRIGGER IF EXISTS {table}_serving_truncate ON {table};",
+            _row_trigger(table, f"{table}_serving", "INSERT OR DELETE", function=function),
+            _row_trigger(
+                table,
+                f"{table}_serving_update",
+                "UPDATE",
+                f"WHEN (ROW({old}) IS DISTINCT FROM ROW({new})) ",
+                function=function,
+            ),
+            _truncate_trigger(table, function=function),
+        ]
+    return statements
+
+
+def accounts_install_sql(columns_of: Callable[[str], list[str]]) -> list[str]:
+    return [
+        f"ALTER TABLE {GENERATION_TABLE} ADD COLUMN IF NOT EXISTS accounts_value bigint NOT NULL DEFAULT 0;",
+        PG_ACCOUNTS_FUNCTION,
+        *_accounts_triggers(columns_of, "quorum_serving_bump_accounts"),
+    ]
+
+
+def accounts_uninstall_sql(columns_of: Callable[[str], list[str]]) -> list[str]:
+    return [
+        *_accounts_triggers(columns_of, "quorum_serving_bump"),
+        "DROP FUNCTION IF EXISTS quorum_serving_bump_accounts();",
+        f"ALTER TABLE {GENERATION_TABLE} DROP COLUMN IF EXISTS accounts_value;",
+    ]
+
+
 GENERATION_READ = PreparedStatement(
-    "quorum_serving_generation_read", [], lambda: f"SELECT value FROM {GENERATION_TABLE} WHERE id = 1"
+    "quorum_serving_generation_read",
+    [],
+    lambda: f"SELECT value, accounts_value FROM {GENERATION_TABLE} WHERE id = 1",
 )
 
 _UNREAD = object()
@@ -143,13 +209,24 @@ def generation(request) -> int | None:
     known = getattr(request, "_serving_generation", _UNREAD)
     if known is not _UNREAD:
         return known
-    value = None
+    value = accounts_value = None
     wrapper = connections[DEFAULT_DB_ALIAS]
     if settings.QUORUM_SERVING_CACHE and wrapper.vendor == "postgresql" and not wrapper.in_atomic_block:
         row = GENERATION_READ.fetchone_direct()
-        value = row[0] if row else None  # no row: someone removed it; read through
+        if row:  # no row: someone removed it; read through
+            value, accounts_value = row
     request._serving_generation = value
+    request._accounts_generation = accounts_value
     return value
+
+
+def accounts_generation(request) -> int | None:
+    """Like `generation`, for answers that depend only on user and token rows (verified credentials).
+
+    Read in the same query as the serving generation.
+    """
+    generation(request)
+    return request._accounts_generation
 
 
 class AnswerCache:

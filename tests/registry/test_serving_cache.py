@@ -123,6 +123,23 @@ def test_a_revoked_token_is_refused_on_the_next_request(served):
     assert reader.get("registered-models/alias", {"name": "fraud", "alias": "current"}).status_code == 401
 
 
+def test_registry_writes_keep_verified_tokens_but_user_changes_do_not(served, cast):
+    """Tokens are cached under the accounts generation: only user and token rows move it."""
+    reader, owner = served
+    assert _alias_version(reader) == "1"
+    assert (
+        owner.post("model-versions/create", {"name": "fraud", "source": "s3://bucket/fraud/4"}).status_code
+        == 200
+    )
+    with CaptureQueriesContext(connection) as queries:
+        assert _alias_version(reader) == "1"  # the answer is read again (the registry changed) ...
+    assert not any("token" in q["sql"].lower() for q in queries.captured_queries)  # ... the token is not
+
+    # Deactivating the user moves the accounts generation: refused at once.
+    User.objects.filter(username="editor").update(is_active=False)
+    assert reader.get("registered-models/alias", {"name": "fraud", "alias": "current"}).status_code == 401
+
+
 def test_a_renamed_model_answers_under_its_new_name_only(served):
     reader, owner = served
     assert _alias_version(reader) == "1"
