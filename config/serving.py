@@ -104,17 +104,36 @@ def postgresql_install_sql(
             _truncate_trigger(table),
         ]
     for table, bookkeeping in watched_except_column.items():
-        others = [column for column in columns_of(table) if column != bookkeeping]
-        old = ", ".join(f'OLD."{column}"' for column in others)
-        new = ", ".join(f'NEW."{column}"' for column in others)
-        statements += [
-            _row_trigger(table, f"{table}_serving", "INSERT OR DELETE"),
-            _row_trigger(
-                table, f"{table}_serving_update", "UPDATE", f"WHEN (ROW({old}) IS DISTINCT FROM ROW({new})) "
-            ),
-            _truncate_trigger(table),
-        ]
+        statements += _except_column_triggers(table, bookkeeping, columns_of(table), "quorum_serving_bump")
     return statements
+
+
+def _except_column_triggers(table: str, bookkeeping: str, columns: list[str], function: str) -> list[str]:
+    """A table's triggers that ignore updates touching only its `bookkeeping` column."""
+    others = [column for column in columns if column != bookkeeping]
+    old = ", ".join(f'OLD."{column}"' for column in others)
+    new = ", ".join(f'NEW."{column}"' for column in others)
+    return [
+        _row_trigger(table, f"{table}_serving", "INSERT OR DELETE", function=function),
+        _row_trigger(
+            table,
+            f"{table}_serving_update",
+            "UPDATE",
+            f"WHEN (ROW({old}) IS DISTINCT FROM ROW({new})) ",
+            function=function,
+        ),
+        _truncate_trigger(table, function=function),
+    ]
+
+
+def columns_reader(connection) -> Callable[[str], list[str]]:
+    """`columns_of(table)` for the install functions: the table's columns as the database has them now."""
+
+    def columns_of(table: str) -> list[str]:
+        with connection.cursor() as cursor:
+            return [column.name for column in connection.introspection.get_table_description(cursor, table)]
+
+    return columns_of
 
 
 def postgresql_uninstall_sql() -> list[str]:
@@ -159,22 +178,11 @@ $$;
 def _accounts_triggers(columns_of: Callable[[str], list[str]], function: str) -> list[str]:
     statements = []
     for table, bookkeeping in WATCHED_EXCEPT_COLUMN.items():
-        others = [column for column in columns_of(table) if column != bookkeeping]
-        old = ", ".join(f'OLD."{column}"' for column in others)
-        new = ", ".join(f'NEW."{column}"' for column in others)
         statements += [
             f"DROP TRIGGER IF EXISTS {table}_serving ON {table};",
             f"DROP TRIGGER IF EXISTS {table}_serving_update ON {table};",
             f"DROP TRIGGER IF EXISTS {table}_serving_truncate ON {table};",
-            _row_trigger(table, f"{table}_serving", "INSERT OR DELETE", function=function),
-            _row_trigger(
-                table,
-                f"{table}_serving_update",
-                "UPDATE",
-                f"WHEN (ROW({old}) IS DISTINCT FROM ROW({new})) ",
-                function=function,
-            ),
-            _truncate_trigger(table, function=function),
+            *_except_column_triggers(table, bookkeeping, columns_of(table), function),
         ]
     return statements
 

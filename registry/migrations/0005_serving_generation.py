@@ -6,7 +6,7 @@ never cached.
 
 from django.db import migrations
 
-from config.serving import postgresql_install_sql, postgresql_uninstall_sql
+from config.serving import columns_reader, postgresql_install_sql, postgresql_uninstall_sql
 
 
 # The tables this migration covers, frozen here (config.serving.WATCHED_TABLES may grow later).
@@ -30,12 +30,7 @@ WATCHED_EXCEPT_COLUMN = {"accounts_apitoken": "last_used_at", "accounts_user": "
 def install(apps, schema_editor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
-    connection = schema_editor.connection
-
-    def columns_of(table: str) -> list[str]:
-        with connection.cursor() as cursor:
-            return [column.name for column in connection.introspection.get_table_description(cursor, table)]
-
+    columns_of = columns_reader(schema_editor.connection)
     for statement in postgresql_install_sql(columns_of, WATCHED, WATCHED_EXCEPT_COLUMN):
         schema_editor.execute(statement, params=None)
 

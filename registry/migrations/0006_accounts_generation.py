@@ -6,28 +6,20 @@ next request's token lookup to the database. PostgreSQL only, like 0005.
 
 from django.db import migrations
 
-from config.serving import accounts_install_sql, accounts_uninstall_sql
-
-
-def _columns_of(connection):
-    def columns_of(table: str) -> list[str]:
-        with connection.cursor() as cursor:
-            return [column.name for column in connection.introspection.get_table_description(cursor, table)]
-
-    return columns_of
+from config.serving import accounts_install_sql, accounts_uninstall_sql, columns_reader
 
 
 def install(apps, schema_editor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
-    for statement in accounts_install_sql(_columns_of(schema_editor.connection)):
+    for statement in accounts_install_sql(columns_reader(schema_editor.connection)):
         schema_editor.execute(statement, params=None)
 
 
 def uninstall(apps, schema_editor) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
-    for statement in accounts_uninstall_sql(_columns_of(schema_editor.connection)):
+    for statement in accounts_uninstall_sql(columns_reader(schema_editor.connection)):
         schema_editor.execute(statement, params=None)
 
 
