@@ -232,7 +232,10 @@ def _has_nul(request: HttpRequest, view_kwargs: dict) -> bool:
         return True
     if any(isinstance(value, str) and "\x00" in value for value in view_kwargs.values()):
         return True
-    return any("\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists())
+    # Percent-decoding is one pass, so a NUL in a parsed key or value came from "%00" or a raw NUL.
+    # Checked on the raw string: parsing here would cost every request a QueryDict it may not need.
+    query = request.META.get("QUERY_STRING", "")
+    return "%00" in query or "\x00" in query
 
 
 class RouteRuleMiddleware:

@@ -171,9 +171,20 @@ def test_namespace_rules_cover_only_frameworks_with_their_own_checks() -> None:
         "/api/v1/models?name=%00",
         "/api/v1/users/%00/access",
         "/api/2.0/mlflow/registered-models/get?name=a%00",
+        "/api/2.0/mlflow/registered-models/alias?name=a&alias=b%00",
+        "/api/2.0/mlflow/registered-models/alias?na%00me=a&alias=b",
     ],
 )
 def test_nul_characters_anywhere_in_a_request_get_400(url: str, access_cast, api_as) -> None:
     response = api_as("manager").get(url)
     assert response.status_code == 400
     assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+@pytest.mark.django_db
+def test_a_percent_sign_before_00_is_not_a_nul(access_cast, api_as) -> None:
+    # "%2500" decodes to the text "%00", not to NUL: an ordinary unknown name, not a refused request.
+    response = api_as("manager").get("/api/2.0/mlflow/registered-models/get?name=a%2500")
+    assert response.status_code == 404
+    assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+    assert api_as("manager").get("/api/2.0/mlflow/registered-models/get?name=a%%00").status_code == 400

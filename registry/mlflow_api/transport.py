@@ -8,7 +8,6 @@ as an empty body (so the answer is "missing parameter"), as MLflow's server does
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -97,17 +96,33 @@ def _refuse_nul(name: str, value: str) -> None:
         )
 
 
-@dataclass
 class Params:
-    """Request parameters of one call, from the query string (GET) or the JSON body (others)."""
+    """Request parameters of one call, from the query string (GET) or the JSON body (others).
 
-    data: dict[str, Any]
-    query: Any = None  # the QueryDict for GET, for repeated keys
+    A GET's query string is parsed on first use, so an answer served from the cache (keyed by the
+    raw query string, `served_json_response`) never parses it.
+    """
+
+    def __init__(self, data: dict[str, Any] | None = None, request: HttpRequest | None = None) -> None:
+        self._data = data
+        self._request = request  # a GET, parsed lazily
+
+    @property
+    def data(self) -> dict[str, Any]:
+        if self._data is None:
+            query = self._request.GET if self._request is not None else {}
+            self._data = {k: query.get(k) for k in query}
+        return self._data
+
+    @property
+    def query(self) -> Any:
+        """The QueryDict of a GET, for repeated keys; None for a JSON body."""
+        return self._request.GET if self._request is not None else None
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "Params":
         if request.method == "GET":
-            return cls(data={k: request.GET.get(k) for k in request.GET}, query=request.GET)
+            return cls(request=request)
         if request.method in ("POST", "PUT"):
             content_type = (request.content_type or "").split(";")[0].strip().lower()
             if content_type != JSON_CONTENT_TYPE:
@@ -197,11 +212,16 @@ def served_json_response(
 ) -> HttpResponse:
     """The JSON answer `build()` gives, reused while nothing it may depend on has changed.
 
-    `key` must name everything the answer depends on besides database rows: the endpoint, the
-    caller (visibility is per user) and the parameters. Errors are raised, never cached. For
-    read-only handlers: the generation is the one the request read first, so an answer built
-    after a write in the same request would be checked against a value from before that write.
+    For GET handlers that read only. `key` must name everything the answer depends on besides
+    database rows and the query string: the endpoint and the caller (visibility is per user). The
+    raw query string completes the key, so a hit neither parses nor validates the parameters:
+    `build()` does, and its errors are raised, never stored, so only valid parameters are ever
+    found. The generation is the one the request read first, so an answer built after a write in
+    the same request would be checked against a value from before that write.
     """
+    if request.method not in ("GET", "HEAD"):
+        return json_response(build())
+    key = (*key, request.META.get("QUERY_STRING", ""))
     generation = serving.generation(request)
     body = _answers.get(key, generation)
     if body is None:

@@ -149,9 +149,8 @@ def model_version_delete(request: HttpRequest, user: User, p: Params) -> dict[st
 
 
 def model_version_get(request: HttpRequest, user: User, p: Params) -> HttpResponseBase:
-    name, version = p.required("name"), p.version()
     return served_json_response(
-        request, ("model-versions/get", user.pk, name, version), lambda: _version_body(user, name, version)
+        request, ("model-versions/get", user.pk), lambda: _version_body(user, p.required("name"), p.version())
     )
 
 
@@ -212,12 +211,11 @@ def alias_delete(request: HttpRequest, user: User, p: Params) -> dict[str, Any]:
 
 
 def alias_get(request: HttpRequest, user: User, p: Params) -> HttpResponseBase:
-    name, alias = p.required("name"), p.required("alias")
-    return served_json_response(
-        request,
-        ("registered-models/alias", user.pk, name, alias),
-        lambda: {"model_version": model_version_json(selectors.model_version_by_alias(user, name, alias))},
-    )
+    def build() -> dict[str, Any]:
+        version = selectors.model_version_by_alias(user, p.required("name"), p.required("alias"))
+        return {"model_version": model_version_json(version)}
+
+    return served_json_response(request, ("registered-models/alias", user.pk), build)
 
 
 def _alias_dispatch(request: HttpRequest, user: User, p: Params) -> HttpResponseBase | dict[str, Any]:

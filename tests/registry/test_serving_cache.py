@@ -274,3 +274,65 @@ def test_the_direct_generation_read_gives_the_ordinary_answer_and_is_counted_whe
     assert [q["sql"] for q in queries.captured_queries] == ["EXECUTE quorum_serving_generation_read"]
     services.registered_model_create(actor=cast.owner, name="direct-read")
     assert serving.GENERATION_READ.fetchone_direct()[0] > ordinary[0]
+
+
+def _raw_get(caller, endpoint: str, query: str):
+    """A GET with the query string exactly as given (the client's encoding is part of the cache key)."""
+    return caller.client.get(caller.prefix + endpoint, QUERY_STRING=query, headers=caller.headers)
+
+
+def test_answers_keyed_by_the_raw_query_string_follow_a_move_in_every_spelling(served):
+    """The cache key is the raw query string, so each spelling of the same parameters has its own
+    entry; every one of them must still see the next move."""
+    reader, owner = served
+    spellings = ["name=fraud&alias=current", "alias=current&name=fraud", "name=fr%61ud&alias=current&x=1"]
+    for target in ("1", "2"):
+        if target != "1":
+            moved = owner.post(
+                "registered-models/alias", {"name": "fraud", "alias": "current", "version": target}
+            )
+            assert moved.status_code == 200, moved.content
+        for _ in range(2):  # the second read of each spelling is a cache hit
+            for query in spellings:
+                response = _raw_get(reader, "registered-models/alias", query)
+                assert response.status_code == 200, (query, response.content)
+                assert response.json()["model_version"]["version"] == target, query
+    other = _raw_get(reader, "registered-models/alias", "name=fraud&alias=nope")
+    assert other.status_code == 400, other.content  # MLflow's answer for an unknown alias
+    assert "alias nope not found" in other.json()["message"]
+
+
+def test_invalid_parameters_are_refused_on_every_request_never_served_from_the_cache(served):
+    reader, _ = served
+    assert _raw_get(reader, "model-versions/get", "name=fraud&version=1").status_code == 200
+    for _ in range(2):
+        for endpoint, query in [
+            ("registered-models/alias", "name=fraud"),
+            ("registered-models/alias", "name=&alias=current"),
+            ("model-versions/get", "name=fraud&version=one"),
+            ("model-versions/get", "name=fraud"),
+        ]:
+            response = _raw_get(reader, endpoint, query)
+            assert response.status_code == 400, (endpoint, query, response.content)
+            assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_cached_token_hands_each_request_its_own_user_and_token(served):
+    """What one request caches on its user (Django's permission caches, say) must not reach the next."""
+    from django.test import RequestFactory
+
+    from accounts.authentication import user_for_token
+    from tests.fixtures_mlflow import api_token_for
+
+    secret = api_token_for(User.objects.get(username="editor"))
+    first_user, first_token = user_for_token(secret, RequestFactory().get("/"))
+    first_user._perm_cache = {"registry.delete_registeredmodel"}
+    first_user.first_name = "changed by a request"
+    first_token.name = "changed by a request"
+    second_user, second_token = user_for_token(secret, RequestFactory().get("/"))
+    assert second_user is not first_user and second_token is not first_token
+    assert not hasattr(second_user, "_perm_cache")
+    assert second_user.first_name != "changed by a request"
+    assert second_token.name != "changed by a request"
+    assert second_token.user is second_user  # the copy's relation is the copied user, not the cached one
+    assert second_user.pk == first_user.pk and second_token.pk == first_token.pk
