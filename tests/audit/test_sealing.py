@@ -143,3 +143,21 @@ def test_a_lost_chain_head_is_rebuilt_from_the_last_event_at_commit(cast):
     two = AuditEvent.objects.get(model_name="two")
     assert (two.seq, two.prev_hash) == (last.seq + 1, last.hash)
     assert chain_verify().ok
+
+
+def test_the_seal_builds_each_event_record_once(cast):
+    """`SELECT (f(...)).*` would call jsonb_populate_record once per column (22), holding the head;
+    migration 0005 installs the form that calls it once. A sealed event keeps every field."""
+    postgres_or_skip()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_functiondef('quorum_audit_seal_one'::regproc)")
+        definition = cursor.fetchone()[0]
+    assert "SELECT * FROM jsonb_populate_record(" in definition
+    assert ")).*" not in definition
+    with transaction.atomic():
+        audit.record(
+            actor=cast.owner, action=Action.MODEL_UPDATED, model_name="m", after={"description": "d"}
+        )
+    stored = AuditEvent.objects.get(model_name="m")
+    assert (stored.actor_username, stored.model_name, stored.after) == ("owner", "m", {"description": "d"})
+    assert chain_verify().ok
