@@ -1,5 +1,7 @@
 """The Redis transport keeps one client per channel instead of building one per publish."""
 
+import base64
+import json
 import uuid
 
 import redis
@@ -45,3 +47,25 @@ def test_a_new_pool_gets_a_new_client(redis_url):
             assert second is not first
             assert second.connection_pool is channel.pool
             assert second.ping()
+
+
+def test_an_outbox_publish_carries_the_task_arguments_and_their_repr(redis_url):
+    """The publish names its arguments for monitoring (argsrepr) without Celery's safe-repr pass."""
+    from registry.artifacts.models import OutboxMessage
+    from registry.artifacts.services import VALIDATE_TASK, outbox_dispatch
+    from tests.fixtures_pipeline import celery_use_broker
+
+    queue_name = f"quorum-test-{uuid.uuid4().hex}"
+    celery_use_broker(redis_url, queue_name)
+    try:
+        assert outbox_dispatch(0, committed=OutboxMessage(task_name=VALIDATE_TASK, job_id=4242)) is True
+        raw = redis.Redis.from_url(redis_url).rpop(queue_name)
+    finally:
+        celery_use_broker(None, "celery")
+        redis.Redis.from_url(redis_url).delete(queue_name)
+    message = json.loads(raw)
+    headers = message["headers"]
+    assert headers["task"] == VALIDATE_TASK
+    assert (headers["argsrepr"], headers["kwargsrepr"]) == ("[4242]", "{}")
+    args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+    assert (args, kwargs) == ([4242], {})
