@@ -3,7 +3,9 @@
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -41,6 +43,22 @@ def _first_message(detail: Any) -> str:
     return f"{field}: {message}" if field else message
 
 
+def suspicious_request_status(exc: SuspiciousOperation) -> int:
+    return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if isinstance(exc, RequestDataTooBig) else 400
+
+
+def suspicious_request_body(exc: SuspiciousOperation) -> dict[str, str]:
+    """Django's refusals of a request's shape (too many parameters, say), raised where the view
+    first reads them: a 4xx in the API's format, logged where Django logs them."""
+    logging.getLogger(f"django.security.{type(exc).__name__}").warning("refused request: %s", exc)
+    if isinstance(exc, RequestDataTooBig):
+        return {"error_code": "REQUEST_TOO_LARGE", "message": str(exc)}
+    if isinstance(exc, TooManyFieldsSent):
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        return {"error_code": "INVALID_PARAMETER_VALUE", "message": f"Too many parameters: at most {limit}."}
+    return {"error_code": "INVALID_PARAMETER_VALUE", "message": str(exc)}
+
+
 def native_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RegistryError):
         body = {"error_code": exc.code, "message": exc.message}
@@ -54,6 +72,8 @@ def native_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
             {"error_code": "TEMPORARILY_UNAVAILABLE", "message": DATABASE_UNAVAILABLE_MESSAGE},
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
+    if isinstance(exc, SuspiciousOperation):
+        return Response(suspicious_request_body(exc), status=suspicious_request_status(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -315,6 +315,25 @@ def test_a_body_over_the_size_limit_is_a_413_before_any_parsing(governed, unchan
             assert response.status_code == 413, response.content[:200]
 
 
+def test_more_query_parameters_than_django_accepts_are_a_400_on_every_api(governed, unchanged) -> None:
+    """Django refuses the query string where a view first reads it; that is a 400 in the API's format,
+    read or write, cached answer or not, never a 500."""
+    client, headers = Client(), bearer(governed.owner)
+    too_many = "&".join(f"k{i}=v" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+    with unchanged():
+        for url in (f"{NATIVE}/models", f"{NATIVE}/models/scoring/versions", f"{NATIVE}/audit/events"):
+            assert_native_error(client.get(f"{url}?{too_many}", headers=headers))
+        for endpoint in (
+            "registered-models/alias?name=scoring&alias=champion",
+            "model-versions/get?name=scoring&version=1",
+            "registered-models/get?name=scoring",
+            "registered-models/search?max_results=5",
+            "model-versions/get-download-uri?name=scoring&version=1",
+        ):
+            for prefix in MLFLOW_PREFIXES:
+                assert_mlflow_error(client.get(f"{prefix}/{endpoint}&{too_many}", headers=headers))
+
+
 # --- Filter-grammar abuse over HTTP --------------------------------------------------------------
 
 HOSTILE_FILTERS = [
