@@ -1,6 +1,6 @@
 """MLflow's transport rules: authentication, request parameters and JSON responses.
 
-GET reads the query string (repeated keys for lists); POST/PATCH/DELETE read a JSON body and
+GET (and HEAD) reads the query string (repeated keys for lists); POST/PATCH/DELETE read a JSON body and
 ignore the query string; POST must say Content-Type: application/json. Unparseable JSON counts
 as an empty body (so the answer is "missing parameter"), as MLflow's server does.
 """
@@ -121,7 +121,7 @@ class Params:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> "Params":
-        if request.method == "GET":
+        if request.method in ("GET", "HEAD"):  # HEAD answers as GET does (run_endpoint)
             return cls(request=request)
         if request.method in ("POST", "PUT"):
             content_type = (request.content_type or "").split(";")[0].strip().lower()

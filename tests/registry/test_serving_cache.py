@@ -336,3 +336,16 @@ def test_a_cached_token_hands_each_request_its_own_user_and_token(served):
     assert second_token.name != "changed by a request"
     assert second_token.user is second_user  # the copy's relation is the copied user, not the cached one
     assert second_user.pk == first_user.pk and second_token.pk == first_token.pk
+
+
+def test_head_answers_as_get_does_whether_or_not_the_answer_is_cached(served):
+    reader, _ = served
+    url = reader.prefix + "registered-models/alias"
+    params = {"name": "fraud", "alias": "current"}
+    cold = reader.client.head(url, params, headers=reader.headers)  # not cached yet: built from the query
+    assert cold.status_code == 200, cold.content
+    assert _alias_version(reader) == "1"
+    warm = reader.client.head(url, params, headers=reader.headers)  # now a cache hit
+    assert warm.status_code == 200
+    missing = reader.client.head(url, {"name": "fraud"}, headers=reader.headers)
+    assert missing.status_code == 400
