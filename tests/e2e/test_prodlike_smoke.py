@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -48,28 +49,17 @@ def _services_or_skip() -> None:
 def prodlike(tmp_path_factory):
     _services_or_skip()
     state = tmp_path_factory.mktemp("prodlike")
+    # A database of this run's own: another run on the same PostgreSQL must not drop it mid-test.
+    database = f"quorum_prodlike_{uuid.uuid4().hex[:12]}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "QUORUM_", "DATABASE_URL"))},
         "QUORUM_PYTHON": sys.executable,
         "PRODLIKE_DIR": str(state),
         "PRODLIKE_PORT": str(_free_port()),
         "PRODLIKE_S3_PORT": str(_free_port()),
-        "PRODLIKE_DB": "quorum_prodlike_smoke",
+        "PRODLIKE_DB": database,
         "PRODLIKE_REDIS_DB": "11",
     }
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-qc",
-            "DROP DATABASE IF EXISTS quorum_prodlike_smoke WITH (FORCE)",
-        ],
-        check=True,
-        capture_output=True,
-    )
     script = str(ROOT / "scripts" / "prodlike")
     started = subprocess.run([script, "up"], env=env, capture_output=True, text=True, timeout=240)
     try:
@@ -83,6 +73,19 @@ def prodlike(tmp_path_factory):
         yield {"url": f"http://127.0.0.1:{env['PRODLIKE_PORT']}", "env": service_env, "state": state}
     finally:
         stopped = subprocess.run([script, "down"], env=env, capture_output=True, text=True, timeout=120)
+        subprocess.run(
+            [
+                "psql",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-qc",
+                f"DROP DATABASE IF EXISTS {database} WITH (FORCE)",
+            ],
+            check=True,
+            capture_output=True,
+        )
         assert stopped.returncode == 0, stopped.stderr
         for name in ("web", "worker", "beat", "s3"):
             assert not (state / f"{name}.pid").exists()
