@@ -24,6 +24,7 @@ TOKEN_PREFIX = "qrm_"
 
 # Verified tokens per process, by digest; valid while the accounts generation stands (config/serving.py).
 _verified_tokens = serving.AnswerCache(max_entries=10_000)
+_TOKEN_USER_CACHE = ApiToken._meta.get_field("user").cache_name
 
 
 def _token_lookup(request, digest: str) -> ApiToken | None:
@@ -40,9 +41,6 @@ def _token_lookup(request, digest: str) -> ApiToken | None:
     mine = _instance_copy(token)
     mine._state.fields_cache[_TOKEN_USER_CACHE] = _instance_copy(token._state.fields_cache[_TOKEN_USER_CACHE])
     return mine
-
-
-_TOKEN_USER_CACHE = ApiToken._meta.get_field("user").cache_name
 
 
 def _instance_copy(instance):

@@ -1,10 +1,28 @@
 """Domain errors. Each front (native API, MLflow routes, admin) maps them to its own format."""
 
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 
 # A lost or refused database connection (restart, failover): a 503 the client may retry, not a 500.
 DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 DATABASE_UNAVAILABLE_MESSAGE = "The database is unavailable; retry shortly."
+
+
+def refused_request(exc: SuspiciousOperation) -> tuple[int, str]:
+    """Status and message for Django's refusal of a request's shape (too many parameters, say).
+
+    Raised where a view first reads the parameters, so each API's error handler answers it in its
+    own format; logged under django.security.*, where Django logs its own refusals.
+    """
+    logging.getLogger(f"django.security.{type(exc).__name__}").warning("refused request: %s", exc)
+    if isinstance(exc, RequestDataTooBig):
+        return 413, str(exc)
+    if isinstance(exc, TooManyFieldsSent):
+        return 400, f"Too many parameters: at most {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS}."
+    return 400, str(exc)
 
 
 class RegistryError(Exception):

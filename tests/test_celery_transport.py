@@ -8,6 +8,9 @@ import redis
 from kombu import Connection, Exchange, Producer, Queue
 
 from config.celery import RedisPublishChannel, RedisTransport
+from registry.artifacts.models import OutboxMessage
+from registry.artifacts.services import VALIDATE_TASK, outbox_dispatch
+from tests.fixtures_pipeline import celery_use_broker
 
 
 def test_redis_urls_resolve_to_the_publish_client_transport(redis_url):
@@ -51,10 +54,6 @@ def test_a_new_pool_gets_a_new_client(redis_url):
 
 def test_an_outbox_publish_carries_the_task_arguments_and_their_repr(redis_url):
     """The publish names its arguments for monitoring (argsrepr) without Celery's safe-repr pass."""
-    from registry.artifacts.models import OutboxMessage
-    from registry.artifacts.services import VALIDATE_TASK, outbox_dispatch
-    from tests.fixtures_pipeline import celery_use_broker
-
     queue_name = f"quorum-test-{uuid.uuid4().hex}"
     celery_use_broker(redis_url, queue_name)
     try:

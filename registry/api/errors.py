@@ -3,15 +3,14 @@
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.core.exceptions import SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from registry.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, RegistryError
+from registry.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, RegistryError, refused_request
 
 logger = logging.getLogger(__name__)
 
@@ -43,22 +42,6 @@ def _first_message(detail: Any) -> str:
     return f"{field}: {message}" if field else message
 
 
-def suspicious_request_status(exc: SuspiciousOperation) -> int:
-    return status.HTTP_413_REQUEST_ENTITY_TOO_LARGE if isinstance(exc, RequestDataTooBig) else 400
-
-
-def suspicious_request_body(exc: SuspiciousOperation) -> dict[str, str]:
-    """Django's refusals of a request's shape (too many parameters, say), raised where the view
-    first reads them: a 4xx in the API's format, logged where Django logs them."""
-    logging.getLogger(f"django.security.{type(exc).__name__}").warning("refused request: %s", exc)
-    if isinstance(exc, RequestDataTooBig):
-        return {"error_code": "REQUEST_TOO_LARGE", "message": str(exc)}
-    if isinstance(exc, TooManyFieldsSent):
-        limit = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        return {"error_code": "INVALID_PARAMETER_VALUE", "message": f"Too many parameters: at most {limit}."}
-    return {"error_code": "INVALID_PARAMETER_VALUE", "message": str(exc)}
-
-
 def native_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RegistryError):
         body = {"error_code": exc.code, "message": exc.message}
@@ -73,7 +56,8 @@ def native_exception_handler(exc: Exception, context: dict[str, Any]) -> Respons
             status=status.HTTP_503_SERVICE_UNAVAILABLE,
         )
     if isinstance(exc, SuspiciousOperation):
-        return Response(suspicious_request_body(exc), status=suspicious_request_status(exc))
+        status_code, message = refused_request(exc)
+        return Response({"error_code": DRF_CODES[status_code], "message": message}, status=status_code)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -3,8 +3,7 @@
 from django.core.exceptions import SuspiciousOperation
 from django.http import JsonResponse
 
-from registry.api.errors import suspicious_request_body, suspicious_request_status
-from registry.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, RegistryError
+from registry.errors import DATABASE_UNAVAILABLE, DATABASE_UNAVAILABLE_MESSAGE, RegistryError, refused_request
 
 # mlflow/exceptions.py ERROR_CODE_TO_HTTP_STATUS, for the codes this front produces.
 HTTP_STATUS = {
@@ -44,9 +43,9 @@ def response_for(exc: Exception) -> JsonResponse | None:
     if isinstance(exc, RegistryError):
         return error_response(exc.code, exc.message, exc.http_status)
     if isinstance(exc, SuspiciousOperation):  # e.g. more query parameters than Django accepts
+        status, message = refused_request(exc)
         # MLflow has no error code for a too-large request; the status says it.
-        message = suspicious_request_body(exc)["message"]
-        return error_response("INVALID_PARAMETER_VALUE", message, suspicious_request_status(exc))
+        return error_response("INVALID_PARAMETER_VALUE", message, status)
     if isinstance(exc, DATABASE_UNAVAILABLE):
         # The database restarted or is unreachable; every write is one transaction, so none is half-applied.
         return error_response("TEMPORARILY_UNAVAILABLE", DATABASE_UNAVAILABLE_MESSAGE, 503)

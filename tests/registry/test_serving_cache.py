@@ -10,9 +10,11 @@ import threading
 import psycopg2
 import pytest
 from django.db import connection, connections, transaction
+from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from accounts import services as account_services
+from accounts.authentication import user_for_token
 from accounts.models import ApiToken, User
 from accounts.permissions import Level
 from accounts.services import Principal
@@ -20,6 +22,7 @@ from config import serving
 from registry import selectors, services
 from registry.models import ModelAlias, ModelVersion, ModelVersionTag
 from tests.fixtures_foundation import grant_level, postgres_or_skip
+from tests.fixtures_mlflow import api_token_for
 
 pytestmark = pytest.mark.usefixtures("transactional_db")
 
@@ -319,11 +322,6 @@ def test_invalid_parameters_are_refused_on_every_request_never_served_from_the_c
 
 def test_a_cached_token_hands_each_request_its_own_user_and_token(served):
     """What one request caches on its user (Django's permission caches, say) must not reach the next."""
-    from django.test import RequestFactory
-
-    from accounts.authentication import user_for_token
-    from tests.fixtures_mlflow import api_token_for
-
     secret = api_token_for(User.objects.get(username="editor"))
     first_user, first_token = user_for_token(secret, RequestFactory().get("/"))
     first_user._perm_cache = {"registry.delete_registeredmodel"}
