@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from accounts.permissions import Level
+from access.grants import Level
 
 logger = logging.getLogger(__name__)
 

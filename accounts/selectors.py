@@ -4,18 +4,15 @@ Entitlements are computed from the grant tables in a fixed number of queries (ne
 permission check per model), so the report and the grant listings scale with rows, not N+1.
 """
 
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 
-from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.db.models import QuerySet
 from guardian.models import GroupObjectPermission, UserObjectPermission
-from guardian.shortcuts import get_objects_for_user
 
+from access.grants import CODENAME_LEVELS, Level, grant_rows, levels_implied
 from accounts.models import ApiToken, Team, User
-from accounts.permissions import CODENAME_LEVELS, MANAGE_CODENAME, Level
 from config.prepared import PreparedStatement, hot_reads_enabled
 from registry.errors import NotFound
 from registry.models import RegisteredModel
@@ -96,17 +93,9 @@ def team_get(name: str) -> Team:
 
 def models_managed_by(user: User) -> QuerySet[RegisteredModel]:
     """Models whose access `user` may see and change: MANAGE holders, superusers for all."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return RegisteredModel.objects.none()
-    if user.is_superuser:
-        return RegisteredModel.objects.all()
-    return get_objects_for_user(
-        user,
-        f"registry.{MANAGE_CODENAME}",
-        klass=RegisteredModel,
-        accept_global_perms=True,
-        with_superuser=False,
-    )
+    from registry.selectors import registered_models_allowed
+
+    return registered_models_allowed(user, Level.MANAGE)
 
 
 def model_grants(model: RegisteredModel) -> list[Grant]:
@@ -127,70 +116,34 @@ def model_grants(model: RegisteredModel) -> list[Grant]:
     return sorted(grants, key=lambda g: (g.kind != "user", g.name, LEVEL_ORDER.index(Level(g.level))))
 
 
-def _implied(granted: Level) -> list[Level]:
-    return list(Level) if granted == Level.MANAGE else [granted]
-
-
 def entitlements(models: QuerySet[RegisteredModel], *, user: User | None = None) -> list[Entitlement]:
     """Who can do what on `models` (optionally only `user`), through which grant, in a fixed number of queries."""
     model_names = dict(models.values_list("pk", "name"))
     if not model_names:
         return []
-    content_type = ContentType.objects.get_for_model(RegisteredModel)
     users = User.objects.filter(is_active=True)
     if user is not None:
         users = users.filter(pk=user.pk)
     user_info = {
-        pk: (username, svc) for pk, username, svc in users.values_list("pk", "username", "is_service_account")
+        pk: (username, svc, superuser)
+        for pk, username, svc, superuser in users.values_list(
+            "pk", "username", "is_service_account", "is_superuser"
+        )
     }
     rows: set[Entitlement] = set()
 
     def add(model_pk: int, user_pk: int, granted: Level, via: str, team: str = "") -> None:
-        if user_pk not in user_info or model_pk not in model_names:
-            return
-        username, svc = user_info[user_pk]
-        for level in _implied(granted):
+        username, svc, _ = user_info[user_pk]
+        for level in levels_implied(granted):
             rows.add(Entitlement(model_names[model_pk], level.value, username, svc, via, team, granted.value))
 
-    object_pks = [str(pk) for pk in model_names]
-    codenames = list(CODENAME_LEVELS)
-    on_objects = {
-        "content_type": content_type,
-        "object_pk__in": object_pks,
-        "permission__codename__in": codenames,
-    }
-    for user_pk, object_pk, codename in UserObjectPermission.objects.filter(
-        user__in=users, **on_objects
-    ).values_list("user_id", "object_pk", "permission__codename"):
-        add(int(object_pk), user_pk, CODENAME_LEVELS[codename], "direct")
-
-    members: dict[int, list[int]] = defaultdict(list)
-    for group_pk, user_pk in User.groups.through.objects.filter(user__in=users).values_list(
-        "group_id", "user_id"
-    ):
-        members[group_pk].append(user_pk)
-    group_names = dict(Group.objects.filter(pk__in=members).values_list("pk", "name"))
-    for group_pk, object_pk, codename in GroupObjectPermission.objects.filter(
-        group__in=list(members), **on_objects
-    ).values_list("group_id", "object_pk", "permission__codename"):
-        for user_pk in members[group_pk]:
-            add(int(object_pk), user_pk, CODENAME_LEVELS[codename], "team", group_names.get(group_pk, ""))
-
-    global_perms = Permission.objects.filter(content_type=content_type, codename__in=codenames)
-    for user_pk, codename in global_perms.filter(user__in=users).values_list("user", "codename"):
-        for model_pk in model_names:
-            add(model_pk, user_pk, CODENAME_LEVELS[codename], "global")
-    for group_pk, codename in global_perms.filter(group__in=list(members)).values_list("group", "codename"):
-        for user_pk in members[group_pk]:
+    for grant in grant_rows(list(user_info), list(model_names)):
+        for model_pk in model_names if grant.model_pk is None else [grant.model_pk]:
+            add(model_pk, grant.user_pk, grant.level, grant.via, grant.team)
+    for user_pk, (_, _, superuser) in user_info.items():
+        if superuser:
             for model_pk in model_names:
-                add(
-                    model_pk, user_pk, CODENAME_LEVELS[codename], "global-team", group_names.get(group_pk, "")
-                )
-
-    for user_pk in users.filter(is_superuser=True).values_list("pk", flat=True):
-        for model_pk in model_names:
-            add(model_pk, user_pk, Level.MANAGE, "superuser")
-
+                add(model_pk, user_pk, Level.MANAGE, "superuser")
     return sorted(
         rows,
         key=lambda e: (e.model, LEVEL_ORDER.index(Level(e.level)), e.user, e.via, e.team, e.granted_level),

@@ -18,9 +18,9 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
 
 import audit
+from access.grants import LEVEL_CODENAMES, MANAGE_CODENAME, Level, level_parse
 from accounts.authentication import TOKEN_PREFIX
 from accounts.models import ApiToken, Team, User, token_digest
-from accounts.permissions import LEVEL_CODENAMES, MANAGE_CODENAME, Level, level_parse
 from audit.models import Action
 from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.models import RegisteredModel

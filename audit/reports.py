@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
-from accounts.permissions import LEVEL_CODENAMES, Level, user_can
+from access.grants import Level
 from audit.chain import canonical_timestamp
 from audit.models import Action, ActorKind, AuditEvent
 
@@ -327,44 +326,27 @@ def separation_of_duties(
                         f"{approval.target_id} at {_at(approval.timestamp)} (seq {approval.seq})",
                     }
                 )
-    for model in models or []:
-        for user in _users_with_any_grant(model):
-            if user_can(user, Level.EDIT, model) and user_can(user, Level.APPROVE_PRODUCTION, model):
-                via = "MANAGE" if user_can(user, Level.MANAGE, model) else "EDIT and APPROVE_PRODUCTION"
-                rows.append(
-                    {
-                        "kind": "holds_edit_and_approve_production",
-                        "user": user.username,
-                        "model": model.name,
-                        "version": None,
-                        "detail": f"holds {via} on '{model.name}' (directly, through a team, or globally)",
-                    }
-                )
+    models = list(models or [])
+    held: dict[tuple[str, str], set[str]] = {}
+    if models:
+        from accounts.selectors import entitlements
+        from registry.models import RegisteredModel
+
+        found = entitlements(RegisteredModel.objects.filter(pk__in=[m.pk for m in models]))
+        superusers = {row.user for row in found if row.via == "superuser"}
+        for row in found:
+            if row.user not in superusers:
+                held.setdefault((row.model, row.user), set()).add(row.level)
+    for (model_name, username), levels in sorted(held.items()):
+        if {Level.EDIT.value, Level.APPROVE_PRODUCTION.value} <= levels:
+            via = "MANAGE" if Level.MANAGE.value in levels else "EDIT and APPROVE_PRODUCTION"
+            rows.append(
+                {
+                    "kind": "holds_edit_and_approve_production",
+                    "user": username,
+                    "model": model_name,
+                    "version": None,
+                    "detail": f"holds {via} on '{model_name}' (directly, through a team, or globally)",
+                }
+            )
     return rows
-
-
-def _users_with_any_grant(model: Any) -> list:
-    """Non-superuser active users with an object, team or global grant that could matter on `model`."""
-    from django.contrib.contenttypes.models import ContentType
-    from guardian.models import GroupObjectPermission, UserObjectPermission
-
-    codenames = [LEVEL_CODENAMES[level] for level in (Level.EDIT, Level.APPROVE_PRODUCTION, Level.MANAGE)]
-    content_type = ContentType.objects.get_for_model(model)
-    direct = UserObjectPermission.objects.filter(
-        content_type=content_type, object_pk=str(model.pk), permission__codename__in=codenames
-    ).values("user_id")
-    group_ids = GroupObjectPermission.objects.filter(
-        content_type=content_type, object_pk=str(model.pk), permission__codename__in=codenames
-    ).values("group_id")
-    users = (
-        get_user_model()
-        .objects.filter(is_active=True, is_superuser=False)
-        .filter(
-            Q(pk__in=direct)
-            | Q(groups__in=group_ids)
-            | Q(user_permissions__codename__in=codenames, user_permissions__content_type=content_type)
-            | Q(groups__permissions__codename__in=codenames, groups__permissions__content_type=content_type)
-        )
-    )
-    # Fresh instances per model: guardian caches permissions on the user object.
-    return list(users.distinct().order_by("username"))

@@ -65,8 +65,8 @@ class LoadResult:
 
 def load_registry_prepare(models: int = 4, versions_each: int = 2) -> LoadPlan:
     """Create models, a first few versions and a `candidate` alias each, and the acting users (through services)."""
+    from access.grants import Level
     from accounts import services as access
-    from accounts.permissions import Level
     from registry import services as registry
 
     prefix = f"load-{secrets.token_hex(3)}"

@@ -13,6 +13,7 @@ portable SQL, the same text is sent as a plain query.
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -96,3 +97,147 @@ class PreparedStatement:
         with wrapper.wrap_database_errors, raw.cursor() as cursor:
             cursor.execute(f"EXECUTE {self.name}{arguments}", list(params) if params else None)
             return cursor.fetchone()
+
+
+# --- A selector's queryset, prepared ---------------------------------------------------------
+
+
+_SQL_TOKEN = re.compile(r"%s|%%")
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """A queryset compiled once: its SQL with $n placeholders and how to turn rows into instances."""
+
+    sql: str
+    param_types: tuple[str, ...]
+    order: tuple[tuple[str, Any], ...]  # per $n: ("slot", name) or ("constant", value)
+    model: type
+    init_list: tuple[str, ...]
+    model_slice: slice
+    populators: tuple
+    annotations: tuple[tuple[str, int], ...]
+    converters: dict
+    compiler: Any
+    statement: "PreparedStatement"
+
+
+class PreparedQuery:
+    """A selector's queryset compiled once and PREPAREd once per connection, run with new slot values.
+
+    `build(**slots)` returns the queryset, exactly as the rest of the code builds it; it is called once
+    with a sentinel per slot (a value no caller passes), and each parameter of the compiled SQL equal
+    to a sentinel becomes that slot's placeholder. Every other parameter is a constant of the query
+    (a content type id, a codename). So the prepared text is what the selector compiles to: changing a
+    selector changes its prepared statement, and there is no second SQL to keep in step.
+
+    Off PostgreSQL, or with QUORUM_PREPARED_READS=false, the same queryset is run by the ORM.
+    This module is the one place that reads Django's compiler internals (select, klass_info,
+    related populators, converters); they are stable across Django 4.2-5.2.
+    """
+
+    _SENTINEL_INT = -(2**31) + 17
+    _SENTINEL_TEXT = "\x01quorum-slot-{}\x01"
+
+    def __init__(self, name: str, build: Callable[..., Any], slots: dict[str, str]) -> None:
+        # slots: argument name -> PostgreSQL type of its placeholder ("bigint", "text", ...)
+        self.name = name
+        self.build = build
+        self.slots = dict(slots)
+
+    def _sentinels(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for index, (slot, pg_type) in enumerate(self.slots.items()):
+            values[slot] = self._SENTINEL_INT - index if pg_type in ("bigint", "integer") else (
+                self._SENTINEL_TEXT.format(index)
+            )
+        return values
+
+    def _compiled(self) -> _Compiled:
+        wrapper = connections[DEFAULT_DB_ALIAS]
+        cache = wrapper.__dict__.setdefault("_quorum_compiled", {})
+        found = cache.get(self.name)
+        if found is None:
+            found = cache[self.name] = self._compile(wrapper)
+        return found
+
+    def _compile(self, wrapper: Any) -> _Compiled:
+        from django.db.models.query import get_related_populators
+
+        sentinels = self._sentinels()
+        by_value = {(type(v), v): slot for slot, v in sentinels.items()}
+        queryset = self.build(**sentinels)
+        compiler = queryset.query.get_compiler(using=DEFAULT_DB_ALIAS)
+        sql, params = compiler.as_sql()
+        slot_numbers = {slot: i for i, slot in enumerate(self.slots, start=1)}
+        order: list[tuple[str, Any]] = [("slot", slot) for slot in self.slots]
+        types = list(self.slots.values())
+        remaining = iter(params)
+
+        def number(match: re.Match) -> str:
+            if match.group(0) == "%%":
+                return "%"
+            value = next(remaining)
+            slot = by_value.get((type(value), value))
+            if slot is not None:
+                return f"${slot_numbers[slot]}"
+            order.append(("constant", value))
+            types.append("unknown")
+            return f"${len(order)}"
+
+        text = _SQL_TOKEN.sub(number, sql)
+        select, klass_info = compiler.select, compiler.klass_info
+        fields = klass_info["select_fields"]
+        return _Compiled(
+            sql=text,
+            param_types=tuple(types),
+            order=tuple(order),
+            model=klass_info["model"],
+            init_list=tuple(f[0].target.attname for f in select[fields[0] : fields[-1] + 1]),
+            model_slice=slice(fields[0], fields[-1] + 1),
+            populators=tuple(get_related_populators(klass_info, select, DEFAULT_DB_ALIAS)),
+            annotations=tuple(compiler.annotation_col_map.items()),
+            converters=compiler.get_converters([s[0] for s in select[0 : compiler.col_count]]),
+            compiler=compiler,
+            statement=PreparedStatement(self.name, tuple(types), lambda: text),
+        )
+
+    def sql(self) -> str:
+        """The prepared text (for tests and EXPLAIN)."""
+        return self._compiled().sql
+
+    def run(self, **values: Any) -> list:
+        """The queryset's rows as model instances (annotations set), for these slot values."""
+        if connection.vendor != "postgresql":
+            return list(self.build(**values))
+        compiled = self._compiled()
+        params = [values[v] if kind == "slot" else v for kind, v in compiled.order]
+        rows = compiled.statement.fetchall(params)
+        if compiled.converters:
+            rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
+        result = []
+        for row in rows:
+            obj = compiled.model.from_db(DEFAULT_DB_ALIAS, list(compiled.init_list), row[compiled.model_slice])
+            for populator in compiled.populators:
+                populator.populate(row, obj)
+            for attr_name, position in compiled.annotations:
+                setattr(obj, attr_name, row[position])
+            result.append(obj)
+        return result
+
+    def first(self, **values: Any) -> Any:
+        rows = self.run(**values)
+        return rows[0] if rows else None
+
+
+def prefetched_set(instance: Any, related_name: str, rows: list) -> None:
+    """Leave what prefetch_related leaves: the related manager's .all() answers from `rows`."""
+    from django.db.models import QuerySet
+
+    # A bare queryset: building the manager's filtered one cost more than the rest of the answer.
+    queryset = QuerySet(model=instance._meta.get_field(related_name).related_model)
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    if not hasattr(instance, "_prefetched_objects_cache"):
+        instance._prefetched_objects_cache = {}
+    instance._prefetched_objects_cache[related_name] = queryset

@@ -10,8 +10,8 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdmin
 
+from access.grants import CODENAME_LEVELS, LEVEL_CODENAMES, Level, user_can
 from accounts import services as access_services
-from accounts.permissions import CODENAME_LEVELS, LEVEL_CODENAMES, Level, user_can
 from audit.admin import AuditTrailAdminMixin
 from registry.errors import RegistryError
 from registry.models import ModelVersion, RegisteredModel

@@ -2,27 +2,16 @@
 
 from datetime import datetime
 
-from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Permission
-from django.contrib.contenttypes.models import ContentType
 from django.db.models import (
-    BooleanField,
-    CharField,
-    Exists,
-    Expression,
-    F,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
 )
-from django.db.models.functions import Cast
-from guardian.models import GroupObjectPermission, UserObjectPermission
 
-from accounts.permissions import LEVEL_CODENAMES, MANAGE_CODENAME, Level
-from config.prepared import hot_reads_enabled
-from registry import hot_reads
+from access.grants import Level, allowed_q
+from config.prepared import PreparedQuery, hot_reads_enabled, prefetched_set
 from registry.errors import InvalidParameter, NotFound
 from registry.models import (
     AliasAssignment,
@@ -35,115 +24,28 @@ from registry.models import (
 )
 from registry.uris import ModelUri, parse_model_uri
 
-VIEW_PERMS = [f"registry.{LEVEL_CODENAMES[Level.READ]}", f"registry.{MANAGE_CODENAME}"]
 
-
-class _ReadGrant(Expression):
-    """True where the user holds READ or MANAGE on the model whose id is `model_id`, directly or via a team.
-
-    Two EXISTS probes on the grant tables' (user|group, content type, object) indexes, not guardian's
-    `id::varchar IN (every object the user or their teams hold a grant on)`, which PostgreSQL
-    answered by hashing all of a user's grants on every search (10 ms at 10,000 granted models).
-    A probe costs the same at any size; for long lists the planner may still hash the grants (the
-    alternative it keeps for EXISTS). The permission ids are an InitPlan on PostgreSQL (computed once,
-    not joined on every probe). Global grants do not count, as with guardian's with_superuser=False.
-
-    Written as one SQL expression rather than nested querysets: Django re-aliases every nested
-    queryset each time a search is built, which cost more CPU than the query itself.
-    """
-
-    conditional = True
-    output_field = BooleanField()
-
-    def __init__(self, model_id: Expression, *, user_id: int) -> None:
-        super().__init__()
-        self.model_id = Cast(model_id, output_field=CharField())
-        self.user_id = user_id
-
-    def get_source_expressions(self) -> list:
-        return [self.model_id]
-
-    def set_source_expressions(self, exprs: list) -> None:
-        (self.model_id,) = exprs
-
-    def as_sql(self, compiler, connection):
-        object_pk, object_pk_params = compiler.compile(self.model_id)
-        qn = connection.ops.quote_name
-        content_type = ContentType.objects.get_for_model(RegisteredModel).pk
-        codenames = [perm.partition(".")[2] for perm in VIEW_PERMS]
-        reading = (
-            f"(SELECT quorum_p.id FROM {qn(Permission._meta.db_table)} quorum_p WHERE quorum_p.content_type_id = %s"
-            f" AND quorum_p.codename IN ({', '.join(['%s'] * len(codenames))}))"
-        )
-        if connection.vendor == "postgresql":
-            reading = f"= ANY(ARRAY{reading})"
-        else:
-            reading = f"IN {reading}"
-        grant = f"quorum_g.content_type_id = %s AND quorum_g.object_pk = {object_pk} AND quorum_g.permission_id {reading}"
-        memberships = qn(get_user_model().groups.through._meta.db_table)
-        sql = (
-            f"(EXISTS(SELECT 1 FROM {qn(UserObjectPermission._meta.db_table)} quorum_g"
-            f" WHERE quorum_g.user_id = %s AND {grant})"
-            f" OR EXISTS(SELECT 1 FROM {qn(GroupObjectPermission._meta.db_table)} quorum_g"
-            f" JOIN {memberships} quorum_m ON quorum_m.group_id = quorum_g.group_id"
-            f" WHERE quorum_m.user_id = %s AND {grant}))"
-        )
-        params = (self.user_id, content_type, *object_pk_params, content_type, *codenames)
-        return sql, (*params, *params)
+def registered_models_allowed(user, level: Level) -> QuerySet[RegisteredModel]:
+    """Models on which `user` holds `level` (access.grants is the rule): every read and write lock starts here."""
+    return RegisteredModel.objects.filter(allowed_q(user, level))
 
 
 def registered_models_visible_to(user) -> QuerySet[RegisteredModel]:
-    """Models `user` may read: READ or MANAGE, granted directly or via a team (exactly guardian's list)."""
-    if user is None or not user.is_authenticated or not user.is_active:
-        return RegisteredModel.objects.none()
-    if user.is_superuser:
-        return RegisteredModel.objects.all()
-    return RegisteredModel.objects.filter(_ReadGrant(F("pk"), user_id=user.pk))
+    """Models `user` may read."""
+    return registered_models_allowed(user, Level.READ)
 
 
 def model_versions_visible_to(user) -> QuerySet[ModelVersion]:
-    if user is not None and getattr(user, "is_superuser", False) and user.is_active:
-        return ModelVersion.objects.all()
-    return ModelVersion.objects.filter(model__in=registered_models_visible_to(user).values("pk"))
+    return ModelVersion.objects.filter(allowed_q(user, Level.READ, model_id="model_id"))
 
 
 def _not_found_model(name: str) -> NotFound:
     return NotFound(f"Registered Model with name={name} not found")
 
 
-def registered_model_named_visible_to(user, name: str) -> QuerySet[RegisteredModel]:
-    """`registered_models_visible_to(user).filter(name=name)`, shaped for a single name.
-
-    guardian's queryset tests `id::varchar IN (every object the user or their teams hold a grant
-    on)`, which PostgreSQL answers by hashing all of those grants on each call: 10 ms per request
-    at 10,000 granted models. Here the one named row is probed with EXISTS on the grant tables'
-    (user|group, content type, object) indexes, so the cost does not grow with the registry.
-    The same grants count: READ or MANAGE, directly or through a team; global grants do not
-    (as with guardian's with_superuser=False).
-    """
-    if user is None or not user.is_authenticated or not user.is_active:
-        return RegisteredModel.objects.none()
-    named = RegisteredModel.objects.filter(name=name)
-    if user.is_superuser:
-        return named
-    content_type = ContentType.objects.get_for_model(RegisteredModel)
-    codenames = [perm.partition(".")[2] for perm in VIEW_PERMS]
-    object_pk = Cast(OuterRef("pk"), output_field=CharField())
-    direct = UserObjectPermission.objects.filter(
-        user=user, content_type=content_type, object_pk=object_pk, permission__codename__in=codenames
-    )
-    via_team = GroupObjectPermission.objects.filter(
-        group__in=user.groups.all(),
-        content_type=content_type,
-        object_pk=object_pk,
-        permission__codename__in=codenames,
-    )
-    return named.filter(Exists(direct) | Exists(via_team))
-
-
 def registered_model_get(user, name: str) -> RegisteredModel:
     """A model by name, or NotFound whether it is missing or hidden from `user`."""
-    model = registered_model_named_visible_to(user, name).first()
+    model = registered_models_visible_to(user).filter(name=name).first()
     if model is None:
         raise _not_found_model(name)
     return model
@@ -164,22 +66,67 @@ def version_detail_queryset(qs: QuerySet[ModelVersion]) -> QuerySet[ModelVersion
     )
 
 
-def _visible_model_pk(user, name: str) -> QuerySet[RegisteredModel]:
-    return registered_model_named_visible_to(user, name).values("pk")
+def version_served(user, name: str, *, version: int | None = None, alias: str | None = None):
+    """Version `version` of a model visible to `user`, or the one `alias` points at: the serving read."""
+    rows = model_versions_visible_to(user).filter(model__name=name)
+    rows = rows.filter(aliases__alias=alias) if alias is not None else rows.filter(version=version)
+    return rows.select_related("model", "creator")
+
+
+class _UserRef:
+    """Just the id the access rule needs, for the prepared statements' sentinel build."""
+
+    is_authenticated = True
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+
+def _served_with_relations(user_id: int, name: str, **lookup) -> QuerySet[ModelVersion]:
+    """`version_served` with its tags and aliases as arrays: the whole answer in one statement (PostgreSQL)."""
+    from django.contrib.postgres.expressions import ArraySubquery
+
+    tags = ModelVersionTag.objects.filter(version_id=OuterRef("pk")).order_by("key")
+    aliases = ModelAlias.objects.filter(version_id=OuterRef("pk")).order_by("alias")
+    return version_served(_UserRef(user_id), name, **lookup).annotate(
+        tag_keys=ArraySubquery(tags.values("key")),
+        tag_values=ArraySubquery(tags.values("value")),
+        alias_names=ArraySubquery(aliases.values("alias")),
+    )
+
+
+# On PostgreSQL the serving reads are the selector above, prepared once per connection.
+_BY_ALIAS = PreparedQuery(
+    "quorum_version_by_alias",
+    lambda user_id, name, alias: _served_with_relations(user_id, name, alias=alias),
+    {"user_id": "bigint", "name": "text", "alias": "text"},
+)
+_BY_NUMBER = PreparedQuery(
+    "quorum_version_by_number",
+    lambda user_id, name, version: _served_with_relations(user_id, name, version=version),
+    {"user_id": "bigint", "name": "text", "version": "integer"},
+)
+VERSION_NUMBER_MAX = 2**31 - 1  # the column is an integer: a larger number names no version
 
 
 def _visible_version(user, name: str, *, version: int | None = None, alias: str | None = None):
-    """Version `version` (or the one `alias` points at) of a model visible to `user`, in one query, or None.
-
-    On PostgreSQL the query is a prepared statement (registry/hot_reads.py), elsewhere the ORM's.
-    """
-    if hot_reads_enabled():
-        if alias is not None:
-            return hot_reads.version_by_alias(user, name, alias)
-        return hot_reads.version_by_number(user, name, version)
-    rows = ModelVersion.objects.filter(model__in=_visible_model_pk(user, name))
-    rows = rows.filter(aliases__alias=alias) if alias is not None else rows.filter(version=version)
-    return version_detail_queryset(rows).first()
+    """Version `version` (or the one `alias` points at) of a model visible to `user`, with tags and aliases, or None."""
+    if user is None or not user.is_authenticated:
+        return None
+    if not hot_reads_enabled():
+        return version_detail_queryset(version_served(user, name, version=version, alias=alias)).first()
+    if alias is not None:
+        found = _BY_ALIAS.first(user_id=user.pk, name=name, alias=alias)
+    elif 0 < version <= VERSION_NUMBER_MAX:
+        found = _BY_NUMBER.first(user_id=user.pk, name=name, version=version)
+    else:
+        return None
+    if found is not None:
+        tags = zip(found.tag_keys, found.tag_values, strict=True)
+        prefetched_set(found, "tags", [ModelVersionTag(version_id=found.pk, key=k, value=v) for k, v in tags])
+        aliases = [ModelAlias(model_id=found.model_id, version_id=found.pk, alias=a) for a in found.alias_names]
+        prefetched_set(found, "aliases", aliases)
+    return found
 
 
 def model_version_get(user, name: str, version: int) -> ModelVersion:

@@ -4,26 +4,28 @@ Each function finds what it changes among what the actor may see (hidden == miss
 it, checks the actor's level, applies the rules, writes, and records the audit event.
 """
 
-from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
 import audit
-from accounts.models import User
-from accounts.permissions import (
+from access.grants import (
     LEVEL_CODENAMES,
-    MANAGE_CODENAME,
+    HeldCodenames,
     Level,
+    has_actor,
+    held_parse,
+    levels_from_codenames,
     user_can,
     user_holds,
     user_holds_global,
 )
 from accounts.services import superuser_action_record
 from audit.models import Action
-from config.prepared import PreparedStatement
+from config.prepared import PreparedQuery, prefetched_set
 from registry import rules, tracking
 from registry.artifacts import services as artifact_services
 from registry.errors import (
@@ -33,7 +35,6 @@ from registry.errors import (
     NotFound,
     PermissionDenied,
 )
-from registry.hot_reads import with_prefetched
 from registry.models import (
     AliasAssignment,
     ModelAlias,
@@ -44,144 +45,79 @@ from registry.models import (
     Stage,
     VersionStatus,
 )
-from registry.selectors import model_uri_resolve, registered_models_visible_to
+from registry.selectors import model_uri_resolve, registered_models_allowed, registered_models_visible_to
 from registry.sources import is_registry_copy_source, source_validate
 from registry.version_rows import NewVersionRows, version_rows_insert
 
-# READ or MANAGE makes a model visible (registered_models_visible_to).
-VIEW_CODENAMES = frozenset({LEVEL_CODENAMES[Level.READ], MANAGE_CODENAME})
 
-LEVEL_NAMES = {
-    Level.READ: "READ",
-    Level.EDIT: "EDIT",
-    Level.MANAGE: "MANAGE",
-    Level.APPROVE_STAGING: "APPROVE_STAGING",
-    Level.APPROVE_PRODUCTION: "APPROVE_PRODUCTION",
-}
+def _level_refused(model: RegisteredModel, level: Level, doing: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"{doing} on registered model '{model.name}' needs the {level.value} permission "
+        f"({LEVEL_CODENAMES[level]})."
+    )
 
 
 def require_level(actor, level: Level, model: RegisteredModel, doing: str) -> None:
     if not user_can(actor, level, model):
-        raise PermissionDenied(
-            f"{doing} on registered model '{model.name}' needs the {LEVEL_NAMES[level]} permission "
-            f"({LEVEL_CODENAMES[level]})."
-        )
-    if actor.is_superuser and not user_holds(actor, level, model):
+        raise _level_refused(model, level, doing)
+    _superuser_power_audit(actor, level, model, doing)
+
+
+def _superuser_power_audit(actor, level: Level, model: RegisteredModel, doing: str) -> None:
+    """Record a superuser doing what only their superuser status allows (no grant of their own)."""
+    if getattr(actor, "is_superuser", False) and not user_holds(actor, level, model):
         superuser_action_record(actor=actor, doing=doing, target=model, needed=LEVEL_CODENAMES[level])
 
 
-def _model_lock_sql() -> str:
-    """Lock the named model if `user` may see it, returning its row and every codename they hold on it.
-
-    Grants are those of `registered_models_visible_to` and `user_can`: object grants to the user
-    or one of their teams, and global grants to the user or a team, each object grant probed
-    through the grant tables' (user|group, content type, object) indexes, so the cost does not
-    grow with the number of models a user holds grants on. A model the user may not see is
-    neither returned nor locked: hidden and missing cost the same and block no one.
-    """
-    qn = connection.ops.quote_name
-    memberships = qn(User.groups.through._meta.db_table)
-    object_pk = "CAST(m.id AS varchar(255))"
-    grants = f"""
-        SELECT g.permission_id FROM {qn(UserObjectPermission._meta.db_table)} g
-        WHERE g.user_id = $1 AND g.content_type_id = $2 AND g.object_pk = {object_pk}
-        UNION ALL
-        SELECT g.permission_id FROM {qn(GroupObjectPermission._meta.db_table)} g
-        JOIN {memberships} t ON t.group_id = g.group_id
-        WHERE t.user_id = $1 AND g.content_type_id = $2 AND g.object_pk = {object_pk}
-        UNION ALL
-        SELECT u.permission_id FROM {qn(User.user_permissions.through._meta.db_table)} u WHERE u.user_id = $1
-        UNION ALL
-        SELECT gp.permission_id FROM {qn(Group.permissions.through._meta.db_table)} gp
-        JOIN {memberships} t ON t.group_id = gp.group_id WHERE t.user_id = $1"""
-    permission = qn(Permission._meta.db_table)
-    aggregate = "string_agg" if connection.vendor == "postgresql" else "group_concat"
-    view = ", ".join(f"'{codename}'" for codename in sorted(VIEW_CODENAMES))
-    columns = ", ".join(f"m.{qn(f.column)}" for f in RegisteredModel._meta.concrete_fields)
-    lock = " FOR UPDATE OF m" if connection.features.has_select_for_update_of else ""
-    return f"""
-SELECT {columns}, (
-    SELECT {aggregate}(p.codename, ',') FROM {permission} p
-    WHERE p.content_type_id = $2 AND p.id IN ({grants})
-)
-FROM {qn(RegisteredModel._meta.db_table)} m
-WHERE m.name = $3 AND EXISTS (
-    SELECT 1 FROM {permission} p
-    WHERE p.content_type_id = $2 AND p.codename IN ({view}) AND p.id IN ({grants})
-){lock}"""
+def _model_locked(actor_id: int, name: str) -> QuerySet[RegisteredModel]:
+    """The named model if the actor may see it, locked, with the codenames they hold on it."""
+    visible = registered_models_visible_to(_Actor(actor_id)).filter(name=name)
+    return visible.annotate(held=HeldCodenames(F("pk"), user_id=actor_id)).select_for_update(of=("self",))
 
 
-# On PostgreSQL prepared once per connection: planning it cost more than running it.
-_MODEL_LOCK = PreparedStatement("quorum_write_model_lock", ("bigint", "integer", "text"), _model_lock_sql)
+class _Actor:
+    """Just the id the access rule needs."""
+
+    is_authenticated = True
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
 
 
-def _visible_model_lock(actor, name: str) -> tuple[RegisteredModel | None, set[str]]:
-    """The named model, locked, and the codenames the active non-superuser `actor` holds on it.
-
-    (None, set()) when there is no such model or the actor may not see it.
-    """
-    content_type = ContentType.objects.get_for_model(RegisteredModel)  # cached after the first call
-    rows = _MODEL_LOCK.fetchall([actor.pk, content_type.pk, name])
-    if not rows:
-        return None, set()
-    *values, granted = rows[0]
-    fields = RegisteredModel._meta.concrete_fields
-    values = [_from_db(field, value) for field, value in zip(fields, values, strict=True)]
-    model = RegisteredModel.from_db(connection.alias, [f.attname for f in fields], values)
-    return model, set(granted.split(",")) if granted else set()
-
-
-def _from_db(field, value):
-    """A column's value as the ORM would hand it over (e.g. SQLite returns datetimes as text)."""
-    column = field.get_col(field.model._meta.db_table)
-    for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-        value = convert(value, column, connection)
-    return value
+# The write path's permission check and lock in one statement, prepared once per connection
+# (planning it cost more than running it): SELECT ... FOR UPDATE serializes version numbering,
+# alias moves and stage changes per model. A model the actor may not see is neither returned nor
+# locked: hidden and missing cost the same and block no one.
+_MODEL_LOCK = PreparedQuery("quorum_write_model_lock", _model_locked, {"actor_id": "bigint", "name": "text"})
 
 
 def registered_model_for_update(actor, name: str, level: Level, doing: str) -> RegisteredModel:
     """Lock a model the actor can see (else NotFound), then require `level` (else PermissionDenied)."""
-    if actor is None or not actor.is_authenticated or not actor.is_active or actor.is_superuser:
-        # Superusers see everything but their use of that power is audited (require_level);
-        # anonymous and inactive callers see nothing.
-        visible = registered_models_visible_to(actor).filter(name=name).values_list("pk", flat=True).first()
-        if visible is None:
-            raise NotFound(f"Registered Model with name={name} not found")
-        model = RegisteredModel.objects.select_for_update().get(pk=visible)
-        require_level(actor, level, model, doing)
-        return model
-    # The write path's permission check and lock in one statement (the guardian queryset, the
-    # lock and user_can cost seven): SELECT ... FOR UPDATE serializes version numbering, alias
-    # moves and stage changes per model.
-    model, granted = _visible_model_lock(actor, name)
+    model = _MODEL_LOCK.first(actor_id=actor.pk, name=name) if has_actor(actor) else None
     if model is None:
         raise NotFound(f"Registered Model with name={name} not found")
-    if LEVEL_CODENAMES[level] not in granted and MANAGE_CODENAME not in granted:
-        raise PermissionDenied(
-            f"{doing} on registered model '{model.name}' needs the {LEVEL_NAMES[level]} permission "
-            f"({LEVEL_CODENAMES[level]})."
-        )
+    if not levels_from_codenames(held_parse(model.held), level):
+        raise _level_refused(model, level, doing)
+    _superuser_power_audit(actor, level, model, doing)
     return model
 
 
-def _version_lock_sql() -> str:
-    """Lock a model's version by number; with it, where the alias named $3 points now (if any)."""
-    qn = connection.ops.quote_name
-    versions, aliases = qn(ModelVersion._meta.db_table), qn(ModelAlias._meta.db_table)
-    columns = ", ".join(f"v.{qn(f.column)}" for f in ModelVersion._meta.concrete_fields)
-    lock = " FOR UPDATE OF v" if connection.features.has_select_for_update_of else ""
-    return f"""
-SELECT {columns}, a.id, a.version_id, av.version
-FROM {versions} v
-LEFT JOIN {aliases} a ON a.model_id = v.model_id AND a.alias = $3
-LEFT JOIN {versions} av ON av.id = a.version_id
-WHERE v.model_id = $1 AND v.version = $2{lock}"""
+def _version_locked(model_id: int, version: int, alias: str | None) -> QuerySet[ModelVersion]:
+    """A model's version by number, locked; with it, where the alias named `alias` points now (if any)."""
+    current = ModelAlias.objects.filter(model_id=OuterRef("model_id"), alias=alias)
+    return (
+        ModelVersion.objects.filter(model_id=model_id, version=version)
+        .annotate(
+            alias_pk=Subquery(current.values("pk")[:1]),
+            alias_version_id=Subquery(current.values("version_id")[:1]),
+            alias_number=Subquery(current.values("version__version")[:1]),
+        )
+        .select_for_update(of=("self",))
+    )
 
 
-# The number is bigint: callers may pass any integer (a native route's URL), and beyond 32 bits
-# a version is missing, not an error.
-_VERSION_LOCK = PreparedStatement(
-    "quorum_write_version_lock", ("bigint", "bigint", "text"), _version_lock_sql
+_VERSION_LOCK = PreparedQuery(
+    "quorum_write_version_lock", _version_locked, {"model_id": "bigint", "version": "integer", "alias": "text"}
 )
 
 
@@ -189,16 +125,13 @@ def _version_and_alias_for_update(
     model: RegisteredModel, version: int, alias: str | None = None
 ) -> tuple[ModelVersion, tuple[int, int, int] | None]:
     """The locked version (else NotFound) and `alias`'s current (row id, version id, number) or None."""
-    # Not even sent when no bigint could hold it (a native route's URL takes any integer).
-    rows = _VERSION_LOCK.fetchall([model.pk, version, alias]) if 0 < version < 2**63 else []
-    if not rows:
+    # Not even sent when the integer column could not hold it (a native route's URL takes any integer).
+    row = _VERSION_LOCK.first(model_id=model.pk, version=version, alias=alias) if 0 < version < 2**31 else None
+    if row is None:
         raise NotFound(f"Model Version (name={model.name}, version={version}) not found")
-    *values, alias_pk, alias_version_id, alias_number = rows[0]
-    fields = ModelVersion._meta.concrete_fields
-    values = [_from_db(field, value) for field, value in zip(fields, values, strict=True)]
-    row = ModelVersion.from_db(connection.alias, [f.attname for f in fields], values)
     row.model = model  # already at hand (and locked): str(row) and row.model.name cost no query
-    return row, (alias_pk, alias_version_id, alias_number) if alias_pk is not None else None
+    current = (row.alias_pk, row.alias_version_id, row.alias_number) if row.alias_pk is not None else None
+    return row, current
 
 
 def _version_for_update(model: RegisteredModel, version: int) -> ModelVersion:
@@ -384,8 +317,7 @@ def model_version_create(
         # Only callers who may create the version make Quorum call out; the others get their
         # NotFound / PermissionDenied from the locked check below. Resolved before the
         # transaction: a slow tracking server must not hold the write lock.
-        visible = registered_models_visible_to(actor).filter(name=name).first()
-        if visible is not None and user_can(actor, Level.EDIT, visible):
+        if registered_models_allowed(actor, Level.EDIT).filter(name=name).exists():
             storage_location = _source_location(actor, source)
     return _model_version_create(
         actor=actor,
@@ -479,11 +411,10 @@ def _model_version_create(
         },
     )
     # What a reader would get back, so the caller can answer without reading it (no aliases yet).
-    version._prefetched_objects_cache = {}
-    with_prefetched(
+    prefetched_set(
         version, "tags", [ModelVersionTag(version=version, key=k, value=v) for k, v in tag_values.items()]
     )
-    with_prefetched(version, "aliases", [])
+    prefetched_set(version, "aliases", [])
     return version
 
 

@@ -3,7 +3,8 @@
 The cast, by what they hold on 'fraud' (built through the audited services, as operators would):
 outsider (nothing), reader (READ), editor (READ+EDIT), staging approver (READ+APPROVE_STAGING),
 production approver (READ+APPROVE_PRODUCTION through the 'model-risk' team), manager (MANAGE,
-its creator), superuser (no grants; superuser status only). 'secret-model' belongs to another
+its creator), superuser (no grants; superuser status only); and three roles with global grants only: global
+reader (READ), global editor (READ+EDIT), global manager (MANAGE), which hold them on every model. 'secret-model' belongs to another
 team ('other-owner') and none of the cast except the superuser can see it.
 """
 
@@ -14,9 +15,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
+from access.grants import LEVEL_CODENAMES, Level
 from accounts import services as access
 from accounts.models import User
-from accounts.permissions import Level
 from registry import services as registry
 from registry.models import RegisteredModel
 
@@ -41,6 +42,17 @@ ROLE_LEVELS: dict[str, set[Level]] = {
     "production_approver": {Level.READ, Level.APPROVE_PRODUCTION},
     "manager": set(Level),
     "superuser": set(Level),
+    # Global grants (Django's user permissions): they hold the level on every model.
+    "global_reader": {Level.READ},
+    "global_editor": {Level.READ, Level.EDIT},
+    "global_manager": set(Level),
+}
+# Roles that hold global grants and no object grant: the permission matrix drives them too.
+GLOBAL_ROLES = ["global_reader", "global_editor", "global_manager"]
+GLOBAL_GRANTS: dict[str, list[Level]] = {
+    "global_reader": [Level.READ],
+    "global_editor": [Level.READ, Level.EDIT],
+    "global_manager": [Level.MANAGE],
 }
 
 
@@ -54,6 +66,9 @@ class AccessCast:
     manager: User
     superuser: User
     other_owner: User
+    global_reader: User
+    global_editor: User
+    global_manager: User
     fraud: RegisteredModel
     secret: RegisteredModel
 
@@ -92,7 +107,13 @@ def build_access_cast() -> AccessCast:
         "manager": access_user("manager", can_create_models=True),
         "superuser": access_user("root", is_superuser=True, is_staff=True),
         "other_owner": access_user("other-owner", can_create_models=True),
+        "global_reader": access_user("global-reader"),
+        "global_editor": access_user("global-editor"),
+        "global_manager": access_user("global-manager"),
     }
+    for role, levels in GLOBAL_GRANTS.items():
+        for level in levels:
+            users[role].user_permissions.add(Permission.objects.get(codename=LEVEL_CODENAMES[level]))
     fraud = registry.registered_model_create(
         actor=users["manager"],
         name="fraud",

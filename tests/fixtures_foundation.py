@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from guardian.shortcuts import assign_perm
 
-from accounts.permissions import LEVEL_CODENAMES, Level
+from access.grants import LEVEL_CODENAMES, Level
 from registry import services
 from registry.models import RegisteredModel
 

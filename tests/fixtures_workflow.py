@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import pytest
 from guardian.shortcuts import assign_perm
 
-from accounts.permissions import LEVEL_CODENAMES, Level
+from access.grants import LEVEL_CODENAMES, Level
 from registry import services
 from registry.models import RegisteredModel
 

@@ -15,9 +15,12 @@ import pytest
 from django.db import transaction
 from django.urls import resolve
 
-from accounts.permissions import Level
+from access.grants import Level
 from accounts.routes import rule_for
-from tests.fixtures_access import CAST_ROLES, ROLE_LEVELS
+from tests.fixtures_access import CAST_ROLES, GLOBAL_ROLES, ROLE_LEVELS
+
+# Global grants count for reads and writes alike: their roles are driven through every row too.
+MATRIX_ROLES = CAST_ROLES + GLOBAL_ROLES
 
 pytestmark = pytest.mark.django_db
 
@@ -204,7 +207,7 @@ def expected_status(row: Row, role: str) -> int:
     if row.requires == REQUESTER:
         if Level.READ not in ROLE_LEVELS[role]:
             return 404
-        return row.success if role in ("editor", "manager", "superuser") else 403
+        return row.success if role in ("editor", "manager", "superuser", "global_manager") else 403
     if row.requires == ANY:
         return row.success
     if row.requires == CREATE:
@@ -229,7 +232,7 @@ def _send(client, row: Row, ids: dict[str, int]):
 def outcome_mismatches(row: Row, client_for_role, ids: dict[str, int] | None = None) -> list[str]:
     """Drive one row with every role, each inside a rolled-back transaction, and list what differs."""
     mismatches = []
-    for role in CAST_ROLES:
+    for role in MATRIX_ROLES:
         with transaction.atomic():
             response = _send(client_for_role(role), row, ids or {})
             transaction.set_rollback(True)
@@ -284,11 +287,12 @@ def test_matrix_row_level_matches_the_declared_route_rule(row: Row) -> None:
 
 
 def test_visible_lists_follow_the_cast(api_as, access_cast) -> None:
-    for role in CAST_ROLES[1:]:
+    for role in MATRIX_ROLES[1:]:
         names = [m["name"] for m in api_as(role).get(f"{V}/models").json()["results"]]
         sees_fraud = Level.READ in ROLE_LEVELS[role]
         assert ("fraud" in names) == sees_fraud, (role, names)
-        assert ("secret-model" in names) == (role == "superuser"), (role, names)
+        everywhere = role == "superuser" or role in GLOBAL_ROLES
+        assert ("secret-model" in names) == everywhere, (role, names)
 
 
 # --- README ---------------------------------------------------------------------------------
@@ -297,11 +301,11 @@ SHORT = {401: "401", 403: "403", 404: "404"}
 
 
 def matrix_markdown() -> str:
-    header = "| Endpoint | Needs | " + " | ".join(CAST_ROLES) + " |"
-    lines = [header, "|" + "---|" * (len(CAST_ROLES) + 2)]
+    header = "| Endpoint | Needs | " + " | ".join(MATRIX_ROLES) + " |"
+    lines = [header, "|" + "---|" * (len(MATRIX_ROLES) + 2)]
     for row in ALL_ROWS:
         needs = row.requires.value if isinstance(row.requires, Level) else row.requires
-        cells = [str(expected_status(row, role)) for role in CAST_ROLES]
+        cells = [str(expected_status(row, role)) for role in MATRIX_ROLES]
         lines.append(f"| `{row.label.replace(V, '')}` | {needs} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

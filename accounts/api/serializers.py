@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
+from access.grants import Level
 from accounts.models import ApiToken, Team
-from accounts.permissions import Level
 from registry.api.serializers import StrictCharField
 
 

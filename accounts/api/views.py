@@ -12,10 +12,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access.grants import Level
 from accounts import selectors, services
 from accounts.api import serializers as s
 from accounts.models import ApiToken, User
-from accounts.permissions import Level
 from registry import selectors as registry_selectors
 from registry.api.schema import envelope
 from registry.errors import InvalidParameter, NotFound, PermissionDenied

@@ -5,7 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from accounts.permissions import Level, user_can
+from access.grants import Level, user_can
 from registry.artifacts import services
 from registry.artifacts.models import ArtifactJob, ArtifactManifest, ManifestEntry
 from registry.artifacts.selectors import artifact_jobs_visible_to

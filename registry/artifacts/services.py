@@ -29,7 +29,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 import audit
-from accounts.permissions import Level, user_can
+from access.grants import Level, user_can
 from audit.models import Action
 from registry.artifacts import rules
 from registry.artifacts.models import (

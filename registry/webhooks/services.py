@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 import audit
-from accounts.permissions import LEVEL_CODENAMES, Level, user_can, user_holds, user_holds_global
+from access.grants import LEVEL_CODENAMES, Level, user_can, user_holds, user_holds_global
 from accounts.services import superuser_action_record
 from audit.models import Action
 from config.prepared import PreparedStatement

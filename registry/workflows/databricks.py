@@ -10,7 +10,7 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import Level, user_can
+from access.grants import Level, user_can
 from registry import rules as registry_rules
 from registry.errors import InvalidParameter, NotFound
 from registry.workflows import selectors, services

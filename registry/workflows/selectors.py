@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
-from accounts.permissions import Level, user_can
+from access.grants import Level, user_can
 from registry.errors import NotFound
 from registry.models import ModelVersion, RegisteredModel
 from registry.selectors import model_version_get, registered_models_visible_to

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit
-from accounts.permissions import LEVEL_CODENAMES, Level, user_can, user_holds
+from access.grants import LEVEL_CODENAMES, Level, user_can, user_holds
 from accounts.services import superuser_action_record
 from audit.models import Action
 from registry import rules as registry_rules

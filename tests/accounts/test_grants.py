@@ -155,7 +155,14 @@ def test_entitlement_report_json_and_csv(api_as, access_cast) -> None:
         "staging-approver",
         "production-approver",
     }
-    assert {r["user"] for r in levels["APPROVE_PRODUCTION"]} == {"production-approver", "manager", "root"}
+    # The global manager holds MANAGE on every model through a global grant, so it is listed too.
+    assert {r["user"] for r in levels["APPROVE_PRODUCTION"]} == {
+        "production-approver",
+        "manager",
+        "root",
+        "global-manager",
+    }
+    assert {(r["user"], r["via"]) for r in levels["MANAGE"]} >= {("global-manager", "global")}
     csv_response = api_as("manager").get("/api/v1/access-report?output=csv")
     assert csv_response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(csv_response.content.decode())))

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from guardian.shortcuts import assign_perm
 
-from accounts.permissions import Level, level_parse, user_can, user_holds, user_holds_global
+from access.grants import Level, level_parse, user_can, user_holds, user_holds_global
 from tests.fixtures_access import access_user
 
 pytestmark = pytest.mark.django_db

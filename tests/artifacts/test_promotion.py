@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def promotable(cast, tmp_path, settings):
     """'scoring' v1 registered from validated local artifacts; two production approvers."""
-    from accounts.permissions import Level
+    from access.grants import Level
     from registry import services
 
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]

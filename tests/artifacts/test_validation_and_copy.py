@@ -145,7 +145,7 @@ def test_changed_source_fails_the_copy_and_a_manager_retries_after_the_fix(
     assert job.status == "failed" and "source changed after validation" in job.error
     assert AuditEvent.objects.filter(action="artifacts.failed", after__job=job.pk).exists()
 
-    from accounts.permissions import Level
+    from access.grants import Level
     from registry.models import RegisteredModel
     from tests.fixtures_foundation import grant_level
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from guardian.shortcuts import assign_perm
 
-from accounts.permissions import LEVEL_CODENAMES, Level
+from access.grants import LEVEL_CODENAMES, Level
 
 pytestmark = pytest.mark.django_db
 

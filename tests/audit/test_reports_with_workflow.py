@@ -3,7 +3,7 @@
 import pytest
 from guardian.shortcuts import assign_perm
 
-from accounts.permissions import LEVEL_CODENAMES, Level
+from access.grants import LEVEL_CODENAMES, Level
 from audit.models import AuditEvent
 from audit.reports import promotions_report
 from registry.workflows import services as workflow

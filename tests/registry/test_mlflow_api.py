@@ -569,7 +569,7 @@ def test_basic_auth_with_a_password_works_without_csrf(mlflow_as, cast):
 
 
 def test_hidden_models_look_missing_and_seen_ones_refuse_with_403(fraud_api, mlflow_as, cast, grant):
-    from accounts.permissions import Level
+    from access.grants import Level
 
     outsider = mlflow_as(cast.outsider)
     assert _error(outsider.get("registered-models/get", {"name": "fraud"}))[:2] == (

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from accounts.permissions import Level
+from access.grants import Level
 from registry import services
 from registry.errors import InvalidParameter
 from registry.mlflow_api.artifacts import safe_relpath

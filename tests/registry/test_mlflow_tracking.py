@@ -165,7 +165,7 @@ def test_tracking_server_failures_are_503_and_nothing_is_created(fraud, fake_tra
 
 
 def test_callers_without_edit_never_make_quorum_call_the_tracking_server(fraud, fake_tracking, grant):
-    from accounts.permissions import Level
+    from access.grants import Level
     from registry.errors import NotFound
     from registry.models import RegisteredModel
 
@@ -184,7 +184,7 @@ def test_without_a_tracking_server_sources_are_stored_as_sent(fraud, settings):
 
 
 def test_copy_of_a_registered_version_points_at_its_location(fraud, mlflow_as, grant):
-    from accounts.permissions import Level
+    from access.grants import Level
     from registry.models import RegisteredModel
 
     services.model_version_create(actor=fraud.owner, name="fraud", source="s3://bucket/fraud/1")

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.permissions import Level
+from access.grants import Level
 from audit.models import Action, AuditEvent
 from registry import services
 from registry.models import AliasAssignment, ModelAlias, ModelVersion, RegisteredModel

@@ -1,30 +1,30 @@
-"""The prepared serving reads (registry/hot_reads.py) answer exactly what the ORM path answers,
-for every kind of caller and version state. PostgreSQL only (in CI a failure, not a skip)."""
+"""The prepared serving reads answer exactly what the selector's queryset answers through the ORM,
+for every kind of caller and version state, because they are that queryset, compiled and prepared.
+PostgreSQL only (in CI a failure, not a skip)."""
+
+import re
 
 import pytest
 
+from access.grants import Level
 from accounts import services as account_services
-from accounts.permissions import Level
 from accounts.services import Principal
-from registry import hot_reads, selectors, services
+from registry import selectors, services
 from registry.mlflow_api.render import model_version_json
-from registry.models import ModelVersion
 from tests.conftest import make_user
 from tests.fixtures_foundation import grant_level, postgres_or_skip
 
 
 def _orm(user, name: str, *, alias: str | None = None, version: int | None = None):
-    rows = ModelVersion.objects.filter(model__in=selectors._visible_model_pk(user, name))
-    rows = rows.filter(aliases__alias=alias) if alias is not None else rows.filter(version=version)
+    if user is None:
+        return None
+    rows = selectors.version_served(user, name, alias=alias, version=version)
     found = selectors.version_detail_queryset(rows).first()
     return model_version_json(found) if found is not None else None
 
 
 def _hot(user, name: str, *, alias: str | None = None, version: int | None = None):
-    if alias is not None:
-        found = hot_reads.version_by_alias(user, name, alias)
-    else:
-        found = hot_reads.version_by_number(user, name, version)
+    found = selectors._visible_version(user, name, alias=alias, version=version)
     return model_version_json(found) if found is not None else None
 
 
@@ -103,4 +103,24 @@ def test_a_version_number_beyond_the_column_is_not_found_not_an_error(registry_s
     client.force_login(registry_state["owner"])
     response = client.get(f"/api/v1/models/fraud/versions/{number}/timeline")
     assert response.status_code == 404, response.content
-    assert hot_reads.version_by_number(registry_state["owner"], "fraud", number) is None
+    assert selectors._visible_version(registry_state["owner"], "fraud", version=number) is None
+
+
+def test_the_prepared_statement_is_the_selectors_compiled_sql(registry_state):
+    # Derived, not restated: the text PostgreSQL prepares is what the selector's queryset compiles
+    # to, with the caller, name and alias as its only parameters.
+    from django.db import connection
+
+    from config.prepared import PreparedQuery
+
+    query = selectors._BY_ALIAS
+    assert isinstance(query, PreparedQuery)
+    sql = query.sql()
+    compiled, _ = (
+        selectors._served_with_relations(registry_state["owner"].pk, "fraud", alias="current")
+        .query.get_compiler(connection=connection)
+        .as_sql()
+    )
+    assert sql.count("$1") >= 5  # the caller's id, at every grant source of the access rule
+    assert "$2" in sql and "$3" in sql
+    assert re.sub(r"\$\d+", "%s", sql) == compiled.replace("%%", "%")

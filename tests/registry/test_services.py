@@ -2,7 +2,7 @@
 
 import pytest
 
-from accounts.permissions import Level
+from access.grants import Level
 from audit.models import Action, AuditEvent
 from registry import selectors, services
 from registry.errors import AlreadyExists, InvalidParameter, NotFound, PermissionDenied

@@ -13,10 +13,10 @@ from django.db import connection, connections, transaction
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
+from access.grants import Level
 from accounts import services as account_services
 from accounts.authentication import user_for_token
 from accounts.models import ApiToken, User
-from accounts.permissions import Level
 from accounts.services import Principal
 from config import serving
 from registry import selectors, services

@@ -1,18 +1,27 @@
-"""The single-name visibility query (EXISTS per grant table) sees exactly what guardian's list query sees."""
+"""Visibility by name sees what the list sees, and follows the one access rule (access/grants.py)."""
 
 import pytest
 from django.contrib.auth.models import Permission
 
 from accounts.models import User
-from registry.selectors import registered_model_named_visible_to, registered_models_visible_to
+from registry.errors import NotFound
+from registry.selectors import registered_model_get, registered_models_visible_to
 from tests.fixtures_access import AccessCast, access_user
 
 pytestmark = pytest.mark.django_db
 
 
+def _found_by_name(user: User | None, name: str) -> bool:
+    try:
+        registered_model_get(user, name)
+    except NotFound:
+        return False
+    return True
+
+
 def visible_names(user: User | None, names: list[str]) -> tuple[list[str], list[str]]:
     by_list = sorted(registered_models_visible_to(user).filter(name__in=names).values_list("name", flat=True))
-    by_name = sorted(n for n in names if registered_model_named_visible_to(user, n).exists())
+    by_name = sorted(n for n in names if _found_by_name(user, n))
     return by_list, by_name
 
 
@@ -32,10 +41,17 @@ def test_named_visibility_matches_the_list_query_for_every_role(access_cast: Acc
     assert visible_names(None, names) == ([], [])
 
 
-def test_grants_that_do_not_give_read_do_not_make_a_model_visible(access_cast: AccessCast) -> None:
-    # A global READ grant or an object grant below READ (approve only) shows nothing, on both paths.
+def test_a_global_read_grant_shows_every_model_as_in_django(access_cast: AccessCast) -> None:
     watcher = access_user("watcher")
     watcher.user_permissions.add(Permission.objects.get(codename="view_registeredmodel"))
+    names = ["fraud", "secret-model"]
+    assert visible_names(User.objects.get(pk=watcher.pk), names) == (names, names)
+
+
+def test_grants_that_do_not_give_read_do_not_make_a_model_visible(access_cast: AccessCast) -> None:
+    # A global grant below READ (approve only) shows nothing, on both paths.
+    watcher = access_user("watcher")
+    watcher.user_permissions.add(Permission.objects.get(codename="approve_production_registeredmodel"))
     assert visible_names(User.objects.get(pk=watcher.pk), ["fraud"]) == ([], [])
 
 

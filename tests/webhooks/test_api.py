@@ -7,7 +7,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.permissions import Level
+from access.grants import Level
 from audit.models import Action, AuditEvent
 from tests.conftest import make_user
 

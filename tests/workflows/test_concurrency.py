@@ -41,7 +41,7 @@ def run_together(actions) -> list[object]:
 
 def test_concurrent_approvals_apply_exactly_once(governed, file_request):
     postgres_or_skip()
-    from accounts.permissions import Level
+    from access.grants import Level
 
     approvers = [governed.approver, governed.second_approver] + [
         grant_levels(make_user(f"extra{i}"), governed.model, Level.APPROVE_PRODUCTION) for i in range(3)

@@ -9,8 +9,8 @@ from django.core.management import call_command
 from django.utils import timezone
 from guardian.shortcuts import remove_perm
 
+from access.grants import LEVEL_CODENAMES, Level
 from accounts.models import Team
-from accounts.permissions import LEVEL_CODENAMES, Level
 from audit.models import Action, AuditEvent
 from registry.models import AliasAssignment, ModelVersion
 from registry.workflows import services as workflow_services

@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from access.grants import Level
 from accounts import services
 from accounts.management.operator import as_operator
-from accounts.permissions import Level
 
 
 def add_grant_arguments(parser: CommandParser) -> None:

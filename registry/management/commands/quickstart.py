@@ -123,7 +123,7 @@ class Command(BaseCommand):
         """Two approvers (printed one-time passwords) and a Production request one approval short."""
         from guardian.shortcuts import assign_perm
 
-        from accounts.permissions import LEVEL_CODENAMES, Level
+        from access.grants import LEVEL_CODENAMES, Level
         from registry.workflows.services import transition_request_approve, transition_request_create
 
         approvers = []
