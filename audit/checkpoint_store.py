@@ -4,23 +4,19 @@ Someone who can rewrite the database (and its checkpoint table) cannot also rewr
 a write-once bucket, so the copy there anchors the chain. The database row stays authoritative
 for `audit_verify`; a failed copy is logged, never rolled back into the checkpoint.
 
-The store is addressed by QUORUM_GOVERNED_STORE: `s3://bucket/prefix` (boto3, honouring the
-usual AWS_* variables and AWS_ENDPOINT_URL) or `file:///path`. When the artifact-store
-interface (registry.artifacts.stores.governed_store) is installed, it is used instead, so the
-checkpoint lands wherever governed copies of versions go, with the same write-once rules.
+The store is the governed store (QUORUM_GOVERNED_STORE, through the artifact pipeline's store
+interface), so the checkpoint lands wherever governed copies of versions go, with the same
+write-once rules.
 """
 
 import hashlib
 import io
 import json
 import logging
-from pathlib import Path
-from urllib.parse import urlparse
-
-from django.conf import settings
 
 from audit.chain import canonical_timestamp
 from audit.models import AuditCheckpoint
+from registry.artifacts.stores import governed_store
 
 logger = logging.getLogger(__name__)
 
@@ -49,32 +45,9 @@ def checkpoint_object_key(checkpoint: AuditCheckpoint) -> str:
 
 
 def _store_put(key: str, data: bytes) -> str:
-    try:
-        from registry.artifacts.stores import governed_store  # type: ignore[import-not-found]
-    except ImportError:
-        governed_store = None
-    if governed_store is not None:
-        store = governed_store()
-        store.put(key, io.BytesIO(data), size=len(data), sha256=hashlib.sha256(data).hexdigest())
-        return store.uri_for(key)
-    uri = urlparse(settings.QUORUM_GOVERNED_STORE)
-    if uri.scheme == "s3":
-        import boto3
-
-        object_key = "/".join(part for part in (uri.path.strip("/"), key) if part)
-        client = boto3.client(
-            "s3",
-            endpoint_url=getattr(settings, "QUORUM_S3_ENDPOINT_URL", "") or None,
-            region_name=getattr(settings, "QUORUM_S3_REGION", "") or None,
-        )
-        client.put_object(Bucket=uri.netloc, Key=object_key, Body=data)
-        return f"s3://{uri.netloc}/{object_key}"
-    if uri.scheme == "file":
-        target = Path(uri.netloc + uri.path) / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        return str(target)
-    raise ValueError(f"unsupported governed store '{settings.QUORUM_GOVERNED_STORE}'")
+    store = governed_store()
+    store.put(key, io.BytesIO(data), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return store.uri_for(key)
 
 
 def checkpoint_publish(checkpoint_id: int) -> str | None:

@@ -12,6 +12,7 @@ from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
 import audit
+import events
 from access.grants import (
     LEVEL_CODENAMES,
     HeldCodenames,
@@ -26,15 +27,14 @@ from access.grants import (
 from accounts.services import superuser_action_record
 from audit.models import Action
 from config.prepared import PreparedQuery, prefetched_set
-from registry import rules, tracking
-from registry.artifacts import services as artifact_services
+from registry import ports, rules, tracking
 from registry.errors import (
     AlreadyExists,
-    ApprovalRequired,
     InvalidParameter,
     NotFound,
     PermissionDenied,
 )
+from registry.events import AliasDeleted, AliasMoved, StageChanged, VersionCreated
 from registry.models import (
     AliasAssignment,
     ModelAlias,
@@ -132,6 +132,11 @@ def _version_and_alias_for_update(
     row.model = model  # already at hand (and locked): str(row) and row.model.name cost no query
     current = (row.alias_pk, row.alias_version_id, row.alias_number) if row.alias_pk is not None else None
     return row, current
+
+
+def model_version_for_update(model: RegisteredModel, version: int) -> ModelVersion:
+    """A version of a model the caller locked (registered_model_for_update), locked too; else NotFound."""
+    return _version_and_alias_for_update(model, version)[0]
 
 
 def _version_for_update(model: RegisteredModel, version: int) -> ModelVersion:
@@ -388,13 +393,12 @@ def _model_version_create(
         status=VersionStatus.PENDING_REGISTRATION,
         creator=actor,
     )
-    manifest, job, message = artifact_services.validation_rows_new(version=version, actor=actor)
-    version_rows_insert(
-        NewVersionRows(
-            model=model, version=version, tags=tag_values, manifest=manifest, job=job, message=message
-        )
-    )
-    artifact_services.outbox_publish_on_commit(message)
+    # The artifact pipeline's rows (manifest, validation job, outbox message) commit with the version.
+    registration = ports.registration()
+    companions = tuple(registration.companions(version, actor))
+    version_rows_insert(NewVersionRows(model=model, version=version, tags=tag_values, companions=companions))
+    registration.written(companions)
+    events.publish(VersionCreated(actor=actor, version=version, tags=tag_values))
     # Last: on SQLite the audit append locks the chain head until commit (PostgreSQL seals at COMMIT).
     audit.record(
         actor=actor,
@@ -506,9 +510,13 @@ def stage_apply(
     row: ModelVersion,
     stage: Stage,
     archive_existing_versions: bool,
+    governed: bool,
     reason: str = "",
 ) -> ModelVersion:
-    """Move a locked version to `stage`, archiving others as MLflow does. Caller holds the model lock."""
+    """Move a locked version to `stage`, archiving others as MLflow does. Caller holds the model lock.
+
+    `governed`: the move applies an approved request (the workflow's call), not a direct set.
+    """
     before = row.stage
     archived: list[int] = []
     for archived_stage in rules.stages_archived_by(stage, archive_existing_versions):
@@ -518,6 +526,17 @@ def stage_apply(
     row.stage = stage
     row.save(update_fields=["stage", "updated_at"])
     _touch(model)
+    events.publish(
+        StageChanged(
+            actor=actor,
+            version=row,
+            previous=before,
+            current=stage.value,
+            archived=archived,
+            governed=governed,
+            reason=reason,
+        )
+    )
     audit.record(
         actor=actor,
         action=Action.VERSION_STAGE_CHANGED,
@@ -531,33 +550,6 @@ def stage_apply(
     return row
 
 
-def governed_direct_change_refuse(model: RegisteredModel, target_kind: str, target: str) -> None:
-    """Refuse a direct set of a target a promotion policy governs: it needs an approved request."""
-    from registry.workflows.rules import direct_change_refusal
-    from registry.workflows.selectors import policy_governing
-
-    refusal = direct_change_refusal(
-        policy_governing(model, target_kind, target), target_kind, target, model.name
-    )
-    if refusal:
-        raise ApprovalRequired(refusal)
-
-
-def direct_transition_record(*, actor, version: ModelVersion, from_stage: str, to_stage: str) -> None:
-    """Put a direct (ungoverned) stage or alias change on the version's timeline."""
-    from registry.workflows.activity import activity_record
-    from registry.workflows.models import ActivityType
-
-    activity_record(
-        version=version,
-        activity_type=ActivityType.APPLIED_TRANSITION,
-        user=actor,
-        from_stage=from_stage,
-        to_stage=to_stage,
-        system_comment="Applied directly (target not governed).",
-    )
-
-
 @transaction.atomic
 def model_version_stage_transition(
     *, actor, name: str, version: int, stage: str, archive_existing_versions: bool = False
@@ -565,12 +557,15 @@ def model_version_stage_transition(
     target = rules.parse_stage(stage)
     model = registered_model_for_update(actor, name, Level.EDIT, "Changing a version's stage")
     row = _version_for_update(model, version)
-    governed_direct_change_refuse(model, "stage", target.value)
-    before = row.stage
+    ports.direct_change_check(model=model, target_kind="stage", target=target.value)
     stage_apply(
-        actor=actor, model=model, row=row, stage=target, archive_existing_versions=archive_existing_versions
+        actor=actor,
+        model=model,
+        row=row,
+        stage=target,
+        archive_existing_versions=archive_existing_versions,
+        governed=False,
     )
-    direct_transition_record(actor=actor, version=row, from_stage=before, to_stage=target.value)
     return row
 
 
@@ -580,9 +575,15 @@ def model_version_stage_transition(
 def alias_apply(
     *, actor, model: RegisteredModel, alias: str, row: ModelVersion, reason: str = ""
 ) -> ModelAlias:
-    """Point `alias` at a locked version and keep the history. Caller holds the model lock."""
+    """Point `alias` at a locked version for an approved request (the workflow's call); caller holds the lock."""
     return _alias_move(
-        actor=actor, model=model, alias=alias, row=row, previous=_alias_current(model, alias), reason=reason
+        actor=actor,
+        model=model,
+        alias=alias,
+        row=row,
+        previous=_alias_current(model, alias),
+        governed=True,
+        reason=reason,
     )
 
 
@@ -602,10 +603,10 @@ def _alias_move(
     alias: str,
     row: ModelVersion,
     previous: tuple[int, int, int] | None,
+    governed: bool,
     reason: str = "",
-    before_audit=None,
 ) -> ModelAlias:
-    """Move (or create) the alias from `previous`; `before_audit` runs just before the audit event.
+    """Move (or create) the alias from `previous`.
 
     The model row is locked, so no other transaction changes this alias meanwhile: a plain UPDATE
     or INSERT replaces update_or_create (its SELECT ... FOR UPDATE and savepoints).
@@ -622,8 +623,17 @@ def _alias_move(
         alias_row = ModelAlias(pk=previous[0], model=model, alias=alias, version=row, updated_at=now)
         alias_row._state.adding = False
     _touch(model)
-    if before_audit is not None:
-        before_audit()
+    events.publish(
+        AliasMoved(
+            actor=actor,
+            model=model,
+            alias=alias,
+            previous=previous[2] if previous else None,
+            current=row,
+            governed=governed,
+            reason=reason,
+        )
+    )
     # Last: on SQLite the audit append locks the chain head until commit (PostgreSQL seals at COMMIT).
     audit.record(
         actor=actor,
@@ -644,17 +654,8 @@ def alias_set(*, actor, name: str, alias: str, version: int) -> ModelAlias:
     rules.validate_alias(alias)
     model = registered_model_for_update(actor, name, Level.EDIT, "Setting an alias")
     row, previous = _version_and_alias_for_update(model, version, alias)
-    governed_direct_change_refuse(model, "alias", alias)
-    return _alias_move(
-        actor=actor,
-        model=model,
-        alias=alias,
-        row=row,
-        previous=previous,
-        before_audit=lambda: direct_transition_record(
-            actor=actor, version=row, from_stage=row.stage, to_stage=f"@{alias}"
-        ),
-    )
+    ports.direct_change_check(model=model, target_kind="alias", target=alias)
+    return _alias_move(actor=actor, model=model, alias=alias, row=row, previous=previous, governed=False)
 
 
 @transaction.atomic
@@ -663,9 +664,7 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
     if row is None:
         raise NotFound(f"Registered model alias {alias} not found.")
-    from registry.workflows.selectors import policy_governing
-
-    if policy_governing(model, "alias", alias) is not None:
+    if ports.target_is_governed(model=model, target_kind="alias", target=alias):
         # Taking a governed alias such as @champion away changes what serves production: EDIT is
         # not enough, only a MANAGE holder may do it (and it is audited like every delete).
         require_level(actor, Level.MANAGE, model, f"Deleting the governed alias '{alias}'")
@@ -675,6 +674,7 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     version_number = row.version.version
     row.delete()
     _touch(model)
+    events.publish(AliasDeleted(actor=actor, model=model, alias=alias, version=version_number))
     audit.record(
         actor=actor,
         action=Action.ALIAS_DELETED,

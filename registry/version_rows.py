@@ -1,11 +1,13 @@
-"""Writing a new version's rows: the version, its tags, its manifest, its validation job and outbox
-message, and the model's version counter.
+"""Writing a new version's rows: the model's version counter, the version, its tags, and the
+companion rows the registration port asks for (registry/ports.py: the artifact pipeline's manifest,
+validation job and outbox message).
 
 On PostgreSQL all of them go in one prepared statement (data-modifying CTEs), instead of the six
 ORM round trips, each compiled in Python, that the version create otherwise costs. Elsewhere (the
 embedded SQLite default) the ORM writes them one by one. Both write the same rows: the values come
 from the same unsaved model instances, through the same field methods an ORM INSERT uses
 (`pre_save`, `get_db_prep_save`), so defaults, auto_now and JSON encoding cannot drift apart.
+The statement is built from the companions' models and links, never from their app's names.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from django.db import connection
 from django.db.models import Field, Model
 
 from config.prepared import PreparedStatement
-from registry.artifacts.models import ArtifactJob, ArtifactManifest, OutboxMessage
 from registry.models import ModelVersion, ModelVersionTag, RegisteredModel
+from registry.ports import Companion
 
 
 @dataclass
@@ -28,9 +30,7 @@ class NewVersionRows:
     model: RegisteredModel
     version: ModelVersion
     tags: dict[str, str]
-    manifest: ArtifactManifest
-    job: ArtifactJob
-    message: OutboxMessage
+    companions: tuple[Companion, ...] = ()
 
 
 def _insert_fields(model_class: type[Model], *, linked: str | None = None) -> list[Field]:
@@ -45,26 +45,14 @@ def _insert_fields(model_class: type[Model], *, linked: str | None = None) -> li
     ]
 
 
-@dataclass(frozen=True)
-class _Columns:
-    """Each table's inserted columns, in the one order the statement and its parameters share."""
-
-    version: list[Field]
-    tag: list[Field]
-    manifest: list[Field]
-    job: list[Field]
-    message: list[Field]
+@functools.cache
+def _version_columns() -> tuple[list[Field], list[Field]]:
+    return _insert_fields(ModelVersion), _insert_fields(ModelVersionTag, linked="version")
 
 
 @functools.cache
-def _columns() -> _Columns:
-    return _Columns(
-        version=_insert_fields(ModelVersion),
-        tag=_insert_fields(ModelVersionTag, linked="version"),
-        manifest=_insert_fields(ArtifactManifest, linked="version"),
-        job=_insert_fields(ArtifactJob, linked="version"),
-        message=_insert_fields(OutboxMessage, linked="job"),
-    )
+def _companion_columns(model_class: type[Model], link: str) -> list[Field]:
+    return _insert_fields(model_class, linked=link)
 
 
 def _cast_type(field: Field) -> str:
@@ -93,7 +81,10 @@ def _column_list(fields: list[Field], linked: Field | None = None) -> str:
     return ", ".join(qn(f.column) for f in ([linked] if linked else []) + fields)
 
 
-def _insert_sql() -> str:
+Shape = tuple[tuple[type[Model], str, int | None], ...]
+
+
+def _insert_sql(shape: Shape) -> str:
     qn = connection.ops.quote_name
     p = _Placeholders()
     model_table = qn(RegisteredModel._meta.db_table)
@@ -103,12 +94,11 @@ def _insert_sql() -> str:
         f"UPDATE {model_table} SET {counter} = {p.cast('integer')}, {updated} = {p.cast('timestamp with time zone')} "
         f"WHERE {qn(RegisteredModel._meta.pk.column)} = {p.cast('bigint')}"
     )
-    version_fields = _columns().version
+    version_fields, tag_fields = _version_columns()
     version_insert = (
         f"INSERT INTO {qn(ModelVersion._meta.db_table)} ({_column_list(version_fields)}) "
         f"VALUES ({p.row(version_fields)}) RETURNING {qn(ModelVersion._meta.pk.column)}"
     )
-    tag_fields = _columns().tag
     if {f.name for f in tag_fields} != {"key", "value"}:
         raise RuntimeError("ModelVersionTag gained a column: teach version_rows to write it")
     tag_version = ModelVersionTag._meta.get_field("version")
@@ -117,36 +107,34 @@ def _insert_sql() -> str:
         f"SELECT v.id, tag.{qn(tag_fields[0].column)}, tag.{qn(tag_fields[1].column)} FROM v, "
         f"unnest({p.cast('text[]')}, {p.cast('text[]')}) AS tag({_column_list(tag_fields)})"
     )
-    manifest_fields = _columns().manifest
-    manifest_insert = (
-        f"INSERT INTO {qn(ArtifactManifest._meta.db_table)} "
-        f"({_column_list(manifest_fields, ArtifactManifest._meta.get_field('version'))}) "
-        f"SELECT v.id, {p.row(manifest_fields)} FROM v RETURNING {qn(ArtifactManifest._meta.pk.column)}"
-    )
-    job_fields = _columns().job
-    job_insert = (
-        f"INSERT INTO {qn(ArtifactJob._meta.db_table)} "
-        f"({_column_list(job_fields, ArtifactJob._meta.get_field('version'))}) "
-        f"SELECT v.id, {p.row(job_fields)} FROM v RETURNING {qn(ArtifactJob._meta.pk.column)}"
-    )
-    message_fields = _columns().message
-    message_insert = (
-        f"INSERT INTO {qn(OutboxMessage._meta.db_table)} "
-        f"({_column_list(message_fields, OutboxMessage._meta.get_field('job'))}) "
-        f"SELECT j.id, {p.row(message_fields)} FROM j RETURNING {qn(OutboxMessage._meta.pk.column)}"
-    )
+    ctes = [f"m AS ({model_update})", f"v AS ({version_insert})", f"t AS ({tag_insert})"]
+    for index, (model_class, link, link_to) in enumerate(shape):
+        fields = _companion_columns(model_class, link)
+        source = "v" if link_to is None else f"c{link_to}"
+        ctes.append(
+            f"c{index} AS (INSERT INTO {qn(model_class._meta.db_table)} "
+            f"({_column_list(fields, model_class._meta.get_field(link))}) "
+            f"SELECT {source}.id, {p.row(fields)} FROM {source} RETURNING {qn(model_class._meta.pk.column)})"
+        )
     # Every data-modifying CTE runs exactly once whether or not it is referenced; foreign keys
     # are checked at commit (Django creates them DEFERRABLE INITIALLY DEFERRED).
-    return (
-        f"WITH m AS ({model_update}), v AS ({version_insert}), t AS ({tag_insert}), "
-        f"a AS ({manifest_insert}), j AS ({job_insert}), o AS ({message_insert}) "
-        "SELECT v.id, a.id, j.id, o.id FROM v, a, j, o"
-    )
+    ids = ", ".join(["v.id", *(f"c{i}.id" for i in range(len(shape)))])
+    sources = ", ".join(["v", *(f"c{i}" for i in range(len(shape)))])
+    return f"WITH {', '.join(ctes)} SELECT {ids} FROM {sources}"
 
 
 # No parameter types: each placeholder is typed by its CAST, which also serves the unprepared
-# text (QUORUM_PREPARED_READS=false), where psycopg2 sends untyped literals.
-_INSERT = PreparedStatement("quorum_write_version_rows", (), _insert_sql)
+# text (QUORUM_PREPARED_READS=false), where psycopg2 sends untyped literals. One statement per
+# shape of companions (in practice one).
+_STATEMENTS: dict[Shape, PreparedStatement] = {}
+
+
+def _statement(shape: Shape) -> PreparedStatement:
+    found = _STATEMENTS.get(shape)
+    if found is None:
+        name = "quorum_write_version_rows" + (f"_{len(_STATEMENTS)}" if _STATEMENTS else "")
+        found = _STATEMENTS[shape] = PreparedStatement(name, (), lambda: _insert_sql(shape))
+    return found
 
 
 def _values(instance: Model, fields: list[Field]) -> list:
@@ -169,21 +157,22 @@ def version_rows_insert(rows: NewVersionRows) -> None:
         _rows_insert_orm(rows)
         return
     model, version = rows.model, rows.version
+    shape: Shape = tuple((type(c.row), c.link, c.link_to) for c in rows.companions)
     params = [model.last_version_number, model.updated_at, model.pk]
-    columns = _columns()
-    params += _values(version, columns.version)
+    version_fields, _ = _version_columns()
+    params += _values(version, version_fields)
     params += [list(rows.tags), list(rows.tags.values())]
-    params += _values(rows.manifest, columns.manifest)
-    params += _values(rows.job, columns.job)
-    params += _values(rows.message, columns.message)
-    version_id, manifest_id, job_id, message_id = _INSERT.fetchall(params)[0]
+    for companion in rows.companions:
+        params += _values(companion.row, _companion_columns(type(companion.row), companion.link))
+    version_id, *companion_ids = _statement(shape).fetchall(params)[0]
     _saved(version, version_id)
-    rows.manifest.version = version
-    _saved(rows.manifest, manifest_id)
-    rows.job.version = version
-    _saved(rows.job, job_id)
-    rows.message.job = rows.job
-    _saved(rows.message, message_id)
+    for companion, pk in zip(rows.companions, companion_ids, strict=True):
+        setattr(companion.row, companion.link, _linked(rows, companion))
+        _saved(companion.row, pk)
+
+
+def _linked(rows: NewVersionRows, companion: Companion) -> Model:
+    return rows.version if companion.link_to is None else rows.companions[companion.link_to].row
 
 
 def _rows_insert_orm(rows: NewVersionRows) -> None:
@@ -196,5 +185,6 @@ def _rows_insert_orm(rows: NewVersionRows) -> None:
             [ModelVersionTag(version=rows.version, key=k, value=v) for k, v in rows.tags.items()]
         )
     # Saved in order: each save takes the id its related row got from the save before it.
-    for row in (rows.manifest, rows.job, rows.message):
-        row.save(force_insert=True)
+    for companion in rows.companions:
+        setattr(companion.row, companion.link, _linked(rows, companion))
+        companion.row.save(force_insert=True)

@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from guardian.shortcuts import assign_perm
@@ -18,9 +19,49 @@ def grant_levels(user, model: RegisteredModel, *levels: Level):
     return type(user).objects.get(pk=user.pk)
 
 
+def pipeline_run_queued() -> list[int]:
+    """Run every queued artifact job in-process, as a worker would (the tests' transaction never commits)."""
+    from registry.artifacts import services as artifact_services
+    from registry.artifacts.models import ArtifactJob, JobStatus
+
+    ran = []
+    while True:
+        queued = list(
+            ArtifactJob.objects.filter(status=JobStatus.QUEUED).order_by("pk").values_list("pk", flat=True)
+        )
+        if not queued:
+            return ran
+        for job_id in queued:
+            artifact_services.job_run(job_id)
+            ran.append(job_id)
+
+
+def version_from_local_artifacts(actor, name: str, folder: Path, **extra):
+    """Register a version from a local folder holding a small MLflow model, and validate it in-process."""
+    from tests.artifacts.helpers import model_files, write_tree
+
+    write_tree(folder, model_files(big_bytes=2_000))
+    version = services.model_version_create(actor=actor, name=name, source=str(folder), **extra)
+    pipeline_run_queued()
+    return version
+
+
+@pytest.fixture
+def local_artifact_store(settings, tmp_path) -> Path:
+    """Local sources under tmp_path are allowed; the governed store is a folder beside them."""
+    settings.QUORUM_ARTIFACT_ROOT = tmp_path
+    settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
+    return tmp_path
+
+
 @dataclass
 class Governed:
-    """'scoring' owned by cast.owner, versions 1-3 created by the editor; two production approvers."""
+    """'scoring' owned by cast.owner, versions 1-3 created by the editor; two production approvers.
+
+    The versions' artifacts are real local models, validated and copied to the governed store by the
+    artifact pipeline (run in-process), as production always has them.
+    """
 
     model: RegisteredModel
     editor: object  # EDIT: requests transitions; author of the versions
@@ -31,16 +72,20 @@ class Governed:
 
 
 @pytest.fixture
-def governed(cast) -> Governed:
+def governed(cast, local_artifact_store) -> Governed:
+    from registry.artifacts import services as artifact_services
+
     model = services.registered_model_create(actor=cast.owner, name="scoring", description="credit scoring")
     editor = grant_levels(cast.editor, model, Level.EDIT)
     for number in (1, 2, 3):
-        services.model_version_create(
-            actor=editor,
-            name="scoring",
-            source=f"s3://bucket/scoring/{number}",
+        version_from_local_artifacts(
+            editor,
+            "scoring",
+            local_artifact_store / "scoring" / str(number),
             tags=[{"key": "metric.auc", "value": f"0.8{number}"}],
         )
+        artifact_services.governed_copy_start(actor=cast.owner, name="scoring", version=number)
+    pipeline_run_queued()
     both = (Level.APPROVE_PRODUCTION, Level.APPROVE_STAGING)
     return Governed(
         model=model,

@@ -1,5 +1,6 @@
 """Artifact pipeline: stores, manifests, validation on registration and governed copies on promotion.
 
 Entry points other apps use: `stores.store_for_uri`, `services.version_evidence`,
-`services.promotion_copy_start`, `services.governed_copy_start`.
+`services.governed_copy_exists`, `services.governed_copy_queue_for_request`,
+`services.governed_copy_start`; it publishes `events.GovernedCopyVerified`.
 """

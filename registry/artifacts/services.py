@@ -15,7 +15,6 @@ Reliability contract:
 from __future__ import annotations
 
 import contextlib
-import importlib
 import logging
 import time
 import uuid
@@ -29,9 +28,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 import audit
+import events
 from access.grants import Level, user_can
 from audit.models import Action
 from registry.artifacts import rules
+from registry.artifacts.events import GovernedCopyVerified
 from registry.artifacts.models import (
     ArtifactJob,
     ArtifactManifest,
@@ -53,8 +54,11 @@ from registry.artifacts.stores import (
     sha256_stream,
     store_for_uri,
 )
-from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
+from registry.errors import Conflict, NotFound, PermissionDenied
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from registry.ports import Companion
+from registry.selectors import registered_models_visible_to
+from registry.services import model_version_for_update, registered_model_for_update
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +124,17 @@ def validation_rows_new(
     )
     job, message = job_rows_new(kind=JobKind.VALIDATE, version=version, actor=actor)
     return manifest, job, message
+
+
+class ValidationOnRegistration:
+    """The registry's registration port: a version commits with its manifest, validation job and message."""
+
+    def companions(self, version: ModelVersion, actor) -> list[Companion]:
+        manifest, job, message = validation_rows_new(version=version, actor=actor)
+        return [Companion(manifest, "version"), Companion(job, "version"), Companion(message, "job", 1)]
+
+    def written(self, companions: list[Companion]) -> None:
+        outbox_publish_on_commit(companions[2].row)
 
 
 def _task_by_name(name: str):
@@ -570,14 +585,6 @@ def _copy_fail(job: ArtifactJob, token: str, message: str) -> None:
     )
 
 
-def _request_apply_hook():
-    try:
-        module = importlib.import_module("registry.workflows.services")
-    except ImportError:
-        return None
-    return getattr(module, "transition_request_apply", None)
-
-
 @transaction.atomic
 def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, location: str) -> None:
     """Every object verified: record the governed location, then apply the waiting request."""
@@ -618,34 +625,17 @@ def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, locat
             "request": job.request_id,
         },
     )
-    apply = _request_apply_hook()
-    notes = []
-    for request_id in _requests_waiting(version, job) if apply is not None else []:
-        try:
-            with transaction.atomic():
-                apply(request_id)
-        except (NotFound, Conflict, PermissionDenied, InvalidParameter) as exc:
-            # The request moved on while we copied (cancelled, rejected); the copy stands on its own.
-            notes.append(
-                f"Governed copy done; transition request {request_id} was not applied: {exc.message}"
-            )
-    if notes:
-        ArtifactJob.objects.filter(pk=job.pk).update(error=" ".join(notes))
+    # The workflow applies what waited for this copy (it subscribes); the copy stands on its own.
+    events.publish(GovernedCopyVerified(actor="system", version=version, job_id=job.pk, request_id=job.request_id))
 
 
-def _requests_waiting(version: ModelVersion, job: ArtifactJob) -> list[int]:
-    """The job's request, and any other request of this version handed over while it copied."""
-    waiting = {job.request_id} if job.request_id else set()
-    try:
-        from registry.workflows.models import RequestState, TransitionRequest
-    except ImportError:
-        return sorted(waiting)
-    waiting.update(
-        TransitionRequest.objects.filter(version=version, state=RequestState.APPLYING).values_list(
-            "pk", flat=True
-        )
-    )
-    return sorted(waiting)
+@transaction.atomic
+def artifact_job_note(job_id: int, note: str) -> None:
+    """Append a note for people to a finished job (why a waiting request was not applied)."""
+    job = ArtifactJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is not None:
+        job.error = f"{job.error} {note}".strip()[:4000]
+        job.save(update_fields=["error"])
 
 
 # --- Running a job (what the tasks call) -------------------------------------------------
@@ -713,33 +703,24 @@ def _copy_job_for(version: ModelVersion, actor, request_id: int | None) -> Artif
     return _job_queue(kind=JobKind.COPY, version=version, actor=actor, request_id=request_id)
 
 
-def promotion_copy_start(request) -> bool:
-    """Workflow hook, inside the approving transaction: take the request over if it needs a governed copy.
+def governed_copy_exists(version: ModelVersion) -> bool:
+    """Whether every object of the version was copied to the governed store and verified."""
+    return ArtifactManifest.objects.filter(version=version).exclude(governed_location="").exists()
 
-    True: a copy job was queued and will call transition_request_apply(request.pk) once every
-    object is verified. False: apply now (the policy needs no validated artifacts, or the
-    version's governed copy already exists).
+
+def governed_copy_queue_for_request(*, version: ModelVersion, request_id: int) -> ArtifactJob:
+    """Inside an approving transaction: queue (or join) the copy a request waits for.
+
+    When every object is verified, `GovernedCopyVerified` names the request; the workflow applies it.
     """
-    from registry.workflows import selectors as workflow_selectors
-    from registry.workflows.rules import PRODUCTION_RANK
-
-    policy = workflow_selectors.request_policy(request)
-    if policy is None or not policy.require_validated_artifacts or policy.rank != PRODUCTION_RANK:
-        return False
-    manifest = ArtifactManifest.objects.filter(version=request.version).first()
-    if manifest is not None and manifest.governed_location:
-        return False
-    _copy_job_for(request.version, "system", request.pk)
-    return True
+    return _copy_job_for(version, "system", request_id)
 
 
 @transaction.atomic
 def governed_copy_start(*, actor, name: str, version: int) -> ArtifactJob:
     """Copy a version to the governed store without a workflow (needs MANAGE on the model)."""
-    from registry.services import _version_for_update, registered_model_for_update
-
     model = registered_model_for_update(actor, name, Level.MANAGE, "Copying a version to the governed store")
-    row = _version_for_update(model, version)
+    row = model_version_for_update(model, version)
     manifest = ArtifactManifest.objects.filter(version=row).first()
     if manifest is None or manifest.state != EvidenceState.VALIDATED:
         raise Conflict(
@@ -754,8 +735,6 @@ def governed_copy_start(*, actor, name: str, version: int) -> ArtifactJob:
 def artifact_job_retry(*, actor, job_id: int) -> ArtifactJob:
     """Queue a failed job again (needs MANAGE on the model); validation puts the version back to pending."""
     job = ArtifactJob.objects.select_related("version__model").filter(pk=job_id).first()
-    from registry.selectors import registered_models_visible_to
-
     if job is None or not registered_models_visible_to(actor).filter(pk=job.version.model_id).exists():
         raise NotFound(f"Artifact job {job_id} not found")
     model = job.version.model

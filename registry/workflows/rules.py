@@ -150,10 +150,10 @@ def approvals_counted(
 def validation_refusal(policy: Policy, evidence: dict) -> str | None:
     """Why the version's artifacts do not satisfy the policy, or None.
 
-    Without an artifact pipeline there is nothing to check, so validation is 'unknown' and does not
-    block; with one, only an explicit `validated: True` satisfies a policy that requires validation.
+    Only an explicit `validated: True` satisfies a policy that requires validation: evidence that is
+    missing or unknown blocks, it never passes for validated.
     """
-    if not policy.require_validated_artifacts or not evidence.get("pipeline"):
+    if not policy.require_validated_artifacts:
         return None
     if evidence.get("validated") is True:
         return None

@@ -4,15 +4,12 @@ Locking order, everywhere: the registered model row (SELECT ... FOR UPDATE), the
 The model lock is what serializes two approvers finishing the same quorum and two requests for
 the same target, so a request always re-checks its facts after taking it.
 
-Hooks for the artifact pipeline (used when `registry.artifacts.services` provides them):
-- `version_evidence(version) -> dict`: `{"artifact_digest": str | None, "validated": bool | None, ...}`;
-  recorded on the request and approvals, and checked before applying.
-- `promotion_copy_start(request) -> bool`: called inside the approving transaction once the quorum is
-  reached; True means the pipeline took the request over (state `applying`) and will call
-  `transition_request_apply(request_id)` once the governed copy is proven.
+The artifact pipeline sits below the workflow: its evidence (digest, validation) is recorded on the
+request and approvals and checked before applying; a Production promotion that needs validated
+artifacts waits (state `applying`) for the version's governed copy, and the pipeline's
+`GovernedCopyVerified` event (subscribed in `copy_verified_apply`) applies it once every object is
+proven.
 """
-
-import importlib
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,7 +19,10 @@ from access.grants import LEVEL_CODENAMES, Level, user_can, user_holds
 from accounts.services import superuser_action_record
 from audit.models import Action
 from registry import rules as registry_rules
+from registry.artifacts import services as artifact_services
+from registry.artifacts.events import GovernedCopyVerified
 from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
+from registry.events import AliasMoved, StageChanged
 from registry.models import ModelVersion, RegisteredModel, Stage
 from registry.services import alias_apply, registered_model_for_update, stage_apply
 from registry.workflows import rules, selectors
@@ -41,21 +41,9 @@ from registry.workflows.models import (
 COMMENT_MAX = 10_000
 
 
-def _pipeline_hook(name: str):
-    """A function of the artifact pipeline, or None while that pipeline is not installed."""
-    try:
-        module = importlib.import_module("registry.artifacts.services")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
-
-
 def version_evidence(version: ModelVersion) -> dict:
-    """What is known about a version's artifacts: digest and validation, from the pipeline if present."""
-    hook = _pipeline_hook("version_evidence")
-    if hook is None:
-        return {"pipeline": False, "artifact_digest": None, "validated": None}
-    return {"pipeline": True, "artifact_digest": None, "validated": None, **hook(version)}
+    """What is known about a version's artifacts (digest, validation), from the pipeline."""
+    return {"pipeline": True, **artifact_services.version_evidence(version)}
 
 
 def _text(value: object, field: str, *, required: bool) -> str:
@@ -382,8 +370,8 @@ def _request_advance(request: TransitionRequest, policy: rules.Policy, evidence:
         return _request_fail(request, stale)
     request.state = RequestState.APPROVED
     request.save(update_fields=["state", "updated_at"])
-    hand_over = _pipeline_hook("promotion_copy_start")
-    if hand_over is not None and hand_over(request):
+    if _needs_governed_copy(request, policy):
+        artifact_services.governed_copy_queue_for_request(version=request.version, request_id=request.pk)
         request.state = RequestState.APPLYING
         request.save(update_fields=["state", "updated_at"])
         _audit_request(
@@ -391,6 +379,62 @@ def _request_advance(request: TransitionRequest, policy: rules.Policy, evidence:
         )
         return request
     return _request_apply_locked(request, verdict.reason)
+
+
+def _needs_governed_copy(request: TransitionRequest, policy: rules.Policy) -> bool:
+    """A Production-ranked promotion of validated artifacts applies only once they are in the governed store."""
+    if not policy.require_validated_artifacts or policy.rank != rules.PRODUCTION_RANK:
+        return False
+    return not artifact_services.governed_copy_exists(request.version)
+
+
+def copy_verified_apply(event: GovernedCopyVerified) -> None:
+    """Subscriber: a governed copy is proven; apply the requests that waited for it (each on its own)."""
+    waiting = {event.request_id} if event.request_id else set()
+    waiting.update(
+        TransitionRequest.objects.filter(version=event.version, state=RequestState.APPLYING).values_list(
+            "pk", flat=True
+        )
+    )
+    for request_id in sorted(waiting):
+        try:
+            with transaction.atomic():
+                transition_request_apply(request_id)
+        except (NotFound, Conflict, PermissionDenied, InvalidParameter) as exc:
+            # The request moved on while the copy ran (cancelled, rejected): the copy stands on its own.
+            artifact_services.artifact_job_note(
+                event.job_id, f"Governed copy done; transition request {request_id} was not applied: {exc.message}"
+            )
+
+
+def direct_change_timeline(event: StageChanged | AliasMoved) -> None:
+    """Subscriber: put a direct (ungoverned) stage or alias change on the version's timeline."""
+    if event.governed:
+        return
+    if isinstance(event, StageChanged):
+        version, before, after = event.version, event.previous, event.current
+    else:
+        version, before, after = event.current, event.current.stage, f"@{event.alias}"
+    activity_record(
+        version=version,
+        activity_type=ActivityType.APPLIED_TRANSITION,
+        user=event.actor,
+        from_stage=before,
+        to_stage=after,
+        system_comment="Applied directly (target not governed).",
+    )
+
+
+class PolicyGovernance:
+    """The registry's governance port, answered from the promotion policies."""
+
+    def direct_change_refusal(self, model: RegisteredModel, target_kind: str, target: str) -> str | None:
+        return rules.direct_change_refusal(
+            selectors.policy_governing(model, target_kind, target), target_kind, target, model.name
+        )
+
+    def is_governed(self, model: RegisteredModel, target_kind: str, target: str) -> bool:
+        return selectors.policy_governing(model, target_kind, target) is not None
 
 
 def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionRequest:
@@ -411,6 +455,7 @@ def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionReq
             row=row,
             stage=target,
             archive_existing_versions=request.archive_existing_versions,
+            governed=True,
             reason=f"transition request #{request.pk}: {why}",
         )
         for other in archived:

@@ -62,7 +62,12 @@ def history(fraud, cast, monkeypatch):
     clock.at("2026-03-03T09:05:00")
     with transaction.atomic():
         services.stage_apply(
-            actor="system", model=fraud, row=v[2], stage=Stage.PRODUCTION, archive_existing_versions=False
+            actor="system",
+            model=fraud,
+            row=v[2],
+            stage=Stage.PRODUCTION,
+            archive_existing_versions=False,
+            governed=True,
         )
         request_event("system", Action.REQUEST_APPLIED, 1, 2, "Production", "approved by 2")
     clock.at("2026-03-04T12:00:00")
@@ -73,7 +78,12 @@ def history(fraud, cast, monkeypatch):
     clock.at("2026-03-10T10:00:00")
     with transaction.atomic():
         services.stage_apply(
-            actor=cast.owner, model=fraud, row=v[1], stage=Stage.STAGING, archive_existing_versions=False
+            actor=cast.owner,
+            model=fraud,
+            row=v[1],
+            stage=Stage.STAGING,
+            archive_existing_versions=False,
+            governed=False,
         )
     clock.at("2026-03-11T10:00:00")
     services.alias_set(actor=cast.owner, name="fraud", alias="challenger", version=3)

@@ -177,6 +177,7 @@ def test_stage_change_with_archiving_names_the_archived_versions(fraud, cast):
         row=fraud.versions.get(version=1),
         stage=Stage.PRODUCTION,
         archive_existing_versions=False,
+        governed=False,
     )
     event = _recorded(
         lambda: services.stage_apply(
@@ -185,6 +186,7 @@ def test_stage_change_with_archiving_names_the_archived_versions(fraud, cast):
             row=fraud.versions.get(version=2),
             stage=Stage.PRODUCTION,
             archive_existing_versions=True,
+            governed=True,
             reason="approved request",
         )
     )

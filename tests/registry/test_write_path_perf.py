@@ -16,7 +16,7 @@ from audit.models import Action, AuditEvent
 from audit.verify import chain_verify
 from registry import services, version_rows
 from registry.artifacts.models import ArtifactJob, ArtifactManifest, OutboxMessage
-from registry.artifacts.services import validation_rows_new
+from registry.artifacts.services import ValidationOnRegistration
 from registry.models import AliasAssignment, ModelAlias, ModelVersion
 from tests.fixtures_foundation import postgres_or_skip
 
@@ -260,8 +260,8 @@ def test_one_statement_refuses_an_over_long_value_like_the_orm(fraud, cast):
     version = ModelVersion(
         model=fraud, version=fraud.last_version_number, source="s3://b/long", run_id="r" * 65
     )
-    manifest, job, message = validation_rows_new(version=version, actor=cast.owner)
-    rows = version_rows.NewVersionRows(fraud, version, {"k": "v"}, manifest, job, message)
+    companions = tuple(ValidationOnRegistration().companions(version, cast.owner))
+    rows = version_rows.NewVersionRows(fraud, version, {"k": "v"}, companions)
     with pytest.raises(DataError), transaction.atomic():
         version_rows.version_rows_insert(rows)
     fraud.refresh_from_db()

@@ -51,9 +51,9 @@ def test_request_page_shows_evidence_comparison_and_buttons(
     comparison = html.split('id="comparison"')[1].split("</table>")[0]
     assert "Requested: v2" in comparison and "Current holder: v1" in comparison
     assert "metric.auc" in comparison and "0.82" in comparison and "0.81" in comparison
-    assert "s3://bucket/scoring/2" in comparison
+    assert "/scoring/2</code>" in comparison  # the requested version's source
     assert 'id="approve-button"' in html and 'id="reject-button"' in html
-    assert "not installed (validation unknown)" in html
+    assert "Validated: yes" in html.split('id="evidence"')[1]
     assert "Requested Transition" in html.split('id="timeline"')[1]
 
 

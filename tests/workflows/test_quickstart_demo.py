@@ -9,7 +9,8 @@ from django.core.management import call_command
 from registry.models import ModelVersion
 from registry.workflows.models import RequestState, TransitionRequest
 
-pytestmark = pytest.mark.django_db
+# Transactional, as the quickstart runs: validation and the governed copy run (in-process) on commit.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 APPROVER_LINE = re.compile(r"Created approver '(?P<user>[^']+)' with one-time password: (?P<password>\S+)")
 
@@ -17,6 +18,7 @@ APPROVER_LINE = re.compile(r"Created approver '(?P<user>[^']+)' with one-time pa
 def test_demo_approver_can_sign_in_and_approve_the_pending_production_request(client, settings, tmp_path):
     settings.QUORUM_ARTIFACT_ROOT = tmp_path
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
     out = io.StringIO()
     call_command("quickstart", "--no-serve", stdout=out)
     printed = {m["user"]: m["password"] for m in APPROVER_LINE.finditer(out.getvalue())}

@@ -1,6 +1,7 @@
 """The approval workflow through the native API: policies, four-eyes, quorum, expiry, refusals, audit."""
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
@@ -12,11 +13,13 @@ from guardian.shortcuts import remove_perm
 from access.grants import LEVEL_CODENAMES, Level
 from accounts.models import Team
 from audit.models import Action, AuditEvent
+from registry import services
+from registry.artifacts.models import ArtifactJob, ArtifactManifest
 from registry.models import AliasAssignment, ModelVersion
 from registry.workflows import services as workflow_services
 from registry.workflows.models import Approval, RequestState, TransitionRequest
 from tests.conftest import make_user
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, pipeline_run_queued, version_from_local_artifacts
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +52,15 @@ def test_request_is_filed_with_reason_and_evidence_and_audited(governed, client_
         "None",
         "editor",
     )
-    assert body["evidence"] == {"pipeline": False, "artifact_digest": None, "validated": None}
+    # The pipeline's evidence as it stood: validated, with the digest of every file and the governed copy.
+    evidence = body["evidence"]
+    assert (evidence["pipeline"], evidence["validated"], evidence["validation_state"]) == (
+        True,
+        True,
+        "validated",
+    )
+    assert re.fullmatch(r"[0-9a-f]{64}", evidence["artifact_digest"])
+    assert evidence["governed_location"].startswith("file://")
     assert body["still_needed"] == ["2 more approvals (production rank)"]
     [event] = events(Action.REQUEST_CREATED)
     assert (event.actor_username, event.model_name, event.version, event.reason) == (
@@ -238,12 +249,12 @@ def test_pending_requests_expire(governed, file_request):
     assert fresh.state == RequestState.PENDING
 
 
-def test_digest_change_after_approval_fails_the_request(governed, file_request, client_for, pipeline):
+def test_digest_change_after_approval_fails_the_request(governed, file_request, client_for):
+    # Someone with database access rewrites the validated digest between the two approvals.
     v2 = ModelVersion.objects.get(model=governed.model, version=2)
-    pipeline.digests[v2.pk] = "a" * 64
     request = file_request(2)
     approve(client_for, governed.approver, request.pk)
-    pipeline.digests[v2.pk] = "b" * 64
+    ArtifactManifest.objects.filter(version=v2).update(digest="b" * 64)
     r = approve(client_for, governed.second_approver, request.pk)
     assert r.status_code == 200
     assert r.json()["state"] == "failed"
@@ -252,9 +263,15 @@ def test_digest_change_after_approval_fails_the_request(governed, file_request, 
     assert events(Action.REQUEST_FAILED)[0].reason == r.json()["state_reason"]
 
 
-def test_unvalidated_artifacts_hold_a_production_request(governed, file_request, client_for, pipeline):
-    pipeline.validated = False
-    request = file_request(2)
+def test_unvalidated_artifacts_hold_a_production_request(governed, file_request, client_for, tmp_path):
+    folder = tmp_path / "scoring" / "broken"
+    folder.mkdir(parents=True)
+    (folder / "model.pkl").write_bytes(b"no MLmodel beside it")
+    version = services.model_version_create(actor=governed.editor, name="scoring", source=str(folder))
+    pipeline_run_queued()
+    assert ArtifactManifest.objects.get(version=version).state == "failed"
+    request = file_request(version.version)
+    assert request.evidence["validated"] is False
     approve(client_for, governed.approver, request.pk)
     r = approve(client_for, governed.second_approver, request.pk)
     assert r.json()["state"] == "pending"
@@ -262,16 +279,20 @@ def test_unvalidated_artifacts_hold_a_production_request(governed, file_request,
 
 
 def test_quorum_hands_over_to_the_pipeline_which_applies_after_the_copy(
-    governed, file_request, client_for, pipeline
+    governed, file_request, client_for, local_artifact_store
 ):
-    pipeline.take_over = True
-    request = file_request(2)
+    # Validated, but not yet in the governed store: the quorum queues the copy and waits for it.
+    version = version_from_local_artifacts(governed.editor, "scoring", local_artifact_store / "scoring" / "4")
+    request = file_request(version.version)
     approve(client_for, governed.approver, request.pk)
     r = approve(client_for, governed.second_approver, request.pk)
-    assert r.json()["state"] == "applying" and pipeline.handed == [request.pk]
-    assert stage_of(2) == "None"
-    applied = workflow_services.transition_request_apply(request.pk)
-    assert applied.state == RequestState.APPLIED and stage_of(2) == "Production"
+    assert r.json()["state"] == "applying"
+    copy = ArtifactJob.objects.get(version=version, kind="copy")
+    assert (copy.request_id, copy.status) == (request.pk, "queued")
+    assert stage_of(version.version) == "None"
+    pipeline_run_queued()  # the worker copies and verifies every object; the workflow applies
+    request.refresh_from_db()
+    assert request.state == RequestState.APPLIED and stage_of(version.version) == "Production"
     assert workflow_services.transition_request_apply(request.pk).state == RequestState.APPLIED  # idempotent
     assert len(events(Action.REQUEST_APPLIED)) == 1
 

@@ -26,10 +26,12 @@ def facts(
     )
 
 
+VALIDATED = {"pipeline": True, "validated": True}
+
+
 def verdict(approvals, policy=PROD, evidence=None):
-    return rules.quorum_verdict(
-        policy, approvals, requester_id=1, creator_id=2, evidence=evidence or {}, now=NOW
-    )
+    evidence = VALIDATED if evidence is None else evidence
+    return rules.quorum_verdict(policy, approvals, requester_id=1, creator_id=2, evidence=evidence, now=NOW)
 
 
 def test_embedded_defaults_govern_production_champion_and_staging():
@@ -85,9 +87,11 @@ def test_quorum_needs_n_distinct_unexpired_approvers_holding_the_rank_and_the_te
     assert ok.may_apply and ok.counted == ("user3", "user4")
 
 
-def test_validation_is_required_only_when_a_pipeline_can_tell():
+def test_unknown_validation_blocks_a_policy_that_requires_it():
     both = [facts(3, team=True), facts(4)]
-    assert verdict(both, evidence={"pipeline": False}).may_apply
+    unknown = verdict(both, evidence={"pipeline": False})
+    assert not unknown.may_apply and "validated artifacts" in unknown.reason
+    assert not verdict(both, evidence={}).may_apply
     assert verdict(both, evidence={"pipeline": True, "validated": True}).may_apply
     refused = verdict(both, evidence={"pipeline": True, "validated": False})
     assert not refused.may_apply and "validated artifacts" in refused.reason
@@ -121,7 +125,9 @@ approval_facts = st.builds(
 @given(approvals=st.lists(approval_facts, max_size=8), required=st.integers(min_value=1, max_value=4))
 def test_verdict_counts_only_valid_distinct_approvers(approvals, required):
     policy = rules.Policy("stage", "Production", required, "production", required_team="model-risk")
-    result = rules.quorum_verdict(policy, approvals, requester_id=1, creator_id=2, evidence={}, now=NOW)
+    result = rules.quorum_verdict(
+        policy, approvals, requester_id=1, creator_id=2, evidence=VALIDATED, now=NOW
+    )
     valid = [a for a in approvals if a.expires_at > NOW and a.holds_rank and a.approver_id not in (1, 2)]
     distinct = {a.approver_id for a in valid}
     counted = rules.approvals_counted(policy, approvals, requester_id=1, creator_id=2, now=NOW)
@@ -131,6 +137,6 @@ def test_verdict_counts_only_valid_distinct_approvers(approvals, required):
     # One more valid approval from a new team member never turns an applicable verdict back.
     extra = rules.ApprovalFacts(9, "new", NOW + timedelta(hours=1), True, True)
     more = rules.quorum_verdict(
-        policy, [*approvals, extra], requester_id=1, creator_id=2, evidence={}, now=NOW
+        policy, [*approvals, extra], requester_id=1, creator_id=2, evidence=VALIDATED, now=NOW
     )
     assert more.may_apply or not result.may_apply

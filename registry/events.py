@@ -1,0 +1,70 @@
+"""What the core registry says happened: one typed event per domain operation, published inside its
+transaction (events.publish). Subscribers build their own records from these, never from each other's.
+"""
+
+from dataclasses import dataclass, field
+
+from events import DomainEvent
+from registry.models import ModelVersion, RegisteredModel
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelCreated(DomainEvent):
+    model: RegisteredModel
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelRenamed(DomainEvent):
+    model: RegisteredModel
+    previous_name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelDeleted(DomainEvent):
+    model: RegisteredModel
+    versions: list[int]
+    aliases: dict[str, int]
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionCreated(DomainEvent):
+    version: ModelVersion
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionDeleted(DomainEvent):
+    version: ModelVersion
+    aliases: list[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class StageChanged(DomainEvent):
+    """A version entered `current`; `governed`: through an approved request, not set directly."""
+
+    version: ModelVersion
+    previous: str
+    current: str
+    archived: list[int]
+    governed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AliasMoved(DomainEvent):
+    """`alias` now points at `current` (from version number `previous`, None when it is new)."""
+
+    model: RegisteredModel
+    alias: str
+    previous: int | None
+    current: ModelVersion
+    governed: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AliasDeleted(DomainEvent):
+    model: RegisteredModel
+    alias: str
+    version: int

@@ -1,0 +1,93 @@
+"""The core registry's ports: questions only a higher app can answer, filled by that app at start-up.
+
+- Governance (filled by workflows): may this stage or alias change without an approved request?
+- Registration (filled by artifacts): which rows commit with a new version (its evidence manifest,
+  validation job and outbox message), and what to do once they are written.
+
+An unfilled port fails closed: a governed-looking change is refused and a version cannot be
+registered without its validation, never waved through.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.db.models import Model
+
+from registry.errors import ApprovalRequired, Conflict
+from registry.models import ModelVersion, RegisteredModel
+
+
+class Governance(Protocol):
+    def direct_change_refusal(self, model: RegisteredModel, target_kind: str, target: str) -> str | None:
+        """Why setting this target directly is refused (a policy governs it), or None."""
+
+    def is_governed(self, model: RegisteredModel, target_kind: str, target: str) -> bool:
+        """Whether a promotion policy governs this target."""
+
+
+@dataclass(frozen=True)
+class Companion:
+    """An unsaved row written with a new version; `link` is its foreign key to the version or to an
+    earlier companion (`link_to`: None for the version, else that companion's index)."""
+
+    row: Model
+    link: str
+    link_to: int | None = None
+
+
+class Registration(Protocol):
+    def companions(self, version: ModelVersion, actor: Any) -> Sequence[Companion]:
+        """The rows that commit with `version` (unsaved; the registry writes them with it)."""
+
+    def written(self, companions: Sequence[Companion]) -> None:
+        """Called inside the transaction once the rows have their ids (e.g. to publish on commit)."""
+
+
+@dataclass
+class _Ports:
+    governance: Governance | None = None
+    registration: Registration | None = None
+    missing: dict[str, str] = field(
+        default_factory=lambda: {"governance": "workflows", "registration": "artifacts"}
+    )
+
+
+_ports = _Ports()
+
+
+def governance_install(implementation: Governance) -> None:
+    _ports.governance = implementation
+
+
+def registration_install(implementation: Registration) -> None:
+    _ports.registration = implementation
+
+
+def _governance() -> Governance:
+    if _ports.governance is None:
+        raise ApprovalRequired(
+            "Stage and alias changes are refused: no governance is installed (the workflows app is "
+            "missing from INSTALLED_APPS)."
+        )
+    return _ports.governance
+
+
+def registration() -> Registration:
+    if _ports.registration is None:
+        raise Conflict(
+            "Versions cannot be registered: no artifact pipeline is installed (the artifacts app is "
+            "missing from INSTALLED_APPS)."
+        )
+    return _ports.registration
+
+
+def direct_change_check(*, model: RegisteredModel, target_kind: str, target: str) -> None:
+    """Refuse a direct set of a target a promotion policy governs: it needs an approved request."""
+    refusal = _governance().direct_change_refusal(model, target_kind, target)
+    if refusal:
+        raise ApprovalRequired(refusal)
+
+
+def target_is_governed(*, model: RegisteredModel, target_kind: str, target: str) -> bool:
+    return _governance().is_governed(model, target_kind, target)
