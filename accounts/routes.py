@@ -77,7 +77,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "version-tag": {"DELETE": Rule(A, EDIT)},
     "version-search": {"GET": Rule(A, READ, VISIBLE)},
     "resolve": {"GET": Rule(A, READ)},
-    # Native API: promotion requests and policies (registry.workflows)
+    # Native API: promotion requests and policies (workflows)
     "model-requests": {"GET": Rule(A, READ), "POST": Rule(A, READ, "anyone who sees a model may request")},
     "model-policies": {"GET": Rule(A, READ)},
     "model-policy": {"PUT": Rule(A, MANAGE)},
@@ -92,7 +92,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "request-reject": {"POST": Rule(A, note="APPROVE_STAGING or APPROVE_PRODUCTION by the request's target")},
     "request-cancel": {"POST": Rule(A, READ, "the requester; anyone else needs MANAGE")},
     "request-comments": {"POST": Rule(A, READ)},
-    # Databricks-compatible transition requests and comments (registry.workflows.databricks)
+    # Databricks-compatible transition requests and comments (fronts/databricks)
     "databricks-request-create": {"POST": Rule(A, READ, "anyone who sees a model may request")},
     "databricks-request-approve": {
         "POST": Rule(A, note="APPROVE_STAGING or APPROVE_PRODUCTION by the request's target")
@@ -105,11 +105,11 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "databricks-comment-create": {"POST": Rule(A, READ)},
     "databricks-comment-update": {"PATCH": Rule(A, READ, "the comment's author only")},
     "databricks-comment-delete": {"DELETE": Rule(A, READ, "the author, or a MANAGE holder")},
-    # Approval queue and request pages in the admin (registry.workflows.admin_views)
+    # Approval queue and request pages in the admin (workflows.admin_views)
     "workflow-admin-queue": {"GET": Rule(Audience.STAFF, note="requests on models the caller can READ")},
     "workflow-admin-request": {"GET": Rule(Audience.STAFF, READ)},
     "workflow-admin-decide": {"POST": Rule(Audience.STAFF, note="the services check approve/reject rights")},
-    # MLflow-compatible registry (registry.mlflow_api), same services as the native API
+    # MLflow-compatible registry (fronts.mlflow), same services as the native API
     "mlflow:registered-models-create": {"POST": Rule(A, note="global registry.add_registeredmodel")},
     "mlflow:registered-models-rename": {"POST": Rule(A, MANAGE)},
     "mlflow:registered-models-update": {"PATCH": Rule(A, EDIT)},
@@ -151,13 +151,13 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "model-grant": {"DELETE": Rule(A, MANAGE, "the last MANAGE grant cannot be revoked")},
     "user-access": {"GET": Rule(A, note="yourself: models you see; others: only models you MANAGE")},
     "access-report": {"GET": Rule(A, note="models the caller MANAGEs; everything for superusers")},
-    # Native API: artifact pipeline (registry.artifacts)
+    # Native API: artifact pipeline (artifacts)
     "artifact-job-list": {"GET": Rule(A, READ, "jobs of versions the caller can READ")},
     "artifact-job-detail": {"GET": Rule(A, READ)},
     "artifact-job-retry": {"POST": Rule(A, MANAGE, "failed jobs only")},
     "version-artifacts": {"GET": Rule(A, READ)},
     "version-governed-copy": {"POST": Rule(A, MANAGE, "validated versions only")},
-    # Webhooks (registry.webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
+    # Webhooks (webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
     # per-model ones MANAGE on the model; others' webhooks answer 404.
     "webhook-list": {
         "GET": Rule(A, note="webhooks the caller may manage"),

@@ -43,20 +43,6 @@ def _require_superuser(actor: Actor, doing: str) -> None:
         raise PermissionDenied(f"{doing} needs a superuser.")
 
 
-def superuser_action_record(*, actor: User, doing: str, target: object, needed: str) -> None:
-    """Audit, once per operation, a superuser doing what only their superuser status allows."""
-    # Its own atomic block: callers inside a transaction roll it back with their change, and a
-    # caller outside one still gets the event written.
-    with transaction.atomic():
-        audit.record(
-            actor=actor,
-            action=Action.SUPERUSER_ACTION,
-            target=target,
-            model_name=getattr(target, "name", "") if isinstance(target, RegisteredModel) else "",
-            after={"doing": doing, "permission_not_granted": needed},
-        )
-
-
 # --- Tokens ------------------------------------------------------------------------------
 
 

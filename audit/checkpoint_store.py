@@ -4,19 +4,20 @@ Someone who can rewrite the database (and its checkpoint table) cannot also rewr
 a write-once bucket, so the copy there anchors the chain. The database row stays authoritative
 for `audit_verify`; a failed copy is logged, never rolled back into the checkpoint.
 
-The store is the governed store (QUORUM_GOVERNED_STORE, through the artifact pipeline's store
-interface), so the checkpoint lands wherever governed copies of versions go, with the same
-write-once rules.
+The store is the governed store (QUORUM_GOVERNED_STORE), written through the artifact pipeline's
+store interface, so the checkpoint lands wherever governed copies of versions go, with the same
+write-once rules. The pipeline sits above audit, so it fills this module's port at start-up
+(`checkpoint_sink_install`); unfilled, a copy fails (and is logged) rather than going nowhere.
 """
 
 import hashlib
 import io
 import json
 import logging
+from collections.abc import Callable
 
 from audit.chain import canonical_timestamp
 from audit.models import AuditCheckpoint
-from registry.artifacts.stores import governed_store
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +45,19 @@ def checkpoint_object_key(checkpoint: AuditCheckpoint) -> str:
     return f"{CHECKPOINT_PREFIX}/{checkpoint.seq:020d}-{checkpoint.pk}.json"
 
 
+# put(key, stream, size, sha256) -> the object's URI; filled by the artifact pipeline.
+CheckpointSink = Callable[[str, io.BytesIO, int, str], str]
+_sink: list[CheckpointSink] = []
+
+
+def checkpoint_sink_install(sink: CheckpointSink) -> None:
+    _sink[:] = [sink]
+
+
 def _store_put(key: str, data: bytes) -> str:
-    store = governed_store()
-    store.put(key, io.BytesIO(data), size=len(data), sha256=hashlib.sha256(data).hexdigest())
-    return store.uri_for(key)
+    if not _sink:
+        raise RuntimeError("no governed store is installed (the artifacts app is missing from INSTALLED_APPS)")
+    return _sink[0](key, io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest())
 
 
 def checkpoint_publish(checkpoint_id: int) -> str | None:

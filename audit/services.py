@@ -348,3 +348,22 @@ def checkpoint_create(*, actor: Any, skip_if_unchanged: bool = False) -> AuditCh
     # The object store copy is written only once the checkpoint row is committed.
     transaction.on_commit(lambda: checkpoint_publish(checkpoint.pk))
     return checkpoint
+
+
+def _is_registered_model(target: Any) -> bool:
+    meta = getattr(target, "_meta", None)
+    return meta is not None and meta.label_lower == "registry.registeredmodel"
+
+
+def superuser_action_record(*, actor: Any, doing: str, target: object, needed: str) -> None:
+    """Audit, once per operation, a superuser doing what only their superuser status allows."""
+    # Its own atomic block: callers inside a transaction roll it back with their change, and a
+    # caller outside one still gets the event written.
+    with transaction.atomic():
+        event_record(
+            actor=actor,
+            action=Action.SUPERUSER_ACTION,
+            target=target,
+            model_name=target.name if _is_registered_model(target) else "",
+            after={"doing": doing, "permission_not_granted": needed},
+        )

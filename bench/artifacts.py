@@ -132,10 +132,10 @@ def scenario(
     from django.conf import settings
 
     from accounts.models import User
+    from artifacts import services as pipeline
+    from artifacts.models import ArtifactJob, ArtifactManifest
+    from artifacts.stores import S3Store
     from registry import services as registry_services
-    from registry.artifacts import services as pipeline
-    from registry.artifacts.models import ArtifactJob, ArtifactManifest
-    from registry.artifacts.stores import S3Store
 
     bucket = f"bench-{uuid.uuid4().hex[:10]}"
     client.create_bucket(Bucket=bucket)
@@ -246,7 +246,7 @@ def scenario(
 
 
 def hashing_throughput(total_bytes: int) -> float:
-    from registry.artifacts.stores import sha256_stream
+    from artifacts.stores import sha256_stream
 
     with tempfile.TemporaryFile() as handle:
         block = os.urandom(MIB)

@@ -196,7 +196,7 @@ def load_invariant_violations(plan: LoadPlan, result: LoadResult, audit_events_b
 
     from audit.models import Action, AuditEvent
     from registry.models import AliasAssignment, ModelAlias, ModelVersion
-    from registry.workflows.models import Approval, TransitionRequest
+    from workflows.models import Approval, TransitionRequest
 
     problems = []
     if result.server_errors:

@@ -117,6 +117,9 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "registry",
+    "artifacts",
+    "workflows",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -245,7 +248,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 5
 # Publishing gives up after one quick retry instead of kombu's ~6 s of reconnecting: work is in the
-# outbox (registry.artifacts) and beat publishes it again, so a dead broker never holds up a request.
+# outbox (artifacts) and beat publishes it again, so a dead broker never holds up a request.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 5,
     "socket_connect_timeout": 5,
@@ -264,7 +267,7 @@ QUORUM_ALLOWED_LOCAL_ROOTS = [
 QUORUM_GOVERNED_STORE = os.environ.get("QUORUM_GOVERNED_STORE", f"file://{VAR_DIR / 'governed'}")
 QUORUM_MLFLOW_TRACKING_URI = os.environ.get("QUORUM_MLFLOW_TRACKING_URI", "")
 QUORUM_MAX_VERSION_BYTES = int(os.environ.get("QUORUM_MAX_VERSION_BYTES", str(50 * 1024**3)))
-# Artifact pipeline (registry.artifacts). S3 endpoint/region override boto3's AWS_* environment.
+# Artifact pipeline (artifacts). S3 endpoint/region override boto3's AWS_* environment.
 QUORUM_S3_ENDPOINT_URL = os.environ.get("QUORUM_S3_ENDPOINT_URL", "")
 QUORUM_S3_REGION = os.environ.get("QUORUM_S3_REGION", "")
 QUORUM_ARTIFACT_COPY_CONCURRENCY = int(os.environ.get("QUORUM_ARTIFACT_COPY_CONCURRENCY", "8"))
@@ -283,7 +286,7 @@ QUORUM_AUDIT_HMAC_KEY = os.environ.get("QUORUM_AUDIT_HMAC_KEY", "")
 # Periodic checkpoints (Celery beat); a checkpoint is written only if events arrived since the last.
 QUORUM_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("QUORUM_AUDIT_CHECKPOINT_SECONDS", "3600"))
 
-# --- Webhooks (registry.webhooks) ---
+# --- Webhooks (webhooks) ---
 # Hosts and networks (CIDRs) webhooks may reach although they are not public addresses.
 QUORUM_WEBHOOK_ALLOWLIST = env_list("QUORUM_WEBHOOK_ALLOWLIST", "")
 # Plain http receivers only while debugging; production (DEBUG off) delivers over https only.

@@ -4,24 +4,24 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health, metrics, schema  # noqa: F401  (schema registers auth schemes)
+from fronts.mlflow import views as mlflow_views
 from registry.api import views as native_views
-from registry.mlflow_api import views as mlflow_views
 
 urlpatterns = [
     # First: the MLflow routes carry the serving path's reads, and Django tries patterns in order.
-    path("", include("registry.mlflow_api.urls")),
+    path("", include("fronts.mlflow.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
-    path("admin/approvals/", include("registry.workflows.admin_views")),
+    path("admin/approvals/", include("workflows.admin_views")),
     path("admin/", admin.site.urls),
-    path("api/2.0/mlflow/", include("registry.workflows.databricks")),
+    path("api/2.0/mlflow/", include("fronts.databricks.urls")),
     path("api/v1/", include("registry.api.urls")),
-    path("api/v1/", include("registry.workflows.urls")),
+    path("api/v1/", include("workflows.urls")),
     path("api/v1/audit/", include("audit.api.urls")),
     path("api/v1/", include("accounts.api.urls")),
-    path("api/v1/", include("registry.artifacts.urls")),
-    path("api/v1/", include("registry.webhooks.urls")),
+    path("api/v1/", include("artifacts.urls")),
+    path("api/v1/", include("webhooks.urls")),
     # After every /api/v1/ include: unknown native paths get a JSON 404, not Django's HTML page.
     re_path(r"^api/v1/(?P<path>.*)$", native_views.endpoint_not_found, name="api-v1-not-found"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

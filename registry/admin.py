@@ -194,8 +194,3 @@ class ModelVersionAdmin(AuditTrailAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
         return False
-
-
-# The artifact pipeline's admin pages (job progress, retry, manifests).
-from registry.artifacts import admin as artifacts_admin  # noqa: E402, F401
-from registry.webhooks import admin as webhooks_admin  # noqa: E402, F401

@@ -34,6 +34,8 @@ class RegisteredModel(models.Model):
             ("approve_staging_registeredmodel", "Approve requests targeting Staging"),
             ("approve_production_registeredmodel", "Approve requests targeting Production"),
             ("manage_registeredmodel", "Manage access, rename, delete and policies"),
+            # Registry-wide, not per model: kept under the registry's label, as operators grant it.
+            ("manage_registry_webhooks", "Manage registry-wide webhooks"),
         ]
 
     def __str__(self) -> str:
@@ -140,10 +142,3 @@ class AliasAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.model.name}@{self.alias} -> v{self.version_number}"
-
-
-# The approval workflow's and the artifact pipeline's models live in their own modules but
-# belong to this app.
-from registry.artifacts.models import *  # noqa: E402, F403
-from registry.webhooks.models import *  # noqa: E402, F403
-from registry.workflows.models import *  # noqa: E402, F403

@@ -24,8 +24,8 @@ from access.grants import (
     user_holds,
     user_holds_global,
 )
-from accounts.services import superuser_action_record
 from audit.models import Action
+from audit.services import superuser_action_record
 from config.prepared import PreparedQuery, prefetched_set
 from registry import ports, rules, tracking
 from registry.errors import (
@@ -389,7 +389,7 @@ def _model_version_create(
         run_link=run_link or "",
         logged_model_id=model_id,
         description=description,
-        # Validation (registry.artifacts) moves it to READY or FAILED_REGISTRATION after commit.
+        # Validation (artifacts) moves it to READY or FAILED_REGISTRATION after commit.
         status=VersionStatus.PENDING_REGISTRATION,
         creator=actor,
     )

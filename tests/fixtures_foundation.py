@@ -35,7 +35,7 @@ def targets_open(actor, name: str) -> None:
     The foundation tests exercise the registry's own mechanics (archiving, alias moves); governance of
     these targets is tested with the workflows.
     """
-    from registry.workflows.services import promotion_policy_set
+    from workflows.services import promotion_policy_set
 
     for kind, target in (("stage", "Production"), ("stage", "Staging"), ("alias", "champion")):
         promotion_policy_set(actor=actor, name=name, target_kind=kind, target=target, governed=False)

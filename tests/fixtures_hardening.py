@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
+from artifacts.models import ArtifactJob
 from audit.models import AuditEvent, ChainHead
-from registry.artifacts.models import ArtifactJob
 from registry.models import (
     AliasAssignment,
     ModelAlias,
@@ -15,8 +15,8 @@ from registry.models import (
     RegisteredModel,
     RegisteredModelTag,
 )
-from registry.webhooks.models import Webhook
-from registry.workflows.models import Approval, PromotionPolicy, TransitionRequest, VersionActivity
+from webhooks.models import Webhook
+from workflows.models import Approval, PromotionPolicy, TransitionRequest, VersionActivity
 
 
 def state_snapshot(*, with_audit: bool = True) -> dict[str, Any]:

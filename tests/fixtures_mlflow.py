@@ -117,7 +117,7 @@ def ungoverned(db) -> None:
     """Organisation defaults that explicitly open the embedded governed targets, so the MLflow tests
     can move stages and aliases directly (the governed path has its own tests)."""
     from registry.models import Stage
-    from registry.workflows.models import PromotionPolicy, TargetKind
+    from workflows.models import PromotionPolicy, TargetKind
 
     for kind, target in (
         (TargetKind.STAGE, Stage.PRODUCTION.value),

@@ -177,7 +177,7 @@ class Clock:
     """
 
     def advance(self, seconds: float) -> None:
-        from registry.webhooks.models import WebhookDelivery
+        from webhooks.models import WebhookDelivery
 
         delta = timedelta(seconds=seconds)
         for name in ("next_attempt_at", "leased_until", "first_attempt_at", "dispatched_at"):
@@ -185,7 +185,7 @@ class Clock:
 
     def sweep(self, seconds: float = 0) -> int:
         """Let `seconds` pass, then run the beat sweep once; returns how many deliveries it published."""
-        from registry.webhooks.services import deliveries_sweep
+        from webhooks.services import deliveries_sweep
 
         self.advance(seconds)
         return deliveries_sweep()

@@ -21,8 +21,8 @@ def grant_levels(user, model: RegisteredModel, *levels: Level):
 
 def pipeline_run_queued() -> list[int]:
     """Run every queued artifact job in-process, as a worker would (the tests' transaction never commits)."""
-    from registry.artifacts import services as artifact_services
-    from registry.artifacts.models import ArtifactJob, JobStatus
+    from artifacts import services as artifact_services
+    from artifacts.models import ArtifactJob, JobStatus
 
     ran = []
     while True:
@@ -73,7 +73,7 @@ class Governed:
 
 @pytest.fixture
 def governed(cast, local_artifact_store) -> Governed:
-    from registry.artifacts import services as artifact_services
+    from artifacts import services as artifact_services
 
     model = services.registered_model_create(actor=cast.owner, name="scoring", description="credit scoring")
     editor = grant_levels(cast.editor, model, Level.EDIT)
@@ -100,7 +100,7 @@ def governed(cast, local_artifact_store) -> Governed:
 @pytest.fixture
 def file_request(governed) -> Callable:
     """file_request(version=2, stage='Production' | alias='champion', by=editor) -> TransitionRequest."""
-    from registry.workflows import services as workflow_services
+    from workflows import services as workflow_services
 
     def build(version: int = 2, *, stage: str | None = None, alias: str | None = None, by=None, **extra):
         kind, target = ("alias", alias) if alias else ("stage", stage or "Production")

@@ -7,9 +7,9 @@ import uuid
 import redis
 from kombu import Connection, Exchange, Producer, Queue
 
+from artifacts.models import OutboxMessage
+from artifacts.services import VALIDATE_TASK, outbox_dispatch
 from config.celery import RedisPublishChannel, RedisTransport
-from registry.artifacts.models import OutboxMessage
-from registry.artifacts.services import VALIDATE_TASK, outbox_dispatch
 from tests.fixtures_pipeline import celery_use_broker
 
 

@@ -181,7 +181,7 @@ def fraud_with_local_artifacts(access_cast, settings, tmp_path):
 def promotion_requests(fraud_with_local_artifacts) -> dict[str, int]:
     """A Staging and a Production request for a version the editor registered and requested."""
     from registry import services as registry
-    from registry.workflows import services as workflows
+    from workflows import services as workflows
 
     cast = fraud_with_local_artifacts
     version = registry.model_version_create(

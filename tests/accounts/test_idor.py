@@ -143,7 +143,7 @@ def test_who_can_do_what_never_lists_models_the_asker_does_not_manage(api_as, ac
 
 
 def test_ids_of_another_teams_promotion_requests_answer_like_missing_ids(api_as, access_cast) -> None:
-    from registry.workflows import services as workflows
+    from workflows import services as workflows
 
     hidden = workflows.transition_request_create(
         actor=access_cast.other_owner,
@@ -208,7 +208,7 @@ LIST_ENDPOINTS = [
 
 
 def test_no_list_report_or_export_mentions_another_teams_model(api_as, access_cast) -> None:
-    from registry.workflows import services as workflows
+    from workflows import services as workflows
 
     workflows.transition_request_create(
         actor=access_cast.other_owner,

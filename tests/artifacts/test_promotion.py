@@ -2,13 +2,13 @@
 
 import pytest
 
-from registry.artifacts.models import ArtifactJob
-from registry.artifacts.selectors import copy_job_for_request
+from artifacts.models import ArtifactJob
+from artifacts.selectors import copy_job_for_request
 from registry.models import ModelVersion
-from registry.workflows import services as workflow_services
-from registry.workflows.models import RequestState
 from tests.artifacts.helpers import model_files, sha256, write_tree
 from tests.fixtures_workflow import grant_levels
+from workflows import services as workflow_services
+from workflows.models import RequestState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -6,9 +6,9 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from artifacts import services
+from artifacts.models import ArtifactJob, JobKind, OutboxMessage
 from registry import services as registry_services
-from registry.artifacts import services
-from registry.artifacts.models import ArtifactJob, JobKind, OutboxMessage
 from registry.models import ModelVersion
 from tests.artifacts.helpers import model_files, write_tree
 from tests.fixtures_pipeline import celery_use_broker, free_port

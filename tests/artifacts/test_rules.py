@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.artifacts import rules
+from artifacts import rules
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ENTRY = st.tuples(
@@ -93,7 +93,7 @@ def test_retry_backoff_grows_then_hits_the_ceiling():
 
 @given(st.lists(st.sampled_from(["a", "b.bin", "..", ".", "", "x y", "%2e%2e", "/"]), max_size=8))
 def test_relpath_clean_never_escapes_the_root(parts):
-    from registry.artifacts.stores import StoreError, relpath_clean
+    from artifacts.stores import StoreError, relpath_clean
 
     raw = "/".join(parts)
     try:
@@ -105,8 +105,8 @@ def test_relpath_clean_never_escapes_the_root(parts):
 
 
 def test_the_beat_schedule_names_a_registered_task(settings):
+    from artifacts import tasks
     from config.celery import app
-    from registry.artifacts import tasks
 
     schedule = settings.CELERY_BEAT_SCHEDULE["artifacts-outbox-redispatch"]
     assert schedule["task"] in app.tasks and schedule["task"] == tasks.outbox_redispatch.name

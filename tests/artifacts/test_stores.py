@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from registry.artifacts import stores
-from registry.artifacts.stores import LocalStore, ObjectExists, S3Store, SourceUnsupported, StoreError
+from artifacts import stores
+from artifacts.stores import LocalStore, ObjectExists, S3Store, SourceUnsupported, StoreError
 from tests.artifacts.helpers import model_files, sha256, upload_tree, write_tree
 
 

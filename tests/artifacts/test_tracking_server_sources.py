@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from registry.artifacts.models import ArtifactJob, ArtifactManifest
+from artifacts.models import ArtifactJob, ArtifactManifest
 from tests.registry.test_mlflow_tracking_server import tracking_server  # noqa: F401 - the fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

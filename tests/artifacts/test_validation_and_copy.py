@@ -3,10 +3,10 @@
 import pytest
 from django.core.management import CommandError, call_command
 
+from artifacts import rules
+from artifacts.models import ArtifactJob, ArtifactManifest
+from artifacts.services import VALIDATE_TASK, version_evidence
 from audit.models import AuditEvent
-from registry.artifacts import rules
-from registry.artifacts.models import ArtifactJob, ArtifactManifest
-from registry.artifacts.services import VALIDATE_TASK, version_evidence
 from registry.models import ModelVersion
 from tests.artifacts.helpers import model_files, sha256, upload_tree, write_tree
 
@@ -193,7 +193,7 @@ def test_admin_shows_progress_and_retries_a_failed_job(artifact_root, owner_api,
     owner.is_staff = True
     owner.save()
     client.force_login(owner)
-    page = client.get("/admin/registry/artifactjob/")
+    page = client.get("/admin/artifacts/artifactjob/")
     assert page.status_code == 200
     assert "does not match the manifest" in page.content.decode()
     assert "objects," in page.content.decode()  # the progress bar's caption
@@ -201,11 +201,11 @@ def test_admin_shows_progress_and_retries_a_failed_job(artifact_root, owner_api,
     outsider.is_staff = True
     outsider.save()
     client.force_login(outsider)
-    assert "does not match" not in client.get("/admin/registry/artifactjob/").content.decode()
+    assert "does not match" not in client.get("/admin/artifacts/artifactjob/").content.decode()
 
     client.force_login(owner)
     response = client.post(
-        "/admin/registry/artifactjob/", {"action": "retry_failed", "_selected_action": [job.pk]}, follow=True
+        "/admin/artifacts/artifactjob/", {"action": "retry_failed", "_selected_action": [job.pk]}, follow=True
     )
     assert f"Job {job.pk} queued again." in response.content.decode()
     job.refresh_from_db()

@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
-from registry.artifacts.models import ArtifactJob, OutboxMessage
-from registry.artifacts.tasks import artifacts_copy
+from artifacts.models import ArtifactJob, OutboxMessage
+from artifacts.tasks import artifacts_copy
 from registry.models import ModelVersion
 from tests.artifacts.helpers import model_files, sha256, upload_tree
 from tests.fixtures_pipeline import celery_use_broker, wait_until, worker_env

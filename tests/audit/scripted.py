@@ -22,7 +22,7 @@ class Clock:
 
 
 def request_event(actor, action: Action, number: int, version: int, target: str, reason: str = "", **extra):
-    """An event as the approval workflow records it (registry.workflows.services._audit_request)."""
+    """An event as the approval workflow records it (workflows.services._audit_request)."""
     with transaction.atomic():
         audit.record(
             actor=actor,

@@ -1,4 +1,4 @@
-"""The promotions report reads what the real approval workflow records (registry.workflows)."""
+"""The promotions report reads what the real approval workflow records (workflows)."""
 
 import pytest
 from guardian.shortcuts import assign_perm
@@ -6,7 +6,7 @@ from guardian.shortcuts import assign_perm
 from access.grants import LEVEL_CODENAMES, Level
 from audit.models import AuditEvent
 from audit.reports import promotions_report
-from registry.workflows import services as workflow
+from workflows import services as workflow
 
 pytestmark = pytest.mark.django_db
 

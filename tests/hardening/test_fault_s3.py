@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from registry.artifacts.models import ArtifactJob, JobKind
+from artifacts.models import ArtifactJob, JobKind
 from registry.models import ModelVersion
 from tests.artifacts.helpers import model_files, sha256, upload_tree
 from tests.fixtures_pipeline import MotoS3, free_port

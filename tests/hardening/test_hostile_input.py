@@ -455,7 +455,7 @@ def test_self_approval_is_refused_on_every_route(governed, file_request, unchang
             f"/admin/approvals/{request.pk}/decide", {"decision": "approve", "comment": "mine"}
         )
         assert response.status_code == 302  # back to the request page with the refusal as a message
-    from registry.workflows.models import Approval
+    from workflows.models import Approval
 
     assert not Approval.objects.filter(request=request).exists()
 

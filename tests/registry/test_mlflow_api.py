@@ -607,7 +607,7 @@ def test_server_info_describes_no_multipart(api):
 
 
 def test_governed_targets_answer_permission_denied_through_mlflow(fraud_api):
-    from registry.workflows.models import PromotionPolicy
+    from workflows.models import PromotionPolicy
 
     PromotionPolicy.objects.all().delete()  # back to the embedded defaults: Production needs approvals
     response = fraud_api.post(
@@ -685,7 +685,7 @@ def test_create_answers_the_version_exactly_as_a_get_reads_it(api, via_broker, r
 
 def test_bearer_requests_skip_drf_but_answer_as_it_would(api, cast, monkeypatch, settings):
     """The serving path authenticates a Bearer token without wrapping the request for DRF."""
-    from registry.mlflow_api import transport
+    from fronts.mlflow import transport
 
     api.post("registered-models/create", {"name": "fraud"})
 

@@ -5,9 +5,9 @@ import os
 import pytest
 
 from access.grants import Level
+from fronts.mlflow.artifacts import safe_relpath
 from registry import services
 from registry.errors import InvalidParameter
-from registry.mlflow_api.artifacts import safe_relpath
 from registry.models import ModelVersion, RegisteredModel
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords", "ungoverned")]

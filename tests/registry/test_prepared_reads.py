@@ -9,8 +9,8 @@ import pytest
 from access.grants import Level
 from accounts import services as account_services
 from accounts.services import Principal
+from fronts.mlflow.render import model_version_json
 from registry import selectors, services
-from registry.mlflow_api.render import model_version_json
 from tests.conftest import make_user
 from tests.fixtures_foundation import grant_level, postgres_or_skip
 

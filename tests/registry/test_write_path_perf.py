@@ -11,12 +11,12 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm
 
 import audit
+from artifacts.models import ArtifactJob, ArtifactManifest, OutboxMessage
+from artifacts.services import ValidationOnRegistration
 from audit.chain import event_hash
 from audit.models import Action, AuditEvent
 from audit.verify import chain_verify
 from registry import services, version_rows
-from registry.artifacts.models import ArtifactJob, ArtifactManifest, OutboxMessage
-from registry.artifacts.services import ValidationOnRegistration
 from registry.models import AliasAssignment, ModelAlias, ModelVersion
 from tests.fixtures_foundation import postgres_or_skip
 

@@ -159,7 +159,7 @@ def test_bad_creates_and_lookups(cast, fraud, client_for, hook_body):
 
 def test_listing_webhooks_and_deliveries_costs_a_fixed_number_of_queries(cast, fraud, client_for, hook_body):
     from registry import services as registry_services
-    from registry.webhooks.models import WebhookDelivery
+    from webhooks.models import WebhookDelivery
 
     platform = registry_webhook_manager()
     api = client_for(platform)

@@ -6,7 +6,7 @@ import pytest
 
 from audit.models import Action, AuditEvent
 from registry import services as registry_services
-from registry.webhooks.models import DeliveryStatus, WebhookDelivery
+from webhooks.models import DeliveryStatus, WebhookDelivery
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed", "webhooks_in_process")]
 
@@ -182,7 +182,7 @@ def test_receiver_down_for_a_while_then_back_loses_nothing(cast, fraud, committi
 def test_a_broker_outage_delays_deliveries_but_the_sweep_sends_them(
     cast, fraud, committing, receiver, clock, monkeypatch
 ):
-    from registry.webhooks import tasks
+    from webhooks import tasks
 
     owner = committing(cast.owner)
     create_webhook(owner, receiver, ["model_version_alias.created"], model="fraud")
@@ -205,7 +205,7 @@ def test_a_broker_outage_delays_deliveries_but_the_sweep_sends_them(
 def test_a_worker_lost_after_sending_means_a_duplicate_with_the_same_delivery_id(
     cast, fraud, committing, receiver, clock, monkeypatch, settings
 ):
-    from registry.webhooks import services
+    from webhooks import services
 
     owner = committing(cast.owner)
     webhook = create_webhook(owner, receiver, ["model_version_alias.created"], model="fraud")

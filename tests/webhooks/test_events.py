@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from registry import services as registry_services
-from registry.webhooks import services as webhook_services
-from registry.webhooks.models import Webhook, WebhookDelivery, WebhookEventRecord, WebhookStatus
-from registry.workflows import services as workflow_services
+from webhooks import services as webhook_services
+from webhooks.models import Webhook, WebhookDelivery, WebhookEventRecord, WebhookStatus
+from workflows import services as workflow_services
 
 pytestmark = pytest.mark.django_db
 

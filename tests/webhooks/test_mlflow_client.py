@@ -7,8 +7,8 @@ from mlflow.entities.webhook import WebhookEvent, WebhookStatus
 from mlflow.exceptions import MlflowException
 
 from audit.models import Action, AuditEvent
-from registry.webhooks.models import Webhook
 from tests.fixtures_mlflow import api_token_for
+from webhooks.models import Webhook
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth.models import Permission
 
-from registry.webhooks.models import Webhook
+from webhooks.models import Webhook
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("loopback_allowed")]
 

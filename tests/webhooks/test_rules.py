@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.webhooks import rules
-from registry.webhooks.services import request_headers, signature
+from webhooks import rules
+from webhooks.services import request_headers, signature
 
 NO_ALLOWLIST = rules.Allowlist.parse([])
 

@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from registry.webhooks.models import WebhookDelivery
+from webhooks.models import WebhookDelivery
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from registry import services as registry_services
-from registry.webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 from tests.fixtures_pipeline import celery_use_broker, wait_until
+from webhooks.models import DeliveryStatus, Webhook, WebhookDelivery
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -4,7 +4,7 @@ import pytest
 
 from audit.models import Action, AuditEvent
 from registry.models import ModelVersion
-from registry.workflows.models import RequestState
+from workflows.models import RequestState
 
 pytestmark = pytest.mark.django_db
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from registry.models import ModelVersion
-from registry.workflows import services as workflow_services
-from registry.workflows.models import RequestState, TransitionRequest
+from workflows import services as workflow_services
+from workflows.models import RequestState, TransitionRequest
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -8,11 +8,11 @@ from django.db import connection
 from audit.models import Action, AuditEvent
 from registry.errors import RegistryError
 from registry.models import ModelVersion
-from registry.workflows import services as workflow_services
-from registry.workflows.models import Approval, RequestState, TransitionRequest
 from tests.conftest import make_user
 from tests.fixtures_foundation import postgres_or_skip
 from tests.fixtures_workflow import grant_levels
+from workflows import services as workflow_services
+from workflows.models import Approval, RequestState, TransitionRequest
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

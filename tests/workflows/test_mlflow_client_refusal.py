@@ -5,7 +5,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from registry.models import ModelVersion
-from registry.workflows import services as workflow_services
+from workflows import services as workflow_services
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from registry.models import ModelVersion
-from registry.workflows.models import RequestState, TransitionRequest
+from workflows.models import RequestState, TransitionRequest
 
 # Transactional, as the quickstart runs: validation and the governed copy run (in-process) on commit.
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,14 +12,14 @@ from guardian.shortcuts import remove_perm
 
 from access.grants import LEVEL_CODENAMES, Level
 from accounts.models import Team
+from artifacts.models import ArtifactJob, ArtifactManifest
 from audit.models import Action, AuditEvent
 from registry import services
-from registry.artifacts.models import ArtifactJob, ArtifactManifest
 from registry.models import AliasAssignment, ModelVersion
-from registry.workflows import services as workflow_services
-from registry.workflows.models import Approval, RequestState, TransitionRequest
 from tests.conftest import make_user
 from tests.fixtures_workflow import grant_levels, pipeline_run_queued, version_from_local_artifacts
+from workflows import services as workflow_services
+from workflows.models import Approval, RequestState, TransitionRequest
 
 pytestmark = pytest.mark.django_db
 
@@ -525,7 +525,7 @@ def test_out_of_range_request_ids_are_404(governed, client_for, request_id):
 
 
 def test_beat_schedule_expires_stale_requests_as_the_system_task(governed, file_request, settings):
-    from registry.workflows.tasks import transition_requests_expire_periodic
+    from workflows.tasks import transition_requests_expire_periodic
 
     entry = settings.CELERY_BEAT_SCHEDULE["workflow-requests-expire"]
     assert entry["task"] == transition_requests_expire_periodic.name

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from registry.workflows import rules
+from workflows import rules
 
 NOW = datetime(2026, 1, 1, 12, tzinfo=UTC)
 PROD = rules.Policy(

@@ -1,0 +1,126 @@
+"""Admin pages of the artifact pipeline: job progress bars, failures with reasons, retry by MANAGE holders."""
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from access.grants import Level, user_can
+from artifacts import services
+from artifacts.models import ArtifactJob, ArtifactManifest, ManifestEntry
+from artifacts.selectors import artifact_jobs_visible_to
+from registry.errors import RegistryError
+from registry.selectors import model_versions_visible_to
+
+
+def job_progress_html(job: ArtifactJob) -> str:
+    """A progress bar with objects and bytes done; reusable by other admin pages (request page)."""
+    colour = {"failed": "#ba2121", "succeeded": "#417690"}.get(job.status, "#79aec8")
+    return format_html(
+        '<div title="{}" style="width:160px;background:#eee;border-radius:3px">'
+        '<div style="width:{}%;background:{};color:#fff;padding:1px 4px;border-radius:3px;white-space:nowrap">'
+        "{}%</div></div><small>{}/{} objects, {}/{} bytes</small>",
+        job.error or job.status,
+        job.percent_done,
+        colour,
+        job.percent_done,
+        job.objects_done,
+        job.objects_total,
+        f"{job.bytes_done:,}",
+        f"{job.bytes_total:,}",
+    )
+
+
+def _staff(request: HttpRequest) -> bool:
+    return bool(request.user.is_active and request.user.is_staff)
+
+
+@admin.register(ArtifactJob)
+class ArtifactJobAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "kind",
+        "version",
+        "status",
+        "progress",
+        "attempts",
+        "request_id",
+        "created_at",
+        "error",
+    ]
+    list_filter = ["kind", "status"]
+    search_fields = ["version__model__name"]
+    actions = ["retry_failed"]
+    readonly_fields = [field.name for field in ArtifactJob._meta.fields] + ["progress"]
+
+    @admin.display(description="progress")
+    def progress(self, job: ArtifactJob) -> str:
+        return job_progress_html(job)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ArtifactJob]:
+        return artifact_jobs_visible_to(request.user)
+
+    @admin.action(description="Retry the selected failed jobs (needs MANAGE on the model)")
+    def retry_failed(self, request: HttpRequest, queryset: QuerySet[ArtifactJob]) -> None:
+        for job in queryset:
+            try:
+                services.artifact_job_retry(actor=request.user, job_id=job.pk)
+            except RegistryError as exc:
+                self.message_user(request, f"Job {job.pk}: {exc.message}", level=messages.ERROR)
+            else:
+                self.message_user(request, f"Job {job.pk} queued again.", level=messages.SUCCESS)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: ArtifactJob | None = None) -> bool:
+        return _staff(request) and (obj is None or user_can(request.user, Level.READ, obj.version.model))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ArtifactJob | None = None) -> bool:
+        # The retry action needs change permission in Django's eyes; the service checks MANAGE.
+        return _staff(request) and (obj is None or user_can(request.user, Level.MANAGE, obj.version.model))
+
+    def has_delete_permission(self, request: HttpRequest, obj: ArtifactJob | None = None) -> bool:
+        return False
+
+
+class ManifestEntryInline(admin.TabularInline):
+    model = ManifestEntry
+    fields = ["path", "size", "sha256", "governed_verified_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ArtifactManifest)
+class ArtifactManifestAdmin(admin.ModelAdmin):
+    list_display = ["version", "state", "object_count", "total_bytes", "digest", "governed_location"]
+    list_filter = ["state"]
+    readonly_fields = [field.name for field in ArtifactManifest._meta.fields]
+    inlines = [ManifestEntryInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ArtifactManifest]:
+        return ArtifactManifest.objects.filter(
+            version__in=model_versions_visible_to(request.user).values("pk")
+        )
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: ArtifactManifest | None = None) -> bool:
+        return _staff(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: ArtifactManifest | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: ArtifactManifest | None = None) -> bool:
+        return False

@@ -1,0 +1,128 @@
+"""Native API of the artifact pipeline: job progress, version evidence, governed copy, retry."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from artifacts import selectors, services
+from artifacts.models import ArtifactJob
+from registry.api.schema import paginated
+from registry.rules import parse_version_number
+
+
+class ArtifactJobSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="version.model.name")
+    version = serializers.IntegerField(source="version.version")
+    percent_done = serializers.IntegerField(read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ArtifactJob
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "version",
+            "status",
+            "request_id",
+            "destination",
+            "objects_done",
+            "objects_total",
+            "bytes_done",
+            "bytes_total",
+            "percent_done",
+            "error",
+            "attempts",
+            "created_by",
+            "created_at",
+            "started_at",
+            "heartbeat_at",
+            "finished_at",
+        ]
+
+
+class ManifestEntrySerializer(serializers.Serializer):
+    path = serializers.CharField()
+    size = serializers.IntegerField()
+    sha256 = serializers.CharField()
+    governed_verified_at = serializers.DateTimeField(allow_null=True)
+
+
+class VersionArtifactsSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    version = serializers.IntegerField()
+    status = serializers.CharField()
+    status_message = serializers.CharField()
+    download_uri = serializers.CharField()
+    evidence = serializers.DictField()
+    entries = ManifestEntrySerializer(many=True)
+    jobs = ArtifactJobSerializer(many=True)
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+class ArtifactJobListView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("name", str, description="Registered model name"),
+            OpenApiParameter("version", int),
+            OpenApiParameter("status", str, description="queued, running, succeeded or failed"),
+        ],
+        responses=paginated(ArtifactJobSerializer),
+    )
+    def get(self, request):
+        params = request.query_params
+        version = params.get("version")
+        jobs = selectors.artifact_jobs_list(
+            request.user,
+            name=params.get("name"),
+            version=parse_version_number(version) if version else None,
+            status=params.get("status"),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response(ArtifactJobSerializer(page, many=True).data)
+
+
+class ArtifactJobDetailView(APIView):
+    @extend_schema(responses=ArtifactJobSerializer)
+    def get(self, request, job_id: int):
+        return Response(ArtifactJobSerializer(selectors.artifact_job_get(request.user, job_id)).data)
+
+
+class ArtifactJobRetryView(APIView):
+    @extend_schema(request=None, responses={202: ArtifactJobSerializer})
+    def post(self, request, job_id: int):
+        services.artifact_job_retry(actor=request.user, job_id=job_id)
+        job = selectors.artifact_job_get(request.user, job_id)
+        return Response(ArtifactJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class VersionArtifactsView(APIView):
+    @extend_schema(responses=VersionArtifactsSerializer)
+    def get(self, request, name: str, version: int):
+        row, manifest = selectors.version_artifacts_get(request.user, name, version)
+        body = {
+            "name": row.model.name,
+            "version": row.version,
+            "status": row.status,
+            "status_message": row.status_message,
+            "download_uri": row.download_uri,
+            "evidence": services.version_evidence(row),
+            "entries": list(selectors.manifest_entries(manifest)) if manifest else [],
+            "jobs": list(selectors.artifact_jobs_visible_to(request.user).filter(version=row)[:20]),
+        }
+        return Response(VersionArtifactsSerializer(body).data)
+
+
+class VersionGovernedCopyView(APIView):
+    @extend_schema(request=None, responses={202: ArtifactJobSerializer})
+    def post(self, request, name: str, version: int):
+        job = services.governed_copy_start(actor=request.user, name=name, version=version)
+        job = selectors.artifact_job_get(request.user, job.pk)
+        return Response(ArtifactJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

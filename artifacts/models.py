@@ -1,0 +1,147 @@
+"""Artifact pipeline tables. Imported by registry/models.py so they belong to the `registry` app."""
+
+from django.conf import settings
+from django.db import models
+
+
+class EvidenceState(models.TextChoices):
+    PENDING = "pending", "Pending validation"
+    VALIDATED = "validated", "Validated"
+    FAILED = "failed", "Failed validation"
+    # Quorum could not read the source (e.g. runs:/ without a tracking server): the version is
+    # usable, but nothing was proven about its bytes, so it can never be copied to a governed store.
+    UNVALIDATED = "unvalidated", "Not validated (source unreadable by Quorum)"
+
+
+class ArtifactManifest(models.Model):
+    """What validation proved about one version's artifacts, and where its governed copy lives."""
+
+    version = models.OneToOneField(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="artifact_manifest"
+    )
+    state = models.CharField(max_length=16, choices=EvidenceState.choices, default=EvidenceState.PENDING)
+    message = models.TextField(blank=True, default="")
+    source_location = models.TextField(blank=True, default="", help_text="The location that was read.")
+    digest = models.CharField(
+        max_length=64, blank=True, default="", help_text="SHA-256 over the sorted (path, size, sha256) list."
+    )
+    object_count = models.IntegerField(default=0)
+    total_bytes = models.BigIntegerField(default=0)
+    flavors = models.JSONField(default=list, blank=True)
+    signature = models.JSONField(null=True, blank=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+    governed_location = models.TextField(blank=True, default="")
+    governed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "registry_artifactmanifest"  # the table it had as part of the registry app
+
+    def __str__(self) -> str:
+        return f"manifest of version #{self.version_id} ({self.state})"
+
+
+class ManifestEntry(models.Model):
+    """One object of a version's artifacts: its path below the source, size and SHA-256."""
+
+    manifest = models.ForeignKey(ArtifactManifest, on_delete=models.CASCADE, related_name="entries")
+    path = models.TextField()
+    size = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # Set once the governed copy of this object has been read back and matched `sha256`.
+    governed_verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "registry_manifestentry"  # the table it had as part of the registry app
+        ordering = ["path"]
+        constraints = [models.UniqueConstraint(fields=["manifest", "path"], name="uniq_manifest_path")]
+
+    def __str__(self) -> str:
+        return f"{self.path} ({self.size} B, {self.sha256[:12]})"
+
+
+class JobKind(models.TextChoices):
+    VALIDATE = "validate", "Validate artifacts"
+    COPY = "copy", "Copy to governed store"
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class ArtifactJob(models.Model):
+    """One validation or governed copy of a version, with its progress and outcome."""
+
+    kind = models.CharField(max_length=16, choices=JobKind.choices)
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="artifact_jobs"
+    )
+    status = models.CharField(
+        max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True
+    )
+    # The workflow transition request this copy serves (workflows), applied when verified.
+    request_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    destination = models.TextField(blank=True, default="")
+    objects_total = models.IntegerField(default=0)
+    objects_done = models.IntegerField(default=0)
+    bytes_total = models.BigIntegerField(default=0)
+    bytes_done = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True, default="")
+    attempts = models.IntegerField(default=0, help_text="How many times a worker started this job.")
+    # Lease: the worker running the job holds `lease_token` and refreshes `heartbeat_at`.
+    lease_token = models.CharField(max_length=32, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "registry_artifactjob"  # the table it had as part of the registry app
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # At most one unfinished copy per version: a second promotion joins the running one.
+            models.UniqueConstraint(
+                fields=["version", "kind"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="uniq_active_artifact_job",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job #{self.pk} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+    @property
+    def percent_done(self) -> int:
+        if self.bytes_total:
+            return min(100, int(100 * self.bytes_done / self.bytes_total))
+        if self.objects_total:
+            return min(100, int(100 * self.objects_done / self.objects_total))
+        return 100 if self.status == JobStatus.SUCCEEDED else 0
+
+
+class OutboxMessage(models.Model):
+    """A task to publish, written in the transaction that asked for it; delivered after commit."""
+
+    task_name = models.CharField(max_length=200)
+    job = models.ForeignKey(ArtifactJob, on_delete=models.CASCADE, related_name="outbox")
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True, help_text="Last successful publish.")
+    dispatch_attempts = models.IntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    done_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        db_table = "registry_outboxmessage"  # the table it had as part of the registry app
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name}({self.job_id})"

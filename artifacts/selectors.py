@@ -1,0 +1,57 @@
+"""Reads of the artifact pipeline, filtered to what the user may see."""
+
+from django.db.models import QuerySet
+
+from artifacts.models import ArtifactJob, ArtifactManifest, ManifestEntry
+from registry.errors import InvalidParameter, NotFound
+from registry.models import ModelVersion
+from registry.selectors import model_version_get, model_versions_visible_to
+
+JOB_STATUSES = {"queued", "running", "succeeded", "failed"}
+
+
+def artifact_jobs_visible_to(user) -> QuerySet[ArtifactJob]:
+    """Jobs of versions `user` may read."""
+    return ArtifactJob.objects.filter(
+        version__in=model_versions_visible_to(user).values("pk")
+    ).select_related("version__model", "created_by")
+
+
+def artifact_jobs_list(
+    user, *, name: str | None = None, version: int | None = None, status: str | None = None
+) -> QuerySet[ArtifactJob]:
+    jobs = artifact_jobs_visible_to(user)
+    if name:
+        jobs = jobs.filter(version__model__name=name)
+    if version is not None:
+        jobs = jobs.filter(version__version=version)
+    if status:
+        if status not in JOB_STATUSES:
+            raise InvalidParameter(
+                f"Invalid status '{status}'; use one of {', '.join(sorted(JOB_STATUSES))}.", field="status"
+            )
+        jobs = jobs.filter(status=status)
+    return jobs.order_by("-created_at", "-id")
+
+
+def artifact_job_get(user, job_id: int) -> ArtifactJob:
+    job = artifact_jobs_visible_to(user).filter(pk=job_id).first()
+    if job is None:
+        raise NotFound(f"Artifact job {job_id} not found")
+    return job
+
+
+def version_artifacts_get(user, name: str, version: int) -> tuple[ModelVersion, ArtifactManifest | None]:
+    """A visible version and its manifest (None before validation was ever queued)."""
+    row = model_version_get(user, name, version)
+    return row, ArtifactManifest.objects.filter(version=row).first()
+
+
+def manifest_entries(manifest: ArtifactManifest) -> QuerySet[ManifestEntry]:
+    return manifest.entries.order_by("path")
+
+
+def copy_job_for_request(request_id: int, version_id: int) -> ArtifactJob | None:
+    """The governed copy a transition request waits on (for the request page's progress bar)."""
+    jobs = ArtifactJob.objects.filter(kind="copy", version_id=version_id).order_by("-created_at", "-id")
+    return jobs.filter(request_id=request_id).first() or jobs.first()

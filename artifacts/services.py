@@ -1,0 +1,788 @@
+"""Every write of the artifact pipeline: queueing jobs, running them, recording their outcome.
+
+Reliability contract:
+- Work is asked for by writing an ArtifactJob and an OutboxMessage in the caller's transaction;
+  the message is published after commit, and `outbox_redispatch` (Celery beat) publishes again
+  whatever was not picked up, so a broker outage delays work but never loses it.
+- A worker claims a job with compare-and-set on its lease and heartbeats while it runs; a job
+  whose worker died (lease expired) is claimed by the next delivery. Two deliveries of the same
+  task never run a job at once, and a finished job is never run again.
+- A copy skips objects whose governed copy was already verified, adopts objects an earlier
+  attempt wrote (after reading them back), and records the governed location only when every
+  object matched the manifest. Only then is a waiting transition request applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+import audit
+import events
+from access.grants import Level, user_can
+from artifacts import rules
+from artifacts.events import GovernedCopyVerified
+from artifacts.models import (
+    ArtifactJob,
+    ArtifactManifest,
+    EvidenceState,
+    JobKind,
+    JobStatus,
+    ManifestEntry,
+    OutboxMessage,
+)
+from artifacts.stores import (
+    ArtifactStore,
+    ObjectExists,
+    ObjectMissing,
+    SourceUnsupported,
+    StorageUnavailable,
+    StoreError,
+    governed_store,
+    relpath_clean,
+    sha256_stream,
+    store_for_uri,
+)
+from audit.models import Action
+from registry.errors import Conflict, NotFound, PermissionDenied
+from registry.models import ModelVersion, RegisteredModel, VersionStatus
+from registry.ports import Companion
+from registry.selectors import registered_models_visible_to
+from registry.services import model_version_for_update, registered_model_for_update
+
+logger = logging.getLogger(__name__)
+
+VALIDATE_TASK = "registry.artifacts.tasks.artifacts_validate"
+COPY_TASK = "registry.artifacts.tasks.artifacts_copy"
+TASK_FOR_KIND = {JobKind.VALIDATE: VALIDATE_TASK, JobKind.COPY: COPY_TASK}
+MLMODEL_MAX_BYTES = 16 * 1024 * 1024
+# How often a running job writes its progress and heartbeat, at most.
+PROGRESS_INTERVAL_SECONDS = 1.0
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (our lease expired); stop without writing an outcome."""
+
+
+# --- Queueing ------------------------------------------------------------------------------
+
+
+def _job_queue(*, kind: JobKind, version: ModelVersion, actor, request_id: int | None = None) -> ArtifactJob:
+    """Write a job and its outbox message in the current transaction; publish after commit."""
+    job, message = job_rows_new(kind=kind, version=version, actor=actor, request_id=request_id)
+    job.save(force_insert=True)
+    message.job = job
+    message.save(force_insert=True)
+    outbox_publish_on_commit(message)
+    return job
+
+
+def job_rows_new(
+    *, kind: JobKind, version: ModelVersion, actor, request_id: int | None = None
+) -> tuple[ArtifactJob, OutboxMessage]:
+    """A job and its outbox message, not yet saved: the caller writes both in its transaction."""
+    job = ArtifactJob(
+        kind=kind,
+        version=version,
+        request_id=request_id,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    # Recorded as published by its on-commit publish already, which spares that publish a
+    # transaction of its own after every commit; a publish that fails resets both fields (below).
+    # The sweep treats it the same either way: due one period after created_at == dispatched_at.
+    message = OutboxMessage(
+        task_name=TASK_FOR_KIND[kind], job=job, dispatched_at=timezone.now(), dispatch_attempts=1
+    )
+    return job, message
+
+
+def outbox_publish_on_commit(message: OutboxMessage) -> None:
+    """Publish a message written in the current transaction once that transaction commits."""
+    transaction.on_commit(lambda: outbox_dispatch(message.pk, committed=message), robust=True)
+
+
+def validation_rows_new(
+    *, version: ModelVersion, actor
+) -> tuple[ArtifactManifest, ArtifactJob, OutboxMessage]:
+    """For a version created in this transaction: its PENDING manifest, job and message, unsaved.
+
+    model_version_create writes them together with the version; publish the message with
+    `outbox_publish_on_commit` once written.
+    """
+    manifest = ArtifactManifest(
+        version=version, state=EvidenceState.PENDING, message="", source_location=version.source
+    )
+    job, message = job_rows_new(kind=JobKind.VALIDATE, version=version, actor=actor)
+    return manifest, job, message
+
+
+class ValidationOnRegistration:
+    """The registry's registration port: a version commits with its manifest, validation job and message."""
+
+    def companions(self, version: ModelVersion, actor) -> list[Companion]:
+        manifest, job, message = validation_rows_new(version=version, actor=actor)
+        return [Companion(manifest, "version"), Companion(job, "version"), Companion(message, "job", 1)]
+
+    def written(self, companions: list[Companion]) -> None:
+        outbox_publish_on_commit(companions[2].row)
+
+
+def _task_by_name(name: str):
+    # Importing the tasks module registers them with the app; apply_async on the task object
+    # (unlike send_task) also runs in-process when task_always_eager is on.
+    from artifacts import tasks
+
+    return {VALIDATE_TASK: tasks.artifacts_validate, COPY_TASK: tasks.artifacts_copy}[name]
+
+
+def outbox_dispatch(message_id: int, *, committed: OutboxMessage | None = None) -> bool:
+    """Publish one outbox message now. Never raises: a failed publish is left for the sweep.
+
+    `committed`: the message as its own transaction just wrote it, already counted as published
+    (the on-commit publish of `_job_queue`): no re-read, and nothing to write unless it fails. A
+    duplicate publish from a racing sweep is harmless (tasks claim the job before working).
+    """
+    message = committed or OutboxMessage.objects.filter(pk=message_id, done_at__isnull=True).first()
+    if message is None:
+        return False
+    try:
+        # retry=False: with the broker down this fails within the connection timeout instead
+        # of blocking the request that committed the work; the outbox keeps it safe.
+        # argsrepr/kwargsrepr: what Celery would put in the headers anyway, without its safe-repr
+        # pass (a seventh of a publish's CPU, on every create).
+        args = [message.job_id]
+        _task_by_name(message.task_name).apply_async(
+            args=args, retry=False, argsrepr=repr(args), kwargsrepr="{}"
+        )
+    except Exception as exc:  # any publish failure (or an eager run's crash) is the sweep's to retry
+        logger.warning("publishing %s failed; the outbox sweep will retry: %s", message, exc)
+        if committed is not None:
+            OutboxMessage.objects.filter(pk=message.pk).update(dispatched_at=None, last_error=str(exc)[:2000])
+        else:
+            OutboxMessage.objects.filter(pk=message.pk).update(
+                dispatch_attempts=F("dispatch_attempts") + 1, last_error=str(exc)[:2000]
+            )
+        return False
+    if committed is not None:
+        return True
+    OutboxMessage.objects.filter(pk=message.pk).update(
+        dispatched_at=timezone.now(), dispatch_attempts=F("dispatch_attempts") + 1, last_error=""
+    )
+    return True
+
+
+def outbox_redispatch(*, now=None) -> int:
+    """Publish again every unfinished outbox message no live worker holds (the beat task)."""
+    now = now or timezone.now()
+    lease = settings.QUORUM_ARTIFACT_JOB_LEASE_SECONDS
+    published = 0
+    pending = OutboxMessage.objects.filter(done_at__isnull=True).select_related("job").order_by("pk")[:500]
+    for message in pending:
+        job = message.job
+        if job.is_finished:
+            OutboxMessage.objects.filter(pk=message.pk).update(done_at=now)
+            continue
+        live = job.status == JobStatus.RUNNING and not rules.lease_expired(job.heartbeat_at, now, lease)
+        if rules.outbox_due(
+            dispatched_at=message.dispatched_at,
+            created_at=message.created_at,
+            job_running_with_live_lease=live,
+            now=now,
+            redispatch_after_seconds=settings.QUORUM_OUTBOX_REDISPATCH_SECONDS,
+        ):
+            published += int(outbox_dispatch(message.pk))
+    return published
+
+
+# --- Claiming and progress ---------------------------------------------------------------
+
+
+def job_claim(job_id: int) -> tuple[ArtifactJob, str] | None:
+    """Take the job's lease (compare-and-set); None if it is finished or another worker holds it."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    stale = now - timezone.timedelta(seconds=settings.QUORUM_ARTIFACT_JOB_LEASE_SECONDS)
+    claimed = ArtifactJob.objects.filter(
+        Q(status=JobStatus.QUEUED)
+        | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+        | Q(status=JobStatus.RUNNING, heartbeat_at__isnull=True),
+        pk=job_id,
+    ).update(
+        status=JobStatus.RUNNING,
+        lease_token=token,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+        started_at=now,
+        error="",
+    )
+    if not claimed:
+        return None
+    return ArtifactJob.objects.select_related("version__model").get(pk=job_id), token
+
+
+def job_release(job: ArtifactJob, token: str, why: str) -> None:
+    """Give the lease back after a transient error so the retry (or the sweep) can claim it."""
+    ArtifactJob.objects.filter(pk=job.pk, lease_token=token).update(
+        status=JobStatus.QUEUED, lease_token="", heartbeat_at=None, error=why[:4000]
+    )
+
+
+@dataclass
+class Progress:
+    job: ArtifactJob | None
+    token: str = ""
+    objects_done: int = 0
+    bytes_done: int = 0
+    last_saved: float = 0.0
+    # Manifest entries whose governed copy was verified since the last save. Written in batches:
+    # losing a batch to a crash only means those objects are read back again on resume.
+    verified_entry_ids: list[int] = field(default_factory=list)
+
+    def save(self, *, force: bool = False) -> None:
+        """Write progress and heartbeat; raises LeaseLost if another worker took the job over."""
+        if self.job is None:
+            return  # an inspection outside any job (bench, management command)
+        if not force and time.monotonic() - self.last_saved < PROGRESS_INTERVAL_SECONDS:
+            return
+        if self.verified_entry_ids:
+            ManifestEntry.objects.filter(pk__in=self.verified_entry_ids).update(
+                governed_verified_at=timezone.now()
+            )
+            self.verified_entry_ids = []
+        updated = ArtifactJob.objects.filter(pk=self.job.pk, lease_token=self.token).update(
+            objects_done=self.objects_done, bytes_done=self.bytes_done, heartbeat_at=timezone.now()
+        )
+        if not updated:
+            raise LeaseLost(f"artifact job {self.job.pk} was taken over by another worker")
+        self.last_saved = time.monotonic()
+
+
+def _parallel(items: list, work, progress: Progress, on_done) -> None:
+    """Run `work(item)` on a thread pool; the calling thread records results and heartbeats.
+
+    Only the calling thread touches the database, so worker threads need no connections.
+    The first failure cancels what has not started and is raised once running work finished.
+    """
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=max(1, settings.QUORUM_ARTIFACT_COPY_CONCURRENCY)) as pool:
+        pending: dict[Future, object] = {pool.submit(work, item): item for item in items}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=PROGRESS_INTERVAL_SECONDS, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    item = pending.pop(future)
+                    on_done(item, future.result())
+                progress.save()
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+
+
+def _job_finish(job: ArtifactJob, token: str, *, status: JobStatus, error: str = "", **fields) -> bool:
+    """Record the outcome if we still hold the lease; the job's outbox messages are done."""
+    now = timezone.now()
+    updated = ArtifactJob.objects.filter(pk=job.pk, lease_token=token).update(
+        status=status, error=error[:4000], finished_at=now, lease_token="", heartbeat_at=now, **fields
+    )
+    if updated:
+        OutboxMessage.objects.filter(job_id=job.pk, done_at__isnull=True).update(done_at=now)
+    return bool(updated)
+
+
+def _job_display(job: ArtifactJob) -> str:
+    return f"{job.version.model.name} v{job.version.version}"
+
+
+# --- Validation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    entries: list[tuple[str, int, str]]
+    digest: str
+    total_bytes: int
+    summary: rules.MlmodelSummary
+
+
+def artifacts_inspect(source: ArtifactStore, progress: Progress | None = None) -> ValidationResult:
+    """List, size-check and hash every object under `source`, and parse its MLmodel.
+
+    Raises rules.InvalidArtifacts for content problems and StoreError for storage ones.
+    """
+    listing = list(source.list())
+    total_bytes = sum(size for _, size in listing)
+    rules.manifest_paths_checked(path for path, _ in listing)
+    rules.size_within_limit(total_bytes, settings.QUORUM_MAX_VERSION_BYTES)
+    sizes = dict(listing)
+    if sizes[rules.MLMODEL_PATH] > MLMODEL_MAX_BYTES:
+        raise rules.InvalidArtifacts(
+            f"MLmodel is {sizes[rules.MLMODEL_PATH]:,} bytes; that is not an MLmodel."
+        )
+    with contextlib.closing(source.open(rules.MLMODEL_PATH)) as stream:
+        summary = rules.mlmodel_parse(stream.read(MLMODEL_MAX_BYTES + 1))
+
+    def hash_one(item: tuple[str, int]) -> tuple[str, int]:
+        path, _ = item
+        with contextlib.closing(source.open(path)) as stream:
+            return sha256_stream(stream)
+
+    digests: dict[str, tuple[str, int]] = {}
+    progress = progress or Progress(job=None)
+
+    def record(item: tuple[str, int], result: tuple[str, int]) -> None:
+        digests[item[0]] = result
+        progress.objects_done += 1
+        progress.bytes_done += result[1]
+
+    _parallel(listing, hash_one, progress, record)
+    entries = []
+    for path, listed_size in listing:
+        sha256, read_size = digests[path]
+        if read_size != listed_size:
+            raise StorageUnavailable(
+                f"'{path}' changed while it was read ({listed_size} bytes listed, {read_size} read)."
+            )
+        entries.append((path, read_size, sha256))
+    return ValidationResult(
+        entries=entries, digest=rules.version_digest(entries), total_bytes=total_bytes, summary=summary
+    )
+
+
+def _validation_run(job: ArtifactJob, token: str) -> None:
+    version = job.version
+    progress = Progress(job=job, token=token)
+    try:
+        source = store_for_uri(version.storage_location or version.source)
+        result = artifacts_inspect(source, progress)
+    except SourceUnsupported as exc:
+        _validation_record(job, token, state=EvidenceState.UNVALIDATED, message=str(exc))
+        return
+    except rules.InvalidArtifacts as exc:
+        _validation_record(job, token, state=EvidenceState.FAILED, message=str(exc))
+        return
+    except StorageUnavailable:
+        raise
+    except StoreError as exc:
+        _validation_record(job, token, state=EvidenceState.FAILED, message=str(exc))
+        return
+    progress.save(force=True)
+    _validation_record(job, token, state=EvidenceState.VALIDATED, result=result, location=source.uri_for())
+
+
+@transaction.atomic
+def _validation_record(
+    job: ArtifactJob,
+    token: str,
+    *,
+    state: EvidenceState,
+    message: str = "",
+    result: ValidationResult | None = None,
+    location: str = "",
+) -> None:
+    """Write the manifest, the version's status and the audit event, in one transaction."""
+    version = (
+        ModelVersion.objects.select_for_update().select_related("model").filter(pk=job.version_id).first()
+    )
+    if version is None:
+        return  # deleted while we read it; its jobs went with it
+    manifest, _ = ArtifactManifest.objects.select_for_update().get_or_create(version=version)
+    finished = _job_finish(
+        job,
+        token,
+        status=JobStatus.SUCCEEDED if state != EvidenceState.FAILED else JobStatus.FAILED,
+        error=message if state == EvidenceState.FAILED else "",
+        objects_total=len(result.entries) if result else 0,
+        objects_done=len(result.entries) if result else 0,
+        bytes_total=result.total_bytes if result else 0,
+        bytes_done=result.total_bytes if result else 0,
+    )
+    if not finished:
+        raise LeaseLost(f"artifact job {job.pk} was taken over by another worker")
+    manifest.entries.all().delete()
+    manifest.state = state
+    manifest.message = message
+    manifest.validated_at = timezone.now()
+    if result is not None:
+        ManifestEntry.objects.bulk_create(
+            [ManifestEntry(manifest=manifest, path=p, size=s, sha256=d) for p, s, d in result.entries],
+            batch_size=1000,
+        )
+        manifest.source_location = location
+        manifest.digest = result.digest
+        manifest.object_count = len(result.entries)
+        manifest.total_bytes = result.total_bytes
+        manifest.flavors = result.summary.flavors
+        manifest.signature = result.summary.signature
+    manifest.save()
+    before = version.status
+    if state == EvidenceState.FAILED:
+        version.status = VersionStatus.FAILED_REGISTRATION
+        version.status_message = message
+    else:
+        version.status = VersionStatus.READY
+        version.status_message = (
+            "" if state == EvidenceState.VALIDATED else f"Artifacts not validated: {message}"
+        )
+    version.save(update_fields=["status", "status_message", "updated_at"])
+    common = {
+        "actor": "system",
+        "target": version,
+        "model_name": version.model.name,
+        "version": version.version,
+        "before": {"status": before},
+    }
+    if state == EvidenceState.FAILED:
+        audit.record(
+            action=Action.ARTIFACTS_FAILED,
+            after={"status": version.status, "stage": "validation", "reason": message},
+            **common,
+        )
+    else:
+        audit.record(
+            action=Action.ARTIFACTS_VALIDATED,
+            after={
+                "status": version.status,
+                "validated": state == EvidenceState.VALIDATED,
+                "digest": manifest.digest,
+                "objects": manifest.object_count,
+                "bytes": manifest.total_bytes,
+                "flavors": manifest.flavors,
+                "note": message,
+            },
+            **common,
+        )
+
+
+# --- Governed copy ---------------------------------------------------------------------
+
+
+def governed_prefix(version: ModelVersion) -> str:
+    """Where a version lives in the governed store: <model>/<version>/."""
+    return f"{relpath_clean(version.model.name)}/{version.version}"
+
+
+def _copy_one(source: ArtifactStore, destination: ArtifactStore, entry: ManifestEntry, present: bool) -> str:
+    """Copy one object unless present, then read it back; 'copied' or 'adopted' when it matches."""
+    outcome = "adopted"
+    if not present:
+        try:
+            destination.copy_from(source, entry.path, entry.path, size=entry.size, sha256=entry.sha256)
+            outcome = "copied"
+        except ObjectExists:
+            pass  # written by an earlier attempt after our listing: verify it like any other
+    with contextlib.closing(destination.open(entry.path)) as stream:
+        digest, size = sha256_stream(stream)
+    if digest != entry.sha256 or size != entry.size:
+        if outcome == "copied":
+            with contextlib.suppress(StoreError):
+                destination.delete(entry.path)  # refused under Object Lock; the digest tag still tells
+        if outcome == "adopted":
+            raise StoreError(
+                f"The governed store already holds a different '{entry.path}' at "
+                f"{destination.uri_for(entry.path)} (left by an earlier model or version of this name?). "
+                "Governed objects are never overwritten: an administrator must move it aside."
+            )
+        raise StoreError(
+            f"The governed copy of '{entry.path}' does not match the manifest (expected {entry.size} "
+            f"bytes with sha256 {entry.sha256[:16]}…, read {size} bytes with {digest[:16]}…). The "
+            "source changed after validation: register the current artifacts as a new version."
+        )
+    return outcome
+
+
+def _copy_run(job: ArtifactJob, token: str) -> None:
+    version = job.version
+    manifest = ArtifactManifest.objects.filter(version=version).first()
+    if manifest is None or manifest.state != EvidenceState.VALIDATED:
+        state = manifest.get_state_display() if manifest else "never validated"
+        _copy_fail(
+            job,
+            token,
+            f"Version {version.version} of '{version.model.name}' has no validated artifacts ({state}); "
+            "only validated artifacts are copied to the governed store. Fix the source and register "
+            "a new version.",
+        )
+        return
+    entries = list(manifest.entries.all())
+    progress = Progress(job=job, token=token)
+    done = [entry for entry in entries if entry.governed_verified_at is not None]
+    progress.objects_done = len(done)
+    progress.bytes_done = sum(entry.size for entry in done)
+    try:
+        source = store_for_uri(manifest.source_location)
+        destination = governed_store().child(governed_prefix(version))
+    except StorageUnavailable:
+        raise
+    except StoreError as exc:
+        _copy_fail(job, token, str(exc))
+        return
+    ArtifactJob.objects.filter(pk=job.pk, lease_token=token).update(
+        destination=destination.uri_for(),
+        objects_total=len(entries),
+        bytes_total=manifest.total_bytes,
+        objects_done=progress.objects_done,
+        bytes_done=progress.bytes_done,
+    )
+
+    def record(entry: ManifestEntry, outcome: str) -> None:
+        progress.verified_entry_ids.append(entry.pk)
+        progress.objects_done += 1
+        progress.bytes_done += entry.size
+
+    todo = [entry for entry in entries if entry.governed_verified_at is None]
+    try:
+        # One listing instead of a HEAD per object; parts a killed worker left behind would
+        # never complete, so they are aborted up front (one copy job per version runs at a time).
+        present = set(_paths_present(destination)) if todo else set()
+        destination.abort_incomplete_uploads()
+        _parallel(
+            todo, lambda entry: _copy_one(source, destination, entry, entry.path in present), progress, record
+        )
+    except StorageUnavailable:
+        with contextlib.suppress(LeaseLost):
+            progress.save(force=True)  # keep what was verified
+        raise
+    except StoreError as exc:
+        progress.save(force=True)
+        _copy_fail(job, token, str(exc))
+        return
+    progress.save(force=True)
+    _copy_record(job, token, manifest, destination.uri_for())
+
+
+def _paths_present(store: ArtifactStore) -> Iterator[str]:
+    try:
+        for path, _ in store.list():
+            yield path
+    except ObjectMissing:
+        return  # a local governed folder not created yet
+
+
+@transaction.atomic
+def _copy_fail(job: ArtifactJob, token: str, message: str) -> None:
+    version = ModelVersion.objects.select_related("model").filter(pk=job.version_id).first()
+    if version is None or not _job_finish(job, token, status=JobStatus.FAILED, error=message):
+        return
+    audit.record(
+        actor="system",
+        action=Action.ARTIFACTS_FAILED,
+        target=version,
+        model_name=version.model.name,
+        version=version.version,
+        after={"stage": "governed copy", "job": job.pk, "request": job.request_id, "reason": message},
+    )
+
+
+@transaction.atomic
+def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, location: str) -> None:
+    """Every object verified: record the governed location, then apply the waiting request."""
+    model_id = ModelVersion.objects.filter(pk=job.version_id).values_list("model_id", flat=True).first()
+    if model_id is None:
+        return
+    # Model row first, as every registry and workflow service locks: no lock-order deadlocks.
+    RegisteredModel.objects.select_for_update().filter(pk=model_id).first()
+    version = (
+        ModelVersion.objects.select_for_update().select_related("model").filter(pk=job.version_id).first()
+    )
+    if version is None:
+        return
+    unverified = ManifestEntry.objects.filter(manifest=manifest, governed_verified_at__isnull=True).count()
+    if unverified:
+        # Never reached with a correct run; refuse rather than record a partial copy as governed.
+        raise StoreError(f"{unverified} objects of the governed copy are not verified.")
+    if not _job_finish(job, token, status=JobStatus.SUCCEEDED, destination=location):
+        raise LeaseLost(f"artifact job {job.pk} was taken over by another worker")
+    now = timezone.now()
+    before = version.storage_location
+    ArtifactManifest.objects.filter(pk=manifest.pk).update(governed_location=location, governed_at=now)
+    version.storage_location = location
+    version.save(update_fields=["storage_location", "updated_at"])
+    audit.record(
+        actor="system",
+        action=Action.ARTIFACTS_COPIED,
+        target=version,
+        model_name=version.model.name,
+        version=version.version,
+        before={"storage_location": before},
+        after={
+            "storage_location": location,
+            "digest": manifest.digest,
+            "objects": manifest.object_count,
+            "bytes": manifest.total_bytes,
+            "job": job.pk,
+            "request": job.request_id,
+        },
+    )
+    # The workflow applies what waited for this copy (it subscribes); the copy stands on its own.
+    events.publish(GovernedCopyVerified(actor="system", version=version, job_id=job.pk, request_id=job.request_id))
+
+
+@transaction.atomic
+def artifact_job_note(job_id: int, note: str) -> None:
+    """Append a note for people to a finished job (why a waiting request was not applied)."""
+    job = ArtifactJob.objects.select_for_update().filter(pk=job_id).first()
+    if job is not None:
+        job.error = f"{job.error} {note}".strip()[:4000]
+        job.save(update_fields=["error"])
+
+
+# --- Running a job (what the tasks call) -------------------------------------------------
+
+
+def job_run(job_id: int) -> str:
+    """Claim and run one job; returns what happened. StorageUnavailable means: retry later."""
+    claimed = job_claim(job_id)
+    if claimed is None:
+        return "skipped"  # finished, deleted, or another worker holds a live lease
+    job, token = claimed
+    runner = _validation_run if job.kind == JobKind.VALIDATE else _copy_run
+    try:
+        runner(job, token)
+    except StorageUnavailable as exc:
+        job_release(job, token, f"Storage unavailable, will retry: {exc}")
+        raise
+    except LeaseLost:
+        logger.warning("artifact job %s: lease lost to another worker; stopping", job_id)
+        return "lease lost"
+    return "ran"
+
+
+def job_give_up(job_id: int, message: str) -> None:
+    """Transient errors outlasted the retries: record the failure so a person can act on it."""
+    claimed = job_claim(job_id)
+    if claimed is None:
+        return
+    job, token = claimed
+    if job.kind == JobKind.VALIDATE:
+        _validation_record(job, token, state=EvidenceState.FAILED, message=message)
+    else:
+        _copy_fail(job, token, message)
+
+
+# --- Entry points for people and the workflow ------------------------------------------
+
+
+def version_evidence(version: ModelVersion) -> dict:
+    """What is known about a version's artifacts, for transition requests to snapshot."""
+    manifest = ArtifactManifest.objects.filter(version=version).first()
+    if manifest is None:
+        return {"artifact_digest": None, "validated": False, "validation_state": "none"}
+    return {
+        "artifact_digest": manifest.digest or None,
+        "validated": manifest.state == EvidenceState.VALIDATED,
+        "validation_state": manifest.state,
+        "validation_message": manifest.message,
+        "object_count": manifest.object_count,
+        "total_bytes": manifest.total_bytes,
+        "flavors": manifest.flavors,
+        "has_signature": manifest.signature is not None,
+        "governed_location": manifest.governed_location or None,
+    }
+
+
+def _copy_job_for(version: ModelVersion, actor, request_id: int | None) -> ArtifactJob:
+    active = ArtifactJob.objects.filter(
+        version=version, kind=JobKind.COPY, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).first()
+    if active is not None:
+        if request_id and not active.request_id:
+            ArtifactJob.objects.filter(pk=active.pk).update(request_id=request_id)
+        return active
+    return _job_queue(kind=JobKind.COPY, version=version, actor=actor, request_id=request_id)
+
+
+def governed_copy_exists(version: ModelVersion) -> bool:
+    """Whether every object of the version was copied to the governed store and verified."""
+    return ArtifactManifest.objects.filter(version=version).exclude(governed_location="").exists()
+
+
+def governed_copy_queue_for_request(*, version: ModelVersion, request_id: int) -> ArtifactJob:
+    """Inside an approving transaction: queue (or join) the copy a request waits for.
+
+    When every object is verified, `GovernedCopyVerified` names the request; the workflow applies it.
+    """
+    return _copy_job_for(version, "system", request_id)
+
+
+@transaction.atomic
+def governed_copy_start(*, actor, name: str, version: int) -> ArtifactJob:
+    """Copy a version to the governed store without a workflow (needs MANAGE on the model)."""
+    model = registered_model_for_update(actor, name, Level.MANAGE, "Copying a version to the governed store")
+    row = model_version_for_update(model, version)
+    manifest = ArtifactManifest.objects.filter(version=row).first()
+    if manifest is None or manifest.state != EvidenceState.VALIDATED:
+        raise Conflict(
+            f"Version {version} of '{name}' has no validated artifacts "
+            f"({manifest.get_state_display() if manifest else 'never validated'}); only validated "
+            "artifacts can be copied to the governed store."
+        )
+    return _copy_job_for(row, actor, None)
+
+
+@transaction.atomic
+def artifact_job_retry(*, actor, job_id: int) -> ArtifactJob:
+    """Queue a failed job again (needs MANAGE on the model); validation puts the version back to pending."""
+    job = ArtifactJob.objects.select_related("version__model").filter(pk=job_id).first()
+    if job is None or not registered_models_visible_to(actor).filter(pk=job.version.model_id).exists():
+        raise NotFound(f"Artifact job {job_id} not found")
+    model = job.version.model
+    if not user_can(actor, Level.MANAGE, model):
+        raise PermissionDenied(
+            f"Retrying an artifact job on registered model '{model.name}' needs the MANAGE permission."
+        )
+    # Model, then version, then job: the registry's lock order; it also serializes two retries
+    # of the same version, so the one-active-job constraint is checked, not tripped over.
+    RegisteredModel.objects.select_for_update().filter(pk=model.pk).first()
+    version = ModelVersion.objects.select_for_update().get(pk=job.version_id)
+    job = ArtifactJob.objects.select_for_update().get(pk=job.pk)
+    if job.status != JobStatus.FAILED:
+        raise Conflict(f"Artifact job {job_id} is {job.status}; only failed jobs can be retried.")
+    if ArtifactJob.objects.filter(
+        version=job.version, kind=job.kind, status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
+    ).exists():
+        raise Conflict(f"Another {job.kind} job of this version is already queued or running.")
+    before = {"job": job.pk, "status": job.status, "error": job.error}
+    job.status = JobStatus.QUEUED
+    job.error = ""
+    job.finished_at = None
+    job.save(update_fields=["status", "error", "finished_at"])
+    message = OutboxMessage.objects.create(task_name=TASK_FOR_KIND[JobKind(job.kind)], job=job)
+    transaction.on_commit(lambda: outbox_dispatch(message.pk), robust=True)
+    if job.kind == JobKind.VALIDATE:
+        previous_status = version.status
+        version.status = VersionStatus.PENDING_REGISTRATION
+        version.status_message = ""
+        version.save(update_fields=["status", "status_message", "updated_at"])
+        ArtifactManifest.objects.filter(version=version).update(state=EvidenceState.PENDING, message="")
+        audit.record(
+            actor=actor,
+            action=Action.VERSION_STATUS_CHANGED,
+            target=version,
+            model_name=model.name,
+            version=version.version,
+            before={"status": previous_status, **before},
+            after={"status": version.status, "artifact_job": "validation retried"},
+        )
+    else:
+        audit.record(
+            actor=actor,
+            action=Action.VERSION_UPDATED,
+            target=version,
+            model_name=model.name,
+            version=version.version,
+            before=before,
+            after={"artifact_job": "governed copy retried", "job": job.pk},
+        )
+    return job

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from artifacts import api
+
+urlpatterns = [
+    path("artifact-jobs", api.ArtifactJobListView.as_view(), name="artifact-job-list"),
+    path("artifact-jobs/<int:job_id>", api.ArtifactJobDetailView.as_view(), name="artifact-job-detail"),
+    path("artifact-jobs/<int:job_id>/retry", api.ArtifactJobRetryView.as_view(), name="artifact-job-retry"),
+    path(
+        "models/<str:name>/versions/<int:version>/artifacts",
+        api.VersionArtifactsView.as_view(),
+        name="version-artifacts",
+    ),
+    path(
+        "models/<str:name>/versions/<int:version>/governed-copy",
+        api.VersionGovernedCopyView.as_view(),
+        name="version-governed-copy",
+    ),
+]

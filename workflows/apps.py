@@ -1,0 +1,20 @@
+from django.apps import AppConfig
+
+
+class WorkflowsConfig(AppConfig):
+    """Promotion policies, transition requests, approvals and the version timeline."""
+
+    name = "workflows"
+    verbose_name = "Approval workflow"
+
+    def ready(self) -> None:
+        import events
+        from artifacts.events import GovernedCopyVerified
+        from registry import ports
+        from registry.events import AliasMoved, StageChanged
+        from workflows import services
+
+        ports.governance_install(services.PolicyGovernance())
+        events.subscribe(StageChanged, services.direct_change_timeline)
+        events.subscribe(AliasMoved, services.direct_change_timeline)
+        events.subscribe(GovernedCopyVerified, services.copy_verified_apply)

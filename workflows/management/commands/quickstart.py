@@ -1,0 +1,159 @@
+"""Migrate the embedded database, create an admin, load a demo registry, and serve on 127.0.0.1:8000.
+
+Safe to run again: an existing superuser is kept (no new password is printed) and the demo registry is
+only loaded into an empty registry.
+"""
+
+import secrets
+from argparse import ArgumentParser
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import Permission
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import User
+from registry import services
+from registry.models import RegisteredModel
+
+ADMIN_USERNAME = "admin"
+# name -> number of versions; the newest version of each carries the 'candidate' alias.
+DEMO_MODELS = {"fraud-detector": 3, "churn-predictor": 2, "credit-scoring": 1}
+# Approvers of every demo model (READ + APPROVE_STAGING + APPROVE_PRODUCTION, admin pages).
+DEMO_APPROVERS = ("risk-approver", "ml-lead")
+
+
+def _one_time_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Command(BaseCommand):
+    help = "Set up the embedded default (SQLite, local artifacts, in-process tasks) and serve it."
+
+    def add_arguments(self, parser: ArgumentParser) -> None:
+        parser.add_argument("--no-demo", action="store_true", help="Do not load the demo registry.")
+        parser.add_argument("--no-serve", action="store_true", help="Set up only; do not start the server.")
+        parser.add_argument(
+            "--addrport", default="127.0.0.1:8000", help="Where to serve (default: %(default)s)."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write(self.style.SUCCESS(f"Database migrated ({settings.DATABASES['default']['NAME']})."))
+        admin = self._admin()
+        if options["no_demo"]:
+            pass
+        elif RegisteredModel.objects.exists():
+            self.stdout.write("The registry already has models; the demo registry is not loaded again.")
+        else:
+            self._load_demo(admin)
+        if not settings.CELERY_BROKER_URL:
+            self.stdout.write("Tasks run in-process (CELERY_BROKER_URL is not set).")
+        if options["no_serve"]:
+            return
+        self.stdout.write(f"Serving on http://{options['addrport']}/ (admin: /admin/, API docs: /api/docs/)")
+        call_command("runserver", options["addrport"], use_reloader=False)
+
+    def _admin(self) -> User:
+        admin = User.objects.filter(is_superuser=True, is_active=True).order_by("pk").first()
+        if admin is not None:
+            self.stdout.write(f"Superuser '{admin.username}' exists; its password is unchanged.")
+            return admin
+        username = ADMIN_USERNAME
+        if User.objects.filter(username=username).exists():
+            username = f"{ADMIN_USERNAME}-{secrets.token_hex(3)}"  # never take over someone's account
+        password = _one_time_password()
+        admin = User.objects.create_superuser(username, f"{username}@localhost", password)
+        # Printed once, never stored in clear: note it now or reset it with `manage.py changepassword`.
+        self.stdout.write(
+            self.style.WARNING(f"Created superuser '{username}' with one-time password: {password}")
+        )
+        return admin
+
+    @transaction.atomic
+    def _load_demo(self, admin: User) -> None:
+        demo_root = Path(settings.QUORUM_ARTIFACT_ROOT) / "demo"
+        # Hold the permission instead of acting on superuser power (which is audited as an override).
+        admin.user_permissions.add(Permission.objects.get(codename="add_registeredmodel"))
+        admin = User.objects.get(pk=admin.pk)
+        for name, versions in DEMO_MODELS.items():
+            services.registered_model_create(
+                actor=admin,
+                name=name,
+                description=f"Demo model {name}",
+                tags=[{"key": "team", "value": "demo"}],
+            )
+            for number in range(1, versions + 1):
+                path = demo_root / name / str(number)
+                path.mkdir(parents=True, exist_ok=True)
+                (path / "MLmodel").write_text(
+                    f"artifact_path: model\nflavors:\n  python_function: {{}}\n# {name} v{number}\n"
+                )
+                services.model_version_create(
+                    actor=admin, name=name, source=str(path), description=f"{name} version {number}"
+                )
+            services.alias_set(actor=admin, name=name, alias="candidate", version=versions)
+        self._demo_request(admin)
+        self._demo_approvers(admin)
+        count = sum(DEMO_MODELS.values())
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Loaded the demo registry ({len(DEMO_MODELS)} models, {count} versions, 'candidate' aliases)."
+            )
+        )
+
+    def _demo_request(self, admin: User) -> None:
+        """Staging is governed by default: the demo files a request, so the approval queue is not empty."""
+        from workflows.services import transition_request_create
+
+        transition_request_create(
+            actor=admin,
+            name="fraud-detector",
+            version=2,
+            target_kind="stage",
+            target="Staging",
+            reason="Demo: promote version 2 to Staging (needs another user's approval).",
+        )
+        self.stdout.write("Filed a demo transition request: fraud-detector v2 -> Staging.")
+
+    def _demo_approvers(self, admin: User) -> None:
+        """Two approvers (printed one-time passwords) and a Production request one approval short."""
+        from guardian.shortcuts import assign_perm
+
+        from access.grants import LEVEL_CODENAMES, Level
+        from workflows.services import transition_request_approve, transition_request_create
+
+        approvers = []
+        for username in DEMO_APPROVERS:
+            if User.objects.filter(username=username).exists():
+                continue  # never take over someone's account
+            password = _one_time_password()
+            user = User.objects.create_user(username, f"{username}@localhost", password, is_staff=True)
+            for model in RegisteredModel.objects.filter(name__in=DEMO_MODELS):
+                for level in (Level.READ, Level.APPROVE_STAGING, Level.APPROVE_PRODUCTION):
+                    assign_perm(LEVEL_CODENAMES[level], user, model)
+            approvers.append(User.objects.get(pk=user.pk))
+            self.stdout.write(
+                self.style.WARNING(f"Created approver '{username}' with one-time password: {password}")
+            )
+        request = transition_request_create(
+            actor=admin,
+            name="fraud-detector",
+            version=3,
+            target_kind="stage",
+            target="Production",
+            reason="Demo: v3 recalls 4% more fraud at the same false-positive rate.",
+            archive_existing_versions=True,
+        )
+        if approvers:
+            transition_request_approve(
+                actor=approvers[0], request_id=request.pk, comment="Demo: backtest reviewed."
+            )
+        last = DEMO_APPROVERS[-1]
+        self.stdout.write(
+            f"Filed a demo Production request: fraud-detector v3 (one of two approvals in). Sign in as "
+            f"'{last}' at /admin/approvals/ and approve it."
+        )

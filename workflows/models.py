@@ -1,0 +1,206 @@
+"""Promotion policies, transition requests, approvals and the per-version activity timeline."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from registry.models import ModelVersion, RegisteredModel
+
+
+class TargetKind(models.TextChoices):
+    STAGE = "stage", "Stage"
+    ALIAS = "alias", "Alias"
+
+
+class Rank(models.TextChoices):
+    """Which approve permission counts for a target: APPROVE_STAGING or APPROVE_PRODUCTION."""
+
+    STAGING = "staging", "Staging"
+    PRODUCTION = "production", "Production"
+
+
+class RequestState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    APPLYING = "applying", "Applying"
+    APPLIED = "applied", "Applied"
+    REJECTED = "rejected", "Rejected"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+    FAILED = "failed", "Failed"
+
+
+# Open requests still hold the target: at most one per (version, target), and they can still move.
+OPEN_STATES = (RequestState.PENDING, RequestState.APPROVED, RequestState.APPLYING)
+
+
+class ActivityType(models.TextChoices):
+    """Databricks' activity types, so its transition-request clients read our timeline unchanged."""
+
+    REQUESTED_TRANSITION = "REQUESTED_TRANSITION"
+    APPROVED_REQUEST = "APPROVED_REQUEST"
+    REJECTED_REQUEST = "REJECTED_REQUEST"
+    CANCELLED_REQUEST = "CANCELLED_REQUEST"
+    APPLIED_TRANSITION = "APPLIED_TRANSITION"
+    SYSTEM_TRANSITION = "SYSTEM_TRANSITION"
+    NEW_COMMENT = "NEW_COMMENT"
+
+
+class PromotionPolicy(models.Model):
+    """How one target (a stage or an alias) is governed, for one model or (model empty) organisation-wide."""
+
+    model = models.ForeignKey(
+        RegisteredModel,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="promotion_policies",
+        help_text="Empty: the organisation-wide default for models without their own policy.",
+    )
+    target_kind = models.CharField(max_length=8, choices=TargetKind.choices)
+    target = models.CharField(max_length=255, help_text="Stage name (Production) or alias (champion).")
+    governed = models.BooleanField(
+        default=True, help_text="Off: this target is explicitly ungoverned (EDIT holders set it directly)."
+    )
+    required_approvals = models.PositiveSmallIntegerField(default=2)
+    rank = models.CharField(max_length=16, choices=Rank.choices, default=Rank.PRODUCTION)
+    requester_may_approve = models.BooleanField(default=False)
+    creator_may_approve = models.BooleanField(default=False)
+    required_team = models.ForeignKey(
+        "accounts.Team",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="At least one approval must come from a member of this team.",
+    )
+    require_validated_artifacts = models.BooleanField(default=True)
+    approval_ttl_hours = models.PositiveIntegerField(default=72, help_text="Approvals older than this lapse.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "registry_promotionpolicy"  # the table it had as part of the registry app
+        verbose_name_plural = "promotion policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["model", "target_kind", "target"],
+                condition=Q(model__isnull=False),
+                name="uniq_policy_per_model_target",
+            ),
+            models.UniqueConstraint(
+                fields=["target_kind", "target"],
+                condition=Q(model__isnull=True),
+                name="uniq_default_policy_target",
+            ),
+            models.CheckConstraint(condition=Q(required_approvals__gte=1), name="policy_needs_an_approval"),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.model.name if self.model_id else "default"
+        return f"{scope}: {self.target_kind} {self.target}"
+
+
+class TransitionRequest(models.Model):
+    """A request to move a version into a governed stage or to point a governed alias at it."""
+
+    model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="transition_requests")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="transition_requests")
+    target_kind = models.CharField(max_length=8, choices=TargetKind.choices)
+    target = models.CharField(max_length=255)
+    from_stage = models.CharField(max_length=16, help_text="The version's stage when requested.")
+    archive_existing_versions = models.BooleanField(default=False)
+    requester = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.TextField()
+    state = models.CharField(max_length=16, choices=RequestState.choices, default=RequestState.PENDING)
+    state_reason = models.TextField(blank=True, default="", help_text="Why it failed, expired or ended.")
+    evidence = models.JSONField(default=dict, help_text="Artifact digest and validation at request time.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "registry_transitionrequest"  # the table it had as part of the registry app
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["version", "target_kind", "target"],
+                condition=Q(state__in=["pending", "approved", "applying"]),
+                name="one_open_request_per_version_target",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "created_at"], name="request_state_created")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.version} -> {self.target_label}"
+
+    @property
+    def target_label(self) -> str:
+        return f"@{self.target}" if self.target_kind == TargetKind.ALIAS else self.target
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+
+class Approval(models.Model):
+    """One person's approval of a request; it lapses at `expires_at`."""
+
+    request = models.ForeignKey(TransitionRequest, on_delete=models.CASCADE, related_name="approvals")
+    approver = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    comment = models.TextField()
+    artifact_digest = models.CharField(
+        max_length=128, blank=True, default="", help_text="The version's artifact digest when approved."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "registry_approval"  # the table it had as part of the registry app
+        ordering = ["created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "approver"], name="one_approval_per_person")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.approver} approved request #{self.request_id}"
+
+
+class VersionActivity(models.Model):
+    """One entry of a version's timeline: requests, approvals, comments and transitions."""
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="activities")
+    request = models.ForeignKey(
+        TransitionRequest, null=True, blank=True, on_delete=models.CASCADE, related_name="activities"
+    )
+    activity_type = models.CharField(max_length=32, choices=ActivityType.choices)
+    from_stage = models.CharField(max_length=16, blank=True, default="")
+    to_stage = models.CharField(max_length=256, blank=True, default="", help_text="Stage, or @alias.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True, default="")
+    system_comment = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "registry_versionactivity"  # the table it had as part of the registry app
+        ordering = ["created_at", "pk"]
+        verbose_name_plural = "version activities"
+
+    def __str__(self) -> str:
+        return f"{self.version} {self.activity_type}"
+
+
+__all__ = [
+    "ActivityType",
+    "Approval",
+    "PromotionPolicy",
+    "Rank",
+    "RequestState",
+    "TargetKind",
+    "TransitionRequest",
+    "VersionActivity",
+]

@@ -1,0 +1,183 @@
+"""Reads of the approval workflow, filtered to what the user may see."""
+
+from django.conf import settings
+from django.db.models import Prefetch, QuerySet
+from django.utils import timezone
+
+from access.grants import Level, user_can
+from registry.errors import NotFound
+from registry.models import ModelVersion, RegisteredModel
+from registry.selectors import model_version_get, registered_models_visible_to
+from workflows import rules
+from workflows.models import (
+    Approval,
+    PromotionPolicy,
+    RequestState,
+    TargetKind,
+    TransitionRequest,
+    VersionActivity,
+)
+
+
+def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
+    from datetime import timedelta
+
+    return rules.Policy(
+        target_kind=row.target_kind,
+        target=row.target,
+        governed=row.governed,
+        required_approvals=row.required_approvals,
+        rank=row.rank,
+        requester_may_approve=row.requester_may_approve,
+        creator_may_approve=row.creator_may_approve,
+        required_team=row.required_team.name if row.required_team_id else None,
+        require_validated_artifacts=row.require_validated_artifacts,
+        approval_ttl=timedelta(hours=row.approval_ttl_hours),
+    )
+
+
+def policy_governing(model: RegisteredModel, target_kind: str, target: str) -> rules.Policy | None:
+    """The policy in force for one target of `model` (None: ungoverned)."""
+    rows = PromotionPolicy.objects.filter(model__isnull=True) | PromotionPolicy.objects.filter(model=model)
+    rows = list(rows.select_related("required_team__group"))
+    return rules.policy_select(
+        target_kind,
+        target,
+        [policy_as_rule(r) for r in rows if r.model_id == model.pk],
+        [policy_as_rule(r) for r in rows if r.model_id is None],
+    )
+
+
+def policies_for(model: RegisteredModel | None) -> list[PromotionPolicy]:
+    return list(PromotionPolicy.objects.filter(model=model).select_related("required_team__group"))
+
+
+def request_ttl():
+    from datetime import timedelta
+
+    return timedelta(hours=getattr(settings, "QUORUM_REQUEST_TTL_HOURS", 30 * 24))
+
+
+def request_detail_queryset(qs: QuerySet[TransitionRequest]) -> QuerySet[TransitionRequest]:
+    return qs.select_related("model", "version", "version__creator", "requester").prefetch_related(
+        Prefetch("approvals", queryset=Approval.objects.select_related("approver").order_by("created_at"))
+    )
+
+
+def pending_stage_requests_of(
+    user, name: str, version: int, stage: str | None = None
+) -> QuerySet[TransitionRequest]:
+    """Pending stage requests of one version the user can see (hidden or missing: NotFound), oldest first."""
+    row = model_version_get(user, name, version)
+    found = TransitionRequest.objects.filter(
+        version=row, target_kind=TargetKind.STAGE, state=RequestState.PENDING
+    )
+    if stage is not None:
+        found = found.filter(target=stage)
+    return request_detail_queryset(found).order_by("created_at")
+
+
+def transition_requests_visible_to(user) -> QuerySet[TransitionRequest]:
+    return request_detail_queryset(
+        TransitionRequest.objects.filter(model__in=registered_models_visible_to(user).values("pk"))
+    )
+
+
+def transition_request_get(user, request_id: int) -> TransitionRequest:
+    found = transition_requests_visible_to(user).filter(pk=request_id).first()
+    if found is None:
+        raise NotFound(f"Transition request {request_id} not found")
+    return found
+
+
+def rank_level(policy: rules.Policy) -> Level:
+    return Level.APPROVE_PRODUCTION if policy.rank == rules.PRODUCTION_RANK else Level.APPROVE_STAGING
+
+
+def approval_facts(request: TransitionRequest, policy: rules.Policy) -> list[rules.ApprovalFacts]:
+    """Each approval with what holds for its approver now: permission and team membership re-checked."""
+    level = rank_level(policy)
+    facts = []
+    for approval in request.approvals.all():
+        approver = approval.approver
+        in_team = bool(policy.required_team) and approver.groups.filter(name=policy.required_team).exists()
+        facts.append(
+            rules.ApprovalFacts(
+                approver_id=approver.pk,
+                approver_name=approver.get_username(),
+                expires_at=approval.expires_at,
+                holds_rank=user_can(approver, level, request.model),
+                in_required_team=in_team,
+                artifact_digest=approval.artifact_digest,
+            )
+        )
+    return facts
+
+
+def request_policy(request: TransitionRequest) -> rules.Policy | None:
+    return policy_governing(request.model, request.target_kind, request.target)
+
+
+def request_verdict(request: TransitionRequest, evidence: dict | None = None) -> rules.Verdict:
+    """What the request has and what it still needs, as of now."""
+    policy = request_policy(request)
+    if policy is None:
+        return rules.Verdict(True, "The target is no longer governed.")
+    return rules.quorum_verdict(
+        policy,
+        approval_facts(request, policy),
+        requester_id=request.requester_id,
+        creator_id=request.version.creator_id,
+        evidence=evidence if evidence is not None else request.evidence,
+        now=timezone.now(),
+    )
+
+
+def approve_refusal_for(user, request: TransitionRequest) -> str | None:
+    """Why `user` may not approve `request` now, or None (used by views to show or hide buttons)."""
+    if request.state != RequestState.PENDING:
+        return f"The request is {request.state}."
+    policy = request_policy(request)
+    if policy is None:
+        return "The target is no longer governed."
+    return rules.approver_refusal(
+        policy,
+        approver_id=user.pk,
+        requester_id=request.requester_id,
+        creator_id=request.version.creator_id,
+        holds_rank=user_can(user, rank_level(policy), request.model),
+        already_approved=any(a.approver_id == user.pk for a in request.approvals.all()),
+    )
+
+
+def reject_refusal_for(user, request: TransitionRequest) -> str | None:
+    if request.state not in (RequestState.PENDING, RequestState.APPROVED):
+        return f"The request is {request.state}."
+    policy = request_policy(request)
+    if policy is not None and not user_can(user, rank_level(policy), request.model):
+        return f"Rejecting a {policy.rank}-rank request needs the {rank_level(policy).value} permission on the model."
+    return None
+
+
+def transition_requests_actionable_by(user) -> list[TransitionRequest]:
+    """Pending requests `user` may approve now: the approver's queue."""
+    pending = transition_requests_visible_to(user).filter(state=RequestState.PENDING).order_by("created_at")
+    return [r for r in pending if approve_refusal_for(user, r) is None]
+
+
+def version_timeline(user, name: str, version: int) -> tuple[ModelVersion, QuerySet[VersionActivity]]:
+    row = model_version_get(user, name, version)
+    return row, VersionActivity.objects.filter(version=row).select_related("user", "request")
+
+
+def version_holding(request: TransitionRequest) -> ModelVersion | None:
+    """The version that holds the request's target now (for side-by-side comparison)."""
+    if request.target_kind == rules.ALIAS_KIND:
+        alias = request.model.aliases.filter(alias=request.target).select_related("version").first()
+        return alias.version if alias else None
+    return (
+        ModelVersion.objects.filter(model=request.model, stage=request.target)
+        .exclude(pk=request.version_id)
+        .order_by("-version")
+        .first()
+    )

@@ -1,0 +1,137 @@
+"""Native API representations of requests, policies and timelines (input/output only)."""
+
+from rest_framework import serializers
+
+from workflows.models import Approval, PromotionPolicy, TransitionRequest, VersionActivity
+
+
+class ApprovalSerializer(serializers.ModelSerializer):
+    approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = Approval
+        fields = ["approver", "comment", "artifact_digest", "created_at", "expires_at"]
+
+
+class TransitionRequestSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="model.name")
+    version = serializers.IntegerField(source="version.version")
+    requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approvals = ApprovalSerializer(many=True, read_only=True)
+    still_needed = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TransitionRequest
+        fields = [
+            "id",
+            "name",
+            "version",
+            "target_kind",
+            "target",
+            "from_stage",
+            "archive_existing_versions",
+            "requester",
+            "reason",
+            "state",
+            "state_reason",
+            "evidence",
+            "approvals",
+            "still_needed",
+            "created_at",
+            "updated_at",
+            "decided_at",
+        ]
+
+    def get_still_needed(self, obj: TransitionRequest) -> list[str]:
+        if obj.state != "pending":
+            return []
+        from workflows.selectors import request_verdict
+
+        return list(request_verdict(obj).missing)
+
+
+class TransitionRequestListSerializer(TransitionRequestSerializer):
+    """Requests in a list: without `still_needed`, which re-checks every approver's permissions."""
+
+    class Meta(TransitionRequestSerializer.Meta):
+        fields = [f for f in TransitionRequestSerializer.Meta.fields if f != "still_needed"]
+
+
+class TransitionRequestCreateSerializer(serializers.Serializer):
+    version = serializers.IntegerField(min_value=1)
+    stage = serializers.CharField(required=False)
+    alias = serializers.CharField(required=False)
+    reason = serializers.CharField(allow_blank=True, trim_whitespace=False)
+    archive_existing_versions = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        if ("stage" in attrs) == ("alias" in attrs):
+            raise serializers.ValidationError("Give exactly one target: 'stage' or 'alias'.")
+        return attrs
+
+
+class DecisionSerializer(serializers.Serializer):
+    comment = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class CancelSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="", trim_whitespace=False)
+
+
+class ActivitySerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    request_id = serializers.IntegerField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = VersionActivity
+        fields = [
+            "id",
+            "activity_type",
+            "request_id",
+            "from_stage",
+            "to_stage",
+            "user",
+            "comment",
+            "system_comment",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class PolicySerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+    required_team = serializers.SerializerMethodField()
+
+    class Meta:
+        model = PromotionPolicy
+        fields = [
+            "name",
+            "target_kind",
+            "target",
+            "governed",
+            "required_approvals",
+            "rank",
+            "requester_may_approve",
+            "creator_may_approve",
+            "required_team",
+            "require_validated_artifacts",
+            "approval_ttl_hours",
+            "updated_at",
+        ]
+
+    def get_name(self, obj: PromotionPolicy) -> str | None:
+        return obj.model.name if obj.model_id else None
+
+    def get_required_team(self, obj: PromotionPolicy) -> str | None:
+        return obj.required_team.name if obj.required_team_id else None
+
+
+class PolicySetSerializer(serializers.Serializer):
+    governed = serializers.BooleanField(required=False, default=True)
+    required_approvals = serializers.IntegerField(required=False, default=2, min_value=1, max_value=20)
+    rank = serializers.ChoiceField(choices=["staging", "production"], required=False, default="production")
+    requester_may_approve = serializers.BooleanField(required=False, default=False)
+    creator_may_approve = serializers.BooleanField(required=False, default=False)
+    required_team = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
+    require_validated_artifacts = serializers.BooleanField(required=False, allow_null=True, default=None)
+    approval_ttl_hours = serializers.IntegerField(required=False, default=72, min_value=1, max_value=8760)

@@ -1,0 +1,722 @@
+"""Every write of the approval workflow: one transaction each, audit event inside.
+
+Locking order, everywhere: the registered model row (SELECT ... FOR UPDATE), then the request row.
+The model lock is what serializes two approvers finishing the same quorum and two requests for
+the same target, so a request always re-checks its facts after taking it.
+
+The artifact pipeline sits below the workflow: its evidence (digest, validation) is recorded on the
+request and approvals and checked before applying; a Production promotion that needs validated
+artifacts waits (state `applying`) for the version's governed copy, and the pipeline's
+`GovernedCopyVerified` event (subscribed in `copy_verified_apply`) applies it once every object is
+proven.
+"""
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+import audit
+from access.grants import LEVEL_CODENAMES, Level, user_can, user_holds
+from artifacts import services as artifact_services
+from artifacts.events import GovernedCopyVerified
+from audit.models import Action
+from audit.services import superuser_action_record
+from registry import rules as registry_rules
+from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
+from registry.events import AliasMoved, StageChanged
+from registry.models import ModelVersion, RegisteredModel, Stage
+from registry.services import alias_apply, registered_model_for_update, stage_apply
+from workflows import rules, selectors
+from workflows.activity import activity_record
+from workflows.models import (
+    OPEN_STATES,
+    ActivityType,
+    Approval,
+    PromotionPolicy,
+    RequestState,
+    TargetKind,
+    TransitionRequest,
+    VersionActivity,
+)
+
+COMMENT_MAX = 10_000
+
+
+def version_evidence(version: ModelVersion) -> dict:
+    """What is known about a version's artifacts (digest, validation), from the pipeline."""
+    return {"pipeline": True, **artifact_services.version_evidence(version)}
+
+
+def _text(value: object, field: str, *, required: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidParameter(f"Parameter '{field}' must be a string.", field=field)
+    value = value.strip()
+    if required and not value:
+        raise InvalidParameter(f"A {field} is required.", field=field)
+    if len(value) > COMMENT_MAX:
+        raise InvalidParameter(f"The {field} is longer than {COMMENT_MAX} characters.", field=field)
+    if "\x00" in value:
+        raise InvalidParameter(f"The {field} cannot contain NUL characters.", field=field)
+    return value
+
+
+def _target_parsed(target_kind: str, target: object) -> str:
+    if target_kind == TargetKind.STAGE:
+        return registry_rules.parse_stage(target).value
+    if target_kind == TargetKind.ALIAS:
+        return registry_rules.validate_alias(target)
+    raise InvalidParameter("Target kind must be 'stage' or 'alias'.", field="target_kind")
+
+
+def _audit_request(actor, action: Action, request: TransitionRequest, *, reason: str = "", **extra) -> None:
+    audit.record(
+        actor=actor,
+        action=action,
+        target=request,
+        target_name=f"request #{request.pk}: {request.model.name}/v{request.version.version} -> "
+        f"{request.target_label}",
+        model_name=request.model.name,
+        version=request.version.version,
+        after={"state": request.state, "target": request.target_label, **extra},
+        reason=reason,
+    )
+
+
+def _locked_request(actor, request_id: int, level: Level, doing: str) -> TransitionRequest:
+    """Lock the request's model (visible to actor, else NotFound), then the request itself."""
+    found = (
+        selectors.transition_requests_visible_to(actor).filter(pk=request_id).values("model__name").first()
+    )
+    if found is None:
+        raise NotFound(f"Transition request {request_id} not found")
+    registered_model_for_update(actor, found["model__name"], level, doing)
+    return (
+        TransitionRequest.objects.select_for_update(of=("self",))
+        .select_related("model", "version", "requester")
+        .get(pk=request_id)
+    )
+
+
+# --- Policies ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def promotion_policy_set(
+    *,
+    actor,
+    name: str | None,
+    target_kind: str,
+    target: str,
+    governed: bool = True,
+    required_approvals: int = 2,
+    rank: str = rules.PRODUCTION_RANK,
+    requester_may_approve: bool = False,
+    creator_may_approve: bool = False,
+    required_team: str | None = None,
+    require_validated_artifacts: bool | None = None,
+    approval_ttl_hours: int = 72,
+) -> PromotionPolicy:
+    """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser)."""
+    from accounts.models import Team
+
+    target = _target_parsed(target_kind, target)
+    if rank not in (rules.STAGING_RANK, rules.PRODUCTION_RANK):
+        raise InvalidParameter("Rank must be 'staging' or 'production'.", field="rank")
+    if not isinstance(required_approvals, int) or not 1 <= required_approvals <= 20:
+        raise InvalidParameter("required_approvals must be between 1 and 20.", field="required_approvals")
+    if not isinstance(approval_ttl_hours, int) or not 1 <= approval_ttl_hours <= 24 * 365:
+        raise InvalidParameter("approval_ttl_hours must be between 1 and 8760.", field="approval_ttl_hours")
+    team = None
+    if required_team:
+        team = Team.objects.filter(group__name=required_team).first()
+        if team is None:
+            raise InvalidParameter(f"No team named '{required_team}'.", field="required_team")
+    if name is None:
+        if not actor.is_superuser:
+            raise PermissionDenied("Changing the organisation-wide default policies needs a superuser.")
+        model = None
+    else:
+        model = registered_model_for_update(actor, name, Level.MANAGE, "Changing promotion policies")
+    if require_validated_artifacts is None:
+        require_validated_artifacts = rank == rules.PRODUCTION_RANK
+    previous = PromotionPolicy.objects.filter(model=model, target_kind=target_kind, target=target).first()
+    values = {
+        "governed": governed,
+        "required_approvals": required_approvals,
+        "rank": rank,
+        "requester_may_approve": requester_may_approve,
+        "creator_may_approve": creator_may_approve,
+        "required_team": team,
+        "require_validated_artifacts": require_validated_artifacts,
+        "approval_ttl_hours": approval_ttl_hours,
+    }
+    policy, _ = PromotionPolicy.objects.update_or_create(
+        model=model, target_kind=target_kind, target=target, defaults=values
+    )
+
+    def described(row: PromotionPolicy | None) -> dict | None:
+        if row is None:
+            return None
+        facts = {key: getattr(row, key) for key in values if key != "required_team"}
+        return facts | {"required_team": row.required_team.name if row.required_team_id else None}
+
+    audit.record(
+        actor=actor,
+        action=Action.POLICY_CHANGED,
+        target=policy,
+        target_name=str(policy),
+        model_name=model.name if model else "",
+        before=described(previous),
+        after=described(policy) | {"target_kind": target_kind, "target": target},
+    )
+    return policy
+
+
+# --- Requests ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def transition_request_create(
+    *,
+    actor,
+    name: str,
+    version: int,
+    target_kind: str,
+    target: object,
+    reason: object,
+    archive_existing_versions: bool = False,
+) -> TransitionRequest:
+    """File a request to move a version into a governed stage or point a governed alias at it."""
+    target = _target_parsed(target_kind, target)
+    reason = _text(reason, "reason", required=True)
+    version = registry_rules.parse_version_number(version)
+    # READ is enough to ask: levels are not a ladder, and the approvers decide.
+    model = registered_model_for_update(actor, name, Level.READ, "Requesting a transition")
+    row = ModelVersion.objects.select_for_update().filter(model=model, version=version).first()
+    if row is None:
+        raise NotFound(f"Model Version (name={name}, version={version}) not found")
+    if selectors.policy_governing(model, target_kind, target) is None:
+        raise InvalidParameter(
+            f"The {target_kind} '{target}' of '{name}' is not governed by a promotion policy; "
+            "set it directly instead of requesting it.",
+            field=target_kind,
+        )
+    if target_kind == TargetKind.STAGE and row.stage == target:
+        raise InvalidParameter(
+            f"Version {version} of '{name}' is already in stage '{target}'.", field="stage"
+        )
+    if target_kind == TargetKind.ALIAS and model.aliases.filter(alias=target, version=row).exists():
+        raise InvalidParameter(
+            f"Alias '{target}' of '{name}' already points to version {version}.", field="alias"
+        )
+    if TransitionRequest.objects.filter(
+        version=row, target_kind=target_kind, target=target, state__in=OPEN_STATES
+    ).exists():
+        raise AlreadyExists(
+            f"An open transition request for '{name}' version {version} to {target} already exists."
+        )
+    try:
+        with transaction.atomic():
+            request = TransitionRequest.objects.create(
+                model=model,
+                version=row,
+                target_kind=target_kind,
+                target=target,
+                from_stage=row.stage,
+                archive_existing_versions=bool(archive_existing_versions),
+                requester=actor,
+                reason=reason,
+                evidence=version_evidence(row),
+            )
+    except IntegrityError:  # the partial unique index: another open request won a race we cannot see
+        raise AlreadyExists(
+            f"An open transition request for '{name}' version {version} to {target} already exists."
+        )
+    activity_record(
+        version=row,
+        request=request,
+        activity_type=ActivityType.REQUESTED_TRANSITION,
+        user=actor,
+        from_stage=row.stage,
+        to_stage=request.target_label,
+        comment=reason,
+    )
+    _audit_request(actor, Action.REQUEST_CREATED, request, reason=reason, evidence=request.evidence)
+    return request
+
+
+@transaction.atomic
+def transition_request_approve(
+    *, actor, request_id: int, comment: object, archive_existing_versions: bool | None = None
+) -> TransitionRequest:
+    """Approve a request; the approval that completes the quorum applies it (or hands it to the pipeline)."""
+    comment = _text(comment, "comment", required=True)
+    request = _locked_request(actor, request_id, Level.READ, "Approving a request")
+    policy = selectors.request_policy(request)
+    if request.state != RequestState.PENDING:
+        raise Conflict(
+            f"Transition request {request_id} is {request.state}; only pending requests are approved."
+        )
+    if timezone.now() - request.created_at > selectors.request_ttl():
+        raise Conflict(f"Transition request {request_id} has expired; file a new one.")
+    if policy is None:
+        raise Conflict(
+            f"The {request.target_kind} '{request.target}' is no longer governed; set it directly "
+            "and cancel this request."
+        )
+    refusal = rules.approver_refusal(
+        policy,
+        approver_id=actor.pk,
+        requester_id=request.requester_id,
+        creator_id=request.version.creator_id,
+        holds_rank=user_can(actor, selectors.rank_level(policy), request.model),
+        already_approved=request.approvals.filter(approver=actor).exists(),
+    )
+    if refusal:
+        raise PermissionDenied(refusal)
+    _superuser_power_record(actor, request, selectors.rank_level(policy), "Approving a transition request")
+    evidence = version_evidence(request.version)
+    Approval.objects.create(
+        request=request,
+        approver=actor,
+        comment=comment,
+        artifact_digest=evidence.get("artifact_digest") or "",
+        expires_at=timezone.now() + policy.approval_ttl,
+    )
+    if archive_existing_versions:
+        request.archive_existing_versions = True
+        request.save(update_fields=["archive_existing_versions", "updated_at"])
+    activity_record(
+        version=request.version,
+        request=request,
+        activity_type=ActivityType.APPROVED_REQUEST,
+        user=actor,
+        from_stage=request.from_stage,
+        to_stage=request.target_label,
+        comment=comment,
+    )
+    _audit_request(actor, Action.REQUEST_APPROVED, request, reason=comment)
+    return _request_advance(request, policy, evidence)
+
+
+def _request_fail(request: TransitionRequest, why: str) -> TransitionRequest:
+    request.state = RequestState.FAILED
+    request.state_reason = why
+    request.decided_at = timezone.now()
+    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
+    activity_record(
+        version=request.version,
+        request=request,
+        activity_type=ActivityType.SYSTEM_TRANSITION,
+        from_stage=request.from_stage,
+        to_stage=request.target_label,
+        system_comment=f"Request failed: {why}",
+    )
+    _audit_request("system", Action.REQUEST_FAILED, request, reason=why)
+    return request
+
+
+def _stale_state(request: TransitionRequest) -> str | None:
+    """Why the locked version no longer matches what was requested and approved, or None."""
+    row = request.version
+    row.refresh_from_db(fields=["stage"])
+    if row.stage != request.from_stage and request.target_kind == TargetKind.STAGE:
+        return (
+            f"Version {row.version} moved from {request.from_stage} to {row.stage} after the request "
+            "was filed; file a new request."
+        )
+    return None
+
+
+def _superuser_power_record(actor, request: TransitionRequest, level: Level, doing: str) -> None:
+    """Audit a superuser deciding a request with no approve grant of their own (superuser power only)."""
+    # Without even a READ grant, reaching the request already recorded superuser power once for
+    # this operation; record it here only when the approve level is what superuser status supplies.
+    if (
+        actor.is_superuser
+        and user_holds(actor, Level.READ, request.model)
+        and not user_holds(actor, level, request.model)
+    ):
+        superuser_action_record(actor=actor, doing=doing, target=request.model, needed=LEVEL_CODENAMES[level])
+
+
+def _request_recheck(request: TransitionRequest, policy: rules.Policy, evidence: dict):
+    """Re-read the facts under the lock: (why the request must fail, or None; the quorum verdict)."""
+    facts = selectors.approval_facts(request, policy)
+    changed = rules.digest_change(facts, evidence.get("artifact_digest"))
+    if changed:
+        return changed, None
+    verdict = rules.quorum_verdict(
+        policy,
+        facts,
+        requester_id=request.requester_id,
+        creator_id=request.version.creator_id,
+        evidence=evidence,
+        now=timezone.now(),
+    )
+    return None, verdict
+
+
+def _request_advance(request: TransitionRequest, policy: rules.Policy, evidence: dict) -> TransitionRequest:
+    """Under the model lock: fail, hand over, apply, or leave pending, as the facts now say."""
+    failure, verdict = _request_recheck(request, policy, evidence)
+    if failure:
+        return _request_fail(request, failure)
+    if not verdict.may_apply:
+        return request
+    stale = _stale_state(request)
+    if stale:
+        return _request_fail(request, stale)
+    request.state = RequestState.APPROVED
+    request.save(update_fields=["state", "updated_at"])
+    if _needs_governed_copy(request, policy):
+        artifact_services.governed_copy_queue_for_request(version=request.version, request_id=request.pk)
+        request.state = RequestState.APPLYING
+        request.save(update_fields=["state", "updated_at"])
+        _audit_request(
+            "system", Action.REQUEST_APPROVED, request, reason=verdict.reason, handed_to="pipeline"
+        )
+        return request
+    return _request_apply_locked(request, verdict.reason)
+
+
+def _needs_governed_copy(request: TransitionRequest, policy: rules.Policy) -> bool:
+    """A Production-ranked promotion of validated artifacts applies only once they are in the governed store."""
+    if not policy.require_validated_artifacts or policy.rank != rules.PRODUCTION_RANK:
+        return False
+    return not artifact_services.governed_copy_exists(request.version)
+
+
+def copy_verified_apply(event: GovernedCopyVerified) -> None:
+    """Subscriber: a governed copy is proven; apply the requests that waited for it (each on its own)."""
+    waiting = {event.request_id} if event.request_id else set()
+    waiting.update(
+        TransitionRequest.objects.filter(version=event.version, state=RequestState.APPLYING).values_list(
+            "pk", flat=True
+        )
+    )
+    for request_id in sorted(waiting):
+        try:
+            with transaction.atomic():
+                transition_request_apply(request_id)
+        except (NotFound, Conflict, PermissionDenied, InvalidParameter) as exc:
+            # The request moved on while the copy ran (cancelled, rejected): the copy stands on its own.
+            artifact_services.artifact_job_note(
+                event.job_id, f"Governed copy done; transition request {request_id} was not applied: {exc.message}"
+            )
+
+
+def direct_change_timeline(event: StageChanged | AliasMoved) -> None:
+    """Subscriber: put a direct (ungoverned) stage or alias change on the version's timeline."""
+    if event.governed:
+        return
+    if isinstance(event, StageChanged):
+        version, before, after = event.version, event.previous, event.current
+    else:
+        version, before, after = event.current, event.current.stage, f"@{event.alias}"
+    activity_record(
+        version=version,
+        activity_type=ActivityType.APPLIED_TRANSITION,
+        user=event.actor,
+        from_stage=before,
+        to_stage=after,
+        system_comment="Applied directly (target not governed).",
+    )
+
+
+class PolicyGovernance:
+    """The registry's governance port, answered from the promotion policies."""
+
+    def direct_change_refusal(self, model: RegisteredModel, target_kind: str, target: str) -> str | None:
+        return rules.direct_change_refusal(
+            selectors.policy_governing(model, target_kind, target), target_kind, target, model.name
+        )
+
+    def is_governed(self, model: RegisteredModel, target_kind: str, target: str) -> bool:
+        return selectors.policy_governing(model, target_kind, target) is not None
+
+
+def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionRequest:
+    model: RegisteredModel = request.model
+    row = request.version
+    if request.target_kind == TargetKind.STAGE:
+        target = Stage(request.target)
+        archived = []
+        if request.archive_existing_versions:
+            archived = list(
+                ModelVersion.objects.filter(
+                    model=model, stage__in=registry_rules.stages_archived_by(target, True)
+                ).exclude(pk=row.pk)
+            )
+        stage_apply(
+            actor="system",
+            model=model,
+            row=row,
+            stage=target,
+            archive_existing_versions=request.archive_existing_versions,
+            governed=True,
+            reason=f"transition request #{request.pk}: {why}",
+        )
+        for other in archived:
+            activity_record(
+                version=other,
+                request=request,
+                activity_type=ActivityType.SYSTEM_TRANSITION,
+                from_stage=other.stage,
+                to_stage=Stage.ARCHIVED.value,
+                system_comment=f"Archived because version {row.version} entered {target.value}.",
+            )
+    else:
+        alias_apply(
+            actor="system", model=model, alias=request.target, row=row, reason=f"request #{request.pk}"
+        )
+    request.state = RequestState.APPLIED
+    request.state_reason = why
+    request.decided_at = timezone.now()
+    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
+    activity_record(
+        version=row,
+        request=request,
+        activity_type=ActivityType.APPLIED_TRANSITION,
+        from_stage=request.from_stage,
+        to_stage=request.target_label,
+        system_comment=why,
+    )
+    _audit_request("system", Action.REQUEST_APPLIED, request, reason=why)
+    return request
+
+
+@transaction.atomic
+def transition_request_apply(request_id: int) -> TransitionRequest:
+    """Apply a request the artifact pipeline held (state `applying`) once its governed copy is proven.
+
+    Re-checks everything under the model lock: approvals that lapsed or lost their permission during
+    the copy send the request back to pending; a changed digest fails it.
+    """
+    model_pk = TransitionRequest.objects.filter(pk=request_id).values_list("model_id", flat=True).first()
+    if model_pk is None:
+        raise NotFound(f"Transition request {request_id} not found")
+    RegisteredModel.objects.select_for_update().get(pk=model_pk)
+    request = (
+        TransitionRequest.objects.select_for_update(of=("self",))
+        .select_related("model", "version")
+        .get(pk=request_id)
+    )
+    if request.state == RequestState.APPLIED:
+        return request  # a duplicate delivery after success
+    if request.state not in (RequestState.APPLYING, RequestState.APPROVED):
+        raise Conflict(f"Transition request {request_id} is {request.state}; it cannot be applied.")
+    policy = selectors.request_policy(request)
+    if policy is None:
+        return _request_apply_locked(request, "The target is no longer governed.")
+    evidence = version_evidence(request.version)
+    failure, verdict = _request_recheck(request, policy, evidence)
+    if failure:
+        return _request_fail(request, failure)
+    if not verdict.may_apply:
+        request.state = RequestState.PENDING
+        request.state_reason = verdict.reason
+        request.save(update_fields=["state", "state_reason", "updated_at"])
+        _audit_request("system", Action.REQUEST_FAILED, request, reason=f"Back to pending: {verdict.reason}")
+        return request
+    stale = _stale_state(request)
+    if stale:
+        return _request_fail(request, stale)
+    return _request_apply_locked(request, verdict.reason)
+
+
+def _request_close(
+    request: TransitionRequest,
+    state: RequestState,
+    *,
+    actor,
+    reason: str,
+    activity_type: ActivityType,
+    action: Action,
+    when=None,
+) -> TransitionRequest:
+    """End a request (rejected, cancelled, expired): state, timeline entry and audit event together."""
+    request.state = state
+    request.state_reason = reason
+    request.decided_at = when or timezone.now()
+    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
+    by_system = actor == "system"
+    activity_record(
+        version=request.version,
+        request=request,
+        activity_type=activity_type,
+        user=None if by_system else actor,
+        from_stage=request.from_stage,
+        to_stage=request.target_label,
+        comment="" if by_system else reason,
+        system_comment="Request expired." if state == RequestState.EXPIRED else "",
+    )
+    _audit_request(actor, action, request, reason=reason)
+    return request
+
+
+@transaction.atomic
+def transition_request_reject(*, actor, request_id: int, comment: object) -> TransitionRequest:
+    """End a request: anyone who could approve it may reject it, with a comment."""
+    comment = _text(comment, "comment", required=True)
+    request = _locked_request(actor, request_id, Level.READ, "Rejecting a request")
+    if request.state not in (RequestState.PENDING, RequestState.APPROVED):
+        raise Conflict(f"Transition request {request_id} is {request.state}; it can no longer be rejected.")
+    refusal = selectors.reject_refusal_for(actor, request)
+    if refusal:
+        raise PermissionDenied(refusal)
+    policy = selectors.request_policy(request)
+    if policy is not None:
+        _superuser_power_record(
+            actor, request, selectors.rank_level(policy), "Rejecting a transition request"
+        )
+    return _request_close(
+        request,
+        RequestState.REJECTED,
+        actor=actor,
+        reason=comment,
+        activity_type=ActivityType.REJECTED_REQUEST,
+        action=Action.REQUEST_REJECTED,
+    )
+
+
+@transaction.atomic
+def transition_request_cancel(*, actor, request_id: int, comment: object = "") -> TransitionRequest:
+    """Withdraw a request: its requester or a MANAGE holder."""
+    comment = _text(comment, "comment", required=False)
+    request = _locked_request(actor, request_id, Level.READ, "Cancelling a request")
+    if request.requester_id != actor.pk and not user_can(actor, Level.MANAGE, request.model):
+        raise PermissionDenied("Only the requester or a MANAGE holder can cancel a transition request.")
+    if request.state not in (RequestState.PENDING, RequestState.APPROVED):
+        raise Conflict(f"Transition request {request_id} is {request.state}; it can no longer be cancelled.")
+    return _request_close(
+        request,
+        RequestState.CANCELLED,
+        actor=actor,
+        reason=comment,
+        activity_type=ActivityType.CANCELLED_REQUEST,
+        action=Action.REQUEST_CANCELLED,
+    )
+
+
+@transaction.atomic
+def transition_requests_expire(*, now=None) -> int:
+    """Mark pending requests older than the request TTL as expired; returns how many."""
+    now = now or timezone.now()
+    cutoff = now - selectors.request_ttl()
+    expired = 0
+    for request in (
+        TransitionRequest.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("model", "version")
+        .filter(state=RequestState.PENDING, created_at__lt=cutoff)
+    ):
+        _request_close(
+            request,
+            RequestState.EXPIRED,
+            actor="system",
+            reason=f"Pending for longer than {selectors.request_ttl()}.",
+            activity_type=ActivityType.SYSTEM_TRANSITION,
+            action=Action.REQUEST_EXPIRED,
+            when=now,
+        )
+        expired += 1
+    return expired
+
+
+# --- Comments ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def version_comment_create(
+    *, actor, name: str, version: int, comment: object, request_id: int | None = None
+) -> VersionActivity:
+    """Comment on a version's timeline (optionally on one of its requests); READ is enough."""
+    comment = _text(comment, "comment", required=True)
+    version = registry_rules.parse_version_number(version)
+    model = registered_model_for_update(actor, name, Level.READ, "Commenting")
+    row = ModelVersion.objects.filter(model=model, version=version).first()
+    if row is None:
+        raise NotFound(f"Model Version (name={name}, version={version}) not found")
+    request = None
+    if request_id is not None:
+        request = TransitionRequest.objects.filter(pk=request_id, version=row).first()
+        if request is None:
+            raise NotFound(f"Transition request {request_id} not found on {name} version {version}")
+    entry = activity_record(
+        version=row, request=request, activity_type=ActivityType.NEW_COMMENT, user=actor, comment=comment
+    )
+    audit.record(
+        actor=actor,
+        action=Action.REQUEST_COMMENTED,
+        target=row,
+        model_name=name,
+        version=version,
+        after={"comment_id": entry.pk, "request_id": request_id, "comment": comment},
+        reason=comment,
+    )
+    return entry
+
+
+def _locked_comment(actor, comment_id: object) -> VersionActivity:
+    if isinstance(comment_id, str) and comment_id.strip().isdigit():
+        comment_id = int(comment_id)
+    if not isinstance(comment_id, int) or isinstance(comment_id, bool):
+        raise InvalidParameter("Parameter 'id' must be a comment id.", field="id")
+    found = (
+        VersionActivity.objects.filter(pk=comment_id, activity_type=ActivityType.NEW_COMMENT)
+        .values("version__model__name")
+        .first()
+    )
+    from registry.selectors import registered_models_visible_to
+
+    if (
+        found is None
+        or not registered_models_visible_to(actor).filter(name=found["version__model__name"]).exists()
+    ):
+        raise NotFound(f"Comment {comment_id} not found")
+    registered_model_for_update(actor, found["version__model__name"], Level.READ, "Changing a comment")
+    return (
+        VersionActivity.objects.select_for_update(of=("self",))
+        .select_related("version__model")
+        .get(pk=comment_id)
+    )
+
+
+@transaction.atomic
+def version_comment_update(*, actor, comment_id: object, comment: object) -> VersionActivity:
+    comment = _text(comment, "comment", required=True)
+    entry = _locked_comment(actor, comment_id)
+    if entry.user_id != actor.pk:
+        raise PermissionDenied("Only the author of a comment can edit it.")
+    before = entry.comment
+    entry.comment = comment
+    entry.save(update_fields=["comment", "updated_at"])
+    audit.record(
+        actor=actor,
+        action=Action.REQUEST_COMMENTED,
+        target=entry.version,
+        model_name=entry.version.model.name,
+        version=entry.version.version,
+        before={"comment_id": entry.pk, "comment": before},
+        after={"comment_id": entry.pk, "comment": comment},
+    )
+    return entry
+
+
+@transaction.atomic
+def version_comment_delete(*, actor, comment_id: object) -> None:
+    entry = _locked_comment(actor, comment_id)
+    if entry.user_id != actor.pk and not user_can(actor, Level.MANAGE, entry.version.model):
+        raise PermissionDenied("Only the author of a comment or a MANAGE holder can delete it.")
+    audit.record(
+        actor=actor,
+        action=Action.REQUEST_COMMENTED,
+        target=entry.version,
+        model_name=entry.version.model.name,
+        version=entry.version.version,
+        before={"comment_id": entry.pk, "comment": entry.comment},
+        after=None,
+        reason="comment deleted",
+    )
+    entry.delete()
