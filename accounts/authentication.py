@@ -18,6 +18,7 @@ from accounts.models import ApiToken, User, token_digest
 from audit.context import current_request
 from config import serving
 from config.login_throttle import login_locked
+from config.prepared import instance_copy, related_cache_set, related_cached
 
 TOKEN_PREFIX = "qrm_"
 
@@ -38,20 +39,9 @@ def _token_lookup(request, digest: str) -> ApiToken | None:
     # A copy per request, so nothing a request sets on its user or token reaches another request.
     # The user goes straight into the copy's relation cache: the descriptor's checks cost more than
     # the copy, and the cached token's user is already an ApiToken's own.
-    mine = _instance_copy(token)
-    mine._state.fields_cache[_TOKEN_USER_CACHE] = _instance_copy(token._state.fields_cache[_TOKEN_USER_CACHE])
+    mine = instance_copy(token)
+    related_cache_set(mine, _TOKEN_USER_CACHE, instance_copy(related_cached(token, _TOKEN_USER_CACHE)))
     return mine
-
-
-def _instance_copy(instance):
-    """copy.copy of a model instance, as Model.__getstate__ copies it, at a third of the cost."""
-    state = instance.__dict__.copy()
-    model_state = state["_state"]
-    state["_state"] = copied_state = object.__new__(type(model_state))
-    copied_state.__dict__ = {**model_state.__dict__, "fields_cache": model_state.fields_cache.copy()}
-    clone = object.__new__(type(instance))
-    clone.__dict__ = state
-    return clone
 
 
 # When this process last wrote each token's last-used time, by digest (cached tokens keep the value
@@ -139,21 +129,21 @@ def user_for_password(request, username: str, password: str) -> User | None:
         # This process verified these credentials and no user row changed since (config/serving.py).
         known = _verified_passwords.get(key, generation)
         if known is not None:
-            return _instance_copy(known)
+            return instance_copy(known)
     cached = None if locked else cache.get(key)
     if cached is not None:
         user_id, fingerprint = cached
         user = User.objects.filter(pk=user_id).first()
         if user is not None and hmac.compare_digest(_basic_fingerprint(user), fingerprint):
             if user.is_active and not user.is_service_account and user.get_username() == username:
-                _verified_passwords.put(key, generation, _instance_copy(user))
+                _verified_passwords.put(key, generation, instance_copy(user))
                 return user
         cache.delete(key)
     user = authenticate(request=request, username=username, password=password)
     if user is None or not user.is_active or getattr(user, "is_service_account", False):
         return None
     cache.set(key, (user.pk, _basic_fingerprint(user)), timeout=BASIC_CACHE_SECONDS)
-    _verified_passwords.put(key, generation, _instance_copy(user))
+    _verified_passwords.put(key, generation, instance_copy(user))
     return user
 
 

@@ -53,6 +53,9 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "metrics": {"GET": Rule(Audience.PUBLIC, note="QUORUM_METRICS_TOKEN bearer, checked by the view")},
     "schema": {"GET": Rule(Audience.PUBLIC, note="OpenAPI description; no data")},
     "bench-floor": {"GET": Rule(Audience.PUBLIC, note="QUORUM_BENCH_FLOOR only; constant answer, no data")},
+    "bench-floor-pk": {
+        "GET": Rule(Audience.PUBLIC, note="QUORUM_BENCH_FLOOR only; one primary-key read, no data")
+    },
     "swagger-ui": {"GET": Rule(Audience.PUBLIC, note="API docs page; no data")},
     # The admin's sign-in page is the one admin page open to anonymous callers (service accounts are refused).
     "admin:login": {
@@ -194,7 +197,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
 }
 
 # Routes mounted only when a setting turns them on (so the URL configuration may lack them).
-CONDITIONAL_ROUTES: frozenset[str] = frozenset({"bench-floor"})
+CONDITIONAL_ROUTES: frozenset[str] = frozenset({"bench-floor", "bench-floor-pk"})
 
 # Namespaces whose views carry their own, finer permission framework.
 NAMESPACE_RULES: dict[str, dict[str, Rule]] = {

@@ -7,13 +7,12 @@ permission check per model), so the report and the grant listings scale with row
 from dataclasses import asdict, dataclass
 
 from django.contrib.contenttypes.models import ContentType
-from django.db import connection
 from django.db.models import QuerySet
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
 from access.grants import CODENAME_LEVELS, Level, grant_rows, levels_implied
 from accounts.models import ApiToken, Team, User
-from config.prepared import PreparedStatement, hot_reads_enabled
+from config.prepared import PreparedQuery
 from registry.errors import NotFound
 from registry.models import RegisteredModel
 
@@ -45,35 +44,17 @@ class Grant:
     level: str
 
 
-_TOKEN_FIELDS = [field.attname for field in ApiToken._meta.concrete_fields]
-_USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
-
-
-def _token_sql() -> str:
-    qn = connection.ops.quote_name
-    columns = [f"t.{qn(f.column)}" for f in ApiToken._meta.concrete_fields]
-    columns += [f"u.{qn(f.column)}" for f in User._meta.concrete_fields]
-    return (
-        f"SELECT {', '.join(columns)} FROM {qn(ApiToken._meta.db_table)} t "
-        f"JOIN {qn(User._meta.db_table)} u ON u.id = t.user_id WHERE t.digest = $1"
-    )
-
-
-# Every authenticated API request runs this: prepared once per connection (config/prepared.py).
-TOKEN_BY_DIGEST = PreparedStatement("quorum_token_by_digest", ["text"], _token_sql)
+# Every authenticated API request runs this: the queryset, prepared once per connection (config/prepared.py).
+_TOKEN_BY_DIGEST = PreparedQuery(
+    "quorum_token_by_digest",
+    lambda digest: ApiToken.objects.select_related("user").filter(digest=digest),
+    {"digest": "text"},
+)
 
 
 def token_with_user(digest: str) -> ApiToken | None:
     """The token with this digest, its user loaded alongside (one indexed lookup), or None."""
-    if not hot_reads_enabled():
-        return ApiToken.objects.select_related("user").filter(digest=digest).first()
-    rows = TOKEN_BY_DIGEST.fetchall([digest])
-    if not rows:
-        return None
-    split = len(_TOKEN_FIELDS)
-    token = ApiToken.from_db(connection.alias, _TOKEN_FIELDS, rows[0][:split])
-    token.user = User.from_db(connection.alias, _USER_FIELDS, rows[0][split:])
-    return token
+    return _TOKEN_BY_DIGEST.first(digest=digest)
 
 
 def tokens_of(user: User) -> QuerySet[ApiToken]:

@@ -2,5 +2,5 @@
 
 Entry points other apps use: `stores.store_for_uri`, `services.version_evidence`,
 `services.governed_copy_exists`, `services.governed_copy_queue_for_request`,
-`services.governed_copy_start`; it publishes `events.GovernedCopyVerified`.
+`services.governed_copy_start`; it publishes `events.GovernedCopyFinished`.
 """

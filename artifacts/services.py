@@ -31,7 +31,7 @@ import audit
 import events
 from access.grants import Level, user_can
 from artifacts import rules
-from artifacts.events import GovernedCopyVerified
+from artifacts.events import GovernedCopyFinished, ValidationFinished
 from artifacts.models import (
     ArtifactJob,
     ArtifactManifest,
@@ -444,25 +444,22 @@ def _validation_record(
         "before": {"status": before},
     }
     if state == EvidenceState.FAILED:
-        audit.record(
-            action=Action.ARTIFACTS_FAILED,
-            after={"status": version.status, "stage": "validation", "reason": message},
-            **common,
-        )
+        details = {"status": version.status, "stage": "validation", "reason": message}
+        audit.record(action=Action.ARTIFACTS_FAILED, after=details, **common)
+        outcome = "failed"
     else:
-        audit.record(
-            action=Action.ARTIFACTS_VALIDATED,
-            after={
-                "status": version.status,
-                "validated": state == EvidenceState.VALIDATED,
-                "digest": manifest.digest,
-                "objects": manifest.object_count,
-                "bytes": manifest.total_bytes,
-                "flavors": manifest.flavors,
-                "note": message,
-            },
-            **common,
-        )
+        details = {
+            "status": version.status,
+            "validated": state == EvidenceState.VALIDATED,
+            "digest": manifest.digest,
+            "objects": manifest.object_count,
+            "bytes": manifest.total_bytes,
+            "flavors": manifest.flavors,
+            "note": message,
+        }
+        audit.record(action=Action.ARTIFACTS_VALIDATED, after=details, **common)
+        outcome = "validated" if state == EvidenceState.VALIDATED else "unvalidated"
+    events.publish(ValidationFinished(actor="system", version=version, outcome=outcome, details=details))
 
 
 # --- Governed copy ---------------------------------------------------------------------
@@ -575,13 +572,24 @@ def _copy_fail(job: ArtifactJob, token: str, message: str) -> None:
     version = ModelVersion.objects.select_related("model").filter(pk=job.version_id).first()
     if version is None or not _job_finish(job, token, status=JobStatus.FAILED, error=message):
         return
+    details = {"stage": "governed copy", "job": job.pk, "request": job.request_id, "reason": message}
     audit.record(
         actor="system",
         action=Action.ARTIFACTS_FAILED,
         target=version,
         model_name=version.model.name,
         version=version.version,
-        after={"stage": "governed copy", "job": job.pk, "request": job.request_id, "reason": message},
+        after=details,
+    )
+    events.publish(
+        GovernedCopyFinished(
+            actor="system",
+            version=version,
+            succeeded=False,
+            job_id=job.pk,
+            request_id=job.request_id,
+            details=details,
+        )
     )
 
 
@@ -606,6 +614,14 @@ def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, locat
         raise LeaseLost(f"artifact job {job.pk} was taken over by another worker")
     now = timezone.now()
     before = version.storage_location
+    details = {
+        "storage_location": location,
+        "digest": manifest.digest,
+        "objects": manifest.object_count,
+        "bytes": manifest.total_bytes,
+        "job": job.pk,
+        "request": job.request_id,
+    }
     ArtifactManifest.objects.filter(pk=manifest.pk).update(governed_location=location, governed_at=now)
     version.storage_location = location
     version.save(update_fields=["storage_location", "updated_at"])
@@ -616,17 +632,19 @@ def _copy_record(job: ArtifactJob, token: str, manifest: ArtifactManifest, locat
         model_name=version.model.name,
         version=version.version,
         before={"storage_location": before},
-        after={
-            "storage_location": location,
-            "digest": manifest.digest,
-            "objects": manifest.object_count,
-            "bytes": manifest.total_bytes,
-            "job": job.pk,
-            "request": job.request_id,
-        },
+        after=details,
     )
     # The workflow applies what waited for this copy (it subscribes); the copy stands on its own.
-    events.publish(GovernedCopyVerified(actor="system", version=version, job_id=job.pk, request_id=job.request_id))
+    events.publish(
+        GovernedCopyFinished(
+            actor="system",
+            version=version,
+            succeeded=True,
+            job_id=job.pk,
+            request_id=job.request_id,
+            details=details,
+        )
+    )
 
 
 @transaction.atomic
@@ -711,7 +729,7 @@ def governed_copy_exists(version: ModelVersion) -> bool:
 def governed_copy_queue_for_request(*, version: ModelVersion, request_id: int) -> ArtifactJob:
     """Inside an approving transaction: queue (or join) the copy a request waits for.
 
-    When every object is verified, `GovernedCopyVerified` names the request; the workflow applies it.
+    When every object is verified, `GovernedCopyFinished` names the request; the workflow applies it.
     """
     return _copy_job_for(version, "system", request_id)
 

@@ -1,7 +1,7 @@
 """Writing audit events and checkpoints. Only `event_record` appends to the chain."""
 
 import json
-from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from django.apps import apps
@@ -14,7 +14,7 @@ from audit.chain import GENESIS_HASH, canonical_bytes, checkpoint_signature, eve
 from audit.context import current_request, current_task_name
 from audit.models import Action, ActorKind, AuditCheckpoint, AuditEvent, ChainHead
 from audit.triggers import GENERATION_TABLE, PENDING_TABLE, PIECE_SEPARATOR
-from config.prepared import PreparedStatement
+from config.prepared import PreparedStatement, saved_mark
 
 
 class AuditOutsideTransaction(RuntimeError):
@@ -29,13 +29,8 @@ class CheckpointKeyMissing(RuntimeError):
     """QUORUM_AUDIT_HMAC_KEY is unset: an unsigned checkpoint would prove nothing, so none is made."""
 
 
-# Each listener is called with a new event's fields (all but seq, timestamp and the hashes) inside the
-# change's transaction but before the chain head is locked, so its reads do not lengthen the section
-# every writer waits for; it returns None, or a function called with the appended AuditEvent to write
-# what needs the event's seq (e.g. the webhook outbox, registered in registry/apps.py). A listener
-# that raises rolls the change back, like a failed audit write.
-EventListener = Callable[[dict[str, Any]], Callable[[AuditEvent], None] | None]
-EVENT_LISTENERS: list[EventListener] = []
+# The event this thread appended last: what a webhook published in the same operation links to.
+_last_recorded: ContextVar[AuditEvent | None] = ContextVar("quorum_audit_last_recorded", default=None)
 
 SECRET_KEYS = {"password", "secret", "token", "api_token", "webhook_secret", "authorization"}
 
@@ -165,16 +160,10 @@ def event_record(
         "client_ip": ctx.client_ip,
         "user_agent": ctx.user_agent,
     }
-    finishers = [finish for listener in EVENT_LISTENERS if (finish := listener(fields)) is not None]
     # No savepoint: if the append fails, the change's whole transaction must roll back.
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
             event = _pending_append(fields)
-            if finishers:
-                # They need the event's seq now: seal it (and any earlier pending event) here.
-                # The head then stays locked until COMMIT, as every append did before sealing moved there.
-                pending_seal()
-                _sealed_read(event)
         else:
             head = _lock_head()
             fields["seq"] = head.seq + 1
@@ -183,9 +172,24 @@ def event_record(
             fields["hash"] = event_hash(fields)
             event = AuditEvent.objects.create(**fields)
             ChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
-        for finish in finishers:
-            finish(event)
+    _last_recorded.set(event)
     return event
+
+
+def last_recorded_seq() -> int | None:
+    """The seq of the event this thread appended last, sealing it now if it waits for COMMIT.
+
+    For a record that must name the audit event of its operation (a webhook's `audit_seq`). On
+    PostgreSQL sealing takes the chain head, which then stays locked until COMMIT, as every append
+    did before sealing moved to COMMIT: only operations somebody subscribed to pay it.
+    """
+    event = _last_recorded.get()
+    if event is None:
+        return None
+    if event.seq is None and connection.vendor == "postgresql" and connection.in_atomic_block:
+        pending_seal()
+        _sealed_read(event)
+    return event.seq
 
 
 # The chained fields whose values only the locked head decides, in the order they appear in the
@@ -274,8 +278,7 @@ def _pending_append(fields: dict[str, Any]) -> AuditEvent:
         raise AssertionError("canonical JSON holds a raw control character")
     rows = _pending_statement().fetchall([*values, fields["timestamp"], PIECE_SEPARATOR.join(pieces)])
     event = AuditEvent(id=rows[0][0], **{**fields, "seq": None, "prev_hash": None, "hash": None})
-    event._state.adding = False
-    event._state.db = connection.alias
+    saved_mark(event, event.pk)
     return event
 
 

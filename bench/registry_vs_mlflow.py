@@ -13,7 +13,9 @@ What it does:
   who reaches models only through object grants (access control on), an API token; gunicorn with
   DJANGO_DEBUG off, Redis cache and a Celery broker (validation queued, audit written in every
   write's transaction, as in production). QUORUM_BENCH_FLOOR serves /bench/floor, the same stack
-  answering without touching the database: the floor.
+  answering without touching the database: the floor; /bench/floor-pk, the same stack answering
+  from one prepared primary-key read on PostgreSQL: the second floor, the least a never-stale
+  answer pays. The alias read is reported as a share of both.
 - MLflow: `mlflow server` on the same PostgreSQL server with its own database, default
   configuration (uvicorn, 4 workers) and each --mlflow-workers setting; the best is "MLflow best".
 - --also-uncached repeats Quorum's read workloads with QUORUM_SERVING_CACHE=false, so the cost of a
@@ -633,7 +635,20 @@ def run_workloads(server: Server, args: argparse.Namespace) -> dict[str, dict[st
     if server.floor:
         out["floor_seq"] = seq_floor(server, args)
         out["floor_16_wrk"] = concurrent_wrk(server, args, path="/bench/floor")
+        out["floor_pk_16_wrk"] = concurrent_wrk(server, args, path="/bench/floor-pk")
+        out["alias_share_of_floors"] = floor_shares(out)
     return out
+
+
+def floor_shares(out: dict[str, dict[str, float]]) -> dict[str, float]:
+    """The cached alias read's throughput as a share of each floor (same server, same run)."""
+    alias = out.get("alias_16_wrk", {}).get("rps")
+    shares = {}
+    for key, floor in (("of_floor", "floor_16_wrk"), ("of_pk_floor", "floor_pk_16_wrk")):
+        rps = out.get(floor, {}).get("rps")
+        if alias and rps:
+            shares[key] = alias / rps
+    return shares
 
 
 def run_selected(server: Server, args: argparse.Namespace, names: list[str]) -> dict[str, dict[str, float]]:
@@ -646,6 +661,7 @@ def run_selected(server: Server, args: argparse.Namespace, names: list[str]) -> 
         "create_version": lambda: create_throughput(server, args),
         "set_alias": lambda: set_alias_throughput(server, args),
         "floor_16_wrk": lambda: concurrent_wrk(server, args, path="/bench/floor") if server.floor else {},
+        "floor_pk_16_wrk": lambda: concurrent_wrk(server, args, path="/bench/floor-pk") if server.floor else {},
     }
     unknown = set(names) - set(workloads)
     if unknown:

@@ -148,8 +148,10 @@ class PreparedQuery:
     def _sentinels(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for index, (slot, pg_type) in enumerate(self.slots.items()):
-            values[slot] = self._SENTINEL_INT - index if pg_type in ("bigint", "integer") else (
-                self._SENTINEL_TEXT.format(index)
+            values[slot] = (
+                self._SENTINEL_INT - index
+                if pg_type in ("bigint", "integer")
+                else (self._SENTINEL_TEXT.format(index))
             )
         return values
 
@@ -217,7 +219,9 @@ class PreparedQuery:
             rows = list(compiled.compiler.apply_converters(rows, compiled.converters))
         result = []
         for row in rows:
-            obj = compiled.model.from_db(DEFAULT_DB_ALIAS, list(compiled.init_list), row[compiled.model_slice])
+            obj = compiled.model.from_db(
+                DEFAULT_DB_ALIAS, list(compiled.init_list), row[compiled.model_slice]
+            )
             for populator in compiled.populators:
                 populator.populate(row, obj)
             for attr_name, position in compiled.annotations:
@@ -241,3 +245,33 @@ def prefetched_set(instance: Any, related_name: str, rows: list) -> None:
     if not hasattr(instance, "_prefetched_objects_cache"):
         instance._prefetched_objects_cache = {}
     instance._prefetched_objects_cache[related_name] = queryset
+
+
+def saved_mark(instance: Any, pk: Any) -> None:
+    """Make an instance written by a statement of ours look as an ORM save leaves it."""
+    instance.pk = pk
+    instance._state.adding = False
+    instance._state.db = DEFAULT_DB_ALIAS
+
+
+def instance_copy(instance: Any) -> Any:
+    """copy.copy of a model instance, as Model.__getstate__ copies it, at a third of the cost.
+
+    The relation cache is copied too (one level): a cached token's user goes with its copy.
+    """
+    state = instance.__dict__.copy()
+    model_state = state["_state"]
+    state["_state"] = copied_state = object.__new__(type(model_state))
+    copied_state.__dict__ = {**model_state.__dict__, "fields_cache": model_state.fields_cache.copy()}
+    clone = object.__new__(type(instance))
+    clone.__dict__ = state
+    return clone
+
+
+def related_cached(instance: Any, field_name: str) -> Any:
+    """The object a forward relation holds in the instance's cache (no descriptor, no query)."""
+    return instance._state.fields_cache[field_name]
+
+
+def related_cache_set(instance: Any, field_name: str, value: Any) -> None:
+    instance._state.fields_cache[field_name] = value

@@ -34,7 +34,8 @@ urlpatterns = [
 ]
 
 if settings.QUORUM_BENCH_FLOOR:
-    from bench.floor import bench_floor
+    from bench.floor import bench_floor, bench_floor_pk
 
-    # Outside /api/, so no catch-all shadows it; absent unless explicitly switched on.
+    # Outside /api/, so no catch-all shadows them; absent unless explicitly switched on.
     urlpatterns.insert(0, path("bench/floor", bench_floor, name="bench-floor"))
+    urlpatterns.insert(0, path("bench/floor-pk", bench_floor_pk, name="bench-floor-pk"))

@@ -15,6 +15,21 @@ class ModelCreated(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class VersionTagSet(DomainEvent):
+    version: ModelVersion
+    key: str
+    value: str
+    previous: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionTagDeleted(DomainEvent):
+    version: ModelVersion
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ModelRenamed(DomainEvent):
     model: RegisteredModel
     previous_name: str
@@ -35,6 +50,8 @@ class VersionCreated(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class VersionDeleted(DomainEvent):
+    """`version` was deleted (the instance keeps its fields; its row is gone)."""
+
     version: ModelVersion
     aliases: list[str]
 

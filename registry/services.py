@@ -26,7 +26,7 @@ from access.grants import (
 )
 from audit.models import Action
 from audit.services import superuser_action_record
-from config.prepared import PreparedQuery, prefetched_set
+from config.prepared import PreparedQuery, prefetched_set, saved_mark
 from registry import ports, rules, tracking
 from registry.errors import (
     AlreadyExists,
@@ -34,7 +34,18 @@ from registry.errors import (
     NotFound,
     PermissionDenied,
 )
-from registry.events import AliasDeleted, AliasMoved, StageChanged, VersionCreated
+from registry.events import (
+    AliasDeleted,
+    AliasMoved,
+    ModelCreated,
+    ModelDeleted,
+    ModelRenamed,
+    StageChanged,
+    VersionCreated,
+    VersionDeleted,
+    VersionTagDeleted,
+    VersionTagSet,
+)
 from registry.models import (
     AliasAssignment,
     ModelAlias,
@@ -117,7 +128,9 @@ def _version_locked(model_id: int, version: int, alias: str | None) -> QuerySet[
 
 
 _VERSION_LOCK = PreparedQuery(
-    "quorum_write_version_lock", _version_locked, {"model_id": "bigint", "version": "integer", "alias": "text"}
+    "quorum_write_version_lock",
+    _version_locked,
+    {"model_id": "bigint", "version": "integer", "alias": "text"},
 )
 
 
@@ -126,7 +139,9 @@ def _version_and_alias_for_update(
 ) -> tuple[ModelVersion, tuple[int, int, int] | None]:
     """The locked version (else NotFound) and `alias`'s current (row id, version id, number) or None."""
     # Not even sent when the integer column could not hold it (a native route's URL takes any integer).
-    row = _VERSION_LOCK.first(model_id=model.pk, version=version, alias=alias) if 0 < version < 2**31 else None
+    row = (
+        _VERSION_LOCK.first(model_id=model.pk, version=version, alias=alias) if 0 < version < 2**31 else None
+    )
     if row is None:
         raise NotFound(f"Model Version (name={model.name}, version={version}) not found")
     row.model = model  # already at hand (and locked): str(row) and row.model.name cost no query
@@ -198,6 +213,7 @@ def registered_model_create(
         model_name=name,
         after={"name": name, "description": description, "tags": tag_values},
     )
+    events.publish(ModelCreated(actor=actor, model=model, tags=tag_values))
     return model
 
 
@@ -219,6 +235,7 @@ def registered_model_rename(*, actor, name: str, new_name: str) -> RegisteredMod
         before={"name": name},
         after={"name": new_name},
     )
+    events.publish(ModelRenamed(actor=actor, model=model, previous_name=name))
     return model
 
 
@@ -257,6 +274,9 @@ def registered_model_delete(*, actor, name: str) -> None:
         target=model,
         model_name=name,
         before=summary,
+    )
+    events.publish(
+        ModelDeleted(actor=actor, model=model, versions=summary["versions"], aliases=summary["aliases"])
     )
     content_type = ContentType.objects.get_for_model(RegisteredModel)
     UserObjectPermission.objects.filter(content_type=content_type, object_pk=str(model.pk)).delete()
@@ -398,7 +418,6 @@ def _model_version_create(
     companions = tuple(registration.companions(version, actor))
     version_rows_insert(NewVersionRows(model=model, version=version, tags=tag_values, companions=companions))
     registration.written(companions)
-    events.publish(VersionCreated(actor=actor, version=version, tags=tag_values))
     # Last: on SQLite the audit append locks the chain head until commit (PostgreSQL seals at COMMIT).
     audit.record(
         actor=actor,
@@ -414,6 +433,7 @@ def _model_version_create(
             "tags": tag_values,
         },
     )
+    events.publish(VersionCreated(actor=actor, version=version, tags=tag_values))
     # What a reader would get back, so the caller can answer without reading it (no aliases yet).
     prefetched_set(
         version, "tags", [ModelVersionTag(version=version, key=k, value=v) for k, v in tag_values.items()]
@@ -460,6 +480,7 @@ def model_version_delete(*, actor, name: str, version: int) -> None:
         version=version,
         before={"stage": row.stage, "aliases": aliases, "source": row.source},
     )
+    events.publish(VersionDeleted(actor=actor, version=row, aliases=aliases))
     row.delete()  # its aliases and tags go with it
     _touch(model)
 
@@ -481,6 +502,11 @@ def model_version_tag_set(*, actor, name: str, version: int, key: str, value: st
         before={key: previous.value} if previous else None,
         after={key: value},
     )
+    events.publish(
+        VersionTagSet(
+            actor=actor, version=row, key=key, value=value, previous=previous.value if previous else None
+        )
+    )
     return tag
 
 
@@ -501,6 +527,7 @@ def model_version_tag_delete(*, actor, name: str, version: int, key: str) -> Non
         version=version,
         before={key: tag.value},
     )
+    events.publish(VersionTagDeleted(actor=actor, version=row, key=key, value=tag.value))
 
 
 def stage_apply(
@@ -526,6 +553,16 @@ def stage_apply(
     row.stage = stage
     row.save(update_fields=["stage", "updated_at"])
     _touch(model)
+    audit.record(
+        actor=actor,
+        action=Action.VERSION_STAGE_CHANGED,
+        target=row,
+        model_name=model.name,
+        version=row.version,
+        before={"stage": before},
+        after={"stage": stage.value, "archived_versions": archived},
+        reason=reason,
+    )
     events.publish(
         StageChanged(
             actor=actor,
@@ -536,16 +573,6 @@ def stage_apply(
             governed=governed,
             reason=reason,
         )
-    )
-    audit.record(
-        actor=actor,
-        action=Action.VERSION_STAGE_CHANGED,
-        target=row,
-        model_name=model.name,
-        version=row.version,
-        before={"stage": before},
-        after={"stage": stage.value, "archived_versions": archived},
-        reason=reason,
     )
     return row
 
@@ -620,20 +647,9 @@ def _alias_move(
         alias_row = ModelAlias.objects.create(model=model, alias=alias, version=row)
     else:
         ModelAlias.objects.filter(pk=previous[0]).update(version=row, updated_at=now)
-        alias_row = ModelAlias(pk=previous[0], model=model, alias=alias, version=row, updated_at=now)
-        alias_row._state.adding = False
+        alias_row = ModelAlias(model=model, alias=alias, version=row, updated_at=now)
+        saved_mark(alias_row, previous[0])
     _touch(model)
-    events.publish(
-        AliasMoved(
-            actor=actor,
-            model=model,
-            alias=alias,
-            previous=previous[2] if previous else None,
-            current=row,
-            governed=governed,
-            reason=reason,
-        )
-    )
     # Last: on SQLite the audit append locks the chain head until commit (PostgreSQL seals at COMMIT).
     audit.record(
         actor=actor,
@@ -645,6 +661,17 @@ def _alias_move(
         before={"alias": alias, "version": previous[2] if previous else None},
         after={"alias": alias, "version": row.version},
         reason=reason,
+    )
+    events.publish(
+        AliasMoved(
+            actor=actor,
+            model=model,
+            alias=alias,
+            previous=previous[2] if previous else None,
+            current=row,
+            governed=governed,
+            reason=reason,
+        )
     )
     return alias_row
 
@@ -674,7 +701,6 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     version_number = row.version.version
     row.delete()
     _touch(model)
-    events.publish(AliasDeleted(actor=actor, model=model, alias=alias, version=version_number))
     audit.record(
         actor=actor,
         action=Action.ALIAS_DELETED,
@@ -684,3 +710,4 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
         version=version_number,
         before={"alias": alias, "version": version_number},
     )
+    events.publish(AliasDeleted(actor=actor, model=model, alias=alias, version=version_number))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Field, Model
 
-from config.prepared import PreparedStatement
+from config.prepared import PreparedStatement, saved_mark
 from registry.models import ModelVersion, ModelVersionTag, RegisteredModel
 from registry.ports import Companion
 
@@ -142,12 +142,6 @@ def _values(instance: Model, fields: list[Field]) -> list:
     return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
 
 
-def _saved(instance: Model, pk: int) -> None:
-    instance.pk = pk
-    instance._state.adding = False
-    instance._state.db = connection.alias
-
-
 def version_rows_insert(rows: NewVersionRows) -> None:
     """Write the version create's rows in the current transaction, and set their ids.
 
@@ -165,10 +159,10 @@ def version_rows_insert(rows: NewVersionRows) -> None:
     for companion in rows.companions:
         params += _values(companion.row, _companion_columns(type(companion.row), companion.link))
     version_id, *companion_ids = _statement(shape).fetchall(params)[0]
-    _saved(version, version_id)
+    saved_mark(version, version_id)
     for companion, pk in zip(rows.companions, companion_ids, strict=True):
         setattr(companion.row, companion.link, _linked(rows, companion))
-        _saved(companion.row, pk)
+        saved_mark(companion.row, pk)
 
 
 def _linked(rows: NewVersionRows, companion: Companion) -> Model:

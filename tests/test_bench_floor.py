@@ -37,3 +37,21 @@ def test_floor_answers_json_without_credentials_when_switched_on(settings, urls_
     assert response.json() == {"status": "ok"}
     # Only GET is declared for the route.
     assert Client().post("/bench/floor").status_code == 405
+
+
+def test_the_primary_key_floor_reads_the_serving_generation_once(
+    settings, urls_reloaded, db, django_assert_num_queries
+) -> None:
+    from tests.fixtures_foundation import postgres_or_skip
+
+    postgres_or_skip()  # the generation row exists on PostgreSQL only
+    mount(settings, True)
+    client = Client()
+    client.get("/bench/floor-pk")  # prepared on this connection
+    with django_assert_num_queries(1):
+        response = client.get("/bench/floor-pk")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and isinstance(body["generation"], int)
+    assert Client().get("/bench/floor-pk?x=1").status_code == 200
+    assert Client().post("/bench/floor-pk").status_code == 405

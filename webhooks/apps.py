@@ -8,8 +8,7 @@ class WebhooksConfig(AppConfig):
     verbose_name = "Webhooks"
 
     def ready(self) -> None:
-        from audit.services import EVENT_LISTENERS
-        from webhooks.services import audit_event_listen
+        import events
+        from webhooks.services import outbox_write
 
-        if audit_event_listen not in EVENT_LISTENERS:
-            EVENT_LISTENERS.append(audit_event_listen)  # webhook outbox rows in the change's transaction
+        events.subscribe(events.DomainEvent, outbox_write)  # outbox rows in the change's transaction

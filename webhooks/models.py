@@ -10,6 +10,7 @@ from django.db import models
 # 32 random hex characters. A partial of the standard library, so migrations reference no app code.
 PUBLIC_ID_NEW = functools.partial(secrets.token_hex, 16)
 
+
 class WebhookStatus(models.TextChoices):
     ACTIVE = "ACTIVE", "Active: real events are delivered"
     DISABLED = "DISABLED", "Disabled: nothing is delivered"

@@ -1,105 +1,193 @@
 """The JSON bodies of webhook events, in MLflow 3's envelope: {entity, action, timestamp, data}.
 
+Each body is built here from the typed domain event, by this module's own code: never from the
+audit record of the same change (renaming an audit key cannot change a public payload).
+
 MLflow's own events carry exactly MLflow's `data` keys (mlflow/webhooks/types.py), so receivers
 written for MLflow work unchanged; Quorum's events use the same envelope with their own keys.
 """
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-
-def _dict(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
+from artifacts.events import GovernedCopyFinished, ValidationFinished
+from registry.events import (
+    AliasDeleted,
+    AliasMoved,
+    ModelCreated,
+    StageChanged,
+    VersionCreated,
+    VersionDeleted,
+    VersionTagDeleted,
+    VersionTagSet,
+)
+from workflows.events import CommentCreated, RequestChanged
 
 
 def _version(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def event_data(event: str, audit_event: Any, *, description: str | None = None) -> dict[str, Any]:
-    """The `data` of one event, from the audit event that raised it (which already has secrets scrubbed)."""
-    before, after = _dict(audit_event.before), _dict(audit_event.after)
-    name, version = audit_event.model_name, _version(audit_event.version)
-    if event == "registered_model.created":
-        return {
+Raised = list[tuple[str, dict[str, Any]]]  # (webhook event name, its `data`)
+
+
+def model_created(event: ModelCreated) -> Raised:
+    model = event.model
+    return [
+        (
+            "registered_model.created",
+            {"name": model.name, "tags": event.tags, "description": model.description or None},
+        )
+    ]
+
+
+def version_created(event: VersionCreated) -> Raised:
+    version = event.version
+    data = {
+        "name": version.model.name,
+        "version": _version(version.version),
+        "source": version.source,
+        "run_id": version.run_id or None,
+        "tags": event.tags,
+        "description": version.description or None,
+    }
+    return [("model_version.created", data)]
+
+
+def version_tag_set(event: VersionTagSet) -> Raised:
+    version = event.version
+    data = {
+        "name": version.model.name,
+        "version": _version(version.version),
+        "key": event.key,
+        "value": event.value,
+    }
+    return [("model_version_tag.set", data)]
+
+
+def version_tag_deleted(event: VersionTagDeleted) -> Raised:
+    version = event.version
+    return [
+        (
+            "model_version_tag.deleted",
+            {"name": version.model.name, "version": _version(version.version), "key": event.key},
+        )
+    ]
+
+
+def alias_moved(event: AliasMoved) -> Raised:
+    """MLflow raises `model_version_alias.created` on every set; Quorum adds `moved` when it pointed elsewhere."""
+    name, current = event.model.name, event.current.version
+    raised: Raised = [
+        ("model_version_alias.created", {"name": name, "alias": event.alias, "version": _version(current)})
+    ]
+    if event.previous is not None and event.previous != current:
+        moved = {
             "name": name,
-            "tags": after.get("tags") or {},
-            "description": after.get("description") or None,
+            "alias": event.alias,
+            "from_version": _version(event.previous),
+            "to_version": _version(current),
         }
-    if event == "model_version.created":
-        return {
-            "name": name,
-            "version": version,
-            "source": after.get("source", ""),
-            "run_id": after.get("run_id") or None,
-            "tags": after.get("tags") or {},
-            "description": description or None,
-        }
-    if event == "model_version_tag.set":
-        key, value = next(iter(after.items()), ("", ""))
-        return {"name": name, "version": version, "key": key, "value": value}
-    if event == "model_version_tag.deleted":
-        return {"name": name, "version": version, "key": next(iter(before), "")}
-    if event == "model_version_alias.created":
-        return {"name": name, "alias": after.get("alias", ""), "version": version}
-    if event == "model_version_alias.deleted":
-        return {"name": name, "alias": before.get("alias", "")}
-    if event == "model_version_alias.moved":
-        return {
-            "name": name,
-            "alias": after.get("alias", ""),
-            "from_version": _version(before.get("version")),
-            "to_version": _version(after.get("version")),
-        }
-    if event == "model_version.stage_transitioned":
-        return {
-            "name": name,
-            "version": version,
-            "from_stage": before.get("stage"),
-            "to_stage": after.get("stage"),
-            "archived_versions": [str(v) for v in after.get("archived_versions") or []],
-            "reason": audit_event.reason or None,
-        }
-    if event == "model_version.deleted":
-        return {
-            "name": name,
-            "version": version,
-            "stage": before.get("stage"),
-            "aliases": before.get("aliases") or [],
-        }
-    if event.startswith("transition_request."):
-        extra = {k: v for k, v in after.items() if k not in ("state", "target")}
-        return {
-            "name": name,
-            "version": version,
-            "request_id": audit_event.target_id,
-            "state": after.get("state"),
-            "target": after.get("target"),
-            "comment": audit_event.reason or None,
-            **extra,
-        }
-    if event == "comment.created":
-        return {
-            "name": name,
-            "version": version,
-            "comment_id": after.get("comment_id"),
-            "request_id": after.get("request_id"),
-            "comment": after.get("comment", ""),
-        }
-    if event == "model_version.validation_finished":
-        if audit_event.action == "artifacts.failed":
-            outcome = "failed"
-        else:
-            outcome = "validated" if after.get("validated") else "unvalidated"
-        return {"name": name, "version": version, "outcome": outcome, **after}
-    if event == "model_version.governed_copy_finished":
-        outcome = "failed" if audit_event.action == "artifacts.failed" else "succeeded"
-        return {"name": name, "version": version, "outcome": outcome, **after}
-    return {"name": name, "version": version}
+        raised.append(("model_version_alias.moved", moved))
+    return raised
+
+
+def alias_deleted(event: AliasDeleted) -> Raised:
+    return [("model_version_alias.deleted", {"name": event.model.name, "alias": event.alias})]
+
+
+def stage_changed(event: StageChanged) -> Raised:
+    version = event.version
+    data = {
+        "name": version.model.name,
+        "version": _version(version.version),
+        "from_stage": event.previous,
+        "to_stage": event.current,
+        "archived_versions": [str(v) for v in event.archived],
+        "reason": event.reason or None,
+    }
+    return [("model_version.stage_transitioned", data)]
+
+
+def version_deleted(event: VersionDeleted) -> Raised:
+    version = event.version
+    data = {
+        "name": version.model.name,
+        "version": _version(version.version),
+        "stage": version.stage,
+        "aliases": event.aliases,
+    }
+    return [("model_version.deleted", data)]
+
+
+REQUEST_CHANGES_RAISED = ("created", "approved", "rejected", "cancelled", "applied", "failed")
+
+
+def request_changed(event: RequestChanged) -> Raised:
+    if event.change not in REQUEST_CHANGES_RAISED:
+        return []
+    request = event.request
+    data = {
+        "name": request.model.name,
+        "version": _version(request.version.version),
+        "request_id": str(request.pk),
+        "state": request.state,
+        "target": request.target_label,
+        "comment": event.comment or None,
+        **_json(event.details),
+    }
+    return [(f"transition_request.{event.change}", data)]
+
+
+def comment_created(event: CommentCreated) -> Raised:
+    version = event.version
+    data = {
+        "name": version.model.name,
+        "version": _version(version.version),
+        "comment_id": event.comment_id,
+        "request_id": event.request_id,
+        "comment": event.comment,
+    }
+    return [("comment.created", data)]
+
+
+def validation_finished(event: ValidationFinished) -> Raised:
+    version = event.version
+    data = {"name": version.model.name, "version": _version(version.version), "outcome": event.outcome}
+    return [("model_version.validation_finished", {**data, **_json(event.details)})]
+
+
+def governed_copy_finished(event: GovernedCopyFinished) -> Raised:
+    version = event.version
+    outcome = "succeeded" if event.succeeded else "failed"
+    data = {"name": version.model.name, "version": _version(version.version), "outcome": outcome}
+    return [("model_version.governed_copy_finished", {**data, **_json(event.details)})]
+
+
+def _json(value: dict[str, Any]) -> dict[str, Any]:
+    """Plain JSON values (a receiver sees what the audit trail's normalizer would keep)."""
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+
+
+# Which payloads each event raises: the one place that maps domain events to webhook events.
+RAISED_BY: dict[type, Callable[[Any], Raised]] = {
+    ModelCreated: model_created,
+    VersionCreated: version_created,
+    VersionTagSet: version_tag_set,
+    VersionTagDeleted: version_tag_deleted,
+    AliasMoved: alias_moved,
+    AliasDeleted: alias_deleted,
+    StageChanged: stage_changed,
+    VersionDeleted: version_deleted,
+    RequestChanged: request_changed,
+    CommentCreated: comment_created,
+    ValidationFinished: validation_finished,
+    GovernedCopyFinished: governed_copy_finished,
+}
 
 
 def envelope(event: str, data: dict[str, Any], *, actor: str = "", audit_seq: int | None = None) -> str:

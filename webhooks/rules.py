@@ -1,12 +1,11 @@
-"""Pure decisions of the webhooks: which events exist and which an audit event raises, the retry
+"""Pure decisions of the webhooks: which events exist, the retry
 schedule, and the SSRF checks on URLs and addresses. No I/O here.
 """
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 # --- Events -------------------------------------------------------------------------------
@@ -57,74 +56,6 @@ def events_parse(raw: object) -> list[str]:
 
 def webhook_wants(subscribed: Iterable[str], event: str) -> bool:
     return event in subscribed or WILDCARD in subscribed
-
-
-def events_for_audit(action: str, before: Any, after: Any) -> list[str]:
-    """The webhook events one audit action raises (usually one; none for most actions).
-
-    Setting an alias raises MLflow's `model_version_alias.created` every time (MLflow does), and
-    Quorum's `model_version_alias.moved` when the alias pointed at another version before.
-    """
-    before = before if isinstance(before, Mapping) else {}
-    after = after if isinstance(after, Mapping) else {}
-    simple = {
-        "registered_model.created": "registered_model.created",
-        "model_version.created": "model_version.created",
-        "model_version.tag_set": "model_version_tag.set",
-        "model_version.tag_deleted": "model_version_tag.deleted",
-        "alias.deleted": "model_version_alias.deleted",
-        "model_version.stage_changed": "model_version.stage_transitioned",
-        "model_version.deleted": "model_version.deleted",
-        "artifacts.validated": "model_version.validation_finished",
-        "artifacts.copied": "model_version.governed_copy_finished",
-    }
-    if action in simple:
-        return [simple[action]]
-    if action == "alias.set":
-        moved = before.get("version") is not None and before.get("version") != after.get("version")
-        return ["model_version_alias.created", *(["model_version_alias.moved"] if moved else [])]
-    if action in (
-        "request.created",
-        "request.approved",
-        "request.rejected",
-        "request.cancelled",
-        "request.applied",
-        "request.failed",
-    ):
-        return ["transition_request." + action.split(".", 1)[1]]
-    if action == "request.commented":
-        # Editing or deleting a comment is audited under the same action; only a new one has a request id key.
-        return ["comment.created"] if "request_id" in after else []
-    if action == "artifacts.failed":
-        if after.get("stage") == "validation":
-            return ["model_version.validation_finished"]
-        return ["model_version.governed_copy_finished"]
-    return []
-
-
-# Audit actions that can raise an event: the listener returns before any query for all others.
-AUDIT_ACTIONS_WITH_EVENTS: frozenset[str] = frozenset(
-    {
-        "registered_model.created",
-        "model_version.created",
-        "model_version.tag_set",
-        "model_version.tag_deleted",
-        "alias.set",
-        "alias.deleted",
-        "model_version.stage_changed",
-        "model_version.deleted",
-        "artifacts.validated",
-        "artifacts.copied",
-        "artifacts.failed",
-        "request.created",
-        "request.approved",
-        "request.rejected",
-        "request.cancelled",
-        "request.applied",
-        "request.failed",
-        "request.commented",
-    }
-)
 
 
 # --- Retries ------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Every write of the webhooks: subscriptions, the event outbox, deliveries, attempts, replays.
 
-- The audit listener (`audit_event_listen`) runs inside the transaction of every audited change
-  and writes one event record plus one delivery per matching subscription: the outbox. The
+- `outbox_write` subscribes to every domain event and runs inside the change's transaction: it
+  writes one event record plus one delivery per matching subscription, the outbox. The
   delivery is published to Celery after commit; `deliveries_sweep` (Celery beat) publishes
   again whatever is due and was not picked up, so a broker outage or a lost worker delays a
   delivery but never loses it.
@@ -17,23 +17,24 @@ import logging
 import secrets
 import time
 import uuid
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 import audit
 from access.grants import LEVEL_CODENAMES, Level, user_can, user_holds, user_holds_global
+from audit.context import current_task_name
 from audit.models import Action
-from audit.services import superuser_action_record
-from config.prepared import PreparedStatement
+from audit.services import last_recorded_seq, superuser_action_record
+from config.prepared import PreparedQuery
+from events import DomainEvent
 from registry import selectors as registry_selectors
 from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
-from registry.models import ModelVersion, RegisteredModel
+from registry.models import RegisteredModel
 from webhooks import payloads, rules, transport
 from webhooks.models import (
     DeliveryAttempt,
@@ -145,7 +146,6 @@ def webhook_for_actor(
 
 
 def _supports_for_update_of() -> bool:
-    from django.db import connection
 
     return connection.features.has_select_for_update_of
 
@@ -267,83 +267,80 @@ def webhook_delete(*, actor: Any, webhook_id: str) -> None:
 # --- The outbox: events written inside the change's transaction ---------------------------
 
 
-def audit_event_listen(fields: dict[str, Any]) -> Callable[[Any], None] | None:
-    """Audit listener: write the event and a delivery per live matching subscription.
+def outbox_write(event: DomainEvent) -> None:
+    """Subscriber of every domain event: write its webhook records and a delivery per live subscription.
 
-    Runs inside the change's transaction (audit.services.EVENT_LISTENERS), so the outbox rows
-    commit or roll back with the change. Actions that raise no event cost no query; the others
-    one indexed query when nothing subscribes, made before the audit chain head is locked. The
-    rows, which carry the event's seq, are written by the returned function once it is appended.
+    Runs inside the change's transaction (events.publish), so the outbox rows commit or roll back
+    with the change. Events that raise no webhook cost nothing; the others one indexed query when
+    nothing subscribes. The payload is built from the event by `payloads` (never from the audit
+    record); only the audit seq of the same operation is linked, so a receiver can find it.
     """
-    if fields["action"] not in rules.AUDIT_ACTIONS_WITH_EVENTS:
-        return None
-    names = rules.events_for_audit(fields["action"], fields["before"], fields["after"])
-    if not names:
-        return None
-    hooks = _live_webhooks(fields["registered_model_id"])
+    build = payloads.RAISED_BY.get(type(event))
+    if build is None:
+        return
+    model = _subject_model(event)
+    hooks = _live_webhooks(model.pk)
     if not hooks:
-        return None
-    return lambda audit_event: _outbox_write(audit_event, names, hooks)
-
-
-def _live_webhooks_sql() -> str:
-    qn = connection.ops.quote_name
-    events = Webhook._meta.get_field("events")
-    return (
-        f"SELECT id, {qn(events.column)}, status FROM {qn(Webhook._meta.db_table)} "
-        "WHERE (model_id IS NULL OR model_id = $1) AND status IN ($2, $3)"
-    )
-
-
-# Prepared once per connection (config/prepared.py): planning it cost more than running it.
-_LIVE_WEBHOOKS = PreparedStatement("quorum_live_webhooks", ("bigint", "text", "text"), _live_webhooks_sql)
-
-
-def _live_webhooks(model_id: int | None) -> list[Webhook]:
-    """Live subscriptions of one model or of the whole registry (pk, events, status only).
-
-    On every audited write, so in plain SQL: building the equivalent queryset cost more Python
-    than the query itself.
-    """
-    events = Webhook._meta.get_field("events")
-    rows = _LIVE_WEBHOOKS.fetchall([model_id, *LIVE_STATUSES])
-    return [
-        Webhook.from_db(
-            connection.alias,
-            ["id", "events", "status"],
-            (pk, events.from_db_value(raw, None, connection), status),
-        )
-        for pk, raw, status in rows
+        return
+    raised = [
+        (name, data) for name, data in build(event) if any(rules.webhook_wants(h.events, name) for h in hooks)
     ]
+    if raised:
+        _outbox_rows_write(
+            raised, model, hooks, actor=_actor_name(event.actor), audit_seq=last_recorded_seq()
+        )
 
 
-def _outbox_write(audit_event: Any, names: list[str], hooks: list[Webhook]) -> None:
+def _subject_model(event: DomainEvent) -> RegisteredModel:
+    for path in ("model", "version", "request"):
+        found = getattr(event, path, None)
+        if found is not None:
+            return found if path == "model" else found.model
+    raise TypeError(f"{type(event).__name__} names no registered model")
+
+
+def _actor_name(actor: Any) -> str:
+    """The actor as the audit trail names it (a username, 'system' for the system and tasks)."""
+    if getattr(actor, "is_authenticated", False):
+        return actor.get_username()
+    return "system" if actor == "system" or current_task_name.get() else "anonymous"
+
+
+def _live_webhooks_of(model_id: int) -> QuerySet[Webhook]:
+    """Live subscriptions of one model or of the whole registry (pk, events, status only)."""
+    return Webhook.objects.filter(
+        Q(model__isnull=True) | Q(model_id=model_id), status__in=list(LIVE_STATUSES)
+    ).only("id", "events", "status")
+
+
+# On every write that raises a webhook event: the queryset, prepared once per connection.
+_LIVE_WEBHOOKS = PreparedQuery("quorum_live_webhooks", _live_webhooks_of, {"model_id": "bigint"})
+
+
+def _live_webhooks(model_id: int) -> list[Webhook]:
+    return _LIVE_WEBHOOKS.run(model_id=model_id)
+
+
+def _outbox_rows_write(
+    raised: list[tuple[str, dict[str, Any]]],
+    model: RegisteredModel,
+    hooks: list[Webhook],
+    *,
+    actor: str,
+    audit_seq: int | None,
+) -> None:
     now = timezone.now()
     pending: list[int] = []
-    for event in names:
+    for event, data in raised:
         wanted = [hook for hook in hooks if rules.webhook_wants(hook.events, event)]
         if not wanted:
             continue
-        description = None
-        if event == "model_version.created":
-            description = (
-                ModelVersion.objects.filter(
-                    model_id=audit_event.registered_model_id, version=audit_event.version
-                )
-                .values_list("description", flat=True)
-                .first()
-            )
         record = WebhookEventRecord.objects.create(
             event=event,
-            model_name=audit_event.model_name,
-            registered_model_id=audit_event.registered_model_id,
-            audit_seq=audit_event.seq,
-            payload=payloads.envelope(
-                event,
-                payloads.event_data(event, audit_event, description=description),
-                actor=audit_event.actor_username,
-                audit_seq=audit_event.seq,
-            ),
+            model_name=model.name,
+            registered_model_id=model.pk,
+            audit_seq=audit_seq,
+            payload=payloads.envelope(event, data, actor=actor, audit_seq=audit_seq),
         )
         for hook in wanted:
             test_mode = hook.status == WebhookStatus.TEST_MODE

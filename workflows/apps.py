@@ -9,7 +9,7 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         import events
-        from artifacts.events import GovernedCopyVerified
+        from artifacts.events import GovernedCopyFinished
         from registry import ports
         from registry.events import AliasMoved, StageChanged
         from workflows import services
@@ -17,4 +17,4 @@ class WorkflowsConfig(AppConfig):
         ports.governance_install(services.PolicyGovernance())
         events.subscribe(StageChanged, services.direct_change_timeline)
         events.subscribe(AliasMoved, services.direct_change_timeline)
-        events.subscribe(GovernedCopyVerified, services.copy_verified_apply)
+        events.subscribe(GovernedCopyFinished, services.copy_verified_apply)

@@ -7,7 +7,7 @@ the same target, so a request always re-checks its facts after taking it.
 The artifact pipeline sits below the workflow: its evidence (digest, validation) is recorded on the
 request and approvals and checked before applying; a Production promotion that needs validated
 artifacts waits (state `applying`) for the version's governed copy, and the pipeline's
-`GovernedCopyVerified` event (subscribed in `copy_verified_apply`) applies it once every object is
+`GovernedCopyFinished` event (subscribed in `copy_verified_apply`) applies it once every object is
 proven.
 """
 
@@ -15,9 +15,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit
+import events
 from access.grants import LEVEL_CODENAMES, Level, user_can, user_holds
 from artifacts import services as artifact_services
-from artifacts.events import GovernedCopyVerified
+from artifacts.events import GovernedCopyFinished
 from audit.models import Action
 from audit.services import superuser_action_record
 from registry import rules as registry_rules
@@ -27,6 +28,7 @@ from registry.models import ModelVersion, RegisteredModel, Stage
 from registry.services import alias_apply, registered_model_for_update, stage_apply
 from workflows import rules, selectors
 from workflows.activity import activity_record
+from workflows.events import CommentCreated, RequestChanged
 from workflows.models import (
     OPEN_STATES,
     ActivityType,
@@ -69,7 +71,8 @@ def _target_parsed(target_kind: str, target: object) -> str:
     raise InvalidParameter("Target kind must be 'stage' or 'alias'.", field="target_kind")
 
 
-def _audit_request(actor, action: Action, request: TransitionRequest, *, reason: str = "", **extra) -> None:
+def _request_changed(actor, action: Action, request: TransitionRequest, *, reason: str = "", **extra) -> None:
+    """Record a request's change in the audit trail, then say it happened (RequestChanged)."""
     audit.record(
         actor=actor,
         action=action,
@@ -81,6 +84,8 @@ def _audit_request(actor, action: Action, request: TransitionRequest, *, reason:
         after={"state": request.state, "target": request.target_label, **extra},
         reason=reason,
     )
+    change = Action(action).value.partition(".")[2]
+    events.publish(RequestChanged(actor=actor, request=request, change=change, comment=reason, details=extra))
 
 
 def _locked_request(actor, request_id: int, level: Level, doing: str) -> TransitionRequest:
@@ -242,7 +247,7 @@ def transition_request_create(
         to_stage=request.target_label,
         comment=reason,
     )
-    _audit_request(actor, Action.REQUEST_CREATED, request, reason=reason, evidence=request.evidence)
+    _request_changed(actor, Action.REQUEST_CREATED, request, reason=reason, evidence=request.evidence)
     return request
 
 
@@ -296,7 +301,7 @@ def transition_request_approve(
         to_stage=request.target_label,
         comment=comment,
     )
-    _audit_request(actor, Action.REQUEST_APPROVED, request, reason=comment)
+    _request_changed(actor, Action.REQUEST_APPROVED, request, reason=comment)
     return _request_advance(request, policy, evidence)
 
 
@@ -313,7 +318,7 @@ def _request_fail(request: TransitionRequest, why: str) -> TransitionRequest:
         to_stage=request.target_label,
         system_comment=f"Request failed: {why}",
     )
-    _audit_request("system", Action.REQUEST_FAILED, request, reason=why)
+    _request_changed("system", Action.REQUEST_FAILED, request, reason=why)
     return request
 
 
@@ -374,7 +379,7 @@ def _request_advance(request: TransitionRequest, policy: rules.Policy, evidence:
         artifact_services.governed_copy_queue_for_request(version=request.version, request_id=request.pk)
         request.state = RequestState.APPLYING
         request.save(update_fields=["state", "updated_at"])
-        _audit_request(
+        _request_changed(
             "system", Action.REQUEST_APPROVED, request, reason=verdict.reason, handed_to="pipeline"
         )
         return request
@@ -388,8 +393,10 @@ def _needs_governed_copy(request: TransitionRequest, policy: rules.Policy) -> bo
     return not artifact_services.governed_copy_exists(request.version)
 
 
-def copy_verified_apply(event: GovernedCopyVerified) -> None:
+def copy_verified_apply(event: GovernedCopyFinished) -> None:
     """Subscriber: a governed copy is proven; apply the requests that waited for it (each on its own)."""
+    if not event.succeeded:
+        return  # the requests stay applying; a retried copy applies them
     waiting = {event.request_id} if event.request_id else set()
     waiting.update(
         TransitionRequest.objects.filter(version=event.version, state=RequestState.APPLYING).values_list(
@@ -483,7 +490,7 @@ def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionReq
         to_stage=request.target_label,
         system_comment=why,
     )
-    _audit_request("system", Action.REQUEST_APPLIED, request, reason=why)
+    _request_changed("system", Action.REQUEST_APPLIED, request, reason=why)
     return request
 
 
@@ -518,7 +525,7 @@ def transition_request_apply(request_id: int) -> TransitionRequest:
         request.state = RequestState.PENDING
         request.state_reason = verdict.reason
         request.save(update_fields=["state", "state_reason", "updated_at"])
-        _audit_request("system", Action.REQUEST_FAILED, request, reason=f"Back to pending: {verdict.reason}")
+        _request_changed("system", Action.REQUEST_FAILED, request, reason=f"Back to pending: {verdict.reason}")
         return request
     stale = _stale_state(request)
     if stale:
@@ -552,7 +559,7 @@ def _request_close(
         comment="" if by_system else reason,
         system_comment="Request expired." if state == RequestState.EXPIRED else "",
     )
-    _audit_request(actor, action, request, reason=reason)
+    _request_changed(actor, action, request, reason=reason)
     return request
 
 
@@ -654,6 +661,9 @@ def version_comment_create(
         version=version,
         after={"comment_id": entry.pk, "request_id": request_id, "comment": comment},
         reason=comment,
+    )
+    events.publish(
+        CommentCreated(actor=actor, version=row, comment_id=entry.pk, request_id=request_id, comment=comment)
     )
     return entry
 

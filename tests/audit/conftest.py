@@ -11,7 +11,10 @@ def fast_password_hashing(settings) -> None:
 
 @pytest.fixture
 def fraud(cast):
-    """'fraud' by cast.owner with versions 1-3: exactly four events (seq 1-4), whatever other fixtures add."""
+    """The shared `fraud` (tests/fixtures_foundation.py) without its policies: exactly four events (seq 1-4).
+
+    Same model, tags and versions; audit tests count events from seq 1, so no policy events come first.
+    """
     from registry import services
 
     model = services.registered_model_create(

@@ -11,7 +11,7 @@ from django.db import DataError, connection, transaction
 
 import audit
 from audit.models import Action, AuditEvent, ChainHead
-from audit.services import EVENT_LISTENERS, pending_seal
+from audit.services import last_recorded_seq, pending_seal
 from audit.triggers import PENDING_TABLE
 from audit.verify import chain_verify
 from tests.fixtures_foundation import postgres_or_skip
@@ -102,19 +102,16 @@ def test_pending_seal_chains_the_transactions_events_before_commit_and_only_once
     assert chain_verify().ok
 
 
-def test_listeners_that_need_the_seq_get_the_sealed_event(cast, monkeypatch):
-    """The webhook outbox stores the event's seq, so an event with a listener is sealed at once."""
+def test_asking_for_the_seq_seals_the_event_at_once(cast):
+    """The webhook outbox stores its operation's audit seq, so asking for it seals the event there and then."""
     postgres_or_skip()
-    seen = []
-    listeners = [
-        *EVENT_LISTENERS,
-        lambda fields: lambda event: seen.append((event.pk, event.seq, event.hash)),
-    ]
-    monkeypatch.setattr("audit.services.EVENT_LISTENERS", listeners)
     with transaction.atomic():
-        _record(cast.owner, "listened")
-    stored = AuditEvent.objects.get(model_name="listened")
-    assert seen == [(stored.pk, stored.seq, stored.hash)]
+        event = _record(cast.owner, "asked")
+        assert event.seq is None  # queued for COMMIT
+        seq = last_recorded_seq()
+        assert AuditEvent.objects.filter(pk=event.pk, seq=seq).exists()  # sealed inside the transaction
+    stored = AuditEvent.objects.get(model_name="asked")
+    assert (stored.seq, stored.hash) == (seq, event.hash)
     assert chain_verify().ok
 
 

@@ -97,50 +97,51 @@ def fake_tracking(settings) -> Iterator[FakeTracking]:
 
 
 @pytest.fixture
-def fraud(cast):
+def cast_with_empty_fraud(cast):
+    """The cast, with an empty model 'fraud' of the owner's (unlike the shared `fraud`, no versions)."""
     services.registered_model_create(actor=cast.owner, name="fraud")
     return cast
 
 
-def test_runs_and_logged_model_sources_resolve_and_keep_the_source(fraud, fake_tracking):
+def test_runs_and_logged_model_sources_resolve_and_keep_the_source(cast_with_empty_fraud, fake_tracking):
     run_version = services.model_version_create(
-        actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model", run_id=RUN_ID
+        actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model", run_id=RUN_ID
     )
     assert run_version.source == f"runs:/{RUN_ID}/model"
     assert run_version.storage_location == f"mlflow-artifacts:/1/{RUN_ID}/artifacts/model"
     logged = services.model_version_create(
-        actor=fraud.owner, name="fraud", source=f"models:/{MODEL_ID}", model_id=MODEL_ID
+        actor=cast_with_empty_fraud.owner, name="fraud", source=f"models:/{MODEL_ID}", model_id=MODEL_ID
     )
     assert logged.storage_location == f"s3://tracked/1/models/{MODEL_ID}/artifacts"
     assert ModelVersion.objects.get(pk=logged.pk).download_uri == logged.storage_location
 
 
-def test_runs_source_naming_a_logged_model_of_the_run_resolves_to_that_model(fraud, fake_tracking):
+def test_runs_source_naming_a_logged_model_of_the_run_resolves_to_that_model(cast_with_empty_fraud, fake_tracking):
     """MLflow 3 writes log_model output under the logged model; runs:/<run>/model means it."""
     fake_tracking.logged_models = [
         ("model", "another-run", "s3://tracked/1/models/m-other/artifacts"),
         ("model", RUN_ID, f"s3://tracked/1/models/{MODEL_ID}/artifacts"),
     ]
-    version = services.model_version_create(actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
+    version = services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
     assert version.storage_location == f"s3://tracked/1/models/{MODEL_ID}/artifacts"
     nested = services.model_version_create(
-        actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model/data"
+        actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model/data"
     )
     assert nested.storage_location == f"s3://tracked/1/models/{MODEL_ID}/artifacts/data"
-    plain = services.model_version_create(actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/notes")
+    plain = services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/notes")
     assert plain.storage_location == f"mlflow-artifacts:/1/{RUN_ID}/artifacts/notes"
 
 
-def test_download_uri_makes_tracking_relative_locations_absolute(fraud, fake_tracking, mlflow_as):
-    services.model_version_create(actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
-    body = mlflow_as(fraud.owner).get("model-versions/get-download-uri", {"name": "fraud", "version": "1"})
+def test_download_uri_makes_tracking_relative_locations_absolute(cast_with_empty_fraud, fake_tracking, mlflow_as):
+    services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
+    body = mlflow_as(cast_with_empty_fraud.owner).get("model-versions/get-download-uri", {"name": "fraud", "version": "1"})
     assert body.json() == {
         "artifact_uri": f"{fake_tracking.url}/api/2.0/mlflow-artifacts/artifacts/1/{RUN_ID}/artifacts/model"
     }
 
 
-def test_unknown_run_is_a_400_naming_it(fraud, fake_tracking, mlflow_as):
-    response = mlflow_as(fraud.owner).post(
+def test_unknown_run_is_a_400_naming_it(cast_with_empty_fraud, fake_tracking, mlflow_as):
+    response = mlflow_as(cast_with_empty_fraud.owner).post(
         "model-versions/create", {"name": "fraud", "source": "runs:/ffffffffffffffffffffffffffffffff/model"}
     )
     assert response.status_code == 400
@@ -149,14 +150,14 @@ def test_unknown_run_is_a_400_naming_it(fraud, fake_tracking, mlflow_as):
     assert not ModelVersion.objects.exists()
 
 
-def test_tracking_server_failures_are_503_and_nothing_is_created(fraud, fake_tracking, mlflow_as, settings):
+def test_tracking_server_failures_are_503_and_nothing_is_created(cast_with_empty_fraud, fake_tracking, mlflow_as, settings):
     fake_tracking.status = 500
-    response = mlflow_as(fraud.owner).post(
+    response = mlflow_as(cast_with_empty_fraud.owner).post(
         "model-versions/create", {"name": "fraud", "source": f"runs:/{RUN_ID}/model"}
     )
     assert (response.status_code, response.json()["error_code"]) == (503, "TEMPORARILY_UNAVAILABLE")
     settings.QUORUM_MLFLOW_TRACKING_URI = "http://127.0.0.1:9"  # nothing listens on the discard port
-    response = mlflow_as(fraud.owner).post(
+    response = mlflow_as(cast_with_empty_fraud.owner).post(
         "model-versions/create", {"name": "fraud", "source": f"models:/{MODEL_ID}"}
     )
     assert (response.status_code, response.json()["error_code"]) == (503, "TEMPORARILY_UNAVAILABLE")
@@ -164,40 +165,40 @@ def test_tracking_server_failures_are_503_and_nothing_is_created(fraud, fake_tra
     assert not ModelVersion.objects.exists()
 
 
-def test_callers_without_edit_never_make_quorum_call_the_tracking_server(fraud, fake_tracking, grant):
+def test_callers_without_edit_never_make_quorum_call_the_tracking_server(cast_with_empty_fraud, fake_tracking, grant):
     from access.grants import Level
     from registry.errors import NotFound
     from registry.models import RegisteredModel
 
     with pytest.raises(NotFound):
-        services.model_version_create(actor=fraud.outsider, name="fraud", source=f"runs:/{RUN_ID}/model")
-    reader = grant(fraud.editor, Level.READ, RegisteredModel.objects.get(name="fraud"))
+        services.model_version_create(actor=cast_with_empty_fraud.outsider, name="fraud", source=f"runs:/{RUN_ID}/model")
+    reader = grant(cast_with_empty_fraud.editor, Level.READ, RegisteredModel.objects.get(name="fraud"))
     with pytest.raises(PermissionDenied):
         services.model_version_create(actor=reader, name="fraud", source=f"runs:/{RUN_ID}/model")
     assert fake_tracking.requests == []
 
 
-def test_without_a_tracking_server_sources_are_stored_as_sent(fraud, settings):
+def test_without_a_tracking_server_sources_are_stored_as_sent(cast_with_empty_fraud, settings):
     settings.QUORUM_MLFLOW_TRACKING_URI = ""
-    version = services.model_version_create(actor=fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
+    version = services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
     assert (version.source, version.storage_location) == (f"runs:/{RUN_ID}/model", "")
 
 
-def test_copy_of_a_registered_version_points_at_its_location(fraud, mlflow_as, grant):
+def test_copy_of_a_registered_version_points_at_its_location(cast_with_empty_fraud, mlflow_as, grant):
     from access.grants import Level
     from registry.models import RegisteredModel
 
-    services.model_version_create(actor=fraud.owner, name="fraud", source="s3://bucket/fraud/1")
-    services.registered_model_create(actor=fraud.owner, name="fraud-copy")
-    copied = mlflow_as(fraud.owner).post(
+    services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source="s3://bucket/fraud/1")
+    services.registered_model_create(actor=cast_with_empty_fraud.owner, name="fraud-copy")
+    copied = mlflow_as(cast_with_empty_fraud.owner).post(
         "model-versions/create", {"name": "fraud-copy", "source": "models:/fraud/1"}
     )
     assert copied.status_code == 200, copied.content
     row = ModelVersion.objects.get(model__name="fraud-copy", version=1)
     assert (row.source, row.storage_location) == ("models:/fraud/1", "s3://bucket/fraud/1")
     # Copying from a model the caller cannot read looks like copying from a missing one.
-    services.registered_model_create(actor=fraud.outsider, name="outsider-model")
-    editor = grant(fraud.outsider, Level.EDIT, RegisteredModel.objects.get(name="outsider-model"))
+    services.registered_model_create(actor=cast_with_empty_fraud.outsider, name="outsider-model")
+    editor = grant(cast_with_empty_fraud.outsider, Level.EDIT, RegisteredModel.objects.get(name="outsider-model"))
     response = mlflow_as(editor).post(
         "model-versions/create", {"name": "outsider-model", "source": "models:/fraud/1"}
     )
@@ -225,7 +226,7 @@ def test_absolute_location(location, base, expected):
     assert tracking.absolute_location(location, base) == expected
 
 
-def test_malformed_logged_model_sources_are_refused(fraud):
+def test_malformed_logged_model_sources_are_refused(cast_with_empty_fraud):
     with pytest.raises(InvalidParameter) as refused:
-        services.model_version_create(actor=fraud.owner, name="fraud", source="models:/not-an-id")
+        services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source="models:/not-an-id")
     assert "Expected models:/<logged model id>" in refused.value.message

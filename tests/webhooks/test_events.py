@@ -223,7 +223,37 @@ def test_the_listener_is_cheap_when_nothing_subscribes(cast, fraud):
     assert WebhookEventRecord.objects.count() == 0
 
 
-def test_the_listener_runs_registered_once():
-    from audit.services import EVENT_LISTENERS
+def test_the_outbox_subscriber_is_registered_once():
+    import events
 
-    assert EVENT_LISTENERS.count(webhook_services.audit_event_listen) == 1
+    assert events.subscribers_of(events.DomainEvent).count(webhook_services.outbox_write) == 1
+
+
+def test_a_payload_is_built_from_the_domain_event_not_from_the_audit_record(cast, monkeypatch):
+    # What a maintainer might do: rename the keys an audit call records. The public payload must not move.
+    import audit.services
+
+    real = audit.services.event_record
+
+    def renamed(**fields):
+        fields["after"] = {f"renamed_{k}": v for k, v in (fields.get("after") or {}).items()}
+        fields["before"] = None
+        return real(**fields)
+
+    monkeypatch.setattr(audit.services, "event_record", renamed)
+    subscribe()
+    registry_services.registered_model_create(actor=cast.owner, name="churn")
+    registry_services.model_version_create(actor=cast.owner, name="churn", source="s3://b/churn/1")
+    registry_services.model_version_tag_set(actor=cast.owner, name="churn", version=1, key="k", value="v")
+    registry_services.alias_set(actor=cast.owner, name="churn", alias="candidate", version=1)
+    registry_services.model_version_create(actor=cast.owner, name="churn", source="s3://b/churn/2")
+    registry_services.alias_set(actor=cast.owner, name="churn", alias="candidate", version=2)
+    bodies = {event: body["data"] for event, body in raised()}
+    assert bodies["model_version_tag.set"] == {"name": "churn", "version": "1", "key": "k", "value": "v"}
+    assert bodies["model_version_alias.moved"] == {
+        "name": "churn",
+        "alias": "candidate",
+        "from_version": "1",
+        "to_version": "2",
+    }
+    assert bodies["model_version.created"]["source"] == "s3://b/churn/2"

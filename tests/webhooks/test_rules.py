@@ -12,54 +12,101 @@ from webhooks.services import request_headers, signature
 NO_ALLOWLIST = rules.Allowlist.parse([])
 
 
-@pytest.mark.parametrize(
-    ("action", "before", "after", "expected"),
-    [
-        ("registered_model.created", None, {"name": "m"}, ["registered_model.created"]),
-        ("model_version.created", None, {}, ["model_version.created"]),
-        ("model_version.tag_set", None, {"k": "v"}, ["model_version_tag.set"]),
-        ("model_version.tag_deleted", {"k": "v"}, None, ["model_version_tag.deleted"]),
+def _domain_events() -> list[tuple[object, list[str]]]:
+    """One of each domain event (unsaved instances are enough: builders read fields), with what it raises."""
+    from artifacts.events import GovernedCopyFinished, ValidationFinished
+    from registry import events as registry_events
+    from registry.models import ModelVersion, RegisteredModel
+    from workflows.events import CommentCreated, RequestChanged
+    from workflows.models import TransitionRequest
+
+    model = RegisteredModel(pk=7, name="m", description="")
+    v1 = ModelVersion(pk=11, model=model, version=1, source="s3://b/1", stage="None")
+    v2 = ModelVersion(pk=12, model=model, version=2, source="s3://b/2", stage="Staging")
+    request = TransitionRequest(
+        pk=5, model=model, version=v2, target_kind="stage", target="Production", state="pending"
+    )
+    actor = "system"
+    return [
+        (registry_events.ModelCreated(actor=actor, model=model), ["registered_model.created"]),
+        (registry_events.VersionCreated(actor=actor, version=v1), ["model_version.created"]),
         (
-            "alias.set",
-            {"alias": "a", "version": None},
-            {"alias": "a", "version": 1},
+            registry_events.VersionTagSet(actor=actor, version=v1, key="k", value="v", previous=None),
+            ["model_version_tag.set"],
+        ),
+        (
+            registry_events.VersionTagDeleted(actor=actor, version=v1, key="k", value="v"),
+            ["model_version_tag.deleted"],
+        ),
+        (
+            registry_events.AliasMoved(
+                actor=actor, model=model, alias="a", previous=None, current=v1, governed=False
+            ),
             ["model_version_alias.created"],
         ),
         (
-            "alias.set",
-            {"alias": "a", "version": 1},
-            {"alias": "a", "version": 2},
+            registry_events.AliasMoved(
+                actor=actor, model=model, alias="a", previous=1, current=v2, governed=True
+            ),
             ["model_version_alias.created", "model_version_alias.moved"],
         ),
-        ("alias.deleted", {"alias": "a", "version": 1}, None, ["model_version_alias.deleted"]),
-        ("model_version.stage_changed", {}, {}, ["model_version.stage_transitioned"]),
-        ("model_version.deleted", {}, None, ["model_version.deleted"]),
-        ("request.created", None, {}, ["transition_request.created"]),
-        ("request.approved", None, {}, ["transition_request.approved"]),
-        ("request.rejected", None, {}, ["transition_request.rejected"]),
-        ("request.cancelled", None, {}, ["transition_request.cancelled"]),
-        ("request.applied", None, {}, ["transition_request.applied"]),
-        ("request.failed", None, {}, ["transition_request.failed"]),
         (
-            "request.commented",
-            None,
-            {"comment_id": 1, "request_id": None, "comment": "x"},
+            registry_events.AliasMoved(
+                actor=actor, model=model, alias="a", previous=2, current=v2, governed=False
+            ),
+            ["model_version_alias.created"],
+        ),
+        (
+            registry_events.AliasDeleted(actor=actor, model=model, alias="a", version=1),
+            ["model_version_alias.deleted"],
+        ),
+        (
+            registry_events.StageChanged(
+                actor=actor, version=v2, previous="None", current="Staging", archived=[], governed=False
+            ),
+            ["model_version.stage_transitioned"],
+        ),
+        (registry_events.VersionDeleted(actor=actor, version=v1, aliases=[]), ["model_version.deleted"]),
+        *[
+            (RequestChanged(actor=actor, request=request, change=change), [f"transition_request.{change}"])
+            for change in ("created", "approved", "rejected", "cancelled", "applied", "failed")
+        ],
+        (RequestChanged(actor=actor, request=request, change="expired"), []),
+        (
+            CommentCreated(actor=actor, version=v1, comment_id=3, request_id=None, comment="x"),
             ["comment.created"],
         ),
-        ("request.commented", None, {"comment_id": 1, "comment": "edited"}, []),
-        ("request.commented", None, None, []),
-        ("artifacts.validated", None, {"validated": True}, ["model_version.validation_finished"]),
-        ("artifacts.failed", None, {"stage": "validation"}, ["model_version.validation_finished"]),
-        ("artifacts.failed", None, {"stage": "governed copy"}, ["model_version.governed_copy_finished"]),
-        ("artifacts.copied", None, {}, ["model_version.governed_copy_finished"]),
-        ("registered_model.renamed", None, {}, []),
-        ("webhook.changed", None, {}, []),
-        ("auth.login", None, None, []),
-    ],
-)
-def test_audit_actions_map_to_webhook_events(action, before, after, expected):
-    assert rules.events_for_audit(action, before, after) == expected
-    assert (action in rules.AUDIT_ACTIONS_WITH_EVENTS) == bool(expected) or action == "request.commented"
+        (
+            ValidationFinished(actor=actor, version=v1, outcome="validated"),
+            ["model_version.validation_finished"],
+        ),
+        (
+            GovernedCopyFinished(actor=actor, version=v1, succeeded=False, job_id=1, request_id=None),
+            ["model_version.governed_copy_finished"],
+        ),
+        (registry_events.ModelRenamed(actor=actor, model=model, previous_name="n"), []),
+    ]
+
+
+@pytest.mark.parametrize(("event", "expected"), _domain_events(), ids=lambda v: type(v).__name__)
+def test_domain_events_map_to_webhook_events(event, expected):
+    from webhooks import payloads
+
+    build = payloads.RAISED_BY.get(type(event))
+    raised = [name for name, _ in build(event)] if build else []
+    assert raised == expected
+    assert set(raised) <= set(rules.EVENTS)
+
+
+def test_every_webhook_event_is_raised_by_some_domain_event():
+    from webhooks import payloads
+
+    raised = {
+        name
+        for event, _ in _domain_events()
+        for name, _ in (payloads.RAISED_BY.get(type(event), lambda e: [])(event))
+    }
+    assert raised == set(rules.EVENTS)  # no subscribable event that nothing raises
 
 
 def test_every_event_can_be_raised_and_subscribed():
