@@ -4,35 +4,18 @@ Entitlements are computed from the grant tables in a fixed number of queries (ne
 permission check per model), so the report and the grant listings scale with rows, not N+1.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 from guardian.models import GroupObjectPermission, UserObjectPermission
 
-from access.grants import CODENAME_LEVELS, Level, grant_rows, levels_implied
+from access.entitlements import LEVEL_ORDER
+from access.grants import CODENAME_LEVELS, Level
 from accounts.models import ApiToken, Team, User
 from config.prepared import PreparedQuery
 from registry.errors import NotFound
 from registry.models import RegisteredModel
-
-LEVEL_ORDER = list(Level)
-
-
-@dataclass(frozen=True)
-class Entitlement:
-    """One user able to act at one level on one model, and the grant that allows it."""
-
-    model: str
-    level: str
-    user: str
-    service_account: bool
-    via: str  # direct | team | global | global-team | superuser
-    team: str  # the team the grant came through, if any
-    granted_level: str  # the level actually granted (MANAGE implies the others)
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -97,57 +80,6 @@ def model_grants(model: RegisteredModel) -> list[Grant]:
     return sorted(grants, key=lambda g: (g.kind != "user", g.name, LEVEL_ORDER.index(Level(g.level))))
 
 
-def entitlements(models: QuerySet[RegisteredModel], *, user: User | None = None) -> list[Entitlement]:
-    """Who can do what on `models` (optionally only `user`), through which grant, in a fixed number of queries."""
-    model_names = dict(models.values_list("pk", "name"))
-    if not model_names:
-        return []
-    users = User.objects.filter(is_active=True)
-    if user is not None:
-        users = users.filter(pk=user.pk)
-    user_info = {
-        pk: (username, svc, superuser)
-        for pk, username, svc, superuser in users.values_list(
-            "pk", "username", "is_service_account", "is_superuser"
-        )
-    }
-    rows: set[Entitlement] = set()
-
-    def add(model_pk: int, user_pk: int, granted: Level, via: str, team: str = "") -> None:
-        username, svc, _ = user_info[user_pk]
-        for level in levels_implied(granted):
-            rows.add(Entitlement(model_names[model_pk], level.value, username, svc, via, team, granted.value))
-
-    for grant in grant_rows(list(user_info), list(model_names)):
-        for model_pk in model_names if grant.model_pk is None else [grant.model_pk]:
-            add(model_pk, grant.user_pk, grant.level, grant.via, grant.team)
-    for user_pk, (_, _, superuser) in user_info.items():
-        if superuser:
-            for model_pk in model_names:
-                add(model_pk, user_pk, Level.MANAGE, "superuser")
-    return sorted(
-        rows,
-        key=lambda e: (e.model, LEVEL_ORDER.index(Level(e.level)), e.user, e.via, e.team, e.granted_level),
-    )
-
-
-def entitlement_report(rows: list[Entitlement]) -> list[dict[str, object]]:
-    """Group entitlement rows per model and level: the shape an access recertification asks for."""
-    report: dict[str, dict[str, list[dict[str, object]]]] = {}
-    for row in rows:
-        levels = report.setdefault(row.model, {level.value: [] for level in Level})
-        levels[row.level].append(
-            {
-                "user": row.user,
-                "service_account": row.service_account,
-                "via": row.via,
-                "team": row.team,
-                "granted_level": row.granted_level,
-            }
-        )
-    return [{"model": name, "levels": levels} for name, levels in report.items()]
-
-
 def user_access_scope(actor: User, subject: User) -> QuerySet[RegisteredModel]:
     """The models on which `actor` may learn `subject`'s access: their own visible models, or those they manage."""
     from registry.selectors import registered_models_visible_to
@@ -162,6 +94,3 @@ def user_get(username: str) -> User:
     if found is None:
         raise NotFound(f"User '{username}' not found.")
     return found
-
-
-ENTITLEMENT_CSV_FIELDS = ["model", "level", "user", "service_account", "via", "team", "granted_level"]

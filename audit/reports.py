@@ -329,7 +329,7 @@ def separation_of_duties(
     models = list(models or [])
     held: dict[tuple[str, str], set[str]] = {}
     if models:
-        from accounts.selectors import entitlements
+        from access.entitlements import entitlements
         from registry.models import RegisteredModel
 
         found = entitlements(RegisteredModel.objects.filter(pk__in=[m.pk for m in models]))

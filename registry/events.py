@@ -15,6 +15,42 @@ class ModelCreated(DomainEvent):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ModelUpdated(DomainEvent):
+    model: RegisteredModel
+    previous_description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelTagSet(DomainEvent):
+    model: RegisteredModel
+    key: str
+    value: str
+    previous: str | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelTagDeleted(DomainEvent):
+    model: RegisteredModel
+    key: str
+    value: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class VersionUpdated(DomainEvent):
+    version: ModelVersion
+    previous_description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuperuserPowerUsed(DomainEvent):
+    """A superuser did what only superuser status allows: no grant of theirs gives `needed`."""
+
+    doing: str
+    target: RegisteredModel | None
+    needed: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class VersionTagSet(DomainEvent):
     version: ModelVersion
     key: str

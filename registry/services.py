@@ -1,7 +1,8 @@
 """Every write to the registry: one function per domain operation, one transaction each.
 
 Each function finds what it changes among what the actor may see (hidden == missing), locks
-it, checks the actor's level, applies the rules, writes, and records the audit event.
+it, checks the actor's level, applies the rules, writes, and publishes what happened as a typed
+event (registry/events.py) in the same transaction; the audit trail records it (audit/recorders.py).
 """
 
 from django.contrib.contenttypes.models import ContentType
@@ -11,7 +12,6 @@ from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
 
-import audit
 import events
 from access.grants import (
     LEVEL_CODENAMES,
@@ -24,8 +24,6 @@ from access.grants import (
     user_holds,
     user_holds_global,
 )
-from audit.models import Action
-from audit.services import superuser_action_record
 from config.prepared import PreparedQuery, prefetched_set, saved_mark
 from registry import ports, rules, tracking
 from registry.errors import (
@@ -40,11 +38,16 @@ from registry.events import (
     ModelCreated,
     ModelDeleted,
     ModelRenamed,
+    ModelTagDeleted,
+    ModelTagSet,
+    ModelUpdated,
     StageChanged,
+    SuperuserPowerUsed,
     VersionCreated,
     VersionDeleted,
     VersionTagDeleted,
     VersionTagSet,
+    VersionUpdated,
 )
 from registry.models import (
     AliasAssignment,
@@ -75,9 +78,16 @@ def require_level(actor, level: Level, model: RegisteredModel, doing: str) -> No
 
 
 def _superuser_power_audit(actor, level: Level, model: RegisteredModel, doing: str) -> None:
-    """Record a superuser doing what only their superuser status allows (no grant of their own)."""
+    """Say a superuser did what only their superuser status allows (no grant of their own)."""
     if getattr(actor, "is_superuser", False) and not user_holds(actor, level, model):
-        superuser_action_record(actor=actor, doing=doing, target=model, needed=LEVEL_CODENAMES[level])
+        _superuser_power_used(actor, doing, model, LEVEL_CODENAMES[level])
+
+
+def _superuser_power_used(actor, doing: str, target: RegisteredModel | None, needed: str) -> None:
+    # Its own atomic block: inside the caller's transaction it rolls back with the change; a caller
+    # outside one (a read) still gets it recorded.
+    with transaction.atomic():
+        events.publish(SuperuserPowerUsed(actor=actor, doing=doing, target=target, needed=needed))
 
 
 def _model_locked(actor_id: int, name: str) -> QuerySet[RegisteredModel]:
@@ -191,9 +201,7 @@ def registered_model_create(
             "Creating registered models needs the global 'registry.add_registeredmodel' permission."
         )
     if actor.is_superuser and not user_holds_global(actor, "registry.add_registeredmodel"):
-        superuser_action_record(
-            actor=actor, doing="Creating a registered model", target=None, needed="add_registeredmodel"
-        )
+        _superuser_power_used(actor, "Creating a registered model", None, "add_registeredmodel")
     if RegisteredModel.objects.filter(name=name).exists():
         raise AlreadyExists(f"Registered Model (name={name}) already exists.")
     try:
@@ -206,13 +214,6 @@ def registered_model_create(
     )
     # Whoever creates a model manages it.
     assign_perm(LEVEL_CODENAMES[Level.MANAGE], actor, model)
-    audit.record(
-        actor=actor,
-        action=Action.MODEL_CREATED,
-        target=model,
-        model_name=name,
-        after={"name": name, "description": description, "tags": tag_values},
-    )
     events.publish(ModelCreated(actor=actor, model=model, tags=tag_values))
     return model
 
@@ -227,14 +228,6 @@ def registered_model_rename(*, actor, name: str, new_name: str) -> RegisteredMod
         raise AlreadyExists(f"Registered Model (name={new_name}) already exists.")
     model.name = new_name
     model.save(update_fields=["name", "updated_at"])
-    audit.record(
-        actor=actor,
-        action=Action.MODEL_RENAMED,
-        target=model,
-        model_name=new_name,
-        before={"name": name},
-        after={"name": new_name},
-    )
     events.publish(ModelRenamed(actor=actor, model=model, previous_name=name))
     return model
 
@@ -248,14 +241,7 @@ def registered_model_update(*, actor, name: str, description: str | None) -> Reg
     before = model.description
     model.description = description
     model.save(update_fields=["description", "updated_at"])
-    audit.record(
-        actor=actor,
-        action=Action.MODEL_UPDATED,
-        target=model,
-        model_name=name,
-        before={"description": before},
-        after={"description": description},
-    )
+    events.publish(ModelUpdated(actor=actor, model=model, previous_description=before))
     return model
 
 
@@ -268,13 +254,6 @@ def registered_model_delete(*, actor, name: str) -> None:
     }
     now = timezone.now()
     AliasAssignment.objects.filter(model=model, cleared_at__isnull=True).update(cleared_at=now)
-    audit.record(
-        actor=actor,
-        action=Action.MODEL_DELETED,
-        target=model,
-        model_name=name,
-        before=summary,
-    )
     events.publish(
         ModelDeleted(actor=actor, model=model, versions=summary["versions"], aliases=summary["aliases"])
     )
@@ -291,13 +270,10 @@ def registered_model_tag_set(*, actor, name: str, key: str, value: str) -> Regis
     previous = RegisteredModelTag.objects.filter(model=model, key=key).first()
     tag, _ = RegisteredModelTag.objects.update_or_create(model=model, key=key, defaults={"value": value})
     _touch(model)
-    audit.record(
-        actor=actor,
-        action=Action.MODEL_TAG_SET,
-        target=model,
-        model_name=name,
-        before={key: previous.value} if previous else None,
-        after={key: value},
+    events.publish(
+        ModelTagSet(
+            actor=actor, model=model, key=key, value=value, previous=previous.value if previous else None
+        )
     )
     return tag
 
@@ -310,13 +286,7 @@ def registered_model_tag_delete(*, actor, name: str, key: str) -> None:
         raise NotFound(f"No tag with name: {key} in registered model '{name}'.")
     tag.delete()
     _touch(model)
-    audit.record(
-        actor=actor,
-        action=Action.MODEL_TAG_DELETED,
-        target=model,
-        model_name=name,
-        before={key: tag.value},
-    )
+    events.publish(ModelTagDeleted(actor=actor, model=model, key=key, value=tag.value))
 
 
 # --- Model versions ----------------------------------------------------------------------
@@ -418,21 +388,8 @@ def _model_version_create(
     companions = tuple(registration.companions(version, actor))
     version_rows_insert(NewVersionRows(model=model, version=version, tags=tag_values, companions=companions))
     registration.written(companions)
-    # Last: on SQLite the audit append locks the chain head until commit (PostgreSQL seals at COMMIT).
-    audit.record(
-        actor=actor,
-        action=Action.VERSION_CREATED,
-        target=version,
-        model_name=name,
-        version=version.version,
-        after={
-            "source": source,
-            "storage_location": storage_location,
-            "run_id": run_id,
-            "model_id": model_id,
-            "tags": tag_values,
-        },
-    )
+    # Last: the audit trail records it first among the subscribers (on SQLite the append locks the
+    # chain head until commit; PostgreSQL seals at COMMIT).
     events.publish(VersionCreated(actor=actor, version=version, tags=tag_values))
     # What a reader would get back, so the caller can answer without reading it (no aliases yet).
     prefetched_set(
@@ -452,15 +409,7 @@ def model_version_update(*, actor, name: str, version: int, description: str | N
     before = row.description
     row.description = description
     row.save(update_fields=["description", "updated_at"])
-    audit.record(
-        actor=actor,
-        action=Action.VERSION_UPDATED,
-        target=row,
-        model_name=name,
-        version=version,
-        before={"description": before},
-        after={"description": description},
-    )
+    events.publish(VersionUpdated(actor=actor, version=row, previous_description=before))
     return row
 
 
@@ -471,14 +420,6 @@ def model_version_delete(*, actor, name: str, version: int) -> None:
     aliases = list(row.aliases.values_list("alias", flat=True))
     AliasAssignment.objects.filter(model=model, alias__in=aliases, cleared_at__isnull=True).update(
         cleared_at=timezone.now()
-    )
-    audit.record(
-        actor=actor,
-        action=Action.VERSION_DELETED,
-        target=row,
-        model_name=name,
-        version=version,
-        before={"stage": row.stage, "aliases": aliases, "source": row.source},
     )
     events.publish(VersionDeleted(actor=actor, version=row, aliases=aliases))
     row.delete()  # its aliases and tags go with it
@@ -493,15 +434,6 @@ def model_version_tag_set(*, actor, name: str, version: int, key: str, value: st
     previous = ModelVersionTag.objects.filter(version=row, key=key).first()
     tag, _ = ModelVersionTag.objects.update_or_create(version=row, key=key, defaults={"value": value})
     ModelVersion.objects.filter(pk=row.pk).update(updated_at=timezone.now())
-    audit.record(
-        actor=actor,
-        action=Action.VERSION_TAG_SET,
-        target=row,
-        model_name=name,
-        version=version,
-        before={key: previous.value} if previous else None,
-        after={key: value},
-    )
     events.publish(
         VersionTagSet(
             actor=actor, version=row, key=key, value=value, previous=previous.value if previous else None
@@ -519,14 +451,6 @@ def model_version_tag_delete(*, actor, name: str, version: int, key: str) -> Non
         raise NotFound(f"No tag with name: {key} in model version '{name}' version {version}.")
     tag.delete()
     ModelVersion.objects.filter(pk=row.pk).update(updated_at=timezone.now())
-    audit.record(
-        actor=actor,
-        action=Action.VERSION_TAG_DELETED,
-        target=row,
-        model_name=name,
-        version=version,
-        before={key: tag.value},
-    )
     events.publish(VersionTagDeleted(actor=actor, version=row, key=key, value=tag.value))
 
 
@@ -553,16 +477,6 @@ def stage_apply(
     row.stage = stage
     row.save(update_fields=["stage", "updated_at"])
     _touch(model)
-    audit.record(
-        actor=actor,
-        action=Action.VERSION_STAGE_CHANGED,
-        target=row,
-        model_name=model.name,
-        version=row.version,
-        before={"stage": before},
-        after={"stage": stage.value, "archived_versions": archived},
-        reason=reason,
-    )
     events.publish(
         StageChanged(
             actor=actor,
@@ -650,18 +564,8 @@ def _alias_move(
         alias_row = ModelAlias(model=model, alias=alias, version=row, updated_at=now)
         saved_mark(alias_row, previous[0])
     _touch(model)
-    # Last: on SQLite the audit append locks the chain head until commit (PostgreSQL seals at COMMIT).
-    audit.record(
-        actor=actor,
-        action=Action.ALIAS_SET,
-        target=model,
-        target_name=f"{model.name}@{alias}",
-        model_name=model.name,
-        version=row.version,
-        before={"alias": alias, "version": previous[2] if previous else None},
-        after={"alias": alias, "version": row.version},
-        reason=reason,
-    )
+    # Last: the audit trail records it first among the subscribers (on SQLite the append locks the
+    # chain head until commit; PostgreSQL seals at COMMIT).
     events.publish(
         AliasMoved(
             actor=actor,
@@ -701,13 +605,4 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     version_number = row.version.version
     row.delete()
     _touch(model)
-    audit.record(
-        actor=actor,
-        action=Action.ALIAS_DELETED,
-        target=model,
-        target_name=f"{model.name}@{alias}",
-        model_name=name,
-        version=version_number,
-        before={"alias": alias, "version": version_number},
-    )
     events.publish(AliasDeleted(actor=actor, model=model, alias=alias, version=version_number))

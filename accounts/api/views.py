@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from access import entitlements
 from access.grants import Level
 from accounts import selectors, services
 from accounts.api import serializers as s
@@ -117,7 +118,7 @@ def _model_access(request: Request, name: str) -> dict:
     return {
         "model": model.name,
         "grants": selectors.model_grants(model),
-        "effective": selectors.entitlements(type(model).objects.filter(pk=model.pk)),
+        "effective": entitlements.entitlements(type(model).objects.filter(pk=model.pk)),
     }
 
 
@@ -172,7 +173,7 @@ class UserAccessView(APIView):
     def get(self, request: Request, username: str) -> Response:
         subject = request.user if username == "me" else selectors.user_get(username)
         scope = selectors.user_access_scope(request.user, subject)
-        rows = selectors.entitlements(scope, user=subject)
+        rows = entitlements.entitlements(scope, user=subject)
         return Response(
             {"user": subject.get_username(), "entitlements": s.EntitlementSerializer(rows, many=True).data}
         )
@@ -189,15 +190,15 @@ class AccessReportView(APIView):
         output = request.query_params.get("output", "json")
         if output not in ("json", "csv"):
             raise InvalidParameter("Parameter 'output' must be 'json' or 'csv'.", field="output")
-        rows = selectors.entitlements(selectors.models_managed_by(request.user))
+        rows = entitlements.entitlements(selectors.models_managed_by(request.user))
         if output == "csv":
             return HttpResponse(entitlements_csv(rows), content_type="text/csv; charset=utf-8")
-        return Response({"generated_at": timezone.now(), "models": selectors.entitlement_report(rows)})
+        return Response({"generated_at": timezone.now(), "models": entitlements.entitlement_report(rows)})
 
 
-def entitlements_csv(rows: list[selectors.Entitlement]) -> str:
+def entitlements_csv(rows: list[entitlements.Entitlement]) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=selectors.ENTITLEMENT_CSV_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=entitlements.ENTITLEMENT_CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(row.as_dict())

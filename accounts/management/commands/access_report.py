@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from access import entitlements
 from accounts import selectors
 from accounts.api.views import entitlements_csv
 from registry.errors import NotFound
@@ -33,12 +34,12 @@ class Command(BaseCommand):
                 subject = selectors.user_get(options["user"])
             except NotFound as exc:
                 raise CommandError(exc.message)
-        rows = selectors.entitlements(models, user=subject)
+        rows = entitlements.entitlements(models, user=subject)
         if options["format"] == "csv":
             text = entitlements_csv(rows)
         else:
             text = json.dumps(
-                {"generated_at": timezone.now(), "models": selectors.entitlement_report(rows)},
+                {"generated_at": timezone.now(), "models": entitlements.entitlement_report(rows)},
                 cls=DjangoJSONEncoder,
                 indent=2,
             )
