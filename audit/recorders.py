@@ -15,180 +15,116 @@ from events import DomainEvent
 from registry import events as registry
 
 
-def _model_created(event: registry.ModelCreated) -> None:
+def _on_model(event: Any, action: Action, **fields: Any) -> None:
     model = event.model
+    event_record(actor=event.actor, action=action, target=model, model_name=model.name, **fields)
+
+
+def _on_version(event: Any, action: Action, **fields: Any) -> None:
+    version = event.version
     event_record(
         actor=event.actor,
-        action=Action.MODEL_CREATED,
-        target=model,
-        model_name=model.name,
-        after={"name": model.name, "description": model.description, "tags": event.tags},
+        action=action,
+        target=version,
+        model_name=version.model.name,
+        version=version.version,
+        **fields,
     )
 
 
-def _model_renamed(event: registry.ModelRenamed) -> None:
+def _tag_change(key: str, value: str, previous: str | None) -> dict[str, Any]:
+    return {"before": {key: previous} if previous is not None else None, "after": {key: value}}
+
+
+def _model_created(event: registry.ModelCreated) -> None:
     model = event.model
-    event_record(
-        actor=event.actor,
-        action=Action.MODEL_RENAMED,
-        target=model,
-        model_name=model.name,
-        before={"name": event.previous_name},
-        after={"name": model.name},
+    after = {"name": model.name, "description": model.description, "tags": event.tags}
+    _on_model(event, Action.MODEL_CREATED, after=after)
+
+
+def _model_renamed(event: registry.ModelRenamed) -> None:
+    _on_model(
+        event, Action.MODEL_RENAMED, before={"name": event.previous_name}, after={"name": event.model.name}
     )
 
 
 def _model_updated(event: registry.ModelUpdated) -> None:
-    model = event.model
-    event_record(
-        actor=event.actor,
-        action=Action.MODEL_UPDATED,
-        target=model,
-        model_name=model.name,
-        before={"description": event.previous_description},
-        after={"description": model.description},
-    )
+    before, after = {"description": event.previous_description}, {"description": event.model.description}
+    _on_model(event, Action.MODEL_UPDATED, before=before, after=after)
 
 
 def _model_deleted(event: registry.ModelDeleted) -> None:
-    model = event.model
-    event_record(
-        actor=event.actor,
-        action=Action.MODEL_DELETED,
-        target=model,
-        model_name=model.name,
-        before={"versions": event.versions, "aliases": event.aliases},
-    )
+    _on_model(event, Action.MODEL_DELETED, before={"versions": event.versions, "aliases": event.aliases})
 
 
 def _model_tag_set(event: registry.ModelTagSet) -> None:
-    model = event.model
-    event_record(
-        actor=event.actor,
-        action=Action.MODEL_TAG_SET,
-        target=model,
-        model_name=model.name,
-        before={event.key: event.previous} if event.previous is not None else None,
-        after={event.key: event.value},
-    )
+    _on_model(event, Action.MODEL_TAG_SET, **_tag_change(event.key, event.value, event.previous))
 
 
 def _model_tag_deleted(event: registry.ModelTagDeleted) -> None:
-    model = event.model
-    event_record(
-        actor=event.actor,
-        action=Action.MODEL_TAG_DELETED,
-        target=model,
-        model_name=model.name,
-        before={event.key: event.value},
-    )
+    _on_model(event, Action.MODEL_TAG_DELETED, before={event.key: event.value})
 
 
 def _version_created(event: registry.VersionCreated) -> None:
     version = event.version
-    event_record(
-        actor=event.actor,
-        action=Action.VERSION_CREATED,
-        target=version,
-        model_name=version.model.name,
-        version=version.version,
-        after={
-            "source": version.source,
-            "storage_location": version.storage_location,
-            "run_id": version.run_id,
-            "model_id": version.logged_model_id,
-            "tags": event.tags,
-        },
-    )
+    after = {
+        "source": version.source,
+        "storage_location": version.storage_location,
+        "run_id": version.run_id,
+        "model_id": version.logged_model_id,
+        "tags": event.tags,
+    }
+    _on_version(event, Action.VERSION_CREATED, after=after)
 
 
 def _version_updated(event: registry.VersionUpdated) -> None:
-    version = event.version
-    event_record(
-        actor=event.actor,
-        action=Action.VERSION_UPDATED,
-        target=version,
-        model_name=version.model.name,
-        version=version.version,
-        before={"description": event.previous_description},
-        after={"description": version.description},
-    )
+    before, after = {"description": event.previous_description}, {"description": event.version.description}
+    _on_version(event, Action.VERSION_UPDATED, before=before, after=after)
 
 
 def _version_deleted(event: registry.VersionDeleted) -> None:
     version = event.version
-    event_record(
-        actor=event.actor,
-        action=Action.VERSION_DELETED,
-        target=version,
-        model_name=version.model.name,
-        version=version.version,
-        before={"stage": version.stage, "aliases": event.aliases, "source": version.source},
-    )
+    before = {"stage": version.stage, "aliases": event.aliases, "source": version.source}
+    _on_version(event, Action.VERSION_DELETED, before=before)
 
 
 def _version_tag_set(event: registry.VersionTagSet) -> None:
-    version = event.version
-    event_record(
-        actor=event.actor,
-        action=Action.VERSION_TAG_SET,
-        target=version,
-        model_name=version.model.name,
-        version=version.version,
-        before={event.key: event.previous} if event.previous is not None else None,
-        after={event.key: event.value},
-    )
+    _on_version(event, Action.VERSION_TAG_SET, **_tag_change(event.key, event.value, event.previous))
 
 
 def _version_tag_deleted(event: registry.VersionTagDeleted) -> None:
-    version = event.version
-    event_record(
-        actor=event.actor,
-        action=Action.VERSION_TAG_DELETED,
-        target=version,
-        model_name=version.model.name,
-        version=version.version,
-        before={event.key: event.value},
-    )
+    _on_version(event, Action.VERSION_TAG_DELETED, before={event.key: event.value})
 
 
 def _stage_changed(event: registry.StageChanged) -> None:
-    version = event.version
-    event_record(
-        actor=event.actor,
-        action=Action.VERSION_STAGE_CHANGED,
-        target=version,
-        model_name=version.model.name,
-        version=version.version,
+    after = {"stage": event.current, "archived_versions": event.archived}
+    _on_version(
+        event,
+        Action.VERSION_STAGE_CHANGED,
         before={"stage": event.previous},
-        after={"stage": event.current, "archived_versions": event.archived},
+        after=after,
         reason=event.reason,
     )
 
 
 def _alias_moved(event: registry.AliasMoved) -> None:
-    model = event.model
-    event_record(
-        actor=event.actor,
-        action=Action.ALIAS_SET,
-        target=model,
-        target_name=f"{model.name}@{event.alias}",
-        model_name=model.name,
-        version=event.current.version,
+    number = event.current.version
+    _on_model(
+        event,
+        Action.ALIAS_SET,
+        target_name=f"{event.model.name}@{event.alias}",
+        version=number,
         before={"alias": event.alias, "version": event.previous},
-        after={"alias": event.alias, "version": event.current.version},
+        after={"alias": event.alias, "version": number},
         reason=event.reason,
     )
 
 
 def _alias_deleted(event: registry.AliasDeleted) -> None:
-    model = event.model
-    event_record(
-        actor=event.actor,
-        action=Action.ALIAS_DELETED,
-        target=model,
-        target_name=f"{model.name}@{event.alias}",
-        model_name=model.name,
+    _on_model(
+        event,
+        Action.ALIAS_DELETED,
+        target_name=f"{event.model.name}@{event.alias}",
         version=event.version,
         before={"alias": event.alias, "version": event.version},
     )

@@ -35,6 +35,11 @@ def _version(value: Any) -> str | None:
 Raised = list[tuple[str, dict[str, Any]]]  # (webhook event name, its `data`)
 
 
+def _of_version(version: Any, **data: Any) -> dict[str, Any]:
+    """A version's payload: its model's name and its number (a string, as MLflow sends it), then `data`."""
+    return {"name": version.model.name, "version": _version(version.version), **data}
+
+
 def model_created(event: ModelCreated) -> Raised:
     model = event.model
     return [
@@ -47,36 +52,22 @@ def model_created(event: ModelCreated) -> Raised:
 
 def version_created(event: VersionCreated) -> Raised:
     version = event.version
-    data = {
-        "name": version.model.name,
-        "version": _version(version.version),
-        "source": version.source,
-        "run_id": version.run_id or None,
-        "tags": event.tags,
-        "description": version.description or None,
-    }
+    data = _of_version(
+        version,
+        source=version.source,
+        run_id=version.run_id or None,
+        tags=event.tags,
+        description=version.description or None,
+    )
     return [("model_version.created", data)]
 
 
 def version_tag_set(event: VersionTagSet) -> Raised:
-    version = event.version
-    data = {
-        "name": version.model.name,
-        "version": _version(version.version),
-        "key": event.key,
-        "value": event.value,
-    }
-    return [("model_version_tag.set", data)]
+    return [("model_version_tag.set", _of_version(event.version, key=event.key, value=event.value))]
 
 
 def version_tag_deleted(event: VersionTagDeleted) -> Raised:
-    version = event.version
-    return [
-        (
-            "model_version_tag.deleted",
-            {"name": version.model.name, "version": _version(version.version), "key": event.key},
-        )
-    ]
+    return [("model_version_tag.deleted", _of_version(event.version, key=event.key))]
 
 
 def alias_moved(event: AliasMoved) -> Raised:
@@ -101,27 +92,19 @@ def alias_deleted(event: AliasDeleted) -> Raised:
 
 
 def stage_changed(event: StageChanged) -> Raised:
-    version = event.version
-    data = {
-        "name": version.model.name,
-        "version": _version(version.version),
-        "from_stage": event.previous,
-        "to_stage": event.current,
-        "archived_versions": [str(v) for v in event.archived],
-        "reason": event.reason or None,
-    }
+    data = _of_version(
+        event.version,
+        from_stage=event.previous,
+        to_stage=event.current,
+        archived_versions=[str(v) for v in event.archived],
+        reason=event.reason or None,
+    )
     return [("model_version.stage_transitioned", data)]
 
 
 def version_deleted(event: VersionDeleted) -> Raised:
     version = event.version
-    data = {
-        "name": version.model.name,
-        "version": _version(version.version),
-        "stage": version.stage,
-        "aliases": event.aliases,
-    }
-    return [("model_version.deleted", data)]
+    return [("model_version.deleted", _of_version(version, stage=version.stage, aliases=event.aliases))]
 
 
 REQUEST_CHANGES_RAISED = ("created", "approved", "rejected", "cancelled", "applied", "failed")
@@ -144,28 +127,21 @@ def request_changed(event: RequestChanged) -> Raised:
 
 
 def comment_created(event: CommentCreated) -> Raised:
-    version = event.version
-    data = {
-        "name": version.model.name,
-        "version": _version(version.version),
-        "comment_id": event.comment_id,
-        "request_id": event.request_id,
-        "comment": event.comment,
-    }
+    data = _of_version(
+        event.version, comment_id=event.comment_id, request_id=event.request_id, comment=event.comment
+    )
     return [("comment.created", data)]
 
 
 def validation_finished(event: ValidationFinished) -> Raised:
-    version = event.version
-    data = {"name": version.model.name, "version": _version(version.version), "outcome": event.outcome}
-    return [("model_version.validation_finished", {**data, **_json(event.details)})]
+    data = _of_version(event.version, outcome=event.outcome, **_json(event.details))
+    return [("model_version.validation_finished", data)]
 
 
 def governed_copy_finished(event: GovernedCopyFinished) -> Raised:
-    version = event.version
     outcome = "succeeded" if event.succeeded else "failed"
-    data = {"name": version.model.name, "version": _version(version.version), "outcome": outcome}
-    return [("model_version.governed_copy_finished", {**data, **_json(event.details)})]
+    data = _of_version(event.version, outcome=outcome, **_json(event.details))
+    return [("model_version.governed_copy_finished", data)]
 
 
 def _json(value: dict[str, Any]) -> dict[str, Any]:

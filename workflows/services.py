@@ -645,6 +645,7 @@ def version_comment_create(
     row = ModelVersion.objects.filter(model=model, version=version).first()
     if row is None:
         raise NotFound(f"Model Version (name={name}, version={version}) not found")
+    row.model = model  # at hand and locked: what is recorded of the comment needs no query
     request = None
     if request_id is not None:
         request = TransitionRequest.objects.filter(pk=request_id, version=row).first()
