@@ -66,10 +66,15 @@ def version_detail_queryset(qs: QuerySet[ModelVersion]) -> QuerySet[ModelVersion
     )
 
 
+def pointed_at_by(alias: str) -> Q:
+    """Where `alias` points: the one definition every read of an alias's version filters with."""
+    return Q(aliases__alias=alias)
+
+
 def version_served(user, name: str, *, version: int | None = None, alias: str | None = None):
     """Version `version` of a model visible to `user`, or the one `alias` points at: the serving read."""
     rows = model_versions_visible_to(user).filter(model__name=name)
-    rows = rows.filter(aliases__alias=alias) if alias is not None else rows.filter(version=version)
+    rows = rows.filter(pointed_at_by(alias)) if alias is not None else rows.filter(version=version)
     return rows.select_related("model", "creator")
 
 
@@ -161,7 +166,7 @@ def _alias_target(model: RegisteredModel, alias: str) -> ModelVersion:
         if found is None:
             raise NotFound(f"Registered model '{model.name}' has no versions.")
         return found
-    found = version_detail_queryset(ModelVersion.objects.filter(model=model, aliases__alias=alias)).first()
+    found = version_detail_queryset(ModelVersion.objects.filter(pointed_at_by(alias), model=model)).first()
     if found is None:
         raise NotFound(f"Registered model alias {alias} not found.")
     return found
@@ -329,7 +334,7 @@ def model_versions_list(
 
         qs = qs.filter(stage=parse_stage(stage))
     if alias:
-        qs = qs.filter(aliases__alias=alias)
+        qs = qs.filter(pointed_at_by(alias))
     for raw in tags or []:
         qs = qs.filter(pk__in=ModelVersionTag.objects.filter(_tag_condition(raw, "")).values("version_id"))
     if creator:
