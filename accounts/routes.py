@@ -53,6 +53,11 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "metrics": {"GET": Rule(Audience.PUBLIC, note="QUORUM_METRICS_TOKEN bearer, checked by the view")},
     "schema": {"GET": Rule(Audience.PUBLIC, note="OpenAPI description; no data")},
     "bench-floor": {"GET": Rule(Audience.PUBLIC, note="QUORUM_BENCH_FLOOR only; constant answer, no data")},
+    "admin-moved": {
+        "GET": Rule(
+            Audience.PUBLIC, note="permanent redirect to the page's new address; the page checks access"
+        ),
+    },
     "bench-floor-pk": {
         "GET": Rule(Audience.PUBLIC, note="QUORUM_BENCH_FLOOR only; one primary-key read, no data")
     },

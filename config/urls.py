@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config import health, metrics, schema  # noqa: F401  (schema registers auth schemes)
+from config import health, metrics, moved, schema  # noqa: F401  (schema registers auth schemes)
 from fronts.mlflow import views as mlflow_views
 from registry.api import views as native_views
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/approvals/", include("workflows.admin_views")),
+    re_path(moved.MOVED_ADMIN_PATTERN, moved.moved_admin_page, name="admin-moved"),
     path("admin/", admin.site.urls),
     path("api/2.0/mlflow/", include("fronts.databricks.urls")),
     path("api/v1/", include("registry.api.urls")),

@@ -75,7 +75,7 @@ def version_served(user, name: str, *, version: int | None = None, alias: str | 
     """Version `version` of a model visible to `user`, or the one `alias` points at: the serving read."""
     rows = model_versions_visible_to(user).filter(model__name=name)
     rows = rows.filter(pointed_at_by(alias)) if alias is not None else rows.filter(version=version)
-    return rows.select_related("model", "creator")
+    return rows.select_related("model", "creator").order_by()  # one row: no sort
 
 
 class _UserRef:

@@ -7,7 +7,7 @@ event (registry/events.py) in the same transaction; the audit trail records it (
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm
@@ -17,6 +17,7 @@ from access.grants import (
     LEVEL_CODENAMES,
     HeldCodenames,
     Level,
+    allowed_q,
     has_actor,
     held_parse,
     levels_from_codenames,
@@ -59,7 +60,7 @@ from registry.models import (
     Stage,
     VersionStatus,
 )
-from registry.selectors import model_uri_resolve, registered_models_allowed, registered_models_visible_to
+from registry.selectors import model_uri_resolve, registered_models_allowed
 from registry.sources import is_registry_copy_source, source_validate
 from registry.version_rows import NewVersionRows, version_rows_insert
 
@@ -91,9 +92,15 @@ def _superuser_power_used(actor, doing: str, target: RegisteredModel | None, nee
 
 
 def _model_locked(actor_id: int, name: str) -> QuerySet[RegisteredModel]:
-    """The named model if the actor may see it, locked, with the codenames they hold on it."""
-    visible = registered_models_visible_to(_Actor(actor_id)).filter(name=name)
-    return visible.annotate(held=HeldCodenames(F("pk"), user_id=actor_id)).select_for_update(of=("self",))
+    """The named model if the actor may see it, locked, with the codenames they hold on it.
+
+    The rule is asked about the model found by name (a one-time subquery), not about each row: with
+    the row's own id PostgreSQL hashes every grant the actor holds to probe one model.
+    """
+    named = RegisteredModel.objects.filter(name=name)
+    model_id = Subquery(named.values("pk")[:1])
+    visible = named.filter(allowed_q(_Actor(actor_id), Level.READ, model_id=model_id)).order_by()
+    return visible.annotate(held=HeldCodenames(model_id, user_id=actor_id)).select_for_update(of=("self",))
 
 
 class _Actor:
@@ -125,9 +132,11 @@ def registered_model_for_update(actor, name: str, level: Level, doing: str) -> R
 
 def _version_locked(model_id: int, version: int, alias: str | None) -> QuerySet[ModelVersion]:
     """A model's version by number, locked; with it, where the alias named `alias` points now (if any)."""
-    current = ModelAlias.objects.filter(model_id=OuterRef("model_id"), alias=alias)
+    current = ModelAlias.objects.filter(model_id=OuterRef("model_id"), alias=alias).order_by()
     return (
+        # No ordering: one row by its unique key (the default ordering would join the model to sort).
         ModelVersion.objects.filter(model_id=model_id, version=version)
+        .order_by()
         .annotate(
             alias_pk=Subquery(current.values("pk")[:1]),
             alias_version_id=Subquery(current.values("version_id")[:1]),

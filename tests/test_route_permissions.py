@@ -188,3 +188,17 @@ def test_a_percent_sign_before_00_is_not_a_nul(access_cast, api_as) -> None:
     assert response.status_code == 404
     assert response.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     assert api_as("manager").get("/api/2.0/mlflow/registered-models/get?name=a%%00").status_code == 400
+
+
+def test_admin_pages_of_models_that_moved_app_redirect_to_their_new_address(client) -> None:
+    response = client.get("/admin/registry/webhook/add/?model=3")
+    assert response.status_code == 301
+    assert response["Location"] == "/admin/webhooks/webhook/add/?model=3"
+    assert client.get("/admin/registry/transitionrequest/").headers["Location"] == (
+        "/admin/workflows/transitionrequest/"
+    )
+    assert client.get("/admin/registry/artifactjob/7/change/").headers["Location"] == (
+        "/admin/artifacts/artifactjob/7/change/"
+    )
+    # The registry's own pages stay where they are.
+    assert client.get("/admin/registry/registeredmodel/").status_code == 302  # to sign in
