@@ -144,9 +144,7 @@ def _grant_condition(
         f" WHERE qm.user_id = {user_id} AND {permission.format(col='qt.permission_id')})",
     ]
     if with_superuser:
-        sources.insert(
-            0, f"EXISTS(SELECT 1 FROM {t['user']} qs WHERE qs.id = {user_id} AND qs.is_superuser)"
-        )
+        sources.insert(0, f"EXISTS(SELECT 1 FROM {t['user']} qs WHERE qs.id = {user_id} AND qs.is_superuser)")
     return f"({active} AND ({' OR '.join(sources)}))"
 
 
@@ -177,7 +175,9 @@ class Allowed(Expression):
             f"SELECT qp.id FROM {_tables()['permission']} qp WHERE qp.content_type_id = {_CONTENT_TYPE}"
             f" AND qp.codename IN ({', '.join(['%s'] * len(codenames))})"
         )
-        matching = f"{{col}} = ANY(ARRAY({ids}))" if connection.vendor == "postgresql" else f"{{col}} IN ({ids})"
+        matching = (
+            f"{{col}} = ANY(ARRAY({ids}))" if connection.vendor == "postgresql" else f"{{col}} IN ({ids})"
+        )
         content_type = _CONTENT_TYPE_PARAMS
         permission_params = (*content_type, *codenames)
         sql = _grant_condition(

@@ -56,7 +56,9 @@ def checkpoint_sink_install(sink: CheckpointSink) -> None:
 
 def _store_put(key: str, data: bytes) -> str:
     if not _sink:
-        raise RuntimeError("no governed store is installed (the artifacts app is missing from INSTALLED_APPS)")
+        raise RuntimeError(
+            "no governed store is installed (the artifacts app is missing from INSTALLED_APPS)"
+        )
     return _sink[0](key, io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest())
 
 

@@ -661,7 +661,9 @@ def run_selected(server: Server, args: argparse.Namespace, names: list[str]) -> 
         "create_version": lambda: create_throughput(server, args),
         "set_alias": lambda: set_alias_throughput(server, args),
         "floor_16_wrk": lambda: concurrent_wrk(server, args, path="/bench/floor") if server.floor else {},
-        "floor_pk_16_wrk": lambda: concurrent_wrk(server, args, path="/bench/floor-pk") if server.floor else {},
+        "floor_pk_16_wrk": lambda: (
+            concurrent_wrk(server, args, path="/bench/floor-pk") if server.floor else {}
+        ),
     }
     unknown = set(names) - set(workloads)
     if unknown:

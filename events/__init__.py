@@ -40,7 +40,9 @@ def subscribe(event_type: type[E], subscriber: Callable[[E], None]) -> None:
 def publish(event: DomainEvent) -> None:
     """Hand `event` to its subscribers, inside the current transaction."""
     if not connection.in_atomic_block:
-        raise EventOutsideTransaction(f"{type(event).__name__} must be published inside the change's transaction")
+        raise EventOutsideTransaction(
+            f"{type(event).__name__} must be published inside the change's transaction"
+        )
     for event_type, subscriber in list(_subscriptions):
         if isinstance(event, event_type):
             subscriber(event)

@@ -129,7 +129,9 @@ def _visible_version(user, name: str, *, version: int | None = None, alias: str 
     if found is not None:
         tags = zip(found.tag_keys, found.tag_values, strict=True)
         prefetched_set(found, "tags", [ModelVersionTag(version_id=found.pk, key=k, value=v) for k, v in tags])
-        aliases = [ModelAlias(model_id=found.model_id, version_id=found.pk, alias=a) for a in found.alias_names]
+        aliases = [
+            ModelAlias(model_id=found.model_id, version_id=found.pk, alias=a) for a in found.alias_names
+        ]
         prefetched_set(found, "aliases", aliases)
     return found
 

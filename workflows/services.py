@@ -410,7 +410,8 @@ def copy_verified_apply(event: GovernedCopyFinished) -> None:
         except (NotFound, Conflict, PermissionDenied, InvalidParameter) as exc:
             # The request moved on while the copy ran (cancelled, rejected): the copy stands on its own.
             artifact_services.artifact_job_note(
-                event.job_id, f"Governed copy done; transition request {request_id} was not applied: {exc.message}"
+                event.job_id,
+                f"Governed copy done; transition request {request_id} was not applied: {exc.message}",
             )
 
 
@@ -525,7 +526,9 @@ def transition_request_apply(request_id: int) -> TransitionRequest:
         request.state = RequestState.PENDING
         request.state_reason = verdict.reason
         request.save(update_fields=["state", "state_reason", "updated_at"])
-        _request_changed("system", Action.REQUEST_FAILED, request, reason=f"Back to pending: {verdict.reason}")
+        _request_changed(
+            "system", Action.REQUEST_FAILED, request, reason=f"Back to pending: {verdict.reason}"
+        )
         return request
     stale = _stale_state(request)
     if stale:

@@ -7,7 +7,9 @@ from workflows import services
 
 
 # Named as before the workflow became an app of its own: queued messages and beat schedules use it.
-@shared_task(name="registry.workflows.tasks.transition_requests_expire_periodic", acks_late=True, ignore_result=True)
+@shared_task(
+    name="registry.workflows.tasks.transition_requests_expire_periodic", acks_late=True, ignore_result=True
+)
 def transition_requests_expire_periodic() -> int:
     """Beat: expire stale pending requests (idempotent: an expired request is no longer pending)."""
     context = current_task_name.set("registry.workflows.tasks.transition_requests_expire_periodic")

@@ -116,25 +116,37 @@ def test_runs_and_logged_model_sources_resolve_and_keep_the_source(cast_with_emp
     assert ModelVersion.objects.get(pk=logged.pk).download_uri == logged.storage_location
 
 
-def test_runs_source_naming_a_logged_model_of_the_run_resolves_to_that_model(cast_with_empty_fraud, fake_tracking):
+def test_runs_source_naming_a_logged_model_of_the_run_resolves_to_that_model(
+    cast_with_empty_fraud, fake_tracking
+):
     """MLflow 3 writes log_model output under the logged model; runs:/<run>/model means it."""
     fake_tracking.logged_models = [
         ("model", "another-run", "s3://tracked/1/models/m-other/artifacts"),
         ("model", RUN_ID, f"s3://tracked/1/models/{MODEL_ID}/artifacts"),
     ]
-    version = services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
+    version = services.model_version_create(
+        actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model"
+    )
     assert version.storage_location == f"s3://tracked/1/models/{MODEL_ID}/artifacts"
     nested = services.model_version_create(
         actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model/data"
     )
     assert nested.storage_location == f"s3://tracked/1/models/{MODEL_ID}/artifacts/data"
-    plain = services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/notes")
+    plain = services.model_version_create(
+        actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/notes"
+    )
     assert plain.storage_location == f"mlflow-artifacts:/1/{RUN_ID}/artifacts/notes"
 
 
-def test_download_uri_makes_tracking_relative_locations_absolute(cast_with_empty_fraud, fake_tracking, mlflow_as):
-    services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
-    body = mlflow_as(cast_with_empty_fraud.owner).get("model-versions/get-download-uri", {"name": "fraud", "version": "1"})
+def test_download_uri_makes_tracking_relative_locations_absolute(
+    cast_with_empty_fraud, fake_tracking, mlflow_as
+):
+    services.model_version_create(
+        actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model"
+    )
+    body = mlflow_as(cast_with_empty_fraud.owner).get(
+        "model-versions/get-download-uri", {"name": "fraud", "version": "1"}
+    )
     assert body.json() == {
         "artifact_uri": f"{fake_tracking.url}/api/2.0/mlflow-artifacts/artifacts/1/{RUN_ID}/artifacts/model"
     }
@@ -150,7 +162,9 @@ def test_unknown_run_is_a_400_naming_it(cast_with_empty_fraud, fake_tracking, ml
     assert not ModelVersion.objects.exists()
 
 
-def test_tracking_server_failures_are_503_and_nothing_is_created(cast_with_empty_fraud, fake_tracking, mlflow_as, settings):
+def test_tracking_server_failures_are_503_and_nothing_is_created(
+    cast_with_empty_fraud, fake_tracking, mlflow_as, settings
+):
     fake_tracking.status = 500
     response = mlflow_as(cast_with_empty_fraud.owner).post(
         "model-versions/create", {"name": "fraud", "source": f"runs:/{RUN_ID}/model"}
@@ -165,13 +179,17 @@ def test_tracking_server_failures_are_503_and_nothing_is_created(cast_with_empty
     assert not ModelVersion.objects.exists()
 
 
-def test_callers_without_edit_never_make_quorum_call_the_tracking_server(cast_with_empty_fraud, fake_tracking, grant):
+def test_callers_without_edit_never_make_quorum_call_the_tracking_server(
+    cast_with_empty_fraud, fake_tracking, grant
+):
     from access.grants import Level
     from registry.errors import NotFound
     from registry.models import RegisteredModel
 
     with pytest.raises(NotFound):
-        services.model_version_create(actor=cast_with_empty_fraud.outsider, name="fraud", source=f"runs:/{RUN_ID}/model")
+        services.model_version_create(
+            actor=cast_with_empty_fraud.outsider, name="fraud", source=f"runs:/{RUN_ID}/model"
+        )
     reader = grant(cast_with_empty_fraud.editor, Level.READ, RegisteredModel.objects.get(name="fraud"))
     with pytest.raises(PermissionDenied):
         services.model_version_create(actor=reader, name="fraud", source=f"runs:/{RUN_ID}/model")
@@ -180,7 +198,9 @@ def test_callers_without_edit_never_make_quorum_call_the_tracking_server(cast_wi
 
 def test_without_a_tracking_server_sources_are_stored_as_sent(cast_with_empty_fraud, settings):
     settings.QUORUM_MLFLOW_TRACKING_URI = ""
-    version = services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model")
+    version = services.model_version_create(
+        actor=cast_with_empty_fraud.owner, name="fraud", source=f"runs:/{RUN_ID}/model"
+    )
     assert (version.source, version.storage_location) == (f"runs:/{RUN_ID}/model", "")
 
 
@@ -188,7 +208,9 @@ def test_copy_of_a_registered_version_points_at_its_location(cast_with_empty_fra
     from access.grants import Level
     from registry.models import RegisteredModel
 
-    services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source="s3://bucket/fraud/1")
+    services.model_version_create(
+        actor=cast_with_empty_fraud.owner, name="fraud", source="s3://bucket/fraud/1"
+    )
     services.registered_model_create(actor=cast_with_empty_fraud.owner, name="fraud-copy")
     copied = mlflow_as(cast_with_empty_fraud.owner).post(
         "model-versions/create", {"name": "fraud-copy", "source": "models:/fraud/1"}
@@ -198,7 +220,9 @@ def test_copy_of_a_registered_version_points_at_its_location(cast_with_empty_fra
     assert (row.source, row.storage_location) == ("models:/fraud/1", "s3://bucket/fraud/1")
     # Copying from a model the caller cannot read looks like copying from a missing one.
     services.registered_model_create(actor=cast_with_empty_fraud.outsider, name="outsider-model")
-    editor = grant(cast_with_empty_fraud.outsider, Level.EDIT, RegisteredModel.objects.get(name="outsider-model"))
+    editor = grant(
+        cast_with_empty_fraud.outsider, Level.EDIT, RegisteredModel.objects.get(name="outsider-model")
+    )
     response = mlflow_as(editor).post(
         "model-versions/create", {"name": "outsider-model", "source": "models:/fraud/1"}
     )
@@ -228,5 +252,7 @@ def test_absolute_location(location, base, expected):
 
 def test_malformed_logged_model_sources_are_refused(cast_with_empty_fraud):
     with pytest.raises(InvalidParameter) as refused:
-        services.model_version_create(actor=cast_with_empty_fraud.owner, name="fraud", source="models:/not-an-id")
+        services.model_version_create(
+            actor=cast_with_empty_fraud.owner, name="fraud", source="models:/not-an-id"
+        )
     assert "Expected models:/<logged model id>" in refused.value.message
