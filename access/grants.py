@@ -87,6 +87,14 @@ def protected_content_type_id() -> int:
     return ContentType.objects.get_by_natural_key(PROTECTED_APP_LABEL, PROTECTED_MODEL).pk
 
 
+@dataclass(frozen=True)
+class ActorRef:
+    """An actor known only by id: what a prepared statement's rule is built for (the id is its parameter)."""
+
+    pk: int
+    is_authenticated: bool = True
+
+
 def has_actor(user: Any) -> bool:
     """Whether `user` is someone the rule can be asked about (signed in; activity is the rule's)."""
     return (

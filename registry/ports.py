@@ -9,7 +9,7 @@ registered without its validation, never waved through.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from django.db.models import Model
@@ -48,9 +48,6 @@ class Registration(Protocol):
 class _Ports:
     governance: Governance | None = None
     registration: Registration | None = None
-    missing: dict[str, str] = field(
-        default_factory=lambda: {"governance": "workflows", "registration": "artifacts"}
-    )
 
 
 _ports = _Ports()

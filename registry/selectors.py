@@ -10,7 +10,7 @@ from django.db.models import (
     Subquery,
 )
 
-from access.grants import Level, allowed_q
+from access.grants import ActorRef, Level, allowed_q
 from config.prepared import PreparedQuery, hot_reads_enabled, prefetched_set
 from registry.errors import InvalidParameter, NotFound
 from registry.models import (
@@ -78,22 +78,13 @@ def version_served(user, name: str, *, version: int | None = None, alias: str | 
     return rows.select_related("model", "creator").order_by()  # one row: no sort
 
 
-class _UserRef:
-    """Just the id the access rule needs, for the prepared statements' sentinel build."""
-
-    is_authenticated = True
-
-    def __init__(self, pk: int) -> None:
-        self.pk = pk
-
-
 def _served_with_relations(user_id: int, name: str, **lookup) -> QuerySet[ModelVersion]:
     """`version_served` with its tags and aliases as arrays: the whole answer in one statement (PostgreSQL)."""
     from django.contrib.postgres.expressions import ArraySubquery
 
     tags = ModelVersionTag.objects.filter(version_id=OuterRef("pk")).order_by("key")
     aliases = ModelAlias.objects.filter(version_id=OuterRef("pk")).order_by("alias")
-    return version_served(_UserRef(user_id), name, **lookup).annotate(
+    return version_served(ActorRef(user_id), name, **lookup).annotate(
         tag_keys=ArraySubquery(tags.values("key")),
         tag_values=ArraySubquery(tags.values("value")),
         alias_names=ArraySubquery(aliases.values("alias")),

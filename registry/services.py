@@ -15,6 +15,7 @@ from guardian.shortcuts import assign_perm
 import events
 from access.grants import (
     LEVEL_CODENAMES,
+    ActorRef,
     HeldCodenames,
     Level,
     allowed_q,
@@ -99,17 +100,8 @@ def _model_locked(actor_id: int, name: str) -> QuerySet[RegisteredModel]:
     """
     named = RegisteredModel.objects.filter(name=name)
     model_id = Subquery(named.values("pk")[:1])
-    visible = named.filter(allowed_q(_Actor(actor_id), Level.READ, model_id=model_id)).order_by()
+    visible = named.filter(allowed_q(ActorRef(actor_id), Level.READ, model_id=model_id)).order_by()
     return visible.annotate(held=HeldCodenames(model_id, user_id=actor_id)).select_for_update(of=("self",))
-
-
-class _Actor:
-    """Just the id the access rule needs."""
-
-    is_authenticated = True
-
-    def __init__(self, pk: int) -> None:
-        self.pk = pk
 
 
 # The write path's permission check and lock in one statement, prepared once per connection

@@ -27,7 +27,6 @@ from registry.events import AliasMoved, StageChanged
 from registry.models import ModelVersion, RegisteredModel, Stage
 from registry.services import alias_apply, registered_model_for_update, stage_apply
 from workflows import rules, selectors
-from workflows.activity import activity_record
 from workflows.events import CommentCreated, RequestChanged
 from workflows.models import (
     OPEN_STATES,
@@ -41,6 +40,30 @@ from workflows.models import (
 )
 
 COMMENT_MAX = 10_000
+
+
+def activity_record(
+    *,
+    version: ModelVersion,
+    activity_type: ActivityType,
+    user=None,
+    request: TransitionRequest | None = None,
+    from_stage: str = "",
+    to_stage: str = "",
+    comment: str = "",
+    system_comment: str = "",
+) -> VersionActivity:
+    """Append one entry to a version's timeline (inside the caller's transaction)."""
+    return VersionActivity.objects.create(
+        version=version,
+        request=request,
+        activity_type=activity_type,
+        user=user if getattr(user, "is_authenticated", False) else None,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        comment=comment,
+        system_comment=system_comment,
+    )
 
 
 def version_evidence(version: ModelVersion) -> dict:
