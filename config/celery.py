@@ -3,6 +3,7 @@
 import os
 from contextlib import contextmanager
 
+import redis
 from celery import Celery
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import redis as kombu_redis
@@ -30,6 +31,15 @@ class RedisPublishChannel(kombu_redis.Channel):
         if cached is None or cached.connection_pool is not self.pool:  # a reset pool gets a new client
             cached = self._command_client = self._create_client()
         yield cached
+
+    def _get_pool(self, asynchronous: bool = False):
+        # kombu can close a channel after its transport let go of the connection (a broker lost
+        # while a message was unacknowledged): building a pool then raised AttributeError and
+        # killed the worker. A connection error is what kombu's close path expects and ignores;
+        # the message stays in the broker's unacked set and is redelivered.
+        if self.connection.client is None:
+            raise redis.exceptions.ConnectionError("the broker connection is already closed")
+        return super()._get_pool(asynchronous=asynchronous)
 
 
 class RedisTransport(kombu_redis.Transport):

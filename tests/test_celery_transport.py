@@ -4,6 +4,7 @@ import base64
 import json
 import uuid
 
+import pytest
 import redis
 from kombu import Connection, Exchange, Producer, Queue
 
@@ -50,6 +51,24 @@ def test_a_new_pool_gets_a_new_client(redis_url):
             assert second is not first
             assert second.connection_pool is channel.pool
             assert second.ping()
+
+
+def test_closing_a_channel_whose_transport_is_gone_does_not_kill_the_worker(redis_server_factory):
+    """A broker lost mid-ack once ended a worker with "Unrecoverable error: AttributeError"."""
+    broker = redis_server_factory()
+    queue_name = f"quorum-test-{uuid.uuid4().hex}"
+    connection = Connection(broker.url)
+    simple = connection.SimpleQueue(queue_name)
+    simple.put({"n": 1})
+    message = simple.get(timeout=5)  # delivered, not acknowledged
+    channel = connection.default_channel
+    broker.stop()
+    connection.transport.client = None  # what Connection.collect() leaves behind after a lost broker
+    channel._pool = None
+    with pytest.raises(redis.exceptions.ConnectionError):
+        channel.qos.restore_unacked()
+    connection.close()  # kombu ignores connection errors on close; AttributeError it did not
+    assert message.acknowledged is False
 
 
 def test_an_outbox_publish_carries_the_task_arguments_and_their_repr(redis_url):

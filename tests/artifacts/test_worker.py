@@ -7,6 +7,7 @@ import time
 import uuid
 
 import pytest
+import redis
 
 from artifacts.models import ArtifactJob, OutboxMessage
 from artifacts.tasks import artifacts_copy
@@ -149,10 +150,14 @@ def test_broker_outage_during_promotion_is_recovered_by_the_outbox(
     client = moto_env.client()
     governed_bucket = moto_env.bucket("governed", versioned=True)
     env = worker_env(worker_database_url, moto_env, governed_bucket)
-    celery_worker_factory.start(broker_url=broker.url, env=env, queue=private_queue, beat=True)
+    worker = celery_worker_factory.start(broker_url=broker.url, env=env, queue=private_queue, beat=True)
     celery_use_broker(broker.url, private_queue)
     files = model_files()
     row = register_and_wait_ready(owner_api, upload_tree(client, moto_env.bucket("runs"), "m", files))
+    # The outage starts once the worker has acknowledged the validation (the version turns READY
+    # just before): this test is about the promotion's publish, not a lost acknowledgement.
+    unacked = redis.Redis.from_url(broker.url)
+    wait_until(lambda: unacked.hlen("unacked") == 0, timeout=10, what="the validation to be acknowledged")
 
     broker.stop()
     started = time.monotonic()
@@ -165,7 +170,11 @@ def test_broker_outage_during_promotion_is_recovered_by_the_outbox(
     assert ArtifactJob.objects.get(pk=job_id).status == "queued"
 
     broker.start()
-    job = wait_until(lambda: job_finished(job_id), timeout=90, interval=0.2, what="the outbox to recover")
+    try:
+        job = wait_until(lambda: job_finished(job_id), timeout=90, interval=0.2, what="the outbox to recover")
+    except BaseException:
+        print(worker.log()[-20000:])  # the worker's side of the outage, for whoever reads the failure
+        raise
     assert job.status == "succeeded", job.error
     stored = governed_objects(client, governed_bucket)
     assert stored == {
