@@ -9,9 +9,9 @@ class ArtifactsConfig(AppConfig):
 
     def ready(self) -> None:
         from artifacts.services import ValidationOnRegistration
-        from artifacts.stores import governed_store_put
+        from artifacts.stores import governed_store_list, governed_store_put, governed_store_read
         from audit.checkpoint_store import checkpoint_sink_install
         from registry import ports
 
         ports.registration_install(ValidationOnRegistration())
-        checkpoint_sink_install(governed_store_put)
+        checkpoint_sink_install(governed_store_put, governed_store_list, governed_store_read)

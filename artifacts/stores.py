@@ -684,3 +684,18 @@ def governed_store_put(key: str, stream: BinaryIO, size: int, sha256: str) -> st
     store = governed_store()
     store.put(key, stream, size=size, sha256=sha256)
     return store.uri_for(key)
+
+
+def governed_store_list(prefix: str) -> Iterator[str]:
+    """Keys of the governed store's objects under `prefix`, in key order (none if it is absent)."""
+    try:
+        for relpath, _size in governed_store().list(prefix):
+            yield relpath
+    except ObjectMissing:
+        return
+
+
+def governed_store_read(key: str) -> bytes:
+    """One (small) object of the governed store, whole: the audit checkpoints' read side."""
+    with contextlib.closing(governed_store().open(key)) as stream:
+        return stream.read()

@@ -117,9 +117,17 @@ class AuditCheckpoint(models.Model):
     seq = models.BigIntegerField(db_index=True)
     hash = models.CharField(max_length=64)
     created_at = models.DateTimeField()
-    key_id = models.CharField(max_length=16, help_text="First hex digits of SHA-256(key): which key signed.")
+    key_id = models.CharField(
+        max_length=16,
+        help_text="Which key signed: first hex digits of SHA-256 of the public key (HMAC: of the key).",
+    )
+    algorithm = models.CharField(
+        max_length=16,
+        default="ed25519",
+        help_text="ed25519 (since issue 20), or hmac-sha256 for checkpoints made before.",
+    )
     signature = models.CharField(
-        max_length=64, help_text="HMAC-SHA256 over the canonical checkpoint message."
+        max_length=128, help_text="Hex signature over the canonical checkpoint message (audit/chain.py)."
     )
     created_by = models.CharField(max_length=200, help_text="User name, or the task that made it.")
 

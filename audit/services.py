@@ -10,9 +10,11 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain import GENESIS_HASH, canonical_bytes, checkpoint_signature, event_hash, key_id
+from audit.chain import ED25519, GENESIS_HASH, canonical_bytes, checkpoint_sign_ed25519, event_hash
 from audit.context import current_request, current_task_name
+from audit.keys import signing_key
 from audit.models import Action, ActorKind, AuditCheckpoint, AuditEvent, ChainHead
+from audit.privileged import event_is_privileged
 from audit.triggers import GENERATION_TABLE, PENDING_TABLE, PIECE_SEPARATOR
 from config.prepared import PreparedStatement, saved_mark
 
@@ -23,10 +25,6 @@ class AuditOutsideTransaction(RuntimeError):
 
 class AuditChainMismatch(RuntimeError):
     """The hash PostgreSQL computed for an append is not the canonical one: the append is refused."""
-
-
-class CheckpointKeyMissing(RuntimeError):
-    """QUORUM_AUDIT_HMAC_KEY is unset: an unsigned checkpoint would prove nothing, so none is made."""
 
 
 # The event this thread appended last: what a webhook published in the same operation links to.
@@ -173,7 +171,43 @@ def event_record(
             event = AuditEvent.objects.create(**fields)
             ChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
     _last_recorded.set(event)
+    if action != Action.CHECKPOINT_CREATED and event_is_privileged(fields):
+        checkpoint_after_commit()
     return event
+
+
+PRIVILEGED_CHECKPOINT_TASK = "audit.privileged_change"
+
+
+def checkpoint_after_commit() -> None:
+    """Once per transaction: sign the head right after it commits (a privileged change is in it).
+
+    In-process without a broker; with one, a Celery task does it (the request does not wait for the
+    governed store). A lost checkpoint is logged and the timer's next checkpoint covers the change.
+    """
+    if not settings.QUORUM_AUDIT_CHECKPOINT_ON_PRIVILEGED:
+        return
+    # Django keeps the callbacks of the open transaction here; a rollback drops them with it.
+    if any(callback[1] is _checkpoint_privileged for callback in connection.run_on_commit):
+        return
+    transaction.on_commit(_checkpoint_privileged, robust=True)
+
+
+def _checkpoint_privileged() -> None:
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        checkpoint_after_privileged_change()
+    else:
+        from audit.tasks import audit_checkpoint_after_change
+
+        audit_checkpoint_after_change.delay()
+
+
+def checkpoint_after_privileged_change() -> AuditCheckpoint | None:
+    reset = current_task_name.set(PRIVILEGED_CHECKPOINT_TASK)
+    try:
+        return checkpoint_create(actor="system", skip_if_unchanged=True)
+    finally:
+        current_task_name.reset(reset)
 
 
 def last_recorded_seq() -> int | None:
@@ -305,16 +339,13 @@ def _sealed_read(event: AuditEvent) -> None:
 
 @transaction.atomic
 def checkpoint_create(*, actor: Any, skip_if_unchanged: bool = False) -> AuditCheckpoint | None:
-    """Sign the chain head (seq, hash) with the HMAC key and store it; record that as an event.
+    """Sign the chain head (seq, hash) with the Ed25519 signing key and store it; record that as an event.
 
-    With `skip_if_unchanged` (the periodic task), nothing is written when no event other than
-    checkpoints was appended since the last checkpoint, so an idle registry does not grow.
+    With `skip_if_unchanged` (the timer, and the checkpoint after a privileged change), nothing is
+    written when no event other than checkpoints was appended since the last checkpoint, so an idle
+    registry does not grow. After commit the signed document is copied to the governed store.
     """
-    key = settings.QUORUM_AUDIT_HMAC_KEY
-    if not key:
-        raise CheckpointKeyMissing(
-            "QUORUM_AUDIT_HMAC_KEY is not set: refusing to write an unsigned audit checkpoint."
-        )
+    key = signing_key()  # before any lock: generating the embedded default's key touches the disk
     pending_seal()  # this transaction's own earlier events first, so the signed head includes them
     head = _lock_head()  # appends wait while the head is read and signed, so (seq, hash) is the real head
     if skip_if_unchanged:
@@ -331,12 +362,14 @@ def checkpoint_create(*, actor: Any, skip_if_unchanged: bool = False) -> AuditCh
     created_by = actor_fields["actor_username"]
     if actor_fields["actor_detail"] and actor_fields["actor_kind"] == ActorKind.SYSTEM:
         created_by = f"system:{actor_fields['actor_detail']}"
+    signer, signature = checkpoint_sign_ed25519(key, head.seq, head.hash, now)
     checkpoint = AuditCheckpoint.objects.create(
         seq=head.seq,
         hash=head.hash,
         created_at=now,
-        key_id=key_id(key),
-        signature=checkpoint_signature(key, head.seq, head.hash, now),
+        key_id=signer,
+        algorithm=ED25519,
+        signature=signature,
         created_by=created_by[:200],
     )
     event_record(

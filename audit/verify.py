@@ -1,31 +1,55 @@
-"""Recompute the hash chain and check the signed checkpoints, streaming in constant memory.
+"""Recompute the hash chain and check it against the signed checkpoints, in the table and in the store.
 
-One pass over the events in seq order, merged with one pass over the checkpoints. The first
-problem ends the run and is named by its sequence number and kind:
+One pass over the events in seq order, merged with the checkpoint rows and with the checkpoints
+read back from the governed store (the copies the database cannot change). Problems are named by
+kind and sequence number; the chain walk ends at its first problem, the checkpoint accounting
+reports every checkpoint it finds missing:
 
-- deleted_row: a sequence number is missing (or the tail is gone: the chain head or a signed
-  checkpoint is beyond the last event), or rows were deleted and the rest renumbered;
+- deleted_row: a sequence number is missing (or the chain head or a checkpoint row is beyond
+  the last event), or rows were deleted and the rest renumbered;
 - changed_row: a row's content does not hash to its stored hash, or its hash was recomputed
-  after a change (the next row still links to the old hash), or the chain no longer matches
-  a signed checkpoint (a rewrite from that point);
+  after a change (the next row still links to the old hash), or the chain no longer matches a
+  checkpoint row (a rewrite from that point);
 - reordered_rows: a row links to a predecessor that sits elsewhere in the chain;
-- forged_checkpoint: a checkpoint's HMAC does not verify under the configured key;
-- unverifiable_checkpoint: a checkpoint was signed by a different key than the configured one.
+- forged_checkpoint: a checkpoint's signature does not verify;
+- unverifiable_checkpoint: a checkpoint names a key that is not trusted (or no HMAC key is set);
+- rewritten_history: the chain at a seq differs from what a checkpoint in the governed store
+  signed (a past event changed and the hashes recomputed);
+- cut_tail: the chain ends before the newest checkpoint in the governed store (its tail was cut
+  and the head moved back);
+- deleted_checkpoint: a checkpoint in the governed store has no row in the table;
+- checkpoint_event_without_row: an `audit.checkpoint_created` event names a checkpoint row that
+  is gone;
+- store_unreadable: the governed store could not be listed or read (nothing external was checked).
 """
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import groupby
 
 from django.conf import settings
-from django.db.models import Max
+from django.db.models import CharField, Exists, Max, OuterRef
+from django.db.models.functions import Cast
+from django.utils import timezone
 
-from audit.chain import CHAIN_FIELDS, GENESIS_HASH, checkpoint_signature_valid, event_hash, key_id
-from audit.models import AuditCheckpoint, AuditEvent, ChainHead
+from audit import checkpoint_store
+from audit.chain import (
+    CHAIN_FIELDS,
+    GENESIS_HASH,
+    canonical_timestamp,
+    checkpoint_signature_problem,
+    event_hash,
+)
+from audit.keys import public_keys
+from audit.models import Action, AuditCheckpoint, AuditEvent, ChainHead
 from audit.services import pending_seal
 
 ROW_FIELDS = (*CHAIN_FIELDS, "hash")
 # How many renumberings to try when classifying a broken row as "deleted, then renumbered".
 RENUMBER_PROBE = 16
+# At most this many missing checkpoints are named one by one; the rest are counted.
+NAMED_MISSING = 20
 
 
 @dataclass(frozen=True)
@@ -44,11 +68,76 @@ class VerifyResult:
     checkpoints_checked: int
     first_seq: int | None
     last_seq: int | None
-    problem: Problem | None
+    problems: tuple[Problem, ...] = ()
+    store_checkpoints: int | None = None  # objects found in the governed store; None: not read
+    store_checkpoints_read: int = 0
+    rows_without_copy: int = 0
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def problem(self) -> Problem | None:
+        """The first problem along the chain (lowest seq), or None."""
+        return min(self.problems, key=lambda p: p.seq) if self.problems else None
 
     @property
     def ok(self) -> bool:
-        return self.problem is None
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class _Signed:
+    """A checkpoint from the table or the store, in the form the signature rule reads."""
+
+    checkpoint_id: int
+    seq: int
+    hash: str
+    created_at: str
+    key_id: str
+    algorithm: str
+    signature: str
+    where: str
+
+    @classmethod
+    def from_row(cls, row: AuditCheckpoint) -> "_Signed":
+        return cls(
+            row.pk,
+            row.seq,
+            row.hash,
+            canonical_timestamp(row.created_at),
+            row.key_id,
+            row.algorithm,
+            row.signature,
+            "table",
+        )
+
+    @classmethod
+    def from_document(cls, document: dict, name: checkpoint_store.StoredCheckpointName) -> "_Signed":
+        return cls(
+            int(document.get("id", name.checkpoint_id)),
+            int(document["seq"]),
+            str(document["hash"]),
+            str(document["created_at"]),
+            str(document.get("key_id", "")),
+            str(document.get("algorithm", "hmac-sha256")),
+            str(document.get("signature", "")),
+            name.key,
+        )
+
+    @property
+    def label(self) -> str:
+        made = self.created_at[:16].replace("T", " ")
+        source = "checkpoint" if self.where == "table" else f"governed-store checkpoint {self.where}"
+        return f"{source} id {self.checkpoint_id} (seq {self.seq}, made {made} UTC)"
+
+    def as_dict(self) -> dict:
+        return {
+            "seq": self.seq,
+            "hash": self.hash,
+            "created_at": self.created_at,
+            "key_id": self.key_id,
+            "algorithm": self.algorithm,
+            "signature": self.signature,
+        }
 
 
 def _rows(since: int, until: int, chunk_size: int) -> Iterator[dict]:
@@ -58,7 +147,7 @@ def _rows(since: int, until: int, chunk_size: int) -> Iterator[dict]:
 
 
 def _checkpoints(since: int) -> Iterator[AuditCheckpoint]:
-    # Checkpoints are few (one an hour is ~9k a year); still streamed, never listed.
+    # Checkpoints are many fewer than events; still streamed, never listed.
     return AuditCheckpoint.objects.filter(seq__gte=since - 1).order_by("seq", "pk").iterator(chunk_size=500)
 
 
@@ -92,52 +181,191 @@ def _classify_bad_content(row: dict, expected_prev_seq: int) -> Problem:
     )
 
 
-def _check_checkpoint(checkpoint: AuditCheckpoint, key: str, actual_hash: str | None) -> Problem | None:
-    label = f"checkpoint id {checkpoint.pk} (seq {checkpoint.seq}, made {checkpoint.created_at:%Y-%m-%d %H:%M} UTC)"
-    if not key:
-        return Problem(
-            checkpoint.seq,
-            "unverifiable_checkpoint",
-            f"{label} cannot be checked: QUORUM_AUDIT_HMAC_KEY is not set",
-        )
-    if checkpoint.key_id != key_id(key):
-        return Problem(
-            checkpoint.seq,
-            "unverifiable_checkpoint",
-            f"{label} was signed by key {checkpoint.key_id}, not the configured key {key_id(key)}",
-        )
-    if not checkpoint_signature_valid(
-        key, checkpoint.seq, checkpoint.hash, checkpoint.created_at, checkpoint.signature
-    ):
-        return Problem(checkpoint.seq, "forged_checkpoint", f"{label}: the HMAC signature does not verify")
+class _Trust:
+    """The keys a run trusts: the configured public keys, and the HMAC key for old checkpoints."""
+
+    def __init__(self, hmac_key: str):
+        self.public = {key.key_id: key.key for key in public_keys()}
+        self.hmac_key = hmac_key
+
+    def problem(self, checkpoint: _Signed) -> Problem | None:
+        found = checkpoint_signature_problem(checkpoint.as_dict(), self.public, self.hmac_key)
+        if found is None:
+            return None
+        kind, why = found
+        return Problem(checkpoint.seq, kind, f"{checkpoint.label}: {why}")
+
+
+def _check_row_checkpoint(checkpoint: _Signed, trust: _Trust, actual_hash: str | None) -> Problem | None:
+    if problem := trust.problem(checkpoint):
+        return problem
     if actual_hash is None:
         return Problem(
             checkpoint.seq,
             "deleted_row",
-            f"{label} signs seq {checkpoint.seq}, but the chain has no event with that number",
+            f"{checkpoint.label} signs seq {checkpoint.seq}, but the chain has no event with that number",
         )
     if checkpoint.hash != actual_hash:
         return Problem(
             checkpoint.seq,
             "changed_row",
-            f"the chain at seq {checkpoint.seq} ({actual_hash[:16]}…) differs from what {label} signed "
-            f"({checkpoint.hash[:16]}…): rows up to here were rewritten",
+            f"the chain at seq {checkpoint.seq} ({actual_hash[:16]}…) differs from what {checkpoint.label} "
+            f"signed ({checkpoint.hash[:16]}…): rows up to here were rewritten",
         )
     return None
 
 
-def chain_verify(*, since: int = 1, chunk_size: int = 2000, key: str | None = None) -> VerifyResult:
+def _check_store_checkpoint(checkpoint: _Signed, actual_hash: str) -> Problem | None:
+    if checkpoint.hash != actual_hash:
+        return Problem(
+            checkpoint.seq,
+            "rewritten_history",
+            f"the chain at seq {checkpoint.seq} ({actual_hash[:16]}…) differs from what {checkpoint.label} "
+            f"signed ({checkpoint.hash[:16]}…): events up to seq {checkpoint.seq} were changed and the "
+            "hashes recomputed",
+        )
+    return None
+
+
+@dataclass
+class _StoreScan:
+    """What the governed store says: the checkpoints to hold the chain to, and what is missing."""
+
+    external: list[_Signed] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    names: int = 0
+    read: int = 0
+    rows_without_copy: int = 0
+    missing: int = 0
+
+
+def _grouped(items: Iterator, seq_of) -> Iterator[tuple[int, list]]:
+    for seq, group in groupby(items, key=seq_of):
+        yield seq, list(group)
+
+
+def _store_scan(since: int, started_at: datetime, trust: _Trust) -> _StoreScan:
+    """Merge the store's checkpoint names with the table's rows, by seq (both streamed in seq order).
+
+    A row with its object is checked by signature in the chain walk; the store's copy adds nothing
+    then, since only the key holder can sign another one. Objects are read (one GET each) only for
+    names without a row, and for the newest object, which bounds the chain's tail.
+    """
+    scan = _StoreScan()
+    names = (n for n in checkpoint_store.store_checkpoint_names() if n.seq >= since - 1)
+    rows = AuditCheckpoint.objects.filter(seq__gte=since - 1).order_by("seq", "pk").values_list("seq", "pk")
+    store_groups = _grouped(names, lambda n: n.seq)
+    row_groups = _grouped(rows.iterator(chunk_size=2000), lambda r: r[0])
+    store_next, row_next = next(store_groups, None), next(row_groups, None)
+    newest: checkpoint_store.StoredCheckpointName | None = None
+    to_read: list[tuple[checkpoint_store.StoredCheckpointName, bool]] = []  # (name, has a row)
+    while store_next is not None or row_next is not None:
+        if row_next is not None and (store_next is None or row_next[0] < store_next[0]):
+            scan.rows_without_copy += len(row_next[1])
+            row_next = next(row_groups, None)
+            continue
+        seq, stored = store_next
+        row_ids = set()
+        if row_next is not None and row_next[0] == seq:
+            row_ids = {pk for _, pk in row_next[1]}
+            row_next = next(row_groups, None)
+        scan.names += len(stored)
+        scan.rows_without_copy += len(row_ids - {n.checkpoint_id for n in stored})
+        to_read += [(n, False) for n in stored if n.checkpoint_id not in row_ids]
+        newest = stored[-1]
+        store_next = next(store_groups, None)
+    if newest is not None and all(n.key != newest.key for n, _ in to_read):
+        to_read.append((newest, True))
+
+    for name, has_row in to_read:
+        document = checkpoint_store.store_checkpoint_read(name)
+        scan.read += 1
+        try:
+            checkpoint = _Signed.from_document(document, name)
+        except (KeyError, TypeError, ValueError):
+            scan.problems.append(
+                Problem(name.seq, "forged_checkpoint", f"{name.key} is not a checkpoint document")
+            )
+            continue
+        if checkpoint.created_at > canonical_timestamp(started_at):
+            continue  # made while this run was going: the next run checks it
+        if problem := trust.problem(checkpoint):
+            scan.problems.append(problem)
+            continue
+        if (checkpoint.seq, checkpoint.checkpoint_id) != (name.seq, name.checkpoint_id):
+            scan.problems.append(
+                Problem(
+                    name.seq,
+                    "forged_checkpoint",
+                    f"{name.key} holds checkpoint id {checkpoint.checkpoint_id}",
+                )
+            )
+            continue
+        scan.external.append(checkpoint)
+        if not has_row:
+            scan.missing += 1
+            if scan.missing <= NAMED_MISSING:
+                scan.problems.append(
+                    Problem(
+                        checkpoint.seq,
+                        "deleted_checkpoint",
+                        f"{checkpoint.label} has no row in the checkpoint table: the row was deleted",
+                    )
+                )
+    if scan.missing > NAMED_MISSING:
+        scan.problems.append(
+            Problem(
+                scan.external[-1].seq,
+                "deleted_checkpoint",
+                f"and {scan.missing - NAMED_MISSING} more checkpoints of the governed store have no row",
+            )
+        )
+    scan.external.sort(key=lambda c: (c.seq, c.checkpoint_id))
+    return scan
+
+
+def _events_without_rows(since: int, until: int) -> list[Problem]:
+    """`audit.checkpoint_created` events whose checkpoint row (their target id) is gone."""
+    row_exists = AuditCheckpoint.objects.annotate(id_text=Cast("pk", CharField())).filter(
+        id_text=OuterRef("target_id")
+    )
+    orphans = (
+        AuditEvent.objects.filter(action=Action.CHECKPOINT_CREATED, seq__gte=since, seq__lte=until)
+        .exclude(Exists(row_exists))
+        .order_by("seq")
+        .values_list("seq", "target_id", "after")
+    )
+    problems = []
+    for count, (seq, target_id, after) in enumerate(orphans.iterator(chunk_size=500), start=1):
+        if count > NAMED_MISSING:
+            problems.append(Problem(seq, "checkpoint_event_without_row", "and more such events after it"))
+            break
+        signed = after.get("seq") if isinstance(after, dict) else None
+        problems.append(
+            Problem(
+                seq,
+                "checkpoint_event_without_row",
+                f"event seq {seq} records checkpoint id {target_id} (of seq {signed}), whose row is gone",
+            )
+        )
+    return problems
+
+
+def chain_verify(
+    *, since: int = 1, chunk_size: int = 2000, key: str | None = None, read_store: bool = True
+) -> VerifyResult:
     """Verify events with seq >= since (linking the first to the stored hash of since - 1)."""
-    key = settings.QUORUM_AUDIT_HMAC_KEY if key is None else key
+    trust = _Trust(settings.QUORUM_AUDIT_HMAC_KEY if key is None else key)
     since = max(since, 1)
     pending_seal()  # called inside a transaction that appended: its own events are part of the chain
+    started_at = timezone.now()
     if since == 1:
         prev_hash, prev_seq = GENESIS_HASH, 0
     else:
         anchor = AuditEvent.objects.filter(seq=since - 1).values_list("hash", flat=True).first()
         if anchor is None:
             return VerifyResult(
-                0, 0, None, None, Problem(since - 1, "deleted_row", "the starting row is missing")
+                0, 0, None, None, (Problem(since - 1, "deleted_row", "the starting row is missing"),)
             )
         prev_hash, prev_seq = anchor, since - 1
 
@@ -146,22 +374,53 @@ def chain_verify(*, since: int = 1, chunk_size: int = 2000, key: str | None = No
     head_seq = ChainHead.objects.filter(pk=1).values_list("seq", flat=True).first() or 0
     last_seq = AuditEvent.objects.aggregate(last=Max("seq"))["last"] or 0
     until = max(head_seq, last_seq)
-
     last_checkpoint = AuditCheckpoint.objects.aggregate(last=Max("pk"))["last"] or 0
-    checkpoints = (c for c in _checkpoints(since) if c.pk <= last_checkpoint)
-    pending = next(checkpoints, None)
+
+    problems: list[Problem] = []
+    notes: list[str] = []
+    scan: _StoreScan | None = None
+    if read_store:
+        try:
+            scan = _store_scan(since, started_at, trust)
+        except checkpoint_store.StoreUnreadable as exc:
+            problems.append(Problem(since, "store_unreadable", f"{exc}; no external checkpoint was checked"))
+        else:
+            problems += scan.problems
+    else:
+        notes.append("the governed store was not read (--skip-store): external checkpoints not checked")
+    problems += _events_without_rows(since, until)
+
+    external = iter(scan.external if scan else [])
+    store_pending = next(external, None)
+    rows = (_Signed.from_row(c) for c in _checkpoints(since) if c.pk <= last_checkpoint)
+    pending = next(rows, None)
     events_checked = checkpoints_checked = 0
     first_seq: int | None = None
 
     def result(problem: Problem | None) -> VerifyResult:
-        return VerifyResult(events_checked, checkpoints_checked, first_seq, prev_seq or None, problem)
+        found = tuple(problems + ([problem] if problem else []))
+        return VerifyResult(
+            events_checked,
+            checkpoints_checked,
+            first_seq,
+            prev_seq or None,
+            found,
+            scan.names if scan else None,
+            scan.read if scan else 0,
+            scan.rows_without_copy if scan else 0,
+            tuple(notes),
+        )
 
     # A checkpoint of the anchor itself (or of the empty chain) is checked before any row.
+    while store_pending is not None and store_pending.seq <= prev_seq:
+        if store_pending.seq == prev_seq and (problem := _check_store_checkpoint(store_pending, prev_hash)):
+            return result(problem)
+        store_pending = next(external, None)
     while pending is not None and pending.seq <= prev_seq:
         checkpoints_checked += 1
-        if problem := _check_checkpoint(pending, key, prev_hash):
+        if problem := _check_row_checkpoint(pending, trust, prev_hash):
             return result(problem)
-        pending = next(checkpoints, None)
+        pending = next(rows, None)
 
     for row in _rows(since, until, chunk_size):
         seq = row["seq"]
@@ -188,18 +447,33 @@ def chain_verify(*, since: int = 1, chunk_size: int = 2000, key: str | None = No
                     f"is {prev_hash[:16]}…",
                 )
             )
+        while store_pending is not None and store_pending.seq == seq:
+            if problem := _check_store_checkpoint(store_pending, row["hash"]):
+                return result(problem)
+            store_pending = next(external, None)
         while pending is not None and pending.seq == seq:
             checkpoints_checked += 1
-            if problem := _check_checkpoint(pending, key, row["hash"]):
+            if problem := _check_row_checkpoint(pending, trust, row["hash"]):
                 return result(problem)
-            pending = next(checkpoints, None)
+            pending = next(rows, None)
         events_checked += 1
         first_seq = first_seq or seq
         prev_seq, prev_hash = seq, row["hash"]
 
+    if store_pending is not None:
+        newest = max(scan.external, key=lambda c: c.seq)
+        return result(
+            Problem(
+                prev_seq + 1,
+                "cut_tail",
+                f"the chain ends at seq {prev_seq or 'none'} (head at {head_seq}), but {newest.label} "
+                f"signed the chain up to seq {newest.seq}: seq {prev_seq + 1} to {newest.seq} were cut "
+                "and the head moved back",
+            )
+        )
     if pending is not None:
         checkpoints_checked += 1
-        return result(_check_checkpoint(pending, key, None))
+        return result(_check_row_checkpoint(pending, trust, None))
     if head_seq > prev_seq:
         return result(
             Problem(

@@ -282,9 +282,25 @@ QUORUM_OUTBOX_REDISPATCH_SECONDS = float(os.environ.get("QUORUM_OUTBOX_REDISPATC
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 
 # --- Audit ---
+# Verifies checkpoints signed before issue 20 (HMAC); new checkpoints are signed with Ed25519.
 QUORUM_AUDIT_HMAC_KEY = os.environ.get("QUORUM_AUDIT_HMAC_KEY", "")
 # Periodic checkpoints (Celery beat); a checkpoint is written only if events arrived since the last.
-QUORUM_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("QUORUM_AUDIT_CHECKPOINT_SECONDS", "3600"))
+QUORUM_AUDIT_CHECKPOINT_SECONDS = float(os.environ.get("QUORUM_AUDIT_CHECKPOINT_SECONDS", "60"))
+
+# --- Audit anchoring (issue 20): Ed25519 checkpoint keys (audit/keys.py, docs/audit.md "Keys") ---
+# The signing key as PEM text (from a secret manager); unset: the key file below.
+QUORUM_AUDIT_SIGNING_KEY = os.environ.get("QUORUM_AUDIT_SIGNING_KEY", "")
+# The signing key's PEM file; generated on first use (mode 0600) when neither is set up.
+QUORUM_AUDIT_SIGNING_KEY_FILE = os.environ.get(
+    "QUORUM_AUDIT_SIGNING_KEY_FILE", str(VAR_DIR / "audit-keys" / "signing.pem")
+)
+# PEM files or folders of the public keys of earlier (rotated) signing keys, so old checkpoints verify.
+QUORUM_AUDIT_PUBLIC_KEYS = env_list(
+    "QUORUM_AUDIT_PUBLIC_KEYS", str(Path(QUORUM_AUDIT_SIGNING_KEY_FILE).parent / "public")
+)
+# A checkpoint right after each privileged change commits (audit/privileged.py), so a cut tail
+# can only lose the ordinary events written since.
+QUORUM_AUDIT_CHECKPOINT_ON_PRIVILEGED = env_bool("QUORUM_AUDIT_CHECKPOINT_ON_PRIVILEGED", True)
 
 # --- Webhooks (webhooks) ---
 # Hosts and networks (CIDRs) webhooks may reach although they are not public addresses.

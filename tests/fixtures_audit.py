@@ -92,3 +92,33 @@ def _audit_sealed_per_statement(request):
         with connection.cursor() as cursor:
             cursor.execute(f"SET CONSTRAINTS {SEAL_TRIGGER} IMMEDIATE")
     yield
+
+
+@pytest.fixture(scope="session")
+def _audit_keys_dir(tmp_path_factory):
+    """One signing key for the session, outside the worktree's var/ (generated on first use)."""
+    return tmp_path_factory.mktemp("audit-keys")
+
+
+_governed_counter = iter(range(1, 10**9))
+
+
+@pytest.fixture(autouse=True)
+def _audit_isolated(request, _audit_keys_dir):
+    """Each test signs with the session's key and, unless it sets its own, gets an empty governed store.
+
+    Checkpoints written after a commit are copied to the governed store, and `audit_verify` reads
+    them back: a store shared between tests would hold another test's checkpoints (a "cut tail").
+    The folder is only named here; nothing is created unless a test writes to it.
+    """
+    from django.test import override_settings
+
+    overrides = override_settings(
+        QUORUM_AUDIT_SIGNING_KEY="",
+        QUORUM_AUDIT_SIGNING_KEY_FILE=str(_audit_keys_dir / "signing.pem"),
+        QUORUM_AUDIT_PUBLIC_KEYS=[str(_audit_keys_dir / "public")],
+        QUORUM_GOVERNED_STORE=f"file://{_audit_keys_dir.parent / 'governed'}-{next(_governed_counter)}",
+    )
+    overrides.enable()
+    yield
+    overrides.disable()

@@ -6,6 +6,7 @@ urlpatterns = [
     path("events", views.AuditEventListView.as_view(), name="audit-events"),
     path("events/export.<str:export_format>", views.AuditEventExportView.as_view(), name="audit-export"),
     path("checkpoints", views.CheckpointListView.as_view(), name="audit-checkpoints"),
+    path("keys", views.PublicKeysView.as_view(), name="audit-keys"),
     path("reports/promotions", views.PromotionsReportView.as_view(), name="audit-report-promotions"),
     path(
         "reports/promotions-per-week",

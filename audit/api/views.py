@@ -1,5 +1,6 @@
 """Audit API: read-only. Lists and exports start from the events the caller may see."""
 
+import contextlib
 from typing import Any
 
 from django.http import StreamingHttpResponse
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 from audit import reports, selectors
 from audit.chain import canonical_timestamp
 from audit.export import FORMATS, events_export_lines
+from audit.keys import CheckpointKeyUnavailable, public_keys, signing_key
 from audit.models import AuditCheckpoint, AuditEvent
 from registry.api.schema import paginated
 from registry.errors import InvalidParameter, PermissionDenied
@@ -44,7 +46,18 @@ class AuditEventSerializer(serializers.ModelSerializer):
 class AuditCheckpointSerializer(serializers.ModelSerializer):
     class Meta:
         model = AuditCheckpoint
-        fields = ["seq", "hash", "created_at", "key_id", "signature", "created_by"]
+        fields = ["id", "seq", "hash", "created_at", "key_id", "algorithm", "signature", "created_by"]
+
+
+class PublicKeySerializer(serializers.Serializer):
+    key_id = serializers.CharField()
+    algorithm = serializers.CharField()
+    current = serializers.BooleanField()
+    public_key_pem = serializers.CharField()
+
+
+class PublicKeysSerializer(serializers.Serializer):
+    keys = PublicKeySerializer(many=True)
 
 
 class Pagination(LimitOffsetPagination):
@@ -92,6 +105,18 @@ class CheckpointListView(APIView):
             AuditCheckpoint.objects.order_by("-seq", "-pk"), request, view=self
         )
         return paginator.get_paginated_response(AuditCheckpointSerializer(page, many=True).data)
+
+
+class PublicKeysView(APIView):
+    """The Ed25519 public keys checkpoints are signed with (current first, then retired ones)."""
+
+    @extend_schema(responses=PublicKeysSerializer)
+    def get(self, request: Request) -> Response:
+        if not selectors.user_is_auditor(request.user):
+            raise PermissionDenied("Audit keys are shown to auditors (audit.view_auditevent) only.")
+        with contextlib.suppress(CheckpointKeyUnavailable):
+            signing_key()  # the embedded default's key is made on first use; show it before any checkpoint
+        return Response({"keys": [key.as_dict() for key in public_keys()]})
 
 
 def _period(request: Request) -> tuple[Any, Any]:

@@ -1,4 +1,4 @@
-"""Checkpoints: signed on demand and periodically, refused without a key, copied to the governed store."""
+"""Checkpoints: Ed25519-signed on demand, periodically and after privileged changes; copied to the governed store."""
 
 import json
 from io import StringIO
@@ -9,26 +9,36 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from moto import mock_aws
 
-from audit.chain import checkpoint_signature, key_id
+from audit.chain import checkpoint_ed25519_valid, checkpoint_signature, key_id, public_key_id
 from audit.checkpoint_store import checkpoint_publish
+from audit.keys import CheckpointKeyUnavailable, signing_key
 from audit.models import Action, AuditCheckpoint, AuditEvent, ChainHead
-from audit.services import CheckpointKeyMissing, checkpoint_create
+from audit.services import checkpoint_create
 from audit.tasks import audit_checkpoint_periodic
 from registry import services
 
 pytestmark = pytest.mark.django_db
 
 
-def test_checkpoint_is_refused_without_a_key(fraud, settings):
+def test_checkpoint_needs_no_configured_key_the_embedded_default_generates_one(fraud, settings, tmp_path):
+    # Issue 20, item 3: `audit_checkpoint` refused to run without QUORUM_AUDIT_HMAC_KEY, so the
+    # default setup had no checkpoints at all.
     settings.QUORUM_AUDIT_HMAC_KEY = ""
-    with pytest.raises(CheckpointKeyMissing):
-        checkpoint_create(actor="system")
-    with pytest.raises(CommandError, match="QUORUM_AUDIT_HMAC_KEY is not set"):
-        call_command("audit_checkpoint")
-    assert not AuditCheckpoint.objects.exists()
+    settings.QUORUM_AUDIT_SIGNING_KEY_FILE = str(tmp_path / "var" / "audit-keys" / "signing.pem")
+    out = StringIO()
+    call_command("audit_checkpoint", stdout=out)
+    key_file = tmp_path / "var" / "audit-keys" / "signing.pem"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    checkpoint = AuditCheckpoint.objects.get()
+    public = signing_key().public_key()
+    assert (checkpoint.algorithm, checkpoint.key_id) == ("ed25519", public_key_id(public))
+    assert checkpoint_ed25519_valid(
+        public, checkpoint.seq, checkpoint.hash, checkpoint.created_at, checkpoint.signature
+    )
+    assert "audit chain OK: 5 events" in _verify()
 
 
-def test_command_signs_the_head_with_hmac_and_records_that_it_did(fraud, hmac_key, governed_dir):
+def test_command_signs_the_head_with_ed25519_and_records_that_it_did(fraud, governed_dir):
     head = ChainHead.objects.get()
     out = StringIO()
     call_command("audit_checkpoint", stdout=out)
@@ -36,8 +46,10 @@ def test_command_signs_the_head_with_hmac_and_records_that_it_did(fraud, hmac_ke
     assert (
         (checkpoint.seq, checkpoint.hash) == (head.seq, head.hash) == (4, AuditEvent.objects.get(seq=4).hash)
     )
-    assert checkpoint.key_id == key_id(hmac_key)
-    assert checkpoint.signature == checkpoint_signature(hmac_key, 4, head.hash, checkpoint.created_at)
+    public = signing_key().public_key()
+    assert checkpoint.key_id == public_key_id(public)
+    assert checkpoint_ed25519_valid(public, 4, head.hash, checkpoint.created_at, checkpoint.signature)
+    assert not checkpoint_ed25519_valid(public, 3, head.hash, checkpoint.created_at, checkpoint.signature)
     assert checkpoint.created_by == "system:manage.py audit_checkpoint"
     event = AuditEvent.objects.get(seq=5)
     assert event.action == Action.CHECKPOINT_CREATED
@@ -46,13 +58,45 @@ def test_command_signs_the_head_with_hmac_and_records_that_it_did(fraud, hmac_ke
     assert "audit chain OK: 5 events" in _verify()
 
 
+def test_an_unreadable_signing_key_refuses_the_checkpoint(fraud, settings, tmp_path):
+    bad = tmp_path / "signing.pem"
+    bad.write_text("not a key")
+    settings.QUORUM_AUDIT_SIGNING_KEY_FILE = str(bad)
+    with pytest.raises(CheckpointKeyUnavailable):
+        checkpoint_create(actor="system")
+    with pytest.raises(CommandError, match="not a PEM private key") as caught:
+        call_command("audit_checkpoint")
+    assert caught.value.returncode == 2
+    assert not AuditCheckpoint.objects.exists()
+
+
+def test_checkpoints_signed_with_hmac_before_issue_20_still_verify(fraud, hmac_key, settings):
+    from django.utils import timezone
+
+    head = ChainHead.objects.get()
+    now = timezone.now()
+    AuditCheckpoint.objects.create(
+        seq=head.seq,
+        hash=head.hash,
+        created_at=now,
+        key_id=key_id(hmac_key),
+        algorithm="hmac-sha256",
+        signature=checkpoint_signature(hmac_key, head.seq, head.hash, now),
+        created_by="system",
+    )
+    assert "1 checkpoints verified" in _verify()
+    settings.QUORUM_AUDIT_HMAC_KEY = ""
+    with pytest.raises(CommandError, match="unverifiable_checkpoint"):
+        _verify()
+
+
 def _verify() -> str:
     out = StringIO()
     call_command("audit_verify", stdout=out)
     return out.getvalue()
 
 
-def test_periodic_task_checkpoints_only_when_something_happened(fraud, cast, hmac_key):
+def test_periodic_task_checkpoints_only_when_something_happened(fraud, cast):
     assert audit_checkpoint_periodic() == 4
     assert audit_checkpoint_periodic() is None  # only its own checkpoint event since
     services.registered_model_update(actor=cast.owner, name="fraud", description="changed")
@@ -62,8 +106,9 @@ def test_periodic_task_checkpoints_only_when_something_happened(fraud, cast, hma
     assert "2 checkpoints verified" in _verify()
 
 
-def test_periodic_task_without_a_key_logs_and_writes_nothing(fraud, settings, caplog):
-    settings.QUORUM_AUDIT_HMAC_KEY = ""
+def test_periodic_task_without_a_usable_key_logs_and_writes_nothing(fraud, settings, caplog, tmp_path):
+    (tmp_path / "signing.pem").write_text("not a key")
+    settings.QUORUM_AUDIT_SIGNING_KEY_FILE = str(tmp_path / "signing.pem")
     assert audit_checkpoint_periodic() is None
     assert "audit checkpoint skipped" in caplog.text
     assert not AuditCheckpoint.objects.exists()
@@ -75,7 +120,7 @@ def test_periodic_checkpoint_is_on_the_beat_schedule(settings):
 
 
 def test_checkpoint_is_copied_to_a_file_store_after_commit(
-    fraud, hmac_key, governed_dir, django_capture_on_commit_callbacks
+    fraud, governed_dir, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
         checkpoint = checkpoint_create(actor="system")
@@ -86,7 +131,7 @@ def test_checkpoint_is_copied_to_a_file_store_after_commit(
     assert document["hash"] == checkpoint.hash
 
 
-def test_checkpoint_is_copied_to_a_governed_s3_store(fraud, hmac_key, settings, monkeypatch):
+def test_checkpoint_is_copied_to_a_governed_s3_store(fraud, settings, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -104,7 +149,7 @@ def test_checkpoint_is_copied_to_a_governed_s3_store(fraud, hmac_key, settings, 
     assert body["key_id"] == checkpoint.key_id
 
 
-def test_a_failed_store_copy_keeps_the_checkpoint(fraud, hmac_key, settings, caplog):
+def test_a_failed_store_copy_keeps_the_checkpoint(fraud, settings, caplog):
     settings.QUORUM_GOVERNED_STORE = "ftp://nowhere"
     checkpoint = checkpoint_create(actor="system")
     assert checkpoint_publish(checkpoint.pk) is None

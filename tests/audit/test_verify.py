@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def chain(fraud, cast, hmac_key) -> int:
+def chain(fraud, cast) -> int:
     """fraud's 4 events, a checkpoint (event 5), then 3 tag events: seq 1-8. Returns the last seq."""
     checkpoint_create(actor=cast.owner)
     for value in ("a", "b", "c"):
@@ -110,9 +110,14 @@ def test_a_forged_checkpoint_is_named(chain):
     assert "BROKEN at seq 7 (forged_checkpoint)" in broken()
 
 
-def test_a_checkpoint_signed_with_another_key_is_not_accepted(chain, settings):
-    settings.QUORUM_AUDIT_HMAC_KEY = "a-different-key"
-    assert "(unverifiable_checkpoint)" in broken()
+def test_a_checkpoint_signed_with_another_key_is_not_accepted(chain, settings, tmp_path):
+    # Another signing key, and the one that signed the checkpoint not kept among the trusted keys.
+    settings.QUORUM_AUDIT_SIGNING_KEY_FILE = str(tmp_path / "other.pem")
+    settings.QUORUM_AUDIT_PUBLIC_KEYS = []
+    checkpoint_create(actor="system")
+    message = broken()
+    assert "(unverifiable_checkpoint)" in message
+    assert "not among the trusted public keys" in message
 
 
 def test_a_whole_rewrite_from_a_row_on_is_caught_by_the_signed_checkpoint(chain, tamper):
