@@ -4,7 +4,10 @@ Rows come from a database iterator with a fixed chunk size and leave as text lin
 time, so an export of millions of events holds one chunk in memory, never the result set.
 
 JSON Lines is the verbatim format: each line carries every chained field exactly as hashed,
-plus `hash`, so an auditor can re-verify the chain from the file alone. CSV is for people:
+plus `hash`, so an auditor can re-verify the chain from the file alone. The *verifiable* export
+(`verifiable_export_lines`) adds what the offline verifier (audit/offline_verify.py) needs: a
+header line (`"record": "quorum-audit-export"`, when, and the chain head), then every checkpoint
+with its signature and key id (`"record": "checkpoint"`), then every event up to that head. CSV is for people:
 JSON values are serialized as JSON text, and cells that a spreadsheet would run as a formula
 (starting with = + - @ or a control character) are prefixed with a single quote.
 """
@@ -17,9 +20,11 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from audit.chain import CHAIN_FIELDS, canonical_timestamp
-from audit.models import AuditEvent
+from audit.chain import CHAIN_FIELDS, GENESIS_HASH, canonical_timestamp
+from audit.checkpoint_store import checkpoint_dict
+from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 
 EXPORT_FIELDS = (*CHAIN_FIELDS, "hash")
 FORMATS = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8"}
@@ -90,3 +95,31 @@ def lines(
 
 def events_export_lines(events: QuerySet[AuditEvent], export_format: str) -> Iterator[str]:
     return lines(event_dicts(events), export_format, EXPORT_FIELDS)
+
+
+def verifiable_export_lines(chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
+    """The whole chain, as the offline verifier reads it: header, checkpoints, then events."""
+    # The head first, the time after it: every checkpoint whose event is at or below the head was
+    # made before `exported_at`, so none of them is left out.
+    head_seq, head_hash = ChainHead.objects.filter(pk=1).values_list("seq", "hash").first() or (
+        0,
+        GENESIS_HASH,
+    )
+    exported_at = timezone.now()
+    header = {
+        "record": "quorum-audit-export",
+        "format": 1,
+        "exported_at": canonical_timestamp(exported_at),
+        "head_seq": head_seq,
+        "head_hash": head_hash,
+    }
+    yield json.dumps(header, separators=(",", ":")) + "\n"
+    checkpoints = AuditCheckpoint.objects.filter(seq__lte=head_seq, created_at__lte=exported_at).order_by(
+        "seq", "pk"
+    )
+    yield from jsonl_lines(
+        {"record": "checkpoint", **checkpoint_dict(c)} for c in checkpoints.iterator(chunk_size=chunk_size)
+    )
+    yield from jsonl_lines(
+        event_dicts(AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq"), chunk_size)
+    )

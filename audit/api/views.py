@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 
 from audit import reports, selectors
 from audit.chain import canonical_timestamp
-from audit.export import FORMATS, events_export_lines
+from audit.export import FORMATS, events_export_lines, verifiable_export_lines
 from audit.keys import CheckpointKeyUnavailable, public_keys, signing_key
 from audit.models import AuditCheckpoint, AuditEvent
 from registry.api.schema import paginated
@@ -33,6 +33,15 @@ FILTER_PARAMS = [
         "until", str, description="ISO 8601 date or date-time (inclusive; a date means its end)"
     ),
     OpenApiParameter("after_seq", int, description="Only events after this sequence number"),
+]
+EXPORT_PARAMS = [
+    *FILTER_PARAMS,
+    OpenApiParameter(
+        "verifiable",
+        bool,
+        description="Auditors, JSON Lines, no other filter: header, checkpoints and the whole chain, "
+        "for `python -m audit.offline_verify`",
+    ),
 ]
 PERIOD_PARAMS = [FILTER_PARAMS[4], FILTER_PARAMS[5]]
 
@@ -79,20 +88,39 @@ class AuditEventListView(APIView):
 
 
 class AuditEventExportView(APIView):
-    @extend_schema(parameters=FILTER_PARAMS, responses={(200, "application/x-ndjson"): str})
+    @extend_schema(parameters=EXPORT_PARAMS, responses={(200, "application/x-ndjson"): str})
     def get(self, request: Request, export_format: str) -> StreamingHttpResponse:
         if export_format not in FORMATS:
             raise InvalidParameter(
                 f"Unknown export format '{export_format}'; use events/export.csv or events/export.jsonl.",
                 field="format",
             )
-        events = selectors.audit_events_list(request.user, _filter(request))
-        response = StreamingHttpResponse(
-            events_export_lines(events, export_format), content_type=FORMATS[export_format]
-        )
+        if request.query_params.get("verifiable", "").lower() in {"1", "true", "yes"}:
+            lines = _verifiable_lines(request, export_format)
+        else:
+            lines = events_export_lines(
+                selectors.audit_events_list(request.user, _filter(request)), export_format
+            )
+        response = StreamingHttpResponse(lines, content_type=FORMATS[export_format])
         stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
         response["Content-Disposition"] = f'attachment; filename="audit-events-{stamp}.{export_format}"'
         return response
+
+
+def _verifiable_lines(request: Request, export_format: str):
+    """The whole chain with its checkpoints, for the offline verifier: auditors, JSON Lines, no filters."""
+    if not selectors.user_is_auditor(request.user):
+        raise PermissionDenied("The verifiable export is for auditors (audit.view_auditevent) only.")
+    if export_format != "jsonl":
+        raise InvalidParameter(
+            "The verifiable export is JSON Lines: use events/export.jsonl.", field="format"
+        )
+    filters = sorted(set(request.query_params) - {"verifiable"})
+    if filters:
+        raise InvalidParameter(
+            f"The verifiable export holds the whole chain; drop {', '.join(filters)}.", field=filters[0]
+        )
+    return verifiable_export_lines()
 
 
 class CheckpointListView(APIView):

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from audit import reports
-from audit.export import event_dicts, lines
+from audit.export import event_dicts, lines, verifiable_export_lines
 from audit.models import AuditEvent
 from audit.selectors import EventFilter
 from registry.errors import InvalidParameter
@@ -20,6 +20,9 @@ REPORTS = {
     "access-changes": reports.ACCESS_FIELDS,
     "separation-of-duties": reports.SOD_FIELDS,
 }
+
+
+FILTER_OPTIONS = ("model", "model_version", "actor", "action", "since", "until", "after_seq")
 
 
 class Command(BaseCommand):
@@ -39,8 +42,22 @@ class Command(BaseCommand):
         parser.add_argument("--since", default="", help="ISO 8601 date or date-time.")
         parser.add_argument("--until", default="", help="ISO 8601 date or date-time (a date means its end).")
         parser.add_argument("--after-seq", default=None)
+        parser.add_argument(
+            "--verifiable",
+            action="store_true",
+            help="events only, JSON Lines, no filters: header, checkpoints and the whole chain, for "
+            "python -m audit.offline_verify.",
+        )
 
     def handle(self, *args: Any, report: str, export_format: str, output: str, **options: Any) -> None:
+        if options["verifiable"]:
+            filters = [name for name in FILTER_OPTIONS if options[name] not in (None, "", [])]
+            if report != "events" or export_format != "jsonl" or filters:
+                raise CommandError(
+                    "--verifiable exports the whole chain: events, JSON Lines, no filters.", returncode=2
+                )
+            self._write(verifiable_export_lines(), output)
+            return
         try:
             event_filter = EventFilter.from_params(
                 {
@@ -56,14 +73,17 @@ class Command(BaseCommand):
         except InvalidParameter as exc:
             raise CommandError(exc.message, returncode=2)
         rows = self._rows(report, event_filter)
+        self._write(lines(rows, export_format, REPORTS[report] or None), output)
+        if output != "-":
+            self.stderr.write(f"wrote {report} ({export_format}) to {output}")
+
+    def _write(self, texts, output: str) -> None:
         target = (
             nullcontext(self.stdout) if output == "-" else open(output, "w", encoding="utf-8", newline="")
         )
         with target as stream:
-            for text in lines(rows, export_format, REPORTS[report] or None):
+            for text in texts:
                 stream.write(text, ending="") if output == "-" else stream.write(text)
-        if output != "-":
-            self.stderr.write(f"wrote {report} ({export_format}) to {output}")
 
     def _rows(self, report: str, event_filter: EventFilter):
         events = AuditEvent.objects.all()
