@@ -354,3 +354,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("QUORUM_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Sign-in and headers (issue 20; config/login_throttle.py, config/client.py) ---
+# Failures from one network (IPv4 address, IPv6 /64) for usernames not known there before the
+# flood backoff starts (1 s, 2 s, 4 s ... up to the maximum).
+QUORUM_LOGIN_NETWORK_FREE_FAILURES = int(os.environ.get("QUORUM_LOGIN_NETWORK_FREE_FAILURES", "20"))
+QUORUM_LOGIN_BACKOFF_MAX_SECONDS = int(os.environ.get("QUORUM_LOGIN_BACKOFF_MAX_SECONDS", "300"))
+# A username that signed in from a network is exempt from that network's flood backoff this long.
+QUORUM_LOGIN_KNOWN_NETWORK_DAYS = int(os.environ.get("QUORUM_LOGIN_KNOWN_NETWORK_DAYS", "30"))
+# Reverse proxies (CIDRs) whose X-Forwarded-For and X-Request-ID are believed; default none.
+QUORUM_TRUSTED_PROXIES = env_list("QUORUM_TRUSTED_PROXIES", "")
+# The base of every absolute link Quorum writes (download URIs); never taken from the Host header.
+QUORUM_PUBLIC_URL = os.environ.get("QUORUM_PUBLIC_URL", "http://127.0.0.1:8000")
