@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts import selectors
+from accounts.backends import sign_in_refused_record
 from accounts.models import ApiToken, User, token_digest
 from audit.context import current_request
 from config import serving
@@ -127,6 +128,7 @@ def user_for_password(request, username: str, password: str) -> User | None:
     refusal = login_refusal(username, request)
     if refusal is not None:
         request.login_refusal = refusal
+        sign_in_refused_record(username, request, refusal)
         return None
     # This process verified these credentials and no user row changed since (config/serving.py).
     known = _verified_passwords.get(key, generation)

@@ -366,3 +366,10 @@ QUORUM_LOGIN_KNOWN_NETWORK_DAYS = int(os.environ.get("QUORUM_LOGIN_KNOWN_NETWORK
 QUORUM_TRUSTED_PROXIES = env_list("QUORUM_TRUSTED_PROXIES", "")
 # The base of every absolute link Quorum writes (download URIs); never taken from the Host header.
 QUORUM_PUBLIC_URL = os.environ.get("QUORUM_PUBLIC_URL", "http://127.0.0.1:8000")
+# Failed sign-ins are audited per (username, network) and window: one event at the window's first
+# failure, one with the totals when it closes (accounts.tasks, on the beat below).
+QUORUM_LOGIN_AUDIT_WINDOW_SECONDS = int(os.environ.get("QUORUM_LOGIN_AUDIT_WINDOW_SECONDS", "900"))
+CELERY_BEAT_SCHEDULE["accounts-sign-in-failure-windows-close"] = {
+    "task": "accounts.tasks.sign_in_failure_windows_close",
+    "schedule": float(os.environ.get("QUORUM_LOGIN_AUDIT_SWEEP_SECONDS", "300")),
+}
