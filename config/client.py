@@ -68,6 +68,11 @@ def request_id(request) -> str:
     return uuid.uuid4().hex
 
 
+def public_origin() -> str:
+    """scheme://host[:port] of QUORUM_PUBLIC_URL (checked at start-up to be nothing more)."""
+    return settings.QUORUM_PUBLIC_URL.rstrip("/")
+
+
 def public_url(path: str) -> str:
     """An absolute URL for a path on this service, from QUORUM_PUBLIC_URL."""
-    return settings.QUORUM_PUBLIC_URL.rstrip("/") + "/" + path.lstrip("/")
+    return public_origin() + "/" + path.lstrip("/")

@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -373,3 +374,18 @@ CELERY_BEAT_SCHEDULE["accounts-sign-in-failure-windows-close"] = {
     "task": "accounts.tasks.sign_in_failure_windows_close",
     "schedule": float(os.environ.get("QUORUM_LOGIN_AUDIT_SWEEP_SECONDS", "300")),
 }
+_public = urlsplit(QUORUM_PUBLIC_URL)
+if (
+    _public.scheme not in ("http", "https")
+    or not _public.netloc
+    or _public.path not in ("", "/")
+    or _public.query
+):
+    raise ImproperlyConfigured(
+        f"QUORUM_PUBLIC_URL must be scheme://host[:port] (http or https, no path), got {QUORUM_PUBLIC_URL!r}."
+    )
+if os.environ.get("QUORUM_PUBLIC_URL") and not DEBUG:
+    SECURE_SSL_HOST = _public.netloc  # the https redirect goes to the public host, not the Host header
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("audit.middleware.RequestContextMiddleware") + 1, "config.middleware.PublicURLMiddleware"
+)
