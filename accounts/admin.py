@@ -11,7 +11,7 @@ from django.http import HttpRequest
 
 import audit
 from accounts import services
-from accounts.models import ApiToken, Team, User
+from accounts.models import ApiToken, SignInFailures, Team, User
 from audit.models import Action
 from registry.errors import RegistryError
 
@@ -155,4 +155,23 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False
+
+
+@admin.register(SignInFailures)
+class SignInFailuresAdmin(admin.ModelAdmin):
+    """Counted failed sign-ins per username, network and window; written by the sign-in path only."""
+
+    list_display = ("window_start", "username", "network", "failures", "refused", "last_at", "close_recorded")
+    list_filter = ("close_recorded",)
+    search_fields = ("username", "network")
+    ordering = ("-window_start",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -14,10 +14,11 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from accounts import selectors
+from accounts.backends import sign_in_refused_record
 from accounts.models import ApiToken, User, token_digest
 from audit.context import current_request
 from config import serving
-from config.login_throttle import login_locked
+from config.login_throttle import login_refusal
 from config.prepared import instance_copy, related_cache_set, related_cached
 
 TOKEN_PREFIX = "qrm_"
@@ -122,15 +123,18 @@ def user_for_password(request, username: str, password: str) -> User | None:
     """
     key = _basic_cache_key(username, password)
     generation = serving.accounts_generation(request)  # read before any user row is
-    # A locked-out account (repeated wrong passwords) is refused even with cached credentials:
-    # the throttled backend below decides while the lockout lasts.
-    locked = login_locked(username, request)
-    if not locked:
-        # This process verified these credentials and no user row changed since (config/serving.py).
-        known = _verified_passwords.get(key, generation)
-        if known is not None:
-            return instance_copy(known)
-    cached = None if locked else cache.get(key)
+    # A locked (username, network) pair is refused even with cached credentials: a guess that
+    # matched a cached verification would otherwise get past the lock.
+    refusal = login_refusal(username, request)
+    if refusal is not None:
+        request.login_refusal = refusal
+        sign_in_refused_record(username, request, refusal)
+        return None
+    # This process verified these credentials and no user row changed since (config/serving.py).
+    known = _verified_passwords.get(key, generation)
+    if known is not None:
+        return instance_copy(known)
+    cached = cache.get(key)
     if cached is not None:
         user_id, fingerprint = cached
         user = User.objects.filter(pk=user_id).first()
@@ -176,7 +180,10 @@ class TokenBasicAuthentication(authentication.BaseAuthentication):
             return user, token
         user = user_for_password(request._request, username, password)
         if user is None:
-            raise exceptions.AuthenticationFailed("Invalid username/password.")
+            refusal = getattr(request._request, "login_refusal", None)
+            raise exceptions.AuthenticationFailed(
+                refusal.message if refusal else "Invalid username/password."
+            )
         return user, None
 
     def authenticate_header(self, request) -> str:

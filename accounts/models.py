@@ -55,3 +55,32 @@ class ApiToken(models.Model):
         if self.revoked_at is not None:
             return False
         return self.expires_at is None or self.expires_at > timezone.now()
+
+
+class SignInFailures(models.Model):
+    """Failed sign-ins for one username from one network in one time window: counted, audited twice at most.
+
+    The audit chain gets one event when a window sees its first failure and one with the totals
+    when it closes (accounts.tasks); every guess in between only moves these counters.
+    `username` is empty for attempts the network's flood backoff refused before any username mattered.
+    """
+
+    username = models.CharField(max_length=150, blank=True)
+    network = models.CharField(max_length=64, help_text="IPv4 address or IPv6 /64 the attempts came from.")
+    window_start = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0, help_text="Wrong passwords checked.")
+    refused = models.PositiveIntegerField(default=0, help_text="Attempts refused unchecked by the throttle.")
+    last_at = models.DateTimeField()
+    close_recorded = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["username", "network", "window_start"], name="uniq_sign_in_failures_window"
+            )
+        ]
+        indexes = [models.Index(fields=["close_recorded", "window_start"], name="sign_in_failures_open")]
+        verbose_name_plural = "sign-in failures"
+
+    def __str__(self) -> str:
+        return f"{self.username or '*'} from {self.network}: {self.failures} failed, {self.refused} refused"

@@ -6,13 +6,15 @@ who is trusted like a superuser and audited as the system with the command's nam
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
+from django.conf import settings
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from guardian.models import GroupObjectPermission, UserObjectPermission
 from guardian.shortcuts import assign_perm, remove_perm
@@ -20,8 +22,9 @@ from guardian.shortcuts import assign_perm, remove_perm
 import audit
 from access.grants import LEVEL_CODENAMES, MANAGE_CODENAME, Level, level_parse
 from accounts.authentication import TOKEN_PREFIX
-from accounts.models import ApiToken, Team, User, token_digest
+from accounts.models import ApiToken, SignInFailures, Team, User, token_digest
 from audit.models import Action
+from config.login_throttle import network_of
 from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.models import RegisteredModel
 
@@ -211,9 +214,26 @@ def team_create(*, actor: Actor, name: str, description: str = "") -> Team:
     return team
 
 
-@transaction.atomic
 def team_member_add(*, actor: Actor, team_name: str, username: str) -> Team:
-    _require_team_admin(actor, "Changing team members")
+    try:
+        _require_team_admin(actor, "Changing team members")
+    except PermissionDenied as refused:
+        # Its own transaction: the refusal is recorded although nothing else is written.
+        with transaction.atomic():
+            audit.record(
+                actor=actor,
+                action=Action.TEAM_JOIN_REFUSED,
+                target_type="accounts.team",
+                target_name=team_name[:600],
+                after={"team": team_name, "member": username},
+                reason=refused.message,
+            )
+        raise
+    return _team_member_add(actor=actor, team_name=team_name, username=username)
+
+
+@transaction.atomic
+def _team_member_add(*, actor: Actor, team_name: str, username: str) -> Team:
     team = _team_by_name(team_name)
     user = User.objects.filter(username=username).first()
     if user is None:
@@ -359,3 +379,87 @@ def grant_remove(*, actor: Actor, model_name: str, principal: Principal, level: 
         model_name=model.name,
         before=_grant_description(model, principal, wanted),
     )
+
+
+# --- Failed sign-ins (aggregated audit) ---------------------------------------------------
+
+
+def _window_start(now: datetime) -> datetime:
+    seconds = settings.QUORUM_LOGIN_AUDIT_WINDOW_SECONDS
+    return datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=UTC)
+
+
+def sign_in_failure_count(*, username: str, address: str, refused: bool, network_wide: bool = False) -> None:
+    """Count one failed or refused sign-in in its (username, network, window) row.
+
+    Only the window's first attempt appends an audit event (the closing sweep appends the totals):
+    a guessing run, or a flood against a lock, cannot grow the chain one event per guess.
+    `network_wide` files an attempt the network's flood backoff refused under no username, so a
+    spray of invented usernames fills one row, not one per name.
+    """
+    now = timezone.now()
+    network = network_of(address)
+    key = {
+        "username": "" if network_wide else username[:150],
+        "network": network,
+        "window_start": _window_start(now),
+    }
+    counter = "refused" if refused else "failures"
+    with transaction.atomic():
+        if SignInFailures.objects.filter(**key).update(**{counter: F(counter) + 1, "last_at": now}):
+            return
+        try:
+            with transaction.atomic():
+                SignInFailures.objects.create(**key, **{counter: 1}, last_at=now)
+        except IntegrityError:  # another process opened the window first
+            SignInFailures.objects.filter(**key).update(**{counter: F(counter) + 1, "last_at": now})
+            return
+        seconds = settings.QUORUM_LOGIN_AUDIT_WINDOW_SECONDS
+        audit.record(
+            actor=None,
+            action=Action.LOGIN_FAILED,
+            target_type="accounts.user",
+            target_name=key["username"],
+            after={"username": key["username"]},
+            reason=(
+                f"First {'refused' if refused else 'failed'} sign-in from {network} in the {seconds} s window "
+                f"from {key['window_start'].isoformat()}; later ones in the window are counted and "
+                "recorded with the totals when it closes."
+            ),
+        )
+
+
+def sign_in_failure_windows_close(*, now: datetime | None = None) -> int:
+    """Record the totals of every ended window that saw more than its first attempt; returns how many."""
+    now = now or timezone.now()
+    ended_before = _window_start(now)
+    recorded = 0
+    open_windows = SignInFailures.objects.filter(close_recorded=False, window_start__lt=ended_before)
+    for pk in open_windows.order_by("window_start", "pk").values_list("pk", flat=True)[:1000]:
+        with transaction.atomic():
+            row = SignInFailures.objects.select_for_update().filter(pk=pk, close_recorded=False).first()
+            if row is None:
+                continue
+            row.close_recorded = True
+            row.save(update_fields=["close_recorded"])
+            if row.failures + row.refused <= 1:
+                continue  # the opening event already said everything
+            seconds = settings.QUORUM_LOGIN_AUDIT_WINDOW_SECONDS
+            audit.record(
+                actor="system",
+                action=Action.LOGIN_FAILED,
+                target_type="accounts.user",
+                target_name=row.username,
+                after={
+                    "username": row.username,
+                    "network": row.network,
+                    "window_start": row.window_start,
+                    "window_seconds": seconds,
+                    "failures": row.failures,
+                    "refused": row.refused,
+                    "last_at": row.last_at,
+                },
+                reason=f"Sign-in window closed: {row.failures} failed and {row.refused} refused attempts.",
+            )
+            recorded += 1
+    return recorded

@@ -39,6 +39,7 @@ class Action(models.TextChoices):
     USER_CREATED = "user.created"
     USER_UPDATED = "user.updated"
     TEAM_CHANGED = "team.changed"
+    TEAM_JOIN_REFUSED = "team.join.refused"
     LOGIN = "auth.login"
     LOGIN_FAILED = "auth.login_failed"
     SUPERUSER_ACTION = "auth.superuser_action"

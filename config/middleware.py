@@ -1,4 +1,5 @@
-"""Request body size limit on every route (413 before the body is read), and lazy admin messages."""
+"""Request body size limit on every route (413 before the body is read), lazy admin messages, and
+absolute links from the configured public URL."""
 
 import json
 
@@ -7,6 +8,8 @@ from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
 from django.http import HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
+
+from config.client import public_origin
 
 
 def _too_large(request, limit: int) -> HttpResponse:
@@ -59,3 +62,19 @@ class LazyMessageMiddleware(MessageMiddleware):
         if isinstance(messages, SimpleLazyObject) and messages._wrapped is empty:
             return response  # never touched: nothing to store
         return super().process_response(request, response)
+
+
+class PublicURLMiddleware:
+    """Every absolute link a request builds starts with QUORUM_PUBLIC_URL, never the Host header.
+
+    `build_absolute_uri` (DRF's next/previous page links, the admin, anything else) joins paths to
+    the request's cached scheme and host; setting that cache first means a client-chosen Host (or
+    a reflected port) can never end up in a link Quorum hands out.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request._current_scheme_host = public_origin()
+        return self.get_response(request)

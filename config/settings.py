@@ -8,6 +8,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -370,3 +371,37 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("QUORUM_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Sign-in and headers (issue 20; config/login_throttle.py, config/client.py) ---
+# Failures from one network (IPv4 address, IPv6 /64) for usernames not known there before the
+# flood backoff starts (1 s, 2 s, 4 s ... up to the maximum).
+QUORUM_LOGIN_NETWORK_FREE_FAILURES = int(os.environ.get("QUORUM_LOGIN_NETWORK_FREE_FAILURES", "20"))
+QUORUM_LOGIN_BACKOFF_MAX_SECONDS = int(os.environ.get("QUORUM_LOGIN_BACKOFF_MAX_SECONDS", "300"))
+# A username that signed in from a network is exempt from that network's flood backoff this long.
+QUORUM_LOGIN_KNOWN_NETWORK_DAYS = int(os.environ.get("QUORUM_LOGIN_KNOWN_NETWORK_DAYS", "30"))
+# Reverse proxies (CIDRs) whose X-Forwarded-For and X-Request-ID are believed; default none.
+QUORUM_TRUSTED_PROXIES = env_list("QUORUM_TRUSTED_PROXIES", "")
+# The base of every absolute link Quorum writes (download URIs); never taken from the Host header.
+QUORUM_PUBLIC_URL = os.environ.get("QUORUM_PUBLIC_URL", "http://127.0.0.1:8000")
+# Failed sign-ins are audited per (username, network) and window: one event at the window's first
+# failure, one with the totals when it closes (accounts.tasks, on the beat below).
+QUORUM_LOGIN_AUDIT_WINDOW_SECONDS = int(os.environ.get("QUORUM_LOGIN_AUDIT_WINDOW_SECONDS", "900"))
+CELERY_BEAT_SCHEDULE["accounts-sign-in-failure-windows-close"] = {
+    "task": "accounts.tasks.sign_in_failure_windows_close",
+    "schedule": float(os.environ.get("QUORUM_LOGIN_AUDIT_SWEEP_SECONDS", "300")),
+}
+_public = urlsplit(QUORUM_PUBLIC_URL)
+if (
+    _public.scheme not in ("http", "https")
+    or not _public.netloc
+    or _public.path not in ("", "/")
+    or _public.query
+):
+    raise ImproperlyConfigured(
+        f"QUORUM_PUBLIC_URL must be scheme://host[:port] (http or https, no path), got {QUORUM_PUBLIC_URL!r}."
+    )
+if os.environ.get("QUORUM_PUBLIC_URL") and not DEBUG:
+    SECURE_SSL_HOST = _public.netloc  # the https redirect goes to the public host, not the Host header
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("audit.middleware.RequestContextMiddleware") + 1, "config.middleware.PublicURLMiddleware"
+)

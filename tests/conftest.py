@@ -70,3 +70,16 @@ def _fresh_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+# --- Sign-in and headers (issue 20) ---
+@pytest.fixture(autouse=True)
+def _public_url_of_the_live_server(request):
+    """A test serving Quorum on a live server configures it as the public URL, as a deployment does
+    (absolute links come from QUORUM_PUBLIC_URL, never from the Host header)."""
+    if "live_server" not in request.fixturenames:
+        yield
+        return
+    settings = request.getfixturevalue("settings")
+    settings.QUORUM_PUBLIC_URL = request.getfixturevalue("live_server").url
+    yield

@@ -145,25 +145,59 @@ def url_problem(url: object, *, https_only: bool) -> str | None:
     return None
 
 
-def _as_ip(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped  # ::ffff:127.0.0.1 is loopback, whatever its spelling
-    return ip
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# Translation prefixes whose last 32 bits are the IPv4 destination (RFC 6052 well-known NAT64
+# prefix; the deprecated IPv4-compatible ::a.b.c.d).
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+
+
+def _as_ip(address: str) -> IPAddress:
+    return ipaddress.ip_address(address.split("%", 1)[0])
+
+
+def _carried_ipv4(ip: IPAddress) -> list[ipaddress.IPv4Address]:
+    """The IPv4 destinations an IPv6 address carries: mapped, compatible, 6to4, Teredo, NAT64.
+
+    A packet to such an address ends up at the IPv4 address inside it (::ffff:127.0.0.1 is
+    loopback, 2002:7f00:1:: is 6to4 of loopback, 64:ff9b::a9fe:a9fe is the metadata service
+    through NAT64), so the filter judges what is inside.
+    """
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return []
+    if ip.ipv4_mapped is not None:
+        return [ip.ipv4_mapped]
+    if ip.sixtofour is not None:
+        return [ip.sixtofour]
+    if ip.teredo is not None:
+        return list(ip.teredo)  # the Teredo server and the (de-obfuscated) client
+    if ip in _NAT64 or (ip in _IPV4_COMPATIBLE and int(ip) > 1):
+        return [ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)]
+    return []
+
+
+def _ip_allowed(ip: IPAddress, allowlist: Allowlist) -> bool:
+    if any(ip in network for network in allowlist.networks):
+        return True
+    # is_global excludes private, loopback, link-local (169.254.169.254), CGNAT, documentation …
+    return ip.is_global and not ip.is_multicast and not ip.is_reserved
 
 
 def address_allowed(host: str, address: str, allowlist: Allowlist) -> bool:
-    """Whether connecting to `address` (resolved from `host`) is allowed: public, or allowlisted."""
+    """Whether connecting to `address` (resolved from `host`) is allowed: public, or allowlisted.
+
+    For an IPv6 address that carries an IPv4 destination, every carried address must be allowed.
+    """
     try:
         ip = _as_ip(address)
     except ValueError:
         return False
     if host.lower().rstrip(".") in allowlist.hosts:
         return True
-    if any(ip in network for network in allowlist.networks):
-        return True
-    # is_global excludes private, loopback, link-local (169.254.169.254), CGNAT, documentation …
-    return ip.is_global and not ip.is_multicast and not ip.is_reserved
+    carried = _carried_ipv4(ip)
+    if carried:
+        return all(_ip_allowed(inner, allowlist) for inner in carried)
+    return _ip_allowed(ip, allowlist)
 
 
 def addresses_problem(host: str, addresses: Iterable[str], allowlist: Allowlist) -> str | None:

@@ -30,6 +30,7 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
+from config.client import public_url
 from fronts.mlflow.transport import Params, run_endpoint
 from registry import selectors, tracking
 from registry.errors import InvalidParameter, NotFound, RegistryError
@@ -215,7 +216,8 @@ def download_uri(request: HttpRequest, version: ModelVersion) -> str:
     if _local_root(location) is None:
         return location
     path = f"{NAMESPACE}/{quote(version.model.name, safe='')}/{version.version}"
-    return request.build_absolute_uri(f"{PROXY_PATH}/{path}")
+    # From QUORUM_PUBLIC_URL: the Host header is the client's to choose (issue 20).
+    return public_url(f"{PROXY_PATH}/{path}")
 
 
 # --- Namespace resolution -----------------------------------------------------------------

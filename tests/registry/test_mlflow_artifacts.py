@@ -57,11 +57,11 @@ def test_downloads_file_bytes(cast, mlflow_as, local_version):
     assert b"".join(nested.streaming_content) == b"hello"
 
 
-def test_download_uri_of_a_local_version_points_at_the_proxy(cast, mlflow_as, local_version):
+def test_download_uri_of_a_local_version_points_at_the_proxy(cast, mlflow_as, local_version, settings):
     body = (
         mlflow_as(cast.owner).get("model-versions/get-download-uri", {"name": "fraud", "version": "1"}).json()
     )
-    assert body == {"artifact_uri": f"http://testserver{PROXY}/quorum-models/fraud/1"}
+    assert body == {"artifact_uri": f"{settings.QUORUM_PUBLIC_URL}{PROXY}/quorum-models/fraud/1"}
 
 
 @pytest.mark.parametrize(
