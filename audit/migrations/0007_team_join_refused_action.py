@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('audit', '0005_seal_insert_once'),
+        ('audit', '0006_ed25519_checkpoints'),
     ]
 
     operations = [
