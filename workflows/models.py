@@ -76,6 +76,14 @@ class PromotionPolicy(models.Model):
     )
     require_validated_artifacts = models.BooleanField(default=True)
     approval_ttl_hours = models.PositiveIntegerField(default=72, help_text="Approvals older than this lapse.")
+    service_accounts_count = models.BooleanField(
+        default=False,
+        help_text="Organisation policies: service accounts' approvals count towards the quorum (off: people only).",
+    )
+    floor_waived = models.BooleanField(
+        default=False,
+        help_text="Model policies: a superuser set it although it loosens the organisation's policy (audited).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -116,6 +116,8 @@ class PolicySerializer(serializers.ModelSerializer):
             "required_team",
             "require_validated_artifacts",
             "approval_ttl_hours",
+            "service_accounts_count",
+            "floor_waived",
             "updated_at",
         ]
 
@@ -135,3 +137,23 @@ class PolicySetSerializer(serializers.Serializer):
     required_team = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
     require_validated_artifacts = serializers.BooleanField(required=False, allow_null=True, default=None)
     approval_ttl_hours = serializers.IntegerField(required=False, default=72, min_value=1, max_value=8760)
+    service_accounts_count = serializers.BooleanField(required=False, default=False)
+
+
+class EffectivePolicySerializer(serializers.Serializer):
+    """The policy in force for one target and where it comes from (`source`: model, organisation, built-in)."""
+
+    target_kind = serializers.CharField()
+    target = serializers.CharField()
+    source = serializers.CharField()
+    governed = serializers.BooleanField()
+    required_approvals = serializers.IntegerField(required=False)
+    rank = serializers.CharField(required=False)
+    requester_may_approve = serializers.BooleanField(required=False)
+    creator_may_approve = serializers.BooleanField(required=False)
+    required_team = serializers.CharField(required=False, allow_null=True)
+    require_validated_artifacts = serializers.BooleanField(required=False)
+    approval_ttl_hours = serializers.IntegerField(required=False)
+    service_accounts_count = serializers.BooleanField(required=False)
+    floor_waived = serializers.BooleanField()
+    raised_to_floor = serializers.BooleanField()

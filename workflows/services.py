@@ -11,6 +11,8 @@ artifacts waits (state `applying`) for the version's governed copy, and the pipe
 proven.
 """
 
+from datetime import timedelta
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -129,6 +131,26 @@ def _locked_request(actor, request_id: int, level: Level, doing: str) -> Transit
 # --- Policies ------------------------------------------------------------------------------
 
 
+def _policy_described(row: PromotionPolicy | None) -> dict | None:
+    if row is None:
+        return None
+    facts = {key: getattr(row, key) for key in _POLICY_FIELDS}
+    return facts | {"required_team": row.required_team.name if row.required_team_id else None}
+
+
+_POLICY_FIELDS = (
+    "governed",
+    "required_approvals",
+    "rank",
+    "requester_may_approve",
+    "creator_may_approve",
+    "require_validated_artifacts",
+    "approval_ttl_hours",
+    "service_accounts_count",
+    "floor_waived",
+)
+
+
 @transaction.atomic
 def promotion_policy_set(
     *,
@@ -144,8 +166,14 @@ def promotion_policy_set(
     required_team: str | None = None,
     require_validated_artifacts: bool | None = None,
     approval_ttl_hours: int = 72,
+    service_accounts_count: bool = False,
 ) -> PromotionPolicy:
-    """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser)."""
+    """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser).
+
+    A model's own policy may tighten the organisation's policy for the target (its floor), never
+    loosen it: a loosening one is refused unless a superuser sets it, and then it is recorded as a
+    waived floor (the audit event lists what it loosens; the separation-of-duties report shows it).
+    """
     from accounts.models import Team
 
     target = _target_parsed(target_kind, target)
@@ -168,7 +196,6 @@ def promotion_policy_set(
         model = registered_model_for_update(actor, name, Level.MANAGE, "Changing promotion policies")
     if require_validated_artifacts is None:
         require_validated_artifacts = rank == rules.PRODUCTION_RANK
-    previous = PromotionPolicy.objects.filter(model=model, target_kind=target_kind, target=target).first()
     values = {
         "governed": governed,
         "required_approvals": required_approvals,
@@ -178,27 +205,83 @@ def promotion_policy_set(
         "required_team": team,
         "require_validated_artifacts": require_validated_artifacts,
         "approval_ttl_hours": approval_ttl_hours,
+        "service_accounts_count": service_accounts_count,
+        "floor_waived": False,
     }
+    loosens: tuple[str, ...] = ()
+    if model is not None:
+        proposed = rules.Policy(
+            target_kind=target_kind,
+            target=target,
+            required_approvals=required_approvals,
+            rank=rank,
+            governed=governed,
+            requester_may_approve=requester_may_approve,
+            creator_may_approve=creator_may_approve,
+            required_team=required_team or None,
+            require_validated_artifacts=require_validated_artifacts,
+            approval_ttl=timedelta(hours=approval_ttl_hours),
+            service_accounts_count=service_accounts_count,
+        )
+        loosens = rules.policy_loosenings(proposed, selectors.organisation_floor(target_kind, target))
+        if loosens and not actor.is_superuser:
+            raise PermissionDenied(
+                f"A policy of '{model.name}' may tighten the organisation's policy for {target_kind} "
+                f"'{target}', never loosen it; this one {'; '.join(loosens)}. Loosening it needs a "
+                "superuser (it is audited)."
+            )
+        values["floor_waived"] = bool(loosens)
+    previous = PromotionPolicy.objects.filter(model=model, target_kind=target_kind, target=target).first()
+    before = _policy_described(previous)
     policy, _ = PromotionPolicy.objects.update_or_create(
         model=model, target_kind=target_kind, target=target, defaults=values
     )
-
-    def described(row: PromotionPolicy | None) -> dict | None:
-        if row is None:
-            return None
-        facts = {key: getattr(row, key) for key in values if key != "required_team"}
-        return facts | {"required_team": row.required_team.name if row.required_team_id else None}
-
     audit.record(
         actor=actor,
         action=Action.POLICY_CHANGED,
         target=policy,
         target_name=str(policy),
         model_name=model.name if model else "",
-        before=described(previous),
-        after=described(policy) | {"target_kind": target_kind, "target": target},
+        before=before,
+        after=_policy_described(policy)
+        | {"target_kind": target_kind, "target": target, "loosens_floor": list(loosens)},
+        reason=("Organisation floor waived by a superuser: " + "; ".join(loosens)) if loosens else "",
     )
     return policy
+
+
+@transaction.atomic
+def promotion_policy_delete(*, actor, name: str | None, target_kind: str, target: str) -> None:
+    """Remove one target's policy: a model's (MANAGE) falls back to the organisation's; an
+    organisation's (superuser) falls back to the embedded default."""
+    target = _target_parsed(target_kind, target)
+    if name is None:
+        if not actor.is_superuser:
+            raise PermissionDenied("Changing the organisation-wide default policies needs a superuser.")
+        model = None
+    else:
+        model = registered_model_for_update(actor, name, Level.MANAGE, "Changing promotion policies")
+    row = (
+        PromotionPolicy.objects.select_for_update(of=("self",))
+        .filter(model=model, target_kind=target_kind, target=target)
+        .select_related("required_team__group")
+        .first()
+    )
+    if row is None:
+        scope = f"'{model.name}'" if model else "the organisation"
+        raise NotFound(f"No policy of {scope} for {target_kind} '{target}'.")
+    audit.record(
+        actor=actor,
+        action=Action.POLICY_CHANGED,
+        target=row,
+        target_name=str(row),
+        model_name=model.name if model else "",
+        before=_policy_described(row),
+        after=None,
+        reason="policy removed: the "
+        + ("organisation's policy applies" if model else "embedded default applies"),
+    )
+    row.delete()
 
 
 # --- Requests ------------------------------------------------------------------------------
@@ -300,6 +383,7 @@ def transition_request_approve(
         creator_id=request.version.creator_id,
         holds_rank=user_can(actor, selectors.rank_level(policy), request.model),
         already_approved=request.approvals.filter(approver=actor).exists(),
+        is_service_account=actor.is_service_account,
     )
     if refusal:
         raise PermissionDenied(refusal)
