@@ -167,6 +167,46 @@ def direct_change_refusal(
     )
 
 
+def leave_refusal(
+    policy: Policy | None, target_kind: str, target: str, model_name: str, version: int, doing: str
+) -> str | None:
+    """Why taking a version out of a governed target directly is refused, naming the request to file."""
+    if policy is None:
+        return None
+    if target_kind == STAGE_KIND:
+        what = f"stage '{target}'"
+        how = (
+            f'a demotion request: POST /api/v1/models/{model_name}/requests {{"version": {version}, '
+            f'"stage": "Archived", "reason": "..."}} (or "None"), or POST '
+            "/api/2.0/mlflow/transition-requests/create with stage Archived"
+        )
+    else:
+        what = f"alias '{target}'"
+        how = (
+            f'a removal request: POST /api/v1/models/{model_name}/requests {{"version": {version}, '
+            f'"alias": "{target}", "remove": true, "reason": "..."}}'
+        )
+    return (
+        f"{doing} is refused: version {version} holds the {what} of registered model '{model_name}', "
+        f"which a promotion policy governs ({policy.required_approvals} approval(s), {policy.rank} "
+        f"rank). Leaving it is governed like entering it: file {how}; it applies once approved."
+    )
+
+
+def transition_policy(entering: Policy | None, leaving: Policy | None) -> Policy | None:
+    """The policy a stage request answers to: the target's (entering) and the current stage's (leaving).
+
+    Both apply, field by field at the stricter (so demoting Production to Staging still needs
+    production-rank approvers); a pure demotion or removal needs no validated artifacts (a version
+    whose artifacts are bad must still be retired).
+    """
+    if leaving is None:
+        return entering
+    if entering is None:
+        return replace(leaving, require_validated_artifacts=False)
+    return policy_floored(replace(entering, floor_waived=False), leaving)
+
+
 def approver_refusal(
     policy: Policy,
     *,

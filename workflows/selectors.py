@@ -154,8 +154,40 @@ def approval_facts(request: TransitionRequest, policy: rules.Policy) -> list[rul
     return facts
 
 
+def transition_policy(
+    model: RegisteredModel, target_kind: str, target: str, from_stage: str, removes: bool = False
+) -> rules.Policy | None:
+    """The policy a request for this change answers to (None: nothing governs it)."""
+    if target_kind == TargetKind.ALIAS:
+        policy = policy_governing(model, target_kind, target)
+        return rules.transition_policy(None, policy) if removes else policy
+    entering = policy_governing(model, target_kind, target)
+    leaving = policy_governing(model, target_kind, from_stage) if from_stage != target else None
+    return rules.transition_policy(entering, leaving)
+
+
 def request_policy(request: TransitionRequest) -> rules.Policy | None:
-    return policy_governing(request.model, request.target_kind, request.target)
+    return transition_policy(
+        request.model, request.target_kind, request.target, request.from_stage, request.removes
+    )
+
+
+def version_keeps_history(version: ModelVersion) -> bool:
+    """A version that was ever in a governed target (an applied request took it in or out, or it holds
+    one now) keeps its history when deleted: it is never hard-deleted."""
+    if TransitionRequest.objects.filter(version=version, state=RequestState.APPLIED).exists():
+        return True
+    if policy_governing(version.model, TargetKind.STAGE, version.stage) is not None:
+        return True
+    return any(
+        policy_governing(version.model, TargetKind.ALIAS, alias) is not None
+        for alias in version.aliases.values_list("alias", flat=True)
+    )
+
+
+def request_timeline(request: TransitionRequest) -> QuerySet[VersionActivity]:
+    """The timeline of a request's version, also when the version is deleted (a tombstone)."""
+    return VersionActivity.objects.filter(version_id=request.version_id).select_related("user", "request")
 
 
 def request_verdict(request: TransitionRequest, evidence: dict | None = None) -> rules.Verdict:

@@ -19,6 +19,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
     requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
     approvals = ApprovalSerializer(many=True, read_only=True)
     still_needed = serializers.SerializerMethodField()
+    version_deleted = serializers.SerializerMethodField()
 
     class Meta:
         model = TransitionRequest
@@ -29,6 +30,8 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
             "target_kind",
             "target",
             "from_stage",
+            "removes",
+            "version_deleted",
             "archive_existing_versions",
             "requester",
             "reason",
@@ -41,6 +44,9 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
             "updated_at",
             "decided_at",
         ]
+
+    def get_version_deleted(self, obj: TransitionRequest) -> bool:
+        return obj.version.deleted_at is not None
 
     def get_still_needed(self, obj: TransitionRequest) -> list[str]:
         if obj.state != "pending":
@@ -63,6 +69,7 @@ class TransitionRequestCreateSerializer(serializers.Serializer):
     alias = serializers.CharField(required=False)
     reason = serializers.CharField(allow_blank=True, trim_whitespace=False)
     archive_existing_versions = serializers.BooleanField(required=False, default=False)
+    remove = serializers.BooleanField(required=False, default=False, help_text="Alias only: take it away.")
 
     def validate(self, attrs: dict) -> dict:
         if ("stage" in attrs) == ("alias" in attrs):

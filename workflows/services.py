@@ -25,9 +25,9 @@ from audit.models import Action
 from audit.services import superuser_action_record
 from registry import rules as registry_rules
 from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
-from registry.events import AliasMoved, StageChanged
+from registry.events import AliasMoved, StageChanged, VersionDeleted
 from registry.models import ModelVersion, RegisteredModel, Stage
-from registry.services import alias_apply, registered_model_for_update, stage_apply
+from registry.services import alias_apply, alias_remove_apply, registered_model_for_update, stage_apply
 from workflows import rules, selectors
 from workflows.events import CommentCreated, RequestChanged
 from workflows.models import (
@@ -297,27 +297,46 @@ def transition_request_create(
     target: object,
     reason: object,
     archive_existing_versions: bool = False,
+    remove: bool = False,
 ) -> TransitionRequest:
-    """File a request to move a version into a governed stage or point a governed alias at it."""
+    """File a request to move a version into or out of a governed stage, or to point a governed alias
+    at it or (`remove`) take the alias away from it."""
     target = _target_parsed(target_kind, target)
     reason = _text(reason, "reason", required=True)
     version = registry_rules.parse_version_number(version)
+    if not isinstance(remove, bool):
+        raise InvalidParameter("Parameter 'remove' must be a boolean.", field="remove")
+    if remove and target_kind != TargetKind.ALIAS:
+        raise InvalidParameter(
+            "'remove' applies to aliases; to take a version out of a stage, request stage Archived or None.",
+            field="remove",
+        )
+    if target_kind == TargetKind.STAGE:
+        registry_rules.stages_archived_by(Stage(target), bool(archive_existing_versions))
     # READ is enough to ask: levels are not a ladder, and the approvers decide.
     model = registered_model_for_update(actor, name, Level.READ, "Requesting a transition")
     row = ModelVersion.objects.select_for_update().filter(model=model, version=version).first()
     if row is None:
         raise NotFound(f"Model Version (name={name}, version={version}) not found")
-    if selectors.policy_governing(model, target_kind, target) is None:
+    if target_kind == TargetKind.STAGE and row.stage == target:
+        raise InvalidParameter(
+            f"Version {version} of '{name}' is already in stage '{target}'.", field="stage"
+        )
+    points_here = (
+        model.aliases.filter(alias=target, version=row).exists() if target_kind == TargetKind.ALIAS else False
+    )
+    if remove and not points_here:
+        raise InvalidParameter(
+            f"Alias '{target}' of '{name}' does not point to version {version}; nothing to remove.",
+            field="alias",
+        )
+    if selectors.transition_policy(model, target_kind, target, row.stage, remove) is None:
         raise InvalidParameter(
             f"The {target_kind} '{target}' of '{name}' is not governed by a promotion policy; "
             "set it directly instead of requesting it.",
             field=target_kind,
         )
-    if target_kind == TargetKind.STAGE and row.stage == target:
-        raise InvalidParameter(
-            f"Version {version} of '{name}' is already in stage '{target}'.", field="stage"
-        )
-    if target_kind == TargetKind.ALIAS and model.aliases.filter(alias=target, version=row).exists():
+    if points_here and not remove:
         raise InvalidParameter(
             f"Alias '{target}' of '{name}' already points to version {version}.", field="alias"
         )
@@ -335,6 +354,7 @@ def transition_request_create(
                 target_kind=target_kind,
                 target=target,
                 from_stage=row.stage,
+                removes=remove,
                 archive_existing_versions=bool(archive_existing_versions),
                 requester=actor,
                 reason=reason,
@@ -432,11 +452,17 @@ def _request_fail(request: TransitionRequest, why: str) -> TransitionRequest:
 def _stale_state(request: TransitionRequest) -> str | None:
     """Why the locked version no longer matches what was requested and approved, or None."""
     row = request.version
-    row.refresh_from_db(fields=["stage"])
+    row.refresh_from_db(fields=["stage", "deleted_at"])
+    if row.deleted_at is not None:
+        return f"Version {row.version} was deleted after the request was filed."
     if row.stage != request.from_stage and request.target_kind == TargetKind.STAGE:
         return (
             f"Version {row.version} moved from {request.from_stage} to {row.stage} after the request "
             "was filed; file a new request."
+        )
+    if request.removes and not request.model.aliases.filter(alias=request.target, version=row).exists():
+        return (
+            f"Alias '{request.target}' no longer points to version {row.version}; there is nothing to remove."
         )
     return None
 
@@ -551,6 +577,39 @@ class PolicyGovernance:
     def is_governed(self, model: RegisteredModel, target_kind: str, target: str) -> bool:
         return selectors.policy_governing(model, target_kind, target) is not None
 
+    def leave_refusal(
+        self, model: RegisteredModel, target_kind: str, target: str, version: int, doing: str
+    ) -> str | None:
+        return rules.leave_refusal(
+            selectors.policy_governing(model, target_kind, target),
+            target_kind,
+            target,
+            model.name,
+            version,
+            doing,
+        )
+
+    def keeps_history(self, version: ModelVersion) -> bool:
+        return selectors.version_keeps_history(version)
+
+
+def version_deleted_requests_close(event: VersionDeleted) -> None:
+    """Subscriber: a deleted version's open requests end (cancelled by the system); its history stays."""
+    open_requests = (
+        TransitionRequest.objects.select_for_update(of=("self",))
+        .select_related("model", "version")
+        .filter(version_id=event.version.pk, state__in=OPEN_STATES)
+    )
+    for request in open_requests:
+        _request_close(
+            request,
+            RequestState.CANCELLED,
+            actor="system",
+            reason=f"Version {event.version.version} was deleted.",
+            activity_type=ActivityType.SYSTEM_TRANSITION,
+            action=Action.REQUEST_CANCELLED,
+        )
+
 
 def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionRequest:
     model: RegisteredModel = request.model
@@ -582,6 +641,8 @@ def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionReq
                 to_stage=Stage.ARCHIVED.value,
                 system_comment=f"Archived because version {row.version} entered {target.value}.",
             )
+    elif request.removes:
+        alias_remove_apply(actor="system", model=model, alias=request.target, reason=f"request #{request.pk}")
     else:
         alias_apply(
             actor="system", model=model, alias=request.target, row=row, reason=f"request #{request.pk}"

@@ -41,6 +41,7 @@ class ModelRequestListView(APIView):
             target=data[kind],
             reason=data["reason"],
             archive_existing_versions=data["archive_existing_versions"],
+            remove=data["remove"],
         )
         return _request_response(request.user, row.pk, status.HTTP_201_CREATED)
 
