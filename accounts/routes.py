@@ -88,9 +88,9 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     # Native API: promotion requests and policies (workflows)
     "model-requests": {"GET": Rule(A, READ), "POST": Rule(A, READ, "anyone who sees a model may request")},
     "model-policies": {"GET": Rule(A, READ)},
-    "model-policy": {"PUT": Rule(A, MANAGE)},
+    "model-policy": {"PUT": Rule(A, MANAGE), "DELETE": Rule(A, MANAGE, "falls back to the organisation's")},
     "default-policies": {"GET": Rule(A, note="the organisation-wide default policies")},
-    "default-policy": {"PUT": Rule(Audience.SUPERUSER)},
+    "default-policy": {"PUT": Rule(Audience.SUPERUSER), "DELETE": Rule(Audience.SUPERUSER)},
     "version-timeline": {"GET": Rule(A, READ)},
     "request-list": {"GET": Rule(A, READ, "requests on models the caller can READ")},
     "request-detail": {"GET": Rule(A, READ)},

@@ -326,6 +326,20 @@ def separation_of_duties(
                         f"{approval.target_id} at {_at(approval.timestamp)} (seq {approval.seq})",
                     }
                 )
+    # Model policies a superuser set below the organisation's floor (workflows: policy floors).
+    for event in events.filter(action=Action.POLICY_CHANGED, after__loosens_floor__0__isnull=False).order_by(
+        "seq"
+    ):
+        rows.append(
+            {
+                "kind": "policy_floor_waived",
+                "user": event.actor_username,
+                "model": event.model_name,
+                "version": None,
+                "detail": f"set {event.target_name} below the organisation's policy at "
+                f"{_at(event.timestamp)} (seq {event.seq}): {'; '.join(event.after['loosens_floor'])}",
+            }
+        )
     models = list(models or [])
     held: dict[tuple[str, str], set[str]] = {}
     if models:

@@ -86,10 +86,12 @@ class VersionCreated(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class VersionDeleted(DomainEvent):
-    """`version` was deleted (the instance keeps its fields; its row is gone)."""
+    """`version` was deleted (the instance keeps its fields; its row is gone, or stays as a tombstone
+    when `tombstone`: its governance history outlives it)."""
 
     version: ModelVersion
     aliases: list[str]
+    tombstone: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,6 +120,10 @@ class AliasMoved(DomainEvent):
 
 @dataclass(frozen=True, kw_only=True)
 class AliasDeleted(DomainEvent):
+    """`alias` no longer points at version number `version`; `governed`: an approved removal request."""
+
     model: RegisteredModel
     alias: str
     version: int
+    governed: bool = False
+    reason: str = ""

@@ -57,8 +57,21 @@ class RegisteredModelTag(models.Model):
         return f"{self.key}={self.value}"
 
 
+class LiveVersionManager(models.Manager):
+    """Versions that are not deleted: every normal read (and every related `model.versions`)."""
+
+    def get_queryset(self) -> models.QuerySet:
+        return super().get_queryset().filter(deleted_at__isnull=True)
+
+
 class ModelVersion(models.Model):
-    """One numbered version of a registered model, pointing at its artifacts."""
+    """One numbered version of a registered model, pointing at its artifacts.
+
+    A version that was ever governed (it has transition requests, or holds a governed target) is
+    never hard-deleted: deleting it stamps `deleted_at` (a tombstone), which hides it from every read
+    through `objects`, while its requests, approvals and evidence still reach it through their
+    foreign keys (Django's base manager) and `all_objects`.
+    """
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="versions")
     version = models.IntegerField()
@@ -82,8 +95,15 @@ class ModelVersion(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Deleted, kept as a tombstone for its governance history."
+    )
+
+    objects = LiveVersionManager()
+    all_objects = models.Manager()  # noqa: DJ012 (declared after `objects`, which must be the default)
 
     class Meta:
+        base_manager_name = "all_objects"
         ordering = ["model__name", "version"]
         constraints = [models.UniqueConstraint(fields=["model", "version"], name="uniq_model_version")]
         indexes = [models.Index(fields=["model", "stage", "version"], name="version_stage")]

@@ -1,6 +1,7 @@
 """The core registry's ports: questions only a higher app can answer, filled by that app at start-up.
 
-- Governance (filled by workflows): may this stage or alias change without an approved request?
+- Governance (filled by workflows): may this stage or alias change without an approved request, may a
+  version leave it, and must a deleted version stay as a tombstone?
 - Registration (filled by artifacts): which rows commit with a new version (its evidence manifest,
   validation job and outbox message), and what to do once they are written.
 
@@ -24,6 +25,15 @@ class Governance(Protocol):
 
     def is_governed(self, model: RegisteredModel, target_kind: str, target: str) -> bool:
         """Whether a promotion policy governs this target."""
+
+    def leave_refusal(
+        self, model: RegisteredModel, target_kind: str, target: str, version: int, doing: str
+    ) -> str | None:
+        """Why taking `version` out of this target directly (`doing`) is refused (a policy governs it;
+        the message names the demotion or removal request to file), or None."""
+
+    def keeps_history(self, version: ModelVersion) -> bool:
+        """Whether `version` has a governance history (requests, approvals) that must outlive it."""
 
 
 @dataclass(frozen=True)
@@ -88,3 +98,15 @@ def direct_change_check(*, model: RegisteredModel, target_kind: str, target: str
 
 def target_is_governed(*, model: RegisteredModel, target_kind: str, target: str) -> bool:
     return _governance().is_governed(model, target_kind, target)
+
+
+def leave_check(*, model: RegisteredModel, target_kind: str, target: str, version: int, doing: str) -> None:
+    """Refuse taking a version out of a governed stage or alias directly: it needs an approved request."""
+    refusal = _governance().leave_refusal(model, target_kind, target, version, doing)
+    if refusal:
+        raise ApprovalRequired(refusal)
+
+
+def version_keeps_history(version: ModelVersion) -> bool:
+    """Whether deleting `version` must leave a tombstone (its governance history stays visible)."""
+    return _governance().keeps_history(version)

@@ -246,6 +246,17 @@ def registered_model_update(*, actor, name: str, description: str | None) -> Reg
     return model
 
 
+def _governed_holdings_check(
+    model: RegisteredModel, rows: list[tuple[int, str]], aliases, doing: str
+) -> None:
+    """Refuse `doing` while a version holds a governed stage or alias: leaving it needs a request."""
+    for number, stage in rows:
+        if stage != Stage.NONE:
+            ports.leave_check(model=model, target_kind="stage", target=stage, version=number, doing=doing)
+    for alias, number in aliases:
+        ports.leave_check(model=model, target_kind="alias", target=alias, version=number, doing=doing)
+
+
 @transaction.atomic
 def registered_model_delete(*, actor, name: str) -> None:
     model = registered_model_for_update(actor, name, Level.MANAGE, "Deleting")
@@ -253,6 +264,26 @@ def registered_model_delete(*, actor, name: str) -> None:
         "versions": list(model.versions.order_by("version").values_list("version", flat=True)),
         "aliases": dict(model.aliases.values_list("alias", "version__version")),
     }
+    doing = f"Deleting registered model '{name}'"
+    _governed_holdings_check(
+        model,
+        list(model.versions.order_by("version").values_list("version", "stage")),
+        list(model.aliases.order_by("alias").values_list("alias", "version__version")),
+        doing,
+    )
+    # Deleting the model would take its versions' governance history with it (requests, approvals,
+    # evidence): a model with such history is never deleted, its versions are (as tombstones).
+    kept = [
+        row.version
+        for row in ModelVersion.all_objects.filter(model=model)
+        if ports.version_keeps_history(row)
+    ]
+    if kept:
+        raise PermissionDenied(
+            f"Registered model '{name}' cannot be deleted: version(s) {', '.join(map(str, sorted(kept)))} "
+            "have a governance history (transition requests, approvals, evidence) that is never deleted. "
+            "Archive or delete its versions instead; deleted ones are kept as tombstones."
+        )
     now = timezone.now()
     AliasAssignment.objects.filter(model=model, cleared_at__isnull=True).update(cleared_at=now)
     events.publish(
@@ -416,14 +447,28 @@ def model_version_update(*, actor, name: str, version: int, description: str | N
 
 @transaction.atomic
 def model_version_delete(*, actor, name: str, version: int) -> None:
+    """Delete a version; one with a governance history stays as a tombstone (hidden, never reused)."""
     model = registered_model_for_update(actor, name, Level.MANAGE, "Deleting a model version")
     row = _version_for_update(model, version)
-    aliases = list(row.aliases.values_list("alias", flat=True))
-    AliasAssignment.objects.filter(model=model, alias__in=aliases, cleared_at__isnull=True).update(
-        cleared_at=timezone.now()
+    aliases = list(row.aliases.order_by("alias").values_list("alias", flat=True))
+    _governed_holdings_check(
+        model,
+        [(row.version, row.stage)],
+        [(alias, row.version) for alias in aliases],
+        f"Deleting version {row.version} of '{name}'",
     )
-    events.publish(VersionDeleted(actor=actor, version=row, aliases=aliases))
-    row.delete()  # its aliases and tags go with it
+    tombstone = ports.version_keeps_history(row)
+    now = timezone.now()
+    AliasAssignment.objects.filter(model=model, alias__in=aliases, cleared_at__isnull=True).update(
+        cleared_at=now
+    )
+    events.publish(VersionDeleted(actor=actor, version=row, aliases=aliases, tombstone=tombstone))
+    if tombstone:
+        ModelAlias.objects.filter(version=row).delete()  # ungoverned ones (governed were refused above)
+        row.deleted_at = now
+        row.save(update_fields=["deleted_at", "updated_at"])
+    else:
+        row.delete()  # its aliases and tags go with it
     _touch(model)
 
 
@@ -500,6 +545,15 @@ def model_version_stage_transition(
     model = registered_model_for_update(actor, name, Level.EDIT, "Changing a version's stage")
     row = _version_for_update(model, version)
     ports.direct_change_check(model=model, target_kind="stage", target=target.value)
+    if row.stage != target.value:
+        # Leaving a governed stage (archiving or un-staging the Production version) is governed too.
+        ports.leave_check(
+            model=model,
+            target_kind="stage",
+            target=row.stage,
+            version=row.version,
+            doing=f"Moving version {row.version} of '{name}' to {target.value}",
+        )
     stage_apply(
         actor=actor,
         model=model,
@@ -596,14 +650,42 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
     if row is None:
         raise NotFound(f"Registered model alias {alias} not found.")
-    if ports.target_is_governed(model=model, target_kind="alias", target=alias):
-        # Taking a governed alias such as @champion away changes what serves production: EDIT is
-        # not enough, only a MANAGE holder may do it (and it is audited like every delete).
-        require_level(actor, Level.MANAGE, model, f"Deleting the governed alias '{alias}'")
-    AliasAssignment.objects.filter(model=model, alias=alias, cleared_at__isnull=True).update(
+    # Taking a governed alias such as @champion away changes what serves production: like pointing
+    # it, it needs an approved (removal) request, whatever the caller's level.
+    ports.leave_check(
+        model=model,
+        target_kind="alias",
+        target=alias,
+        version=row.version.version,
+        doing=f"Deleting the alias '{alias}' of '{name}'",
+    )
+    _alias_remove(actor=actor, model=model, row=row, governed=False)
+
+
+def alias_remove_apply(*, actor, model: RegisteredModel, alias: str, reason: str = "") -> None:
+    """Remove `alias` for an approved removal request (the workflow's call); caller holds the model lock."""
+    row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
+    if row is None:
+        raise NotFound(f"Registered model alias {alias} not found.")
+    _alias_remove(actor=actor, model=model, row=row, governed=True, reason=reason)
+
+
+def _alias_remove(
+    *, actor, model: RegisteredModel, row: ModelAlias, governed: bool, reason: str = ""
+) -> None:
+    AliasAssignment.objects.filter(model=model, alias=row.alias, cleared_at__isnull=True).update(
         cleared_at=timezone.now()
     )
     version_number = row.version.version
     row.delete()
     _touch(model)
-    events.publish(AliasDeleted(actor=actor, model=model, alias=alias, version=version_number))
+    events.publish(
+        AliasDeleted(
+            actor=actor,
+            model=model,
+            alias=row.alias,
+            version=version_number,
+            governed=governed,
+            reason=reason,
+        )
+    )

@@ -33,12 +33,18 @@ def targets_open(actor, name: str) -> None:
     """Opt one model out of the embedded promotion policies, so stages and 'champion' are set directly.
 
     The foundation tests exercise the registry's own mechanics (archiving, alias moves); governance of
-    these targets is tested with the workflows.
+    these targets is tested with the workflows. Opening a target the organisation governs loosens its
+    floor, which only a superuser may do: as setup, the rows are written as a superuser's waiver would
+    leave them (`actor` is the model's owner, kept for the callers).
     """
-    from workflows.services import promotion_policy_set
+    from registry.models import RegisteredModel
+    from workflows.models import PromotionPolicy
 
+    model = RegisteredModel.objects.get(name=name)
     for kind, target in (("stage", "Production"), ("stage", "Staging"), ("alias", "champion")):
-        promotion_policy_set(actor=actor, name=name, target_kind=kind, target=target, governed=False)
+        PromotionPolicy.objects.update_or_create(
+            model=model, target_kind=kind, target=target, defaults={"governed": False, "floor_waived": True}
+        )
 
 
 @pytest.fixture

@@ -66,7 +66,7 @@ def request_view(request: HttpRequest, request_id: int) -> HttpResponse:
         row = selectors.transition_request_get(request.user, request_id)
     except RegistryError:
         raise Http404("No such request")
-    _, timeline = selectors.version_timeline(request.user, row.model.name, row.version.version)
+    timeline = selectors.request_timeline(row)
     context = {
         **admin.site.each_context(request),
         "title": f"Request #{row.pk}: {row.model.name} v{row.version.version} → {row.target_label}",

@@ -11,10 +11,11 @@ class WorkflowsConfig(AppConfig):
         import events
         from artifacts.events import GovernedCopyFinished
         from registry import ports
-        from registry.events import AliasMoved, StageChanged
+        from registry.events import AliasMoved, StageChanged, VersionDeleted
         from workflows import services
 
         ports.governance_install(services.PolicyGovernance())
         events.subscribe(StageChanged, services.direct_change_timeline)
         events.subscribe(AliasMoved, services.direct_change_timeline)
         events.subscribe(GovernedCopyFinished, services.copy_verified_apply)
+        events.subscribe(VersionDeleted, services.version_deleted_requests_close)

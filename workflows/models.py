@@ -76,6 +76,14 @@ class PromotionPolicy(models.Model):
     )
     require_validated_artifacts = models.BooleanField(default=True)
     approval_ttl_hours = models.PositiveIntegerField(default=72, help_text="Approvals older than this lapse.")
+    service_accounts_count = models.BooleanField(
+        default=False,
+        help_text="Organisation policies: service accounts' approvals count towards the quorum (off: people only).",
+    )
+    floor_waived = models.BooleanField(
+        default=False,
+        help_text="Model policies: a superuser set it although it loosens the organisation's policy (audited).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -101,13 +109,17 @@ class PromotionPolicy(models.Model):
 
 
 class TransitionRequest(models.Model):
-    """A request to move a version into a governed stage or to point a governed alias at it."""
+    """A request to move a version into or out of a governed stage, or to point a governed alias at it
+    or take it away (`removes`): entering and leaving are governed alike."""
 
     model = models.ForeignKey(RegisteredModel, on_delete=models.CASCADE, related_name="transition_requests")
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="transition_requests")
     target_kind = models.CharField(max_length=8, choices=TargetKind.choices)
     target = models.CharField(max_length=255)
     from_stage = models.CharField(max_length=16, help_text="The version's stage when requested.")
+    removes = models.BooleanField(
+        default=False, help_text="Alias requests: take the alias away from the version (a removal request)."
+    )
     archive_existing_versions = models.BooleanField(default=False)
     requester = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -137,7 +149,9 @@ class TransitionRequest(models.Model):
 
     @property
     def target_label(self) -> str:
-        return f"@{self.target}" if self.target_kind == TargetKind.ALIAS else self.target
+        if self.target_kind == TargetKind.ALIAS:
+            return f"remove @{self.target}" if self.removes else f"@{self.target}"
+        return self.target
 
     @property
     def is_open(self) -> bool:

@@ -4,8 +4,8 @@ Everything here takes plain values (policies, approval facts, evidence) so it is
 services gather the facts under the right locks and act on the verdicts.
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from registry.models import Stage
@@ -30,6 +30,10 @@ class Policy:
     required_team: str | None = None
     require_validated_artifacts: bool = True
     approval_ttl: timedelta = timedelta(hours=72)
+    # Organisation policies only (a model's own may not loosen it): service accounts' approvals count.
+    service_accounts_count: bool = False
+    # A superuser set this model policy although it loosens the organisation's floor (audited).
+    floor_waived: bool = False
 
 
 # The embedded default policy set: applies when the organisation has configured no default of its own.
@@ -46,22 +50,105 @@ EMBEDDED_DEFAULT_POLICIES: tuple[Policy, ...] = (
 )
 
 
+# --- Floors: a model's own policy may tighten the organisation's, never loosen it ---------------
+#
+# The one comparison of two policies, field by field: each entry says how strict a value is (a larger
+# key is stricter) and, in words, what it means to go below the floor. `policy_loosenings` (may this
+# model policy be set?) and `policy_floored` (what applies when it was set before the floor rose)
+# both read this table, so they cannot disagree.
+_RANK_ORDER = {STAGING_RANK: 0, PRODUCTION_RANK: 1}
+_FLOOR_FIELDS: tuple[tuple[str, Callable[[object], object], str], ...] = (
+    ("governed", lambda v: bool(v), "governed: false opens a target the organisation governs"),
+    ("required_approvals", lambda v: v, "fewer approvals than the organisation requires"),
+    ("rank", lambda v: _RANK_ORDER.get(v, 0), "a lower approval rank than the organisation's"),
+    ("requester_may_approve", lambda v: not v, "lets the requester approve their own request"),
+    ("creator_may_approve", lambda v: not v, "lets the version's author approve it"),
+    (
+        "require_validated_artifacts",
+        lambda v: bool(v),
+        "drops the validated-artifacts condition",
+    ),
+    ("approval_ttl", lambda v: -v.total_seconds(), "approvals stay valid longer than the organisation's"),
+    ("service_accounts_count", lambda v: not v, "lets service accounts' approvals count"),
+)
+
+
+def policy_loosenings(policy: Policy, floor: Policy | None) -> tuple[str, ...]:
+    """How a model's own `policy` loosens the organisation's `floor` for the same target (empty: it does not)."""
+    if floor is None or not floor.governed:
+        return ()
+    if not policy.governed:
+        return (_FLOOR_FIELDS[0][2],)
+    found = [
+        words
+        for name, strictness, words in _FLOOR_FIELDS
+        if strictness(getattr(policy, name)) < strictness(getattr(floor, name))
+    ]
+    if floor.required_team and policy.required_team != floor.required_team:
+        found.append(f"does not require an approval from team '{floor.required_team}'")
+    return tuple(found)
+
+
+def policy_floored(policy: Policy, floor: Policy | None) -> Policy:
+    """`policy` raised to `floor` field by field (unless a superuser waived the floor for it)."""
+    if floor is None or not floor.governed or policy.floor_waived:
+        return policy
+    raised = {}
+    for name, strictness, _ in _FLOOR_FIELDS:
+        mine, theirs = getattr(policy, name), getattr(floor, name)
+        raised[name] = theirs if strictness(theirs) > strictness(mine) else mine
+    if floor.required_team:
+        raised["required_team"] = floor.required_team  # one team per policy: the organisation's wins
+    return replace(policy, **raised)
+
+
+def policy_floor(target_kind: str, target: str, default_policies: Sequence[Policy]) -> Policy | None:
+    """The organisation's policy for a target: its own default, else the embedded one (None: no floor)."""
+    for layer in (default_policies, EMBEDDED_DEFAULT_POLICIES):
+        for policy in layer:
+            if policy.target_kind == target_kind and policy.target == target:
+                return policy
+    return None
+
+
+POLICY_SOURCE_MODEL = "model"
+POLICY_SOURCE_ORGANISATION = "organisation"
+POLICY_SOURCE_BUILT_IN = "built-in"
+
+
+def policy_effective(
+    target_kind: str,
+    target: str,
+    model_policies: Sequence[Policy],
+    default_policies: Sequence[Policy],
+) -> tuple[Policy | None, str]:
+    """The policy in force for a target and where it comes from (model, organisation, built-in)."""
+    floor = policy_floor(target_kind, target, default_policies)
+    for policy in model_policies:
+        if policy.target_kind == target_kind and policy.target == target:
+            effective = policy_floored(policy, floor)
+            return (effective if effective.governed else None), POLICY_SOURCE_MODEL
+    if floor is None:
+        return None, POLICY_SOURCE_BUILT_IN
+    in_defaults = any(p.target_kind == target_kind and p.target == target for p in default_policies)
+    source = POLICY_SOURCE_ORGANISATION if in_defaults else POLICY_SOURCE_BUILT_IN
+    return (floor if floor.governed else None), source
+
+
 def policy_select(
     target_kind: str,
     target: str,
     model_policies: Sequence[Policy],
     default_policies: Sequence[Policy],
 ) -> Policy | None:
-    """The policy governing a target: the model's own, else the organisation's default, else embedded.
+    """The policy governing a target: the model's own raised to the organisation's floor, else the
+    organisation's default, else embedded.
 
     Each layer is consulted per target, so configuring one default never silently opens another
-    target; a policy with governed=False opens its target explicitly. None means ungoverned.
+    target; a policy with governed=False opens its target explicitly (a model's own only where the
+    organisation does not govern it, or a superuser waived the floor). None means ungoverned.
     """
-    for layer in (model_policies, default_policies, EMBEDDED_DEFAULT_POLICIES):
-        for policy in layer:
-            if policy.target_kind == target_kind and policy.target == target:
-                return policy if policy.governed else None
-    return None
+    return policy_effective(target_kind, target, model_policies, default_policies)[0]
 
 
 def direct_change_refusal(
@@ -80,6 +167,46 @@ def direct_change_refusal(
     )
 
 
+def leave_refusal(
+    policy: Policy | None, target_kind: str, target: str, model_name: str, version: int, doing: str
+) -> str | None:
+    """Why taking a version out of a governed target directly is refused, naming the request to file."""
+    if policy is None:
+        return None
+    if target_kind == STAGE_KIND:
+        what = f"stage '{target}'"
+        how = (
+            f'a demotion request: POST /api/v1/models/{model_name}/requests {{"version": {version}, '
+            f'"stage": "Archived", "reason": "..."}} (or "None"), or POST '
+            "/api/2.0/mlflow/transition-requests/create with stage Archived"
+        )
+    else:
+        what = f"alias '{target}'"
+        how = (
+            f'a removal request: POST /api/v1/models/{model_name}/requests {{"version": {version}, '
+            f'"alias": "{target}", "remove": true, "reason": "..."}}'
+        )
+    return (
+        f"{doing} is refused: version {version} holds the {what} of registered model '{model_name}', "
+        f"which a promotion policy governs ({policy.required_approvals} approval(s), {policy.rank} "
+        f"rank). Leaving it is governed like entering it: file {how}; it applies once approved."
+    )
+
+
+def transition_policy(entering: Policy | None, leaving: Policy | None) -> Policy | None:
+    """The policy a stage request answers to: the target's (entering) and the current stage's (leaving).
+
+    Both apply, field by field at the stricter (so demoting Production to Staging still needs
+    production-rank approvers); a pure demotion or removal needs no validated artifacts (a version
+    whose artifacts are bad must still be retired).
+    """
+    if leaving is None:
+        return entering
+    if entering is None:
+        return replace(leaving, require_validated_artifacts=False)
+    return policy_floored(replace(entering, floor_waived=False), leaving)
+
+
 def approver_refusal(
     policy: Policy,
     *,
@@ -88,10 +215,16 @@ def approver_refusal(
     creator_id: int | None,
     holds_rank: bool,
     already_approved: bool,
+    is_service_account: bool = False,
 ) -> str | None:
     """Why this person may not approve this request, or None if they may."""
     if already_approved:
         return "You have already approved this request; each person approves once."
+    if is_service_account and not policy.service_accounts_count:
+        return (
+            "Service accounts do not approve: approvals are people's decisions (an organisation "
+            "policy may let service accounts count, explicitly)."
+        )
     if approver_id == requester_id and not policy.requester_may_approve:
         return "Four-eyes rule: the requester may not approve their own request."
     if approver_id == creator_id and not policy.creator_may_approve:
@@ -112,6 +245,7 @@ class ApprovalFacts:
     holds_rank: bool
     in_required_team: bool
     artifact_digest: str = ""
+    is_service_account: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,12 +266,15 @@ def approvals_counted(
     creator_id: int | None,
     now: datetime,
 ) -> list[ApprovalFacts]:
-    """Approvals that still count: unexpired, by distinct people who still hold the rank's permission."""
+    """Approvals that still count: unexpired, by distinct people (not service accounts, unless the
+    organisation's policy says so) who still hold the rank's permission."""
     seen: set[int] = set()
     counted = []
     for approval in approvals:
         if approval.approver_id in seen or approval.expires_at <= now or not approval.holds_rank:
             continue
+        if approval.is_service_account and not policy.service_accounts_count:
+            continue  # a pipeline's token is not a second pair of eyes
         if approval.approver_id == requester_id and not policy.requester_may_approve:
             continue
         if approval.approver_id == creator_id and not policy.creator_may_approve:

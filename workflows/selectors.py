@@ -33,6 +33,8 @@ def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
         required_team=row.required_team.name if row.required_team_id else None,
         require_validated_artifacts=row.require_validated_artifacts,
         approval_ttl=timedelta(hours=row.approval_ttl_hours),
+        service_accounts_count=row.service_accounts_count,
+        floor_waived=row.floor_waived,
     )
 
 
@@ -50,6 +52,43 @@ def policy_governing(model: RegisteredModel, target_kind: str, target: str) -> r
 
 def policies_for(model: RegisteredModel | None) -> list[PromotionPolicy]:
     return list(PromotionPolicy.objects.filter(model=model).select_related("required_team__group"))
+
+
+def organisation_floor(target_kind: str, target: str) -> rules.Policy | None:
+    """The organisation's policy for one target (its default, else the embedded one): a model's floor."""
+    return rules.policy_floor(target_kind, target, [policy_as_rule(r) for r in policies_for(None)])
+
+
+def policies_effective(model: RegisteredModel | None) -> list[dict]:
+    """Every target with a policy at any layer, with the policy in force and where it comes from."""
+    own = [policy_as_rule(r) for r in policies_for(model)] if model is not None else []
+    defaults = [policy_as_rule(r) for r in policies_for(None)]
+    targets = dict.fromkeys(
+        (p.target_kind, p.target) for p in (*rules.EMBEDDED_DEFAULT_POLICIES, *defaults, *own)
+    )
+    answer = []
+    for kind, target in targets:
+        policy, source = rules.policy_effective(kind, target, own, defaults)
+        floor = rules.policy_floor(kind, target, defaults)
+        mine = next((p for p in own if p.target_kind == kind and p.target == target), None)
+        entry = {"target_kind": kind, "target": target, "source": source, "governed": policy is not None}
+        if policy is not None:
+            entry |= {
+                "required_approvals": policy.required_approvals,
+                "rank": policy.rank,
+                "requester_may_approve": policy.requester_may_approve,
+                "creator_may_approve": policy.creator_may_approve,
+                "required_team": policy.required_team,
+                "require_validated_artifacts": policy.require_validated_artifacts,
+                "approval_ttl_hours": int(policy.approval_ttl.total_seconds() // 3600),
+                "service_accounts_count": policy.service_accounts_count,
+            }
+        entry["floor_waived"] = bool(mine and mine.floor_waived)
+        entry["raised_to_floor"] = bool(
+            mine and not mine.floor_waived and rules.policy_loosenings(mine, floor)
+        )
+        answer.append(entry)
+    return answer
 
 
 def request_ttl():
@@ -109,13 +148,46 @@ def approval_facts(request: TransitionRequest, policy: rules.Policy) -> list[rul
                 holds_rank=user_can(approver, level, request.model),
                 in_required_team=in_team,
                 artifact_digest=approval.artifact_digest,
+                is_service_account=approver.is_service_account,
             )
         )
     return facts
 
 
+def transition_policy(
+    model: RegisteredModel, target_kind: str, target: str, from_stage: str, removes: bool = False
+) -> rules.Policy | None:
+    """The policy a request for this change answers to (None: nothing governs it)."""
+    if target_kind == TargetKind.ALIAS:
+        policy = policy_governing(model, target_kind, target)
+        return rules.transition_policy(None, policy) if removes else policy
+    entering = policy_governing(model, target_kind, target)
+    leaving = policy_governing(model, target_kind, from_stage) if from_stage != target else None
+    return rules.transition_policy(entering, leaving)
+
+
 def request_policy(request: TransitionRequest) -> rules.Policy | None:
-    return policy_governing(request.model, request.target_kind, request.target)
+    return transition_policy(
+        request.model, request.target_kind, request.target, request.from_stage, request.removes
+    )
+
+
+def version_keeps_history(version: ModelVersion) -> bool:
+    """A version that was ever in a governed target (an applied request took it in or out, or it holds
+    one now) keeps its history when deleted: it is never hard-deleted."""
+    if TransitionRequest.objects.filter(version=version, state=RequestState.APPLIED).exists():
+        return True
+    if policy_governing(version.model, TargetKind.STAGE, version.stage) is not None:
+        return True
+    return any(
+        policy_governing(version.model, TargetKind.ALIAS, alias) is not None
+        for alias in version.aliases.values_list("alias", flat=True)
+    )
+
+
+def request_timeline(request: TransitionRequest) -> QuerySet[VersionActivity]:
+    """The timeline of a request's version, also when the version is deleted (a tombstone)."""
+    return VersionActivity.objects.filter(version_id=request.version_id).select_related("user", "request")
 
 
 def request_verdict(request: TransitionRequest, evidence: dict | None = None) -> rules.Verdict:
@@ -147,6 +219,7 @@ def approve_refusal_for(user, request: TransitionRequest) -> str | None:
         creator_id=request.version.creator_id,
         holds_rank=user_can(user, rank_level(policy), request.model),
         already_approved=any(a.approver_id == user.pk for a in request.approvals.all()),
+        is_service_account=getattr(user, "is_service_account", False),
     )
 
 

@@ -19,6 +19,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
     requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
     approvals = ApprovalSerializer(many=True, read_only=True)
     still_needed = serializers.SerializerMethodField()
+    version_deleted = serializers.SerializerMethodField()
 
     class Meta:
         model = TransitionRequest
@@ -29,6 +30,8 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
             "target_kind",
             "target",
             "from_stage",
+            "removes",
+            "version_deleted",
             "archive_existing_versions",
             "requester",
             "reason",
@@ -41,6 +44,9 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
             "updated_at",
             "decided_at",
         ]
+
+    def get_version_deleted(self, obj: TransitionRequest) -> bool:
+        return obj.version.deleted_at is not None
 
     def get_still_needed(self, obj: TransitionRequest) -> list[str]:
         if obj.state != "pending":
@@ -63,6 +69,7 @@ class TransitionRequestCreateSerializer(serializers.Serializer):
     alias = serializers.CharField(required=False)
     reason = serializers.CharField(allow_blank=True, trim_whitespace=False)
     archive_existing_versions = serializers.BooleanField(required=False, default=False)
+    remove = serializers.BooleanField(required=False, default=False, help_text="Alias only: take it away.")
 
     def validate(self, attrs: dict) -> dict:
         if ("stage" in attrs) == ("alias" in attrs):
@@ -116,6 +123,8 @@ class PolicySerializer(serializers.ModelSerializer):
             "required_team",
             "require_validated_artifacts",
             "approval_ttl_hours",
+            "service_accounts_count",
+            "floor_waived",
             "updated_at",
         ]
 
@@ -135,3 +144,23 @@ class PolicySetSerializer(serializers.Serializer):
     required_team = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
     require_validated_artifacts = serializers.BooleanField(required=False, allow_null=True, default=None)
     approval_ttl_hours = serializers.IntegerField(required=False, default=72, min_value=1, max_value=8760)
+    service_accounts_count = serializers.BooleanField(required=False, default=False)
+
+
+class EffectivePolicySerializer(serializers.Serializer):
+    """The policy in force for one target and where it comes from (`source`: model, organisation, built-in)."""
+
+    target_kind = serializers.CharField()
+    target = serializers.CharField()
+    source = serializers.CharField()
+    governed = serializers.BooleanField()
+    required_approvals = serializers.IntegerField(required=False)
+    rank = serializers.CharField(required=False)
+    requester_may_approve = serializers.BooleanField(required=False)
+    creator_may_approve = serializers.BooleanField(required=False)
+    required_team = serializers.CharField(required=False, allow_null=True)
+    require_validated_artifacts = serializers.BooleanField(required=False)
+    approval_ttl_hours = serializers.IntegerField(required=False)
+    service_accounts_count = serializers.BooleanField(required=False)
+    floor_waived = serializers.BooleanField()
+    raised_to_floor = serializers.BooleanField()

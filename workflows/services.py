@@ -11,6 +11,8 @@ artifacts waits (state `applying`) for the version's governed copy, and the pipe
 proven.
 """
 
+from datetime import timedelta
+
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -23,9 +25,9 @@ from audit.models import Action
 from audit.services import superuser_action_record
 from registry import rules as registry_rules
 from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
-from registry.events import AliasMoved, StageChanged
+from registry.events import AliasMoved, StageChanged, VersionDeleted
 from registry.models import ModelVersion, RegisteredModel, Stage
-from registry.services import alias_apply, registered_model_for_update, stage_apply
+from registry.services import alias_apply, alias_remove_apply, registered_model_for_update, stage_apply
 from workflows import rules, selectors
 from workflows.events import CommentCreated, RequestChanged
 from workflows.models import (
@@ -129,6 +131,26 @@ def _locked_request(actor, request_id: int, level: Level, doing: str) -> Transit
 # --- Policies ------------------------------------------------------------------------------
 
 
+def _policy_described(row: PromotionPolicy | None) -> dict | None:
+    if row is None:
+        return None
+    facts = {key: getattr(row, key) for key in _POLICY_FIELDS}
+    return facts | {"required_team": row.required_team.name if row.required_team_id else None}
+
+
+_POLICY_FIELDS = (
+    "governed",
+    "required_approvals",
+    "rank",
+    "requester_may_approve",
+    "creator_may_approve",
+    "require_validated_artifacts",
+    "approval_ttl_hours",
+    "service_accounts_count",
+    "floor_waived",
+)
+
+
 @transaction.atomic
 def promotion_policy_set(
     *,
@@ -144,8 +166,14 @@ def promotion_policy_set(
     required_team: str | None = None,
     require_validated_artifacts: bool | None = None,
     approval_ttl_hours: int = 72,
+    service_accounts_count: bool = False,
 ) -> PromotionPolicy:
-    """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser)."""
+    """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser).
+
+    A model's own policy may tighten the organisation's policy for the target (its floor), never
+    loosen it: a loosening one is refused unless a superuser sets it, and then it is recorded as a
+    waived floor (the audit event lists what it loosens; the separation-of-duties report shows it).
+    """
     from accounts.models import Team
 
     target = _target_parsed(target_kind, target)
@@ -168,7 +196,6 @@ def promotion_policy_set(
         model = registered_model_for_update(actor, name, Level.MANAGE, "Changing promotion policies")
     if require_validated_artifacts is None:
         require_validated_artifacts = rank == rules.PRODUCTION_RANK
-    previous = PromotionPolicy.objects.filter(model=model, target_kind=target_kind, target=target).first()
     values = {
         "governed": governed,
         "required_approvals": required_approvals,
@@ -178,27 +205,83 @@ def promotion_policy_set(
         "required_team": team,
         "require_validated_artifacts": require_validated_artifacts,
         "approval_ttl_hours": approval_ttl_hours,
+        "service_accounts_count": service_accounts_count,
+        "floor_waived": False,
     }
+    loosens: tuple[str, ...] = ()
+    if model is not None:
+        proposed = rules.Policy(
+            target_kind=target_kind,
+            target=target,
+            required_approvals=required_approvals,
+            rank=rank,
+            governed=governed,
+            requester_may_approve=requester_may_approve,
+            creator_may_approve=creator_may_approve,
+            required_team=required_team or None,
+            require_validated_artifacts=require_validated_artifacts,
+            approval_ttl=timedelta(hours=approval_ttl_hours),
+            service_accounts_count=service_accounts_count,
+        )
+        loosens = rules.policy_loosenings(proposed, selectors.organisation_floor(target_kind, target))
+        if loosens and not actor.is_superuser:
+            raise PermissionDenied(
+                f"A policy of '{model.name}' may tighten the organisation's policy for {target_kind} "
+                f"'{target}', never loosen it; this one {'; '.join(loosens)}. Loosening it needs a "
+                "superuser (it is audited)."
+            )
+        values["floor_waived"] = bool(loosens)
+    previous = PromotionPolicy.objects.filter(model=model, target_kind=target_kind, target=target).first()
+    before = _policy_described(previous)
     policy, _ = PromotionPolicy.objects.update_or_create(
         model=model, target_kind=target_kind, target=target, defaults=values
     )
-
-    def described(row: PromotionPolicy | None) -> dict | None:
-        if row is None:
-            return None
-        facts = {key: getattr(row, key) for key in values if key != "required_team"}
-        return facts | {"required_team": row.required_team.name if row.required_team_id else None}
-
     audit.record(
         actor=actor,
         action=Action.POLICY_CHANGED,
         target=policy,
         target_name=str(policy),
         model_name=model.name if model else "",
-        before=described(previous),
-        after=described(policy) | {"target_kind": target_kind, "target": target},
+        before=before,
+        after=_policy_described(policy)
+        | {"target_kind": target_kind, "target": target, "loosens_floor": list(loosens)},
+        reason=("Organisation floor waived by a superuser: " + "; ".join(loosens)) if loosens else "",
     )
     return policy
+
+
+@transaction.atomic
+def promotion_policy_delete(*, actor, name: str | None, target_kind: str, target: str) -> None:
+    """Remove one target's policy: a model's (MANAGE) falls back to the organisation's; an
+    organisation's (superuser) falls back to the embedded default."""
+    target = _target_parsed(target_kind, target)
+    if name is None:
+        if not actor.is_superuser:
+            raise PermissionDenied("Changing the organisation-wide default policies needs a superuser.")
+        model = None
+    else:
+        model = registered_model_for_update(actor, name, Level.MANAGE, "Changing promotion policies")
+    row = (
+        PromotionPolicy.objects.select_for_update(of=("self",))
+        .filter(model=model, target_kind=target_kind, target=target)
+        .select_related("required_team__group")
+        .first()
+    )
+    if row is None:
+        scope = f"'{model.name}'" if model else "the organisation"
+        raise NotFound(f"No policy of {scope} for {target_kind} '{target}'.")
+    audit.record(
+        actor=actor,
+        action=Action.POLICY_CHANGED,
+        target=row,
+        target_name=str(row),
+        model_name=model.name if model else "",
+        before=_policy_described(row),
+        after=None,
+        reason="policy removed: the "
+        + ("organisation's policy applies" if model else "embedded default applies"),
+    )
+    row.delete()
 
 
 # --- Requests ------------------------------------------------------------------------------
@@ -214,27 +297,46 @@ def transition_request_create(
     target: object,
     reason: object,
     archive_existing_versions: bool = False,
+    remove: bool = False,
 ) -> TransitionRequest:
-    """File a request to move a version into a governed stage or point a governed alias at it."""
+    """File a request to move a version into or out of a governed stage, or to point a governed alias
+    at it or (`remove`) take the alias away from it."""
     target = _target_parsed(target_kind, target)
     reason = _text(reason, "reason", required=True)
     version = registry_rules.parse_version_number(version)
+    if not isinstance(remove, bool):
+        raise InvalidParameter("Parameter 'remove' must be a boolean.", field="remove")
+    if remove and target_kind != TargetKind.ALIAS:
+        raise InvalidParameter(
+            "'remove' applies to aliases; to take a version out of a stage, request stage Archived or None.",
+            field="remove",
+        )
+    if target_kind == TargetKind.STAGE:
+        registry_rules.stages_archived_by(Stage(target), bool(archive_existing_versions))
     # READ is enough to ask: levels are not a ladder, and the approvers decide.
     model = registered_model_for_update(actor, name, Level.READ, "Requesting a transition")
     row = ModelVersion.objects.select_for_update().filter(model=model, version=version).first()
     if row is None:
         raise NotFound(f"Model Version (name={name}, version={version}) not found")
-    if selectors.policy_governing(model, target_kind, target) is None:
+    if target_kind == TargetKind.STAGE and row.stage == target:
+        raise InvalidParameter(
+            f"Version {version} of '{name}' is already in stage '{target}'.", field="stage"
+        )
+    points_here = (
+        model.aliases.filter(alias=target, version=row).exists() if target_kind == TargetKind.ALIAS else False
+    )
+    if remove and not points_here:
+        raise InvalidParameter(
+            f"Alias '{target}' of '{name}' does not point to version {version}; nothing to remove.",
+            field="alias",
+        )
+    if selectors.transition_policy(model, target_kind, target, row.stage, remove) is None:
         raise InvalidParameter(
             f"The {target_kind} '{target}' of '{name}' is not governed by a promotion policy; "
             "set it directly instead of requesting it.",
             field=target_kind,
         )
-    if target_kind == TargetKind.STAGE and row.stage == target:
-        raise InvalidParameter(
-            f"Version {version} of '{name}' is already in stage '{target}'.", field="stage"
-        )
-    if target_kind == TargetKind.ALIAS and model.aliases.filter(alias=target, version=row).exists():
+    if points_here and not remove:
         raise InvalidParameter(
             f"Alias '{target}' of '{name}' already points to version {version}.", field="alias"
         )
@@ -252,6 +354,7 @@ def transition_request_create(
                 target_kind=target_kind,
                 target=target,
                 from_stage=row.stage,
+                removes=remove,
                 archive_existing_versions=bool(archive_existing_versions),
                 requester=actor,
                 reason=reason,
@@ -300,6 +403,7 @@ def transition_request_approve(
         creator_id=request.version.creator_id,
         holds_rank=user_can(actor, selectors.rank_level(policy), request.model),
         already_approved=request.approvals.filter(approver=actor).exists(),
+        is_service_account=actor.is_service_account,
     )
     if refusal:
         raise PermissionDenied(refusal)
@@ -348,11 +452,17 @@ def _request_fail(request: TransitionRequest, why: str) -> TransitionRequest:
 def _stale_state(request: TransitionRequest) -> str | None:
     """Why the locked version no longer matches what was requested and approved, or None."""
     row = request.version
-    row.refresh_from_db(fields=["stage"])
+    row.refresh_from_db(fields=["stage", "deleted_at"])
+    if row.deleted_at is not None:
+        return f"Version {row.version} was deleted after the request was filed."
     if row.stage != request.from_stage and request.target_kind == TargetKind.STAGE:
         return (
             f"Version {row.version} moved from {request.from_stage} to {row.stage} after the request "
             "was filed; file a new request."
+        )
+    if request.removes and not request.model.aliases.filter(alias=request.target, version=row).exists():
+        return (
+            f"Alias '{request.target}' no longer points to version {row.version}; there is nothing to remove."
         )
     return None
 
@@ -467,6 +577,39 @@ class PolicyGovernance:
     def is_governed(self, model: RegisteredModel, target_kind: str, target: str) -> bool:
         return selectors.policy_governing(model, target_kind, target) is not None
 
+    def leave_refusal(
+        self, model: RegisteredModel, target_kind: str, target: str, version: int, doing: str
+    ) -> str | None:
+        return rules.leave_refusal(
+            selectors.policy_governing(model, target_kind, target),
+            target_kind,
+            target,
+            model.name,
+            version,
+            doing,
+        )
+
+    def keeps_history(self, version: ModelVersion) -> bool:
+        return selectors.version_keeps_history(version)
+
+
+def version_deleted_requests_close(event: VersionDeleted) -> None:
+    """Subscriber: a deleted version's open requests end (cancelled by the system); its history stays."""
+    open_requests = (
+        TransitionRequest.objects.select_for_update(of=("self",))
+        .select_related("model", "version")
+        .filter(version_id=event.version.pk, state__in=OPEN_STATES)
+    )
+    for request in open_requests:
+        _request_close(
+            request,
+            RequestState.CANCELLED,
+            actor="system",
+            reason=f"Version {event.version.version} was deleted.",
+            activity_type=ActivityType.SYSTEM_TRANSITION,
+            action=Action.REQUEST_CANCELLED,
+        )
+
 
 def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionRequest:
     model: RegisteredModel = request.model
@@ -498,6 +641,8 @@ def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionReq
                 to_stage=Stage.ARCHIVED.value,
                 system_comment=f"Archived because version {row.version} entered {target.value}.",
             )
+    elif request.removes:
+        alias_remove_apply(actor="system", model=model, alias=request.target, reason=f"request #{request.pk}")
     else:
         alias_apply(
             actor="system", model=model, alias=request.target, row=row, reason=f"request #{request.pk}"

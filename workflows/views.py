@@ -41,6 +41,7 @@ class ModelRequestListView(APIView):
             target=data[kind],
             reason=data["reason"],
             archive_existing_versions=data["archive_existing_versions"],
+            remove=data["remove"],
         )
         return _request_response(request.user, row.pk, status.HTTP_201_CREATED)
 
@@ -134,7 +135,10 @@ class VersionTimelineView(APIView):
 class PolicyListView(APIView):
     @extend_schema(
         responses=envelope(
-            "ModelPolicies", policies=s.PolicySerializer(many=True), defaults=s.PolicySerializer(many=True)
+            "ModelPolicies",
+            policies=s.PolicySerializer(many=True),
+            defaults=s.PolicySerializer(many=True),
+            effective=s.EffectivePolicySerializer(many=True),
         )
     )
     def get(self, request, name: str):
@@ -143,6 +147,7 @@ class PolicyListView(APIView):
             {
                 "policies": s.PolicySerializer(selectors.policies_for(model), many=True).data,
                 "defaults": s.PolicySerializer(selectors.policies_for(None), many=True).data,
+                "effective": s.EffectivePolicySerializer(selectors.policies_effective(model), many=True).data,
             }
         )
 
@@ -156,11 +161,29 @@ class PolicyDetailView(APIView):
         )
         return Response(s.PolicySerializer(policy).data)
 
+    @extend_schema(responses={204: None})
+    def delete(self, request, name: str, target_kind: str, target: str):
+        services.promotion_policy_delete(
+            actor=request.user, name=name, target_kind=target_kind, target=target
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class DefaultPolicyListView(APIView):
-    @extend_schema(responses=envelope("DefaultPolicies", defaults=s.PolicySerializer(many=True)))
+    @extend_schema(
+        responses=envelope(
+            "DefaultPolicies",
+            defaults=s.PolicySerializer(many=True),
+            effective=s.EffectivePolicySerializer(many=True),
+        )
+    )
     def get(self, request):
-        return Response({"defaults": s.PolicySerializer(selectors.policies_for(None), many=True).data})
+        return Response(
+            {
+                "defaults": s.PolicySerializer(selectors.policies_for(None), many=True).data,
+                "effective": s.EffectivePolicySerializer(selectors.policies_effective(None), many=True).data,
+            }
+        )
 
 
 class DefaultPolicyDetailView(APIView):
@@ -171,3 +194,10 @@ class DefaultPolicyDetailView(APIView):
             actor=request.user, name=None, target_kind=target_kind, target=target, **data
         )
         return Response(s.PolicySerializer(policy).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, target_kind: str, target: str):
+        services.promotion_policy_delete(
+            actor=request.user, name=None, target_kind=target_kind, target=target
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)

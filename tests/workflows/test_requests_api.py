@@ -15,6 +15,7 @@ from accounts.models import Team
 from artifacts.models import ArtifactJob, ArtifactManifest
 from audit.models import Action, AuditEvent
 from registry import services
+from registry.errors import PermissionDenied
 from registry.models import AliasAssignment, ModelVersion
 from tests.conftest import make_user
 from tests.fixtures_workflow import grant_levels, pipeline_run_queued, version_from_local_artifacts
@@ -363,9 +364,15 @@ def test_direct_set_of_governed_targets_is_refused_on_the_native_api(governed, c
     ]
 
 
-def test_a_model_policy_can_open_a_target(governed, client_for):
+def test_a_model_policy_can_open_a_target(governed, client_for, cast):
+    # Staging is governed by the organisation (the embedded default): opening it for one model loosens
+    # the floor, which only a superuser may do (issue 19, attack 2); the owner is refused.
+    with pytest.raises(PermissionDenied):
+        workflow_services.promotion_policy_set(
+            actor=governed.owner, name="scoring", target_kind="stage", target="Staging", governed=False
+        )
     workflow_services.promotion_policy_set(
-        actor=governed.owner, name="scoring", target_kind="stage", target="Staging", governed=False
+        actor=cast.admin, name="scoring", target_kind="stage", target="Staging", governed=False
     )
     r = client_for(governed.editor).post(
         "/api/v1/models/scoring/versions/2/stage", {"stage": "Staging"}, format="json"

@@ -47,8 +47,12 @@ def test_defaults_layer_per_target_and_model_policy_wins():
     org = [rules.Policy("stage", "Production", required_approvals=3, rank="production")]
     assert rules.policy_select("stage", "Production", [], org).required_approvals == 3
     assert rules.policy_select("alias", "champion", [], org).required_approvals == 2  # still embedded
+    # A model's own policy opening a target the organisation governs is raised to the floor (issue 19,
+    # attack 2: this assertion used to say it opened it); only a superuser's waiver opens it.
     opened = [rules.Policy("stage", "Production", 1, "production", governed=False)]
-    assert rules.policy_select("stage", "Production", opened, org) is None
+    assert rules.policy_select("stage", "Production", opened, org).required_approvals == 3
+    waived = [rules.Policy("stage", "Production", 1, "production", governed=False, floor_waived=True)]
+    assert rules.policy_select("stage", "Production", waived, org) is None
     org_opens = [rules.Policy("alias", "champion", 1, "production", governed=False)]
     assert rules.policy_select("alias", "champion", [], org_opens) is None
 
@@ -140,3 +144,53 @@ def test_verdict_counts_only_valid_distinct_approvers(approvals, required):
         policy, [*approvals, extra], requester_id=1, creator_id=2, evidence=VALIDATED, now=NOW
     )
     assert more.may_apply or not result.may_apply
+
+
+def test_floor_comparison_names_every_loosening_and_none_for_a_tightening():
+    floor = rules.Policy("stage", "Production", 2, "production", required_team="risk")
+    tighter = rules.Policy("stage", "Production", 3, "production", required_team="risk")
+    assert rules.policy_loosenings(tighter, floor) == ()
+    looser = rules.Policy(
+        "stage",
+        "Production",
+        1,
+        "staging",
+        requester_may_approve=True,
+        creator_may_approve=True,
+        require_validated_artifacts=False,
+        approval_ttl=timedelta(days=30),
+        service_accounts_count=True,
+    )
+    assert len(rules.policy_loosenings(looser, floor)) == 8  # seven fields and the missing team
+    assert rules.policy_loosenings(
+        rules.Policy("stage", "Production", 5, "production", governed=False), floor
+    )
+    assert rules.policy_loosenings(looser, None) == ()  # no floor where the organisation does not govern
+
+
+def test_a_policy_below_the_floor_is_raised_field_by_field():
+    floor = rules.Policy("stage", "Production", 2, "production", required_team="risk")
+    raised = rules.policy_floored(
+        rules.Policy("stage", "Production", 4, "staging", requester_may_approve=True), floor
+    )
+    assert (raised.required_approvals, raised.rank, raised.requester_may_approve, raised.required_team) == (
+        4,
+        "production",
+        False,
+        "risk",
+    )
+    assert rules.policy_loosenings(raised, floor) == ()
+
+
+def test_service_accounts_never_count_unless_the_policy_says_so():
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    later = now + timedelta(hours=1)
+    person = rules.ApprovalFacts(1, "alice", later, holds_rank=True, in_required_team=False)
+    bot = rules.ApprovalFacts(
+        2, "ci-bot", later, holds_rank=True, in_required_team=False, is_service_account=True
+    )
+    args = {"requester_id": 9, "creator_id": 8, "evidence": {"validated": True}, "now": now}
+    people_only = rules.Policy("stage", "Production", 2, "production")
+    assert rules.quorum_verdict(people_only, [person, bot], **args).counted == ("alice",)
+    counting = rules.Policy("stage", "Production", 2, "production", service_accounts_count=True)
+    assert rules.quorum_verdict(counting, [person, bot], **args).may_apply
