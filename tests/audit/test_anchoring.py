@@ -218,3 +218,23 @@ def test_a_committed_grant_is_anchored_and_a_cut_tail_found(fraud, cast, client_
         before = _row(granted - 1)
         ChainHead.objects.filter(pk=1).update(seq=before["seq"], hash=before["hash"])
     assert f"BROKEN at seq {granted} (cut_tail)" in broken()
+
+
+def test_a_checkpoint_stored_while_verifying_is_left_for_the_next_run(granted, cast, monkeypatch):
+    from audit import checkpoint_store
+    from audit.checkpoint_store import checkpoint_publish
+
+    names = checkpoint_store.store_checkpoint_names
+
+    def names_after_a_concurrent_checkpoint():
+        # Between the run's snapshot of the chain and its listing of the store, another request
+        # commits a change and its checkpoint reaches the store: it signs a longer chain than the
+        # one being verified, and must not be taken for a cut tail.
+        services.registered_model_tag_set(actor=cast.owner, name="fraud", key="k", value="late")
+        checkpoint_publish(checkpoint_create(actor=cast.owner).pk)
+        yield from names()
+
+    monkeypatch.setattr(checkpoint_store, "store_checkpoint_names", names_after_a_concurrent_checkpoint)
+    assert "audit chain OK" in verify()
+    monkeypatch.setattr(checkpoint_store, "store_checkpoint_names", names)
+    assert "2 in the governed store" in verify()
