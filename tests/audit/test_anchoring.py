@@ -238,3 +238,24 @@ def test_a_checkpoint_stored_while_verifying_is_left_for_the_next_run(granted, c
     assert "audit chain OK" in verify()
     monkeypatch.setattr(checkpoint_store, "store_checkpoint_names", names)
     assert "2 in the governed store" in verify()
+
+
+def test_with_a_broker_the_checkpoint_after_a_privileged_change_is_a_task(
+    granted, cast, client_for, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from audit import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.audit_checkpoint_after_change, "delay", lambda: queued.append(True))
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    before = AuditCheckpoint.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(cast.owner).post(GRANTS, {"user": "editor", "level": "READ"}, format="json")
+    assert response.status_code == 201
+    assert queued == [True]  # published once the change committed, not run in the request
+    assert AuditCheckpoint.objects.count() == before
+    with django_capture_on_commit_callbacks(execute=True):
+        seq = tasks.audit_checkpoint_after_change()  # what the worker runs
+    assert seq == AuditEvent.objects.filter(action=Action.ACCESS_GRANTED).last().seq
+    assert AuditCheckpoint.objects.count() == before + 1
+    assert "audit chain OK" in verify()
