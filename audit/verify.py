@@ -291,11 +291,11 @@ def _store_scan(since: int, started_at: datetime, trust: _Trust) -> _StoreScan:
                 Problem(name.seq, "forged_checkpoint", f"{name.key} is not a checkpoint document")
             )
             continue
-        if checkpoint.created_at > canonical_timestamp(started_at):
-            continue  # made while this run was going: the next run checks it
         if problem := trust.problem(checkpoint):
             scan.problems.append(problem)
             continue
+        if checkpoint.created_at > canonical_timestamp(started_at):
+            continue  # made (and signed) while this run was going: the next run checks it
         if (checkpoint.seq, checkpoint.checkpoint_id) != (name.seq, name.checkpoint_id):
             scan.problems.append(
                 Problem(
