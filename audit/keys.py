@@ -2,7 +2,8 @@
 
 One place decides where keys come from (docs/audit.md, "Keys"):
 
-- the signing key: QUORUM_AUDIT_SIGNING_KEY (PEM text, from a secret manager), else the PEM file
+- the signing key: QUORUM_AUDIT_SIGNING_KEY (PEM text, or its one-line body, from a secret
+  manager; `manage.py audit_keys generate` prints a new one), else the PEM file
   QUORUM_AUDIT_SIGNING_KEY_FILE. With neither set up, the file is generated on first use (mode
   0600), so the embedded default signs checkpoints out of the box;
 - the trusted public keys: the signing key's own, plus every PEM public key in the files or
@@ -57,7 +58,14 @@ def _private_key_pem(key: Ed25519PrivateKey) -> bytes:
     )
 
 
+def private_key_line(key: Ed25519PrivateKey) -> str:
+    """The key as one line (the PEM body without its armour), convenient in an environment variable."""
+    return "".join(_private_key_pem(key).decode("ascii").splitlines()[1:-1])
+
+
 def _private_key_load(data: bytes, source: str) -> Ed25519PrivateKey:
+    if b"-----BEGIN" not in data:  # the one-line form: the PEM body alone
+        data = b"-----BEGIN PRIVATE KEY-----\n" + data.strip() + b"\n-----END PRIVATE KEY-----\n"
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError) as exc:

@@ -187,10 +187,19 @@ def checkpoint_after_commit() -> None:
     """
     if not settings.QUORUM_AUDIT_CHECKPOINT_ON_PRIVILEGED:
         return
-    # Django keeps the callbacks of the open transaction here; a rollback drops them with it.
-    if any(callback[1] is _checkpoint_privileged for callback in connection.run_on_commit):
+    # The callback registered for this transaction, if it is still waiting: Django keeps the open
+    # transaction's callbacks in run_on_commit (a rollback drops them), and the callback forgets
+    # itself when it runs.
+    waiting = getattr(connection, "quorum_privileged_checkpoint", None)
+    if waiting is not None and any(entry[1] is waiting for entry in connection.run_on_commit):
         return
-    transaction.on_commit(_checkpoint_privileged, robust=True)
+
+    def after_commit() -> None:
+        connection.quorum_privileged_checkpoint = None
+        _checkpoint_privileged()
+
+    connection.quorum_privileged_checkpoint = after_commit
+    transaction.on_commit(after_commit, robust=True)
 
 
 def _checkpoint_privileged() -> None:

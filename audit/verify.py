@@ -23,6 +23,7 @@ reports every checkpoint it finds missing:
 - store_unreadable: the governed store could not be listed or read (nothing external was checked).
 """
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,6 +51,9 @@ ROW_FIELDS = (*CHAIN_FIELDS, "hash")
 RENUMBER_PROBE = 16
 # At most this many missing checkpoints are named one by one; the rest are counted.
 NAMED_MISSING = 20
+# How many of the newest stored checkpoints (with rows) are read to bound the tail; one made while
+# the run goes is skipped, so a few are read.
+TAIL_READS = 3
 
 
 @dataclass(frozen=True)
@@ -249,7 +253,7 @@ def _store_scan(since: int, started_at: datetime, trust: _Trust) -> _StoreScan:
 
     A row with its object is checked by signature in the chain walk; the store's copy adds nothing
     then, since only the key holder can sign another one. Objects are read (one GET each) only for
-    names without a row, and for the newest object, which bounds the chain's tail.
+    names without a row, and for the newest few, which bound the chain's tail.
     """
     scan = _StoreScan()
     names = (n for n in checkpoint_store.store_checkpoint_names() if n.seq >= since - 1)
@@ -257,7 +261,8 @@ def _store_scan(since: int, started_at: datetime, trust: _Trust) -> _StoreScan:
     store_groups = _grouped(names, lambda n: n.seq)
     row_groups = _grouped(rows.iterator(chunk_size=2000), lambda r: r[0])
     store_next, row_next = next(store_groups, None), next(row_groups, None)
-    newest: checkpoint_store.StoredCheckpointName | None = None
+    # The newest few names with rows are read too: the newest made before this run bounds the tail.
+    newest: deque[checkpoint_store.StoredCheckpointName] = deque(maxlen=TAIL_READS)
     to_read: list[tuple[checkpoint_store.StoredCheckpointName, bool]] = []  # (name, has a row)
     while store_next is not None or row_next is not None:
         if row_next is not None and (store_next is None or row_next[0] < store_next[0]):
@@ -272,10 +277,9 @@ def _store_scan(since: int, started_at: datetime, trust: _Trust) -> _StoreScan:
         scan.names += len(stored)
         scan.rows_without_copy += len(row_ids - {n.checkpoint_id for n in stored})
         to_read += [(n, False) for n in stored if n.checkpoint_id not in row_ids]
-        newest = stored[-1]
+        newest.extend(n for n in stored if n.checkpoint_id in row_ids)
         store_next = next(store_groups, None)
-    if newest is not None and all(n.key != newest.key for n, _ in to_read):
-        to_read.append((newest, True))
+    to_read += [(n, True) for n in newest]
 
     for name, has_row in to_read:
         document = checkpoint_store.store_checkpoint_read(name)
@@ -287,11 +291,11 @@ def _store_scan(since: int, started_at: datetime, trust: _Trust) -> _StoreScan:
                 Problem(name.seq, "forged_checkpoint", f"{name.key} is not a checkpoint document")
             )
             continue
-        if checkpoint.created_at > canonical_timestamp(started_at):
-            continue  # made while this run was going: the next run checks it
         if problem := trust.problem(checkpoint):
             scan.problems.append(problem)
             continue
+        if checkpoint.created_at > canonical_timestamp(started_at):
+            continue  # made (and signed) while this run was going: the next run checks it
         if (checkpoint.seq, checkpoint.checkpoint_id) != (name.seq, name.checkpoint_id):
             scan.problems.append(
                 Problem(

@@ -218,3 +218,44 @@ def test_a_committed_grant_is_anchored_and_a_cut_tail_found(fraud, cast, client_
         before = _row(granted - 1)
         ChainHead.objects.filter(pk=1).update(seq=before["seq"], hash=before["hash"])
     assert f"BROKEN at seq {granted} (cut_tail)" in broken()
+
+
+def test_a_checkpoint_stored_while_verifying_is_left_for_the_next_run(granted, cast, monkeypatch):
+    from audit import checkpoint_store
+    from audit.checkpoint_store import checkpoint_publish
+
+    names = checkpoint_store.store_checkpoint_names
+
+    def names_after_a_concurrent_checkpoint():
+        # Between the run's snapshot of the chain and its listing of the store, another request
+        # commits a change and its checkpoint reaches the store: it signs a longer chain than the
+        # one being verified, and must not be taken for a cut tail.
+        services.registered_model_tag_set(actor=cast.owner, name="fraud", key="k", value="late")
+        checkpoint_publish(checkpoint_create(actor=cast.owner).pk)
+        yield from names()
+
+    monkeypatch.setattr(checkpoint_store, "store_checkpoint_names", names_after_a_concurrent_checkpoint)
+    assert "audit chain OK" in verify()
+    monkeypatch.setattr(checkpoint_store, "store_checkpoint_names", names)
+    assert "2 in the governed store" in verify()
+
+
+def test_with_a_broker_the_checkpoint_after_a_privileged_change_is_a_task(
+    granted, cast, client_for, settings, monkeypatch, django_capture_on_commit_callbacks
+):
+    from audit import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.audit_checkpoint_after_change, "delay", lambda: queued.append(True))
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    before = AuditCheckpoint.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_for(cast.owner).post(GRANTS, {"user": "editor", "level": "READ"}, format="json")
+    assert response.status_code == 201
+    assert queued == [True]  # published once the change committed, not run in the request
+    assert AuditCheckpoint.objects.count() == before
+    with django_capture_on_commit_callbacks(execute=True):
+        seq = tasks.audit_checkpoint_after_change()  # what the worker runs
+    assert seq == AuditEvent.objects.filter(action=Action.ACCESS_GRANTED).last().seq
+    assert AuditCheckpoint.objects.count() == before + 1
+    assert "audit chain OK" in verify()

@@ -155,3 +155,45 @@ def test_a_failed_store_copy_keeps_the_checkpoint(fraud, settings, caplog):
     assert checkpoint_publish(checkpoint.pk) is None
     assert "could not copy audit checkpoint" in caplog.text
     assert AuditCheckpoint.objects.filter(pk=checkpoint.pk).exists()
+
+
+def test_rotation_keeps_old_checkpoints_verifiable(fraud, settings, tmp_path):
+    settings.QUORUM_AUDIT_SIGNING_KEY_FILE = str(tmp_path / "keys" / "signing.pem")
+    settings.QUORUM_AUDIT_PUBLIC_KEYS = [str(tmp_path / "keys" / "public")]
+    first = checkpoint_create(actor="system")
+    err = StringIO()
+    call_command("audit_keys", "rotate", stderr=err, stdout=StringIO())
+    assert f"rotated the audit signing key: {first.key_id} -> " in err.getvalue()
+    second = checkpoint_create(actor="system")
+    assert second.key_id != first.key_id
+    assert "2 checkpoints verified" in _verify()
+    out = StringIO()
+    call_command("audit_keys", stdout=out)
+    keys = json.loads(out.getvalue())["keys"]
+    assert [(k["key_id"], k["current"]) for k in keys] == [(second.key_id, True), (first.key_id, False)]
+    settings.QUORUM_AUDIT_PUBLIC_KEYS = []  # the retired key not kept: its checkpoints cannot be checked
+    with pytest.raises(CommandError, match=f"seq {first.seq} \\(unverifiable_checkpoint\\)"):
+        _verify()
+
+
+def test_a_one_line_key_from_the_environment_signs(fraud, settings):
+    out = StringIO()
+    call_command("audit_keys", "generate", stdout=out, stderr=StringIO())
+    line = out.getvalue().strip()
+    assert "\n" not in line and "BEGIN" not in line
+    settings.QUORUM_AUDIT_SIGNING_KEY = line
+    checkpoint = checkpoint_create(actor="system")
+    assert checkpoint.key_id == public_key_id(signing_key().public_key())
+    with pytest.raises(CommandError, match="secret manager"):
+        call_command("audit_keys", "rotate", stdout=StringIO(), stderr=StringIO())
+    assert "1 checkpoints verified" in _verify()
+
+
+def test_the_public_keys_are_published_to_auditors(cast, client_for):
+    assert client_for(cast.outsider).get("/api/v1/audit/keys").status_code == 403
+    response = client_for(cast.admin).get("/api/v1/audit/keys")
+    assert response.status_code == 200
+    [key] = response.json()["keys"]
+    assert key["current"] and key["algorithm"] == "ed25519"
+    assert key["key_id"] == public_key_id(signing_key().public_key())
+    assert key["public_key_pem"].startswith("-----BEGIN PUBLIC KEY-----")

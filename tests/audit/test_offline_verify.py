@@ -210,3 +210,16 @@ def test_keys_from_the_api_json_work_too(exported, cast, client_for, tmp_path, c
     keys.write_text(json.dumps(response.json()))
     code, out = _offline(export, keys, checkpoints, capsys)
     assert code == 0, out
+
+
+def test_the_verifiable_export_over_http_is_for_auditors_and_whole(exported, cast, client_for):
+    url = "/api/v1/audit/events/export.jsonl?verifiable=true"
+    assert client_for(cast.outsider).get(url).status_code == 403
+    assert client_for(cast.admin).get(url + "&model=fraud").status_code == 400
+    assert client_for(cast.admin).get(url.replace(".jsonl", ".csv")).status_code == 400
+    response = client_for(cast.admin).get(url)
+    assert response.status_code == 200
+    lines = b"".join(response.streaming_content).decode().splitlines()
+    assert json.loads(lines[0])["record"] == "quorum-audit-export"
+    export, _, _ = exported
+    assert len(lines) == len(export.read_text().splitlines())

@@ -1,11 +1,19 @@
-"""manage.py audit_keys [show|rotate] [--pem]: the public keys audit checkpoints verify with."""
+"""manage.py audit_keys [show|rotate|generate] [--pem]: the public keys audit checkpoints verify with."""
 
 import json
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from audit.keys import CheckpointKeyUnavailable, public_keys, signing_key, signing_key_rotate
+from audit.chain import public_key_id
+from audit.keys import (
+    CheckpointKeyUnavailable,
+    private_key_line,
+    public_keys,
+    signing_key,
+    signing_key_rotate,
+)
 
 
 class Command(BaseCommand):
@@ -16,10 +24,22 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("action", nargs="?", choices=["show", "rotate"], default="show")
+        parser.add_argument(
+            "action",
+            nargs="?",
+            choices=["show", "rotate", "generate"],
+            default="show",
+            help="show the public keys; rotate the key file; generate: print a new private key as one "
+            "line for QUORUM_AUDIT_SIGNING_KEY (nothing is stored)",
+        )
         parser.add_argument("--pem", action="store_true", help="Print a PEM bundle instead of JSON.")
 
     def handle(self, *args: Any, action: str, pem: bool, **options: Any) -> None:
+        if action == "generate":
+            key = Ed25519PrivateKey.generate()
+            self.stderr.write(f"new audit signing key {public_key_id(key.public_key())}; keep it secret")
+            self.stdout.write(private_key_line(key))
+            return
         try:
             if action == "rotate":
                 old, new = signing_key_rotate()

@@ -15,7 +15,10 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+import audit
 from accounts.models import User
+from audit.context import current_task_name
+from audit.models import Action
 from registry import services
 from registry.models import RegisteredModel
 
@@ -28,6 +31,16 @@ DEMO_APPROVERS = ("risk-approver", "ml-lead")
 
 def _one_time_password() -> str:
     return secrets.token_urlsafe(12)
+
+
+def _user_created_record(user: User) -> None:
+    audit.record(
+        actor="system",
+        action=Action.USER_CREATED,
+        target=user,
+        target_name=user.username,
+        after={"username": user.username, "superuser": user.is_superuser, "staff": user.is_staff},
+    )
 
 
 class Command(BaseCommand):
@@ -43,13 +56,18 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write(self.style.SUCCESS(f"Database migrated ({settings.DATABASES['default']['NAME']})."))
-        admin = self._admin()
-        if options["no_demo"]:
-            pass
-        elif RegisteredModel.objects.exists():
-            self.stdout.write("The registry already has models; the demo registry is not loaded again.")
-        else:
-            self._load_demo(admin)
+        # The accounts and grants made here are audited as actor 'system', detail 'manage.py quickstart'.
+        reset = current_task_name.set("manage.py quickstart")
+        try:
+            admin = self._admin()
+            if options["no_demo"]:
+                pass
+            elif RegisteredModel.objects.exists():
+                self.stdout.write("The registry already has models; the demo registry is not loaded again.")
+            else:
+                self._load_demo(admin)
+        finally:
+            current_task_name.reset(reset)
         if not settings.CELERY_BROKER_URL:
             self.stdout.write("Tasks run in-process (CELERY_BROKER_URL is not set).")
         if options["no_serve"]:
@@ -66,7 +84,9 @@ class Command(BaseCommand):
         if User.objects.filter(username=username).exists():
             username = f"{ADMIN_USERNAME}-{secrets.token_hex(3)}"  # never take over someone's account
         password = _one_time_password()
-        admin = User.objects.create_superuser(username, f"{username}@localhost", password)
+        with transaction.atomic():
+            admin = User.objects.create_superuser(username, f"{username}@localhost", password)
+            _user_created_record(admin)
         # Printed once, never stored in clear: note it now or reset it with `manage.py changepassword`.
         self.stdout.write(
             self.style.WARNING(f"Created superuser '{username}' with one-time password: {password}")
@@ -78,6 +98,13 @@ class Command(BaseCommand):
         demo_root = Path(settings.QUORUM_ARTIFACT_ROOT) / "demo"
         # Hold the permission instead of acting on superuser power (which is audited as an override).
         admin.user_permissions.add(Permission.objects.get(codename="add_registeredmodel"))
+        audit.record(
+            actor="system",
+            action=Action.ACCESS_GRANTED,
+            target=admin,
+            target_name=admin.username,
+            after={"permission": "add_registeredmodel", "user": admin.username},
+        )
         admin = User.objects.get(pk=admin.pk)
         for name, versions in DEMO_MODELS.items():
             services.registered_model_create(
@@ -132,9 +159,17 @@ class Command(BaseCommand):
                 continue  # never take over someone's account
             password = _one_time_password()
             user = User.objects.create_user(username, f"{username}@localhost", password, is_staff=True)
+            _user_created_record(user)
             for model in RegisteredModel.objects.filter(name__in=DEMO_MODELS):
                 for level in (Level.READ, Level.APPROVE_STAGING, Level.APPROVE_PRODUCTION):
                     assign_perm(LEVEL_CODENAMES[level], user, model)
+                    audit.record(
+                        actor="system",
+                        action=Action.ACCESS_GRANTED,
+                        target=model,
+                        model_name=model.name,
+                        after={"model": model.name, "user": username, "level": level.value},
+                    )
             approvers.append(User.objects.get(pk=user.pk))
             self.stdout.write(
                 self.style.WARNING(f"Created approver '{username}' with one-time password: {password}")
