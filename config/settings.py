@@ -389,3 +389,9 @@ if os.environ.get("QUORUM_PUBLIC_URL") and not DEBUG:
 MIDDLEWARE.insert(
     MIDDLEWARE.index("audit.middleware.RequestContextMiddleware") + 1, "config.middleware.PublicURLMiddleware"
 )
+# Query strings above this get a JSON 414 on API routes (gunicorn's own line limit is raised to
+# match, config/gunicorn.py): a 5,000-item IN filter is about 60 KB.
+QUORUM_MAX_QUERY_STRING_BYTES = int(os.environ.get("QUORUM_MAX_QUERY_STRING_BYTES", str(256 * 1024)))
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("config.metrics.MetricsMiddleware") + 1, "config.middleware.RefusedRequestMiddleware"
+)
