@@ -395,3 +395,10 @@ QUORUM_MAX_QUERY_STRING_BYTES = int(os.environ.get("QUORUM_MAX_QUERY_STRING_BYTE
 MIDDLEWARE.insert(
     MIDDLEWARE.index("config.metrics.MetricsMiddleware") + 1, "config.middleware.RefusedRequestMiddleware"
 )
+# Native list pages: a larger `limit` is clamped to this (DRF's max_limit convention).
+QUORUM_API_MAX_PAGE_SIZE = int(os.environ.get("QUORUM_API_MAX_PAGE_SIZE", "1000"))
+# API tokens: created without an expiry they get the default lifetime; longer than the maximum is a 400.
+QUORUM_TOKEN_DEFAULT_DAYS = int(os.environ.get("QUORUM_TOKEN_DEFAULT_DAYS", "90"))
+QUORUM_TOKEN_MAX_DAYS = int(os.environ.get("QUORUM_TOKEN_MAX_DAYS", "365"))
+if not 1 <= QUORUM_TOKEN_DEFAULT_DAYS <= QUORUM_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured("QUORUM_TOKEN_DEFAULT_DAYS must be between 1 and QUORUM_TOKEN_MAX_DAYS.")
