@@ -6,7 +6,7 @@ who is trusted like a superuser and audited as the system with the command's nam
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from django.conf import settings
@@ -32,7 +32,6 @@ OPERATOR: Literal["system"] = "system"
 Actor = User | Literal["system"]
 
 TOKEN_NAME_MAX = 100
-TOKEN_MAX_LIFETIME_DAYS = 3650
 
 
 def _is_operator(actor: Actor) -> bool:
@@ -76,13 +75,18 @@ def token_create(*, actor: Actor, user: User, name: str, expires_at: datetime | 
     if not user.is_active:
         raise InvalidParameter(f"User '{user.username}' is inactive.", field="user")
     now = timezone.now()
-    if expires_at is not None:
-        if timezone.is_naive(expires_at):
-            raise InvalidParameter("Parameter 'expires_at' must include a time zone.", field="expires_at")
-        if expires_at <= now:
-            raise InvalidParameter("Parameter 'expires_at' must be in the future.", field="expires_at")
-        if (expires_at - now).days > TOKEN_MAX_LIFETIME_DAYS:
-            raise InvalidParameter(f"Tokens live at most {TOKEN_MAX_LIFETIME_DAYS} days.", field="expires_at")
+    if expires_at is None:
+        # Every token expires: no expiry asked for means the configured default lifetime.
+        expires_at = now + timedelta(days=settings.QUORUM_TOKEN_DEFAULT_DAYS)
+    if timezone.is_naive(expires_at):
+        raise InvalidParameter("Parameter 'expires_at' must include a time zone.", field="expires_at")
+    if expires_at <= now:
+        raise InvalidParameter("Parameter 'expires_at' must be in the future.", field="expires_at")
+    maximum = settings.QUORUM_TOKEN_MAX_DAYS
+    if expires_at - now > timedelta(days=maximum, minutes=1):  # a minute's grace for the request's own time
+        raise InvalidParameter(
+            f"Tokens live at most {maximum} days (QUORUM_TOKEN_MAX_DAYS).", field="expires_at"
+        )
     if ApiToken.objects.filter(user=user, name=name).exists():
         raise AlreadyExists(f"User '{user.username}' already has a token named '{name}'.")
     secret = _token_secret()

@@ -6,6 +6,7 @@ import json
 from django.conf import settings
 from django.contrib.messages.middleware import MessageMiddleware
 from django.contrib.messages.storage import default_storage
+from django.core.exceptions import DisallowedHost
 from django.http import HttpResponse, JsonResponse
 from django.utils.functional import SimpleLazyObject, empty
 
@@ -77,4 +78,44 @@ class PublicURLMiddleware:
 
     def __call__(self, request):
         request._current_scheme_host = public_origin()
+        return self.get_response(request)
+
+
+MLFLOW_PREFIXES = ("/api/2.0/", "/ajax-api/2.0/", "/api/3.0/")
+API_PREFIXES = (*MLFLOW_PREFIXES, "/api/v1/")
+
+
+def _api_error(request, status: int, native_code: str, message: str) -> JsonResponse:
+    # MLflow's client reads error_code; it has no code for these, so INVALID_PARAMETER_VALUE with
+    # the HTTP status saying which (as for a too-large body).
+    code = "INVALID_PARAMETER_VALUE" if request.path.startswith(MLFLOW_PREFIXES) else native_code
+    return JsonResponse({"error_code": code, "message": message}, status=status)
+
+
+class RefusedRequestMiddleware:
+    """Refusals that happen before any view, answered in the API's JSON format on API routes.
+
+    A Host outside DJANGO_ALLOWED_HOSTS (DisallowedHost) would otherwise be Django's HTML 400,
+    and a query string above QUORUM_MAX_QUERY_STRING_BYTES is refused here with 414 before any
+    parsing. Other routes (the admin) keep Django's own pages.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith(API_PREFIXES):
+            try:
+                request.get_host()
+            except DisallowedHost as exc:
+                return _api_error(request, 400, "INVALID_PARAMETER_VALUE", f"Refused host: {exc}"[:500])
+            limit = settings.QUORUM_MAX_QUERY_STRING_BYTES
+            if len(request.META.get("QUERY_STRING", "")) > limit:
+                return _api_error(
+                    request,
+                    414,
+                    "REQUEST_URI_TOO_LONG",
+                    f"The query string is longer than the limit of {limit} bytes; send long search "
+                    "filters in a POST body (registered-models/search and model-versions/search accept one).",
+                )
         return self.get_response(request)

@@ -405,3 +405,16 @@ if os.environ.get("QUORUM_PUBLIC_URL") and not DEBUG:
 MIDDLEWARE.insert(
     MIDDLEWARE.index("audit.middleware.RequestContextMiddleware") + 1, "config.middleware.PublicURLMiddleware"
 )
+# Query strings above this get a JSON 414 on API routes (gunicorn's own line limit is raised to
+# match, config/gunicorn.py): a 5,000-item IN filter is about 60 KB.
+QUORUM_MAX_QUERY_STRING_BYTES = int(os.environ.get("QUORUM_MAX_QUERY_STRING_BYTES", str(256 * 1024)))
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("config.metrics.MetricsMiddleware") + 1, "config.middleware.RefusedRequestMiddleware"
+)
+# Native list pages: a larger `limit` is clamped to this (DRF's max_limit convention).
+QUORUM_API_MAX_PAGE_SIZE = int(os.environ.get("QUORUM_API_MAX_PAGE_SIZE", "1000"))
+# API tokens: created without an expiry they get the default lifetime; longer than the maximum is a 400.
+QUORUM_TOKEN_DEFAULT_DAYS = int(os.environ.get("QUORUM_TOKEN_DEFAULT_DAYS", "90"))
+QUORUM_TOKEN_MAX_DAYS = int(os.environ.get("QUORUM_TOKEN_MAX_DAYS", "365"))
+if not 1 <= QUORUM_TOKEN_DEFAULT_DAYS <= QUORUM_TOKEN_MAX_DAYS:
+    raise ImproperlyConfigured("QUORUM_TOKEN_DEFAULT_DAYS must be between 1 and QUORUM_TOKEN_MAX_DAYS.")

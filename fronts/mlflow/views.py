@@ -230,7 +230,12 @@ ENDPOINTS: dict[str, tuple[frozenset[str], Handler, str]] = {
     "registered-models/update": (frozenset({"PATCH"}), registered_model_update, "registered-models-update"),
     "registered-models/delete": (frozenset({"DELETE"}), registered_model_delete, "registered-models-delete"),
     "registered-models/get": (frozenset({"GET"}), registered_model_get, "registered-models-get"),
-    "registered-models/search": (frozenset({"GET"}), registered_models_search, "registered-models-search"),
+    # POST too: a filter longer than a request line fits in a body (MLflow's client itself sends GET).
+    "registered-models/search": (
+        frozenset({"GET", "POST"}),
+        registered_models_search,
+        "registered-models-search",
+    ),
     "registered-models/get-latest-versions": (
         frozenset({"GET", "POST"}),
         latest_versions_get,
@@ -256,7 +261,7 @@ ENDPOINTS: dict[str, tuple[frozenset[str], Handler, str]] = {
     ),
     "model-versions/delete": (frozenset({"DELETE"}), model_version_delete, "model-versions-delete"),
     "model-versions/get": (frozenset({"GET"}), model_version_get, "model-versions-get"),
-    "model-versions/search": (frozenset({"GET"}), model_versions_search, "model-versions-search"),
+    "model-versions/search": (frozenset({"GET", "POST"}), model_versions_search, "model-versions-search"),
     "model-versions/get-download-uri": (
         frozenset({"GET"}),
         download_uri_get,

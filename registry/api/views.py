@@ -3,6 +3,7 @@
 from datetime import UTC, datetime, time
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -86,7 +87,11 @@ class Pagination(LimitOffsetPagination):
     """limit/offset paging; a malformed limit or offset is a 400, not silently the default page."""
 
     default_limit = 50
-    max_limit = 1000
+
+    @property
+    def max_limit(self) -> int:
+        # DRF's convention: a larger limit is clamped to this (the next link shows the one used).
+        return settings.QUORUM_API_MAX_PAGE_SIZE
 
     def _non_negative(self, request: Request, param: str, *, minimum: int) -> int | None:
         raw = request.query_params.get(param)

@@ -8,6 +8,7 @@ from django.utils import timezone
 from accounts import services
 from accounts.management.operator import as_operator
 from accounts.models import User
+from registry.errors import RegistryError
 
 
 class Command(BaseCommand):
@@ -16,7 +17,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--user", required=True)
         parser.add_argument("--name", required=True)
-        parser.add_argument("--expires-days", type=int, default=None, help="lifetime in days (default: none)")
+        parser.add_argument(
+            "--expires-days",
+            type=int,
+            default=None,
+            help="lifetime in days (default: QUORUM_TOKEN_DEFAULT_DAYS)",
+        )
 
     def handle(self, *args, **options) -> None:
         user = User.objects.filter(username=options["user"]).first()
@@ -27,9 +33,12 @@ class Command(BaseCommand):
             raise CommandError("--expires-days must be at least 1.")
         expires_at = timezone.now() + timedelta(days=days) if days else None
         with as_operator("create_token"):
-            issued = services.token_create(
-                actor=services.OPERATOR, user=user, name=options["name"], expires_at=expires_at
-            )
+            try:
+                issued = services.token_create(
+                    actor=services.OPERATOR, user=user, name=options["name"], expires_at=expires_at
+                )
+            except RegistryError as exc:
+                raise CommandError(exc.message)
         self.stderr.write(f"Token '{issued.token.name}' for '{user.username}' (shown once, store it now):")
         # The secret alone on stdout, so `TOKEN=$(manage.py create_token ...)` works.
         self.stdout.write(issued.secret)
