@@ -354,3 +354,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("QUORUM_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Sources and served bytes (artifacts; issue 19) ---
+# Organisation-wide source prefixes every model may register from (a bucket all teams share by
+# design). Per-model and per-team prefixes live in the database (/api/v1/models/<name>/source-prefixes).
+QUORUM_SOURCE_PREFIXES = env_list("QUORUM_SOURCE_PREFIXES", "")

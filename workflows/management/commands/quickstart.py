@@ -16,6 +16,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 
 from accounts.models import User
+from artifacts.services import source_prefix_add
 from registry import services
 from registry.models import RegisteredModel
 
@@ -86,6 +87,8 @@ class Command(BaseCommand):
                 description=f"Demo model {name}",
                 tags=[{"key": "team", "value": "demo"}],
             )
+            # Sources are scoped (issue 19): the demo model registers from its own demo folder.
+            source_prefix_add(actor=admin, name=name, prefix=str(demo_root / name), reason="quickstart demo")
             for number in range(1, versions + 1):
                 path = demo_root / name / str(number)
                 path.mkdir(parents=True, exist_ok=True)
