@@ -1,9 +1,9 @@
 """What the served-bytes check costs a download: one file through the artifact proxy, timed end to end.
 
-Run by hand (not in CI), with a PostgreSQL test database as for the test suite:
+Run by hand (not in CI: the name keeps it out of collection), with a PostgreSQL test database as for the test suite:
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/quorum_bench \\
-        BENCH_MB=100 BENCH_RUNS=7 python -m pytest bench/served_bytes.py -q -s -p no:cacheprovider
+        BENCH_MB=100 BENCH_RUNS=7 python -m pytest tests/artifacts/bench_served_bytes.py -q -s -p no:cacheprovider
 
 It registers and validates one version holding a file of BENCH_MB MiB on Quorum's disk, then downloads
 that file BENCH_RUNS times through `/api/2.0/mlflow-artifacts/artifacts/...` over HTTP (Django's live
