@@ -165,6 +165,10 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "artifact-job-retry": {"POST": Rule(A, MANAGE, "failed jobs only")},
     "version-artifacts": {"GET": Rule(A, READ)},
     "version-governed-copy": {"POST": Rule(A, MANAGE, "validated versions only")},
+    # Sources and served bytes (artifacts, issue 19).
+    "source-prefix-list": {"GET": Rule(A, READ), "POST": Rule(A, MANAGE, "never the governed store")},
+    "source-prefix-detail": {"DELETE": Rule(A, MANAGE)},
+    "version-downloads": {"GET": Rule(A, MANAGE, "who fetched which files, when")},
     # Webhooks (webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
     # per-model ones MANAGE on the model; others' webhooks answer 404.
     "webhook-list": {

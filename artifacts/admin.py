@@ -7,7 +7,7 @@ from django.utils.html import format_html
 
 from access.grants import Level, user_can
 from artifacts import services
-from artifacts.models import ArtifactJob, ArtifactManifest, ManifestEntry
+from artifacts.models import ArtifactDownload, ArtifactJob, ArtifactManifest, ManifestEntry, SourcePrefix
 from artifacts.selectors import artifact_jobs_visible_to
 from registry.errors import RegistryError
 from registry.selectors import model_versions_visible_to
@@ -124,3 +124,77 @@ class ArtifactManifestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: ArtifactManifest | None = None) -> bool:
         return False
+
+
+@admin.register(SourcePrefix)
+class SourcePrefixAdmin(admin.ModelAdmin):
+    """Allow-listed source prefixes; team prefixes are a superuser's decision (added here or by service)."""
+
+    list_display = ["prefix", "model", "team", "created_by", "created_at", "reason"]
+    search_fields = ["prefix", "model__name", "team__group__name"]
+    readonly_fields = ["created_by", "created_at"]
+
+    def _superuser(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._superuser(request)
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._superuser(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self._superuser(request)
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # not edited: remove one and add another
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return self._superuser(request)
+
+    def save_model(self, request: HttpRequest, obj: SourcePrefix, form, change: bool) -> None:
+        # Through the audited services, never a bare row write.
+        if obj.team_id:
+            saved = services.team_source_prefix_add(
+                actor=request.user, team_name=obj.team.name, prefix=obj.prefix, reason=obj.reason
+            )
+        else:
+            saved = services.source_prefix_add(
+                actor=request.user, name=obj.model.name, prefix=obj.prefix, reason=obj.reason
+            )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: HttpRequest, obj: SourcePrefix) -> None:
+        if obj.model_id:
+            services.source_prefix_remove(actor=request.user, name=obj.model.name, prefix_id=obj.pk)
+        else:
+            services.team_source_prefix_remove(actor=request.user, prefix_id=obj.pk)
+
+
+@admin.register(ArtifactDownload)
+class ArtifactDownloadAdmin(admin.ModelAdmin):
+    """Who fetched which version's files through the proxy, and when (read-only)."""
+
+    list_display = ["started_at", "username", "version", "path", "bytes_sent", "outcome", "served_from"]
+    list_filter = ["outcome"]
+    search_fields = ["username", "version__model__name", "path"]
+    readonly_fields = [field.name for field in ArtifactDownload._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ArtifactDownload]:
+        visible = model_versions_visible_to(request.user).values("pk")
+        return super().get_queryset(request).filter(version__in=visible).select_related("version__model")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return _staff(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff(request)

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from artifacts import selectors, services
-from artifacts.models import ArtifactJob
+from artifacts.models import ArtifactDownload, ArtifactJob, SourcePrefix
 from registry.api.schema import paginated
 from registry.rules import parse_version_number
 
@@ -126,3 +126,71 @@ class VersionGovernedCopyView(APIView):
         job = services.governed_copy_start(actor=request.user, name=name, version=version)
         job = selectors.artifact_job_get(request.user, job.pk)
         return Response(ArtifactJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SourcePrefixSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = SourcePrefix
+        fields = ["id", "prefix", "reason", "created_by", "created_at"]
+
+
+class SourcePrefixInputSerializer(serializers.Serializer):
+    prefix = serializers.CharField(max_length=2000)
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class SourcePrefixListView(APIView):
+    """Where a model may register versions from, besides each version's own run (issue 19)."""
+
+    @extend_schema(responses=SourcePrefixSerializer(many=True))
+    def get(self, request, name: str):
+        return Response(
+            SourcePrefixSerializer(selectors.source_prefixes_for(request.user, name), many=True).data
+        )
+
+    @extend_schema(request=SourcePrefixInputSerializer, responses={201: SourcePrefixSerializer})
+    def post(self, request, name: str):
+        given = SourcePrefixInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        row = services.source_prefix_add(actor=request.user, name=name, **given.validated_data)
+        return Response(SourcePrefixSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class SourcePrefixDetailView(APIView):
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, name: str, prefix_id: int):
+        services.source_prefix_remove(actor=request.user, name=name, prefix_id=prefix_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ArtifactDownloadSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="version.model.name")
+    version = serializers.IntegerField(source="version.version")
+
+    class Meta:
+        model = ArtifactDownload
+        fields = [
+            "id",
+            "name",
+            "version",
+            "username",
+            "path",
+            "served_from",
+            "bytes_sent",
+            "outcome",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class VersionDownloadListView(APIView):
+    """Who fetched which files of a version through Quorum, and when (MANAGE on the model)."""
+
+    @extend_schema(responses=paginated(ArtifactDownloadSerializer))
+    def get(self, request, name: str, version: int):
+        downloads = selectors.version_downloads(request.user, name, version)
+        paginator = Pagination()
+        page = paginator.paginate_queryset(downloads, request, view=self)
+        return paginator.get_paginated_response(ArtifactDownloadSerializer(page, many=True).data)

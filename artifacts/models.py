@@ -32,6 +32,8 @@ class ArtifactManifest(models.Model):
     validated_at = models.DateTimeField(null=True, blank=True)
     governed_location = models.TextField(blank=True, default="")
     governed_at = models.DateTimeField(null=True, blank=True)
+    # Set when bytes read to serve the version did not match this manifest: it is served no more.
+    tampered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "registry_artifactmanifest"  # the table it had as part of the registry app
@@ -145,3 +147,111 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.task_name}({self.job_id})"
+
+
+class SourcePrefix(models.Model):
+    """A location a model, or a team's models, may register versions from (besides the version's run)."""
+
+    model = models.ForeignKey(
+        "registry.RegisteredModel",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="source_prefixes",
+    )
+    team = models.ForeignKey(
+        "accounts.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="source_prefixes"
+    )
+    prefix = models.TextField(help_text="A folder or object-store prefix, e.g. s3://team-bucket/models/.")
+    reason = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["prefix", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(model__isnull=False, team__isnull=True)
+                | models.Q(model__isnull=True, team__isnull=False),
+                name="source_prefix_model_xor_team",
+            ),
+            models.UniqueConstraint(fields=["model", "prefix"], name="uniq_model_source_prefix"),
+            models.UniqueConstraint(fields=["team", "prefix"], name="uniq_team_source_prefix"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.prefix} for {self.model or self.team}"
+
+
+class ServedBytesMismatch(models.Model):
+    """A file whose bytes, read to serve them, did not match the manifest: the version is marked by it."""
+
+    manifest = models.ForeignKey(ArtifactManifest, on_delete=models.CASCADE, related_name="mismatches")
+    path = models.TextField()
+    expected_sha256 = models.CharField(max_length=64)
+    actual_sha256 = models.CharField(max_length=64, blank=True, default="")
+    expected_size = models.BigIntegerField()
+    read_size = models.BigIntegerField()
+    detected_at = models.DateTimeField(auto_now_add=True)
+    detected_for = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.path} of {self.manifest} did not match"
+
+
+class DownloadOutcome(models.TextChoices):
+    STARTED = "started", "Started"
+    COMPLETED = "completed", "Completed (every byte matched the manifest)"
+    ABORTED = "aborted", "Aborted (bytes did not match the manifest)"
+    INTERRUPTED = "interrupted", "Interrupted (the client or the store went away)"
+
+
+class ArtifactDownload(models.Model):
+    """One file of a version served through Quorum's artifact proxy, to whom and when."""
+
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.CASCADE, related_name="downloads")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    username = models.CharField(max_length=150, help_text="Kept if the account is deleted.")
+    path = models.TextField()
+    served_from = models.TextField(help_text="The location the bytes were read from.")
+    bytes_sent = models.BigIntegerField(default=0)
+    outcome = models.CharField(
+        max_length=16, choices=DownloadOutcome.choices, default=DownloadOutcome.STARTED
+    )
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["version", "started_at"], name="artifact_download_version")]
+
+    def __str__(self) -> str:
+        return f"{self.username} fetched {self.path} of {self.version_id} ({self.outcome})"
+
+
+class DownloadWindow(models.Model):
+    """One hour of one user's downloads of one version: its first file writes the audit event."""
+
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    hour = models.DateTimeField()
+    files = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["version", "user", "hour"], name="uniq_download_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.files} files of version #{self.version_id} to user #{self.user_id} at {self.hour}"

@@ -121,3 +121,105 @@ def outbox_due(
 def retry_delay_seconds(attempt: int, *, base: float = 2.0, ceiling: float = 300.0) -> float:
     """Exponential backoff for transient storage errors: 2, 4, 8, … seconds, at most `ceiling`."""
     return min(ceiling, base * (2 ** max(0, attempt)))
+
+
+# --- Where a version may come from (issue 19: sources are scoped, lineage is true) -------------
+
+
+@dataclass(frozen=True)
+class SourceAdmission:
+    """Why a source was admitted ('run', 'logged model', 'registry copy', 'prefix', 'organisation')."""
+
+    via: str
+    prefix: str = ""
+
+
+class SourceRefused(Exception):
+    """The source may not be registered for this model; the message names only the source and ids.
+
+    `prefix_may_admit`: a prefix allow-listed for the model or its team would admit it (the caller
+    looks that up only then; the governed store and a false lineage are refused whatever the list).
+    """
+
+    def __init__(self, message: str, *, prefix_may_admit: bool = False) -> None:
+        super().__init__(message)
+        self.prefix_may_admit = prefix_may_admit
+
+
+def source_prefix_checked(prefix: str, *, governed_root: str, within) -> None:
+    """A prefix may be allow-listed only if it names a place (not a whole scheme) outside the governed store."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(prefix)
+    if parsed.scheme.lower() in ("", "file"):
+        if not (parsed.path if parsed.scheme else prefix).startswith("/") or (parsed.path or prefix) == "/":
+            raise SourceRefused("A local source prefix must be an absolute folder below '/'.")
+    elif not parsed.netloc:
+        raise SourceRefused(f"Source prefix '{prefix}' names no bucket or host.")
+    elif parsed.scheme.lower() in ("runs", "models", "mlflow-artifacts"):
+        raise SourceRefused(
+            f"Source prefix '{prefix}': runs:/, models:/ and mlflow-artifacts: sources are checked "
+            "against their run, not allow-listed."
+        )
+    if governed_root and (within(prefix, governed_root) or within(governed_root, prefix)):
+        raise SourceRefused(
+            f"Source prefix '{prefix}' overlaps the governed store: governed copies are never sources."
+        )
+
+
+def source_admission(
+    *,
+    source: str,
+    location: str,
+    run_id: str,
+    model_id: str,
+    lineage_root: str | None,
+    is_local: bool,
+    is_copy: bool,
+    governed_root: str,
+    organisation_prefixes: list[str],
+    within,
+) -> SourceAdmission:
+    """Decide whether `source` may be registered; SourceRefused says why not.
+
+    `location` is where Quorum would read the version (the resolved storage location, else the
+    source); `lineage_root` the artifact location of the run (or logged model) the version names,
+    None when no run is named or no tracking server can be asked; `within(a, b)`: a lies in b.
+    """
+    if governed_root and location and within(location, governed_root):
+        raise SourceRefused(
+            f"Invalid model version source: '{source}' lies in the governed store; governed copies "
+            "are never sources (copy a registered version with models:/<name>/<version> instead)."
+        )
+    if is_copy:
+        return SourceAdmission("registry copy")
+    scheme = source.split(":", 1)[0].lower() if ":" in source else ""
+    if scheme == "runs":
+        return SourceAdmission("run")
+    if scheme == "models":
+        return SourceAdmission("logged model")
+    named = "model_id" if model_id else "run_id"
+    if lineage_root is not None:
+        if within(location, lineage_root):
+            return SourceAdmission("logged model" if model_id else "run")
+        raise SourceRefused(
+            f"Invalid model version source: '{source}'. The {named} request parameter must identify "
+            "the resource that contains the source."
+        )
+    for prefix in organisation_prefixes:
+        if within(location, prefix):
+            return SourceAdmission("organisation", prefix)
+    if is_local:
+        raise SourceRefused(
+            f"Invalid model version source: '{source}'. To use a local path as a model version "
+            "source, the run_id request parameter has to be specified and the local path has to be "
+            "contained within the artifact directory of the run specified by the run_id (or the "
+            "folder must be allow-listed for the model).",
+            prefix_may_admit=True,
+        )
+    raise SourceRefused(
+        f"Invalid model version source: '{source}' lies outside where this model may register from: "
+        "the artifact location of the run named by run_id, or a source prefix allow-listed for the "
+        "model or its team (/api/v1/models/<name>/source-prefixes).",
+        prefix_may_admit=True,
+    )

@@ -2,10 +2,11 @@
 
 from django.db.models import QuerySet
 
-from artifacts.models import ArtifactJob, ArtifactManifest, ManifestEntry
-from registry.errors import InvalidParameter, NotFound
+from access.grants import Level, user_can
+from artifacts.models import ArtifactDownload, ArtifactJob, ArtifactManifest, ManifestEntry, SourcePrefix
+from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelVersion
-from registry.selectors import model_version_get, model_versions_visible_to
+from registry.selectors import model_version_get, model_versions_visible_to, registered_model_get
 
 JOB_STATUSES = {"queued", "running", "succeeded", "failed"}
 
@@ -55,3 +56,28 @@ def copy_job_for_request(request_id: int, version_id: int) -> ArtifactJob | None
     """The governed copy a transition request waits on (for the request page's progress bar)."""
     jobs = ArtifactJob.objects.filter(kind="copy", version_id=version_id).order_by("-created_at", "-id")
     return jobs.filter(request_id=request_id).first() or jobs.first()
+
+
+def source_prefixes_for(user, name: str) -> QuerySet[SourcePrefix]:
+    """The prefixes allow-listed for a model the user may read (hidden == missing)."""
+    model = registered_model_get(user, name)
+    return SourcePrefix.objects.filter(model=model).select_related("created_by")
+
+
+def version_manifest(version: ModelVersion) -> ArtifactManifest | None:
+    """The manifest of a version the caller already found among what its user may see."""
+    return ArtifactManifest.objects.filter(version=version).first()
+
+
+def version_downloads(user, name: str, version: int) -> QuerySet[ArtifactDownload]:
+    """Every file of a version served through Quorum, newest first: for MANAGE holders (who fetched what)."""
+    row = model_version_get(user, name, version)
+    if not user_can(user, Level.MANAGE, row.model):
+        raise PermissionDenied(
+            f"Listing the downloads of registered model '{name}' needs the MANAGE permission."
+        )
+    return (
+        ArtifactDownload.objects.filter(version=row)
+        .select_related("version__model")
+        .order_by("-started_at", "-id")
+    )

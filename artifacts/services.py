@@ -15,6 +15,7 @@ Reliability contract:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
@@ -29,17 +30,23 @@ from django.utils import timezone
 
 import audit
 import events
-from access.grants import Level, user_can
+from access.grants import Level, grant_rows, user_can
+from accounts.models import Team
 from artifacts import rules
 from artifacts.events import GovernedCopyFinished, ValidationFinished
 from artifacts.models import (
+    ArtifactDownload,
     ArtifactJob,
     ArtifactManifest,
+    DownloadOutcome,
+    DownloadWindow,
     EvidenceState,
     JobKind,
     JobStatus,
     ManifestEntry,
     OutboxMessage,
+    ServedBytesMismatch,
+    SourcePrefix,
 )
 from artifacts.stores import (
     ArtifactStore,
@@ -54,11 +61,20 @@ from artifacts.stores import (
     store_for_uri,
 )
 from audit.models import Action
-from registry.errors import Conflict, NotFound, PermissionDenied
+from registry import tracking
+from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.ports import Companion
 from registry.selectors import registered_models_visible_to
 from registry.services import model_version_for_update, registered_model_for_update
+from registry.sources import (
+    is_local_source,
+    is_registry_copy_source,
+    local_source_path,
+    location_within,
+    locations_overlap,
+    source_validate,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -127,9 +143,14 @@ def validation_rows_new(
 
 
 class ValidationOnRegistration:
-    """The registry's registration port: a version commits with its manifest, validation job and message."""
+    """The registry's registration port: a version commits with its manifest, validation job and message.
+
+    Before any row is written, the version's source must be one its model may register from
+    (`source_admit`): the version's own run, or a prefix allow-listed for the model or its team.
+    """
 
     def companions(self, version: ModelVersion, actor) -> list[Companion]:
+        source_admit(version=version, actor=actor)
         manifest, job, message = validation_rows_new(version=version, actor=actor)
         return [Companion(manifest, "version"), Companion(job, "version"), Companion(message, "job", 1)]
 
@@ -462,6 +483,192 @@ def _validation_record(
     events.publish(ValidationFinished(actor="system", version=version, outcome=outcome, details=details))
 
 
+# --- Where versions may come from (scoped sources, true lineage) -------------------------
+
+
+def _governed_root() -> str:
+    return settings.QUORUM_GOVERNED_STORE or ""
+
+
+def _location_ancestors(location: str) -> list[str]:
+    """`location` and every folder above it, with and without a trailing slash (how sources are spelt)."""
+    scheme, sep, rest = location.partition("://") if "://" in location else ("", "", location)
+    head = f"{scheme}{sep}"
+    parts = [part for part in rest.split("/") if part]
+    absolute = rest.startswith("/")
+    found = []
+    for end in range(len(parts), 0, -1):
+        path = ("/" if absolute else "") + "/".join(parts[:end])
+        found += [f"{head}{path}", f"{head}{path}/"]
+    return found
+
+
+def _other_models_hold(model: RegisteredModel, location: str) -> bool:
+    """Whether a version of another model lives at, inside or above `location`."""
+    candidates = {location, *_location_ancestors(location)}
+    if is_local_source(location):
+        path = local_source_path(location)
+        candidates |= {path, f"file://{path}", *_location_ancestors(path)}
+        below = [f"{path.rstrip('/')}/", f"file://{path.rstrip('/')}/"]
+    else:
+        below = [f"{location.rstrip('/')}/"]
+    query = Q(source__in=candidates) | Q(storage_location__in=candidates)
+    for start in below:
+        query |= Q(source__startswith=start) | Q(storage_location__startswith=start)
+    rows = ModelVersion.objects.exclude(model_id=model.pk).filter(query)
+    return any(
+        locations_overlap(location, row_location)
+        for pair in rows.values_list("source", "storage_location")[:50]
+        for row_location in pair
+        if row_location
+    )
+
+
+def _allow_listed(actor, model: RegisteredModel, location: str) -> str | None:
+    """The model's or its team's allow-listed prefix that holds `location`, if any."""
+    rows = SourcePrefix.objects.filter(
+        Q(model_id=model.pk) | Q(team__group__user__pk=getattr(actor, "pk", None))
+    ).values_list("prefix", "team_id", "team__group__name")
+    teams_on_model: set[str] | None = None
+    for prefix, team_id, team_name in rows:
+        if not location_within(location, prefix):
+            continue
+        if team_id is None:
+            return prefix
+        if teams_on_model is None:
+            # A team's prefix serves its members' registrations into models the team holds a grant on.
+            teams_on_model = {row.team for row in grant_rows([actor.pk], [model.pk]) if row.via == "team"}
+        if team_name in teams_on_model:
+            return prefix
+    return None
+
+
+def source_admit(*, version: ModelVersion, actor) -> rules.SourceAdmission:
+    """Refuse (InvalidParameter, field 'source') a source its model may not register from.
+
+    The confused deputy this stops: Quorum reads sources with its own credentials and serves them to
+    everyone who may read the model, so a source is admitted only inside the artifact location of
+    the run (or logged model) the version names, or below a prefix allow-listed for the model or its
+    team, or an organisation prefix (QUORUM_SOURCE_PREFIXES). Never the governed store; a prefix
+    admission never reaches another model's versions.
+    """
+    source = version.source
+    location = version.storage_location or source
+    copy = is_registry_copy_source(source)
+    try:
+        lineage = None
+        if not copy and not source.startswith(("runs:/", "models:/")):
+            lineage = tracking.lineage_root(run_id=version.run_id, model_id=version.logged_model_id)
+        admission = rules.source_admission(
+            source=source,
+            location=location,
+            run_id=version.run_id,
+            model_id=version.logged_model_id,
+            lineage_root=lineage,
+            is_local=is_local_source(source),
+            is_copy=copy,
+            governed_root="" if copy else _governed_root(),
+            organisation_prefixes=list(settings.QUORUM_SOURCE_PREFIXES),
+            within=location_within,
+        )
+        return admission
+    except rules.SourceRefused as refused:
+        prefix = _allow_listed(actor, version.model, location) if refused.prefix_may_admit else None
+        if prefix is None:
+            raise InvalidParameter(str(refused), field="source")
+    if _other_models_hold(version.model, location):
+        raise InvalidParameter(
+            f"Invalid model version source: '{source}' overlaps the artifacts of another model's "
+            "version; register it from that model, or copy it with models:/<name>/<version>.",
+            field="source",
+        )
+    return rules.SourceAdmission("prefix", prefix)
+
+
+def _prefix_normalized(prefix: object) -> str:
+    if not isinstance(prefix, str) or not prefix.strip() or len(prefix) > 2000:
+        raise InvalidParameter(
+            "A source prefix is a non-empty string of at most 2000 characters.", field="prefix"
+        )
+    prefix = prefix.strip()
+    try:
+        source_validate(prefix, run_id="-", model_id="")
+    except InvalidParameter as exc:
+        raise InvalidParameter(exc.message.replace("model version source", "source prefix"), field="prefix")
+    try:
+        rules.source_prefix_checked(prefix, governed_root=_governed_root(), within=locations_overlap)
+    except rules.SourceRefused as exc:
+        raise InvalidParameter(str(exc), field="prefix")
+    return prefix
+
+
+@transaction.atomic
+def source_prefix_add(*, actor, name: str, prefix: str, reason: str = "") -> SourcePrefix:
+    """Allow-list a prefix for a model's sources (MANAGE on the model); audited."""
+    model = registered_model_for_update(actor, name, Level.MANAGE, "Allow-listing a source prefix")
+    prefix = _prefix_normalized(prefix)
+    if not actor.is_superuser and _other_models_hold(model, prefix):
+        raise InvalidParameter(
+            f"Source prefix '{prefix}' overlaps the artifacts of another model's versions; only a "
+            "superuser may allow-list it.",
+            field="prefix",
+        )
+    row, created = SourcePrefix.objects.get_or_create(
+        model=model, prefix=prefix, defaults={"created_by": actor, "reason": str(reason or "")[:2000]}
+    )
+    if created:
+        audit.record(
+            actor=actor,
+            action=Action.POLICY_CHANGED,
+            target=model,
+            model_name=model.name,
+            before=None,
+            after={"source_prefix": prefix, "allowed": True, "reason": row.reason},
+        )
+    return row
+
+
+@transaction.atomic
+def source_prefix_remove(*, actor, name: str, prefix_id: int) -> None:
+    model = registered_model_for_update(actor, name, Level.MANAGE, "Removing a source prefix")
+    row = SourcePrefix.objects.filter(model=model, pk=prefix_id).first()
+    if row is None:
+        raise NotFound(f"Source prefix {prefix_id} of registered model '{name}' not found")
+    row.delete()
+    audit.record(
+        actor=actor,
+        action=Action.POLICY_CHANGED,
+        target=model,
+        model_name=model.name,
+        before={"source_prefix": row.prefix, "allowed": True},
+        after={"source_prefix": row.prefix, "allowed": False},
+    )
+
+
+@transaction.atomic
+def team_source_prefix_add(*, actor, team_name: str, prefix: str, reason: str = "") -> SourcePrefix:
+    """Allow-list a prefix for a team's members' registrations into the team's models (superusers only)."""
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied("Allow-listing a source prefix for a team needs a superuser.")
+    team = Team.objects.filter(group__name=team_name).first()
+    if team is None:
+        raise NotFound(f"Team '{team_name}' not found")
+    prefix = _prefix_normalized(prefix)
+    row, created = SourcePrefix.objects.get_or_create(
+        team=team, prefix=prefix, defaults={"created_by": actor, "reason": str(reason or "")[:2000]}
+    )
+    if created:
+        audit.record(
+            actor=actor,
+            action=Action.TEAM_CHANGED,
+            target_type="team",
+            target_id=team.pk,
+            target_name=team_name,
+            after={"source_prefix": prefix, "allowed": True, "reason": row.reason},
+        )
+    return row
+
+
 # --- Governed copy ---------------------------------------------------------------------
 
 
@@ -699,8 +906,10 @@ def version_evidence(version: ModelVersion) -> dict:
         return {"artifact_digest": None, "validated": False, "validation_state": "none"}
     return {
         "artifact_digest": manifest.digest or None,
-        "validated": manifest.state == EvidenceState.VALIDATED,
+        # Bytes that no longer match what was validated count as not validated (issue 19).
+        "validated": manifest.state == EvidenceState.VALIDATED and manifest.tampered_at is None,
         "validation_state": manifest.state,
+        "tampered_at": manifest.tampered_at.isoformat() if manifest.tampered_at else None,
         "validation_message": manifest.message,
         "object_count": manifest.object_count,
         "total_bytes": manifest.total_bytes,
@@ -804,3 +1013,203 @@ def artifact_job_retry(*, actor, job_id: int) -> ArtifactJob:
             after={"artifact_job": "governed copy retried", "job": job.pk},
         )
     return job
+
+
+# --- Serving: the bytes the proxy sends are the bytes that were validated (issue 19) ---------
+
+SERVE_CHUNK_BYTES = 1024 * 1024
+
+
+class ServedBytesChanged(Exception):
+    """Bytes read to serve a file did not match its manifest: the transfer is aborted, the version marked."""
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """A version Quorum serves: validated, not marked, read from its governed copy when it has one."""
+
+    version: ModelVersion
+    manifest: ArtifactManifest
+    location: str
+
+
+def version_served(version: ModelVersion) -> ServedVersion:
+    """What the proxy may serve of `version`; Conflict when it serves nothing (and why)."""
+    manifest = ArtifactManifest.objects.filter(version=version).first()
+    label = f"Version {version.version} of '{version.model.name}'"
+    if manifest is None or manifest.state != EvidenceState.VALIDATED:
+        state = manifest.get_state_display().lower() if manifest else "never validated"
+        raise Conflict(
+            f"{label} has no validated artifacts ({state}); Quorum serves only artifacts that passed "
+            "validation."
+        )
+    if manifest.tampered_at is not None:
+        raise Conflict(
+            f"{label} is served no more: on {manifest.tampered_at:%Y-%m-%d %H:%M} UTC bytes read from its "
+            "storage did not match its validated manifest. Register the current artifacts as a new version."
+        )
+    return ServedVersion(
+        version=version, manifest=manifest, location=manifest.governed_location or manifest.source_location
+    )
+
+
+def served_listing(served: ServedVersion, relpath: str) -> list[tuple[str, bool, int | None]]:
+    """The direct children of `relpath` among the manifest's files (never what else the folder holds)."""
+    prefix = f"{relpath}/" if relpath else ""
+    children: dict[str, tuple[bool, int | None]] = {}
+    rows = served.manifest.entries.order_by("path").values_list("path", "size")
+    if prefix:
+        rows = rows.filter(path__startswith=prefix)
+    for path, size in rows.iterator():
+        name, _, rest = path[len(prefix) :].partition("/")
+        children[name] = (True, None) if rest else (False, size)
+    return [(name, is_dir, size) for name, (is_dir, size) in sorted(children.items())]
+
+
+def served_entry(served: ServedVersion, relpath: str) -> ManifestEntry:
+    """The manifest's entry for a file path; NotFound for anything the manifest does not list."""
+    entry = served.manifest.entries.filter(path=relpath).first() if relpath else None
+    if entry is None:
+        raise NotFound(f"Artifact '{relpath}' not found.")
+    return entry
+
+
+def served_bytes(
+    served: ServedVersion, entry: ManifestEntry, stream, *, actor, download_id: int | None
+) -> Iterator[bytes]:
+    """Stream a file, checking it against its manifest digest as it goes.
+
+    The last chunk is held back until the whole file matched, so a changed file never reaches the
+    client complete: on a mismatch the transfer is aborted (the client sees a short body against the
+    Content-Length it was promised), the version is marked and the mismatch audited.
+    """
+    digest = hashlib.sha256()
+    read = sent = 0
+    held: bytes | None = None
+    outcome = DownloadOutcome.INTERRUPTED
+    try:
+        while chunk := stream.read(SERVE_CHUNK_BYTES):
+            read += len(chunk)
+            digest.update(chunk)
+            if read > entry.size:
+                break
+            if held is not None:
+                yield held
+                sent += len(held)
+            held = chunk
+        actual = digest.hexdigest()
+        if read != entry.size or actual != entry.sha256:
+            outcome = DownloadOutcome.ABORTED
+            served_bytes_mismatch_record(
+                served=served, entry=entry, actual_sha256=actual, read_size=read, actor=actor
+            )
+            raise ServedBytesChanged(
+                f"'{entry.path}' of version {served.version.version} of '{served.version.model.name}' does "
+                "not match its validated manifest; the transfer was aborted."
+            )
+        if held is not None:
+            yield held
+            sent += len(held)
+        outcome = DownloadOutcome.COMPLETED
+    finally:
+        with contextlib.suppress(Exception):
+            stream.close()
+        if download_id is not None:
+            ArtifactDownload.objects.filter(pk=download_id).update(
+                bytes_sent=sent, outcome=outcome, finished_at=timezone.now()
+            )
+
+
+@transaction.atomic
+def served_bytes_mismatch_record(
+    *, served: ServedVersion, entry: ManifestEntry, actual_sha256: str, read_size: int, actor
+) -> None:
+    """Mark the version (it is served no more) and audit what was read instead of what was validated."""
+    manifest = ArtifactManifest.objects.select_for_update().get(pk=served.manifest.pk)
+    now = timezone.now()
+    if manifest.tampered_at is None:
+        manifest.tampered_at = now
+        manifest.save(update_fields=["tampered_at"])
+    ServedBytesMismatch.objects.create(
+        manifest=manifest,
+        path=entry.path,
+        expected_sha256=entry.sha256,
+        actual_sha256=actual_sha256,
+        expected_size=entry.size,
+        read_size=read_size,
+        detected_for=actor if getattr(actor, "is_authenticated", False) else None,
+    )
+    version = served.version
+    audit.record(
+        actor="system",
+        action=Action.ARTIFACTS_FAILED,
+        target=version,
+        model_name=version.model.name,
+        version=version.version,
+        after={
+            "stage": "served bytes",
+            "path": entry.path,
+            "served_from": served.location,
+            "expected_sha256": entry.sha256,
+            "read_sha256": actual_sha256,
+            "expected_bytes": entry.size,
+            "read_bytes": read_size,
+            "requested_by": getattr(actor, "username", "") or "",
+            "reason": "the stored bytes changed after validation; the version is served no more",
+        },
+    )
+
+
+@transaction.atomic
+def download_start(*, actor, served: ServedVersion, path: str) -> int:
+    """Record one file served to `actor`; the first of a (user, version, hour) writes the audit event."""
+    now = timezone.now()
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    version = served.version
+    row = ArtifactDownload.objects.create(
+        version=version,
+        user=user,
+        username=getattr(user, "username", "") or "anonymous",
+        path=path,
+        served_from=served.location,
+    )
+    window, created = DownloadWindow.objects.get_or_create(
+        version=version, user=user, hour=now.replace(minute=0, second=0, microsecond=0)
+    )
+    DownloadWindow.objects.filter(pk=window.pk).update(files=F("files") + 1)
+    if created:
+        audit.record(
+            actor=actor,
+            action=Action.ARTIFACTS_DOWNLOADED,
+            target=version,
+            model_name=version.model.name,
+            version=version.version,
+            after={
+                "hour": window.hour.isoformat(),
+                "first_file": path,
+                "served_from": "governed copy" if served.manifest.governed_location else "source",
+                "location": served.location,
+                "digest": served.manifest.digest,
+                "note": "one event per user, version and hour; every file is in the downloads table",
+            },
+        )
+    return row.pk
+
+
+@transaction.atomic
+def team_source_prefix_remove(*, actor, prefix_id: int) -> None:
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied("Removing a team's source prefix needs a superuser.")
+    row = SourcePrefix.objects.select_related("team__group").filter(pk=prefix_id, team__isnull=False).first()
+    if row is None:
+        raise NotFound(f"Team source prefix {prefix_id} not found")
+    row.delete()
+    audit.record(
+        actor=actor,
+        action=Action.TEAM_CHANGED,
+        target_type="team",
+        target_id=row.team_id,
+        target_name=row.team.name,
+        before={"source_prefix": row.prefix, "allowed": True},
+        after={"source_prefix": row.prefix, "allowed": False},
+    )

@@ -16,4 +16,15 @@ urlpatterns = [
         api.VersionGovernedCopyView.as_view(),
         name="version-governed-copy",
     ),
+    path(
+        "models/<str:name>/versions/<int:version>/downloads",
+        api.VersionDownloadListView.as_view(),
+        name="version-downloads",
+    ),
+    path("models/<str:name>/source-prefixes", api.SourcePrefixListView.as_view(), name="source-prefix-list"),
+    path(
+        "models/<str:name>/source-prefixes/<int:prefix_id>",
+        api.SourcePrefixDetailView.as_view(),
+        name="source-prefix-detail",
+    ),
 ]

@@ -418,3 +418,8 @@ QUORUM_TOKEN_DEFAULT_DAYS = int(os.environ.get("QUORUM_TOKEN_DEFAULT_DAYS", "90"
 QUORUM_TOKEN_MAX_DAYS = int(os.environ.get("QUORUM_TOKEN_MAX_DAYS", "365"))
 if not 1 <= QUORUM_TOKEN_DEFAULT_DAYS <= QUORUM_TOKEN_MAX_DAYS:
     raise ImproperlyConfigured("QUORUM_TOKEN_DEFAULT_DAYS must be between 1 and QUORUM_TOKEN_MAX_DAYS.")
+
+# --- Sources and served bytes (artifacts; issue 19) ---
+# Organisation-wide source prefixes every model may register from (a bucket all teams share by
+# design). Per-model and per-team prefixes live in the database (/api/v1/models/<name>/source-prefixes).
+QUORUM_SOURCE_PREFIXES = env_list("QUORUM_SOURCE_PREFIXES", "")

@@ -346,6 +346,16 @@ def model_version_create(
         # transaction: a slow tracking server must not hold the write lock.
         if registered_models_allowed(actor, Level.EDIT).filter(name=name).exists():
             storage_location = _source_location(actor, source)
+    elif (
+        (run_id or model_id)
+        and isinstance(run_id, str)
+        and isinstance(model_id, str)
+        and tracking.tracking_uri()
+    ):
+        # The source check (artifacts, under the write lock) asks where this run's artifacts are:
+        # asked here first, outside the lock, so a slow tracking server holds no one up.
+        if registered_models_allowed(actor, Level.EDIT).filter(name=name).exists():
+            tracking.lineage_root_prefetch(run_id=run_id, model_id=model_id)
     return _model_version_create(
         actor=actor,
         name=name,

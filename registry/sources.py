@@ -73,6 +73,52 @@ def _local_path_allowed(path: str, source: str) -> str:
     )
 
 
+def is_local_source(source: str) -> bool:
+    """A plain path or a file: URI (Quorum reads it from its own disk)."""
+    return urlparse(source).scheme.lower() in ("", "file")
+
+
+def local_source_path(source: str) -> str:
+    """The absolute, normalized path a local source names."""
+    parsed = urlparse(source)
+    raw = parsed.path if parsed.scheme.lower() == "file" else source
+    return posixpath.normpath(_fully_unquoted(raw))
+
+
+def _uri_parts(uri: str) -> tuple[str, str, tuple[str, ...]]:
+    parsed = urlparse(uri)
+    parts = tuple(_fully_unquoted(part) for part in parsed.path.split("/") if part not in ("", "."))
+    return parsed.scheme.lower(), parsed.netloc.lower(), parts
+
+
+def location_within(location: str, root: str) -> bool:
+    """Whether `location` is `root` or lies below it (by path segments, never by string prefix).
+
+    Local locations compare where symlinks really lead, as MLflow does for local run folders.
+    """
+    if not location or not root:
+        return False
+    if is_local_source(location) and is_local_source(root):
+        real = Path(os.path.realpath(local_source_path(location)))
+        real_root = Path(os.path.realpath(local_source_path(root)))
+        return real == real_root or real_root in real.parents
+    scheme, authority, parts = _uri_parts(location)
+    root_scheme, root_authority, root_parts = _uri_parts(root)
+    if scheme in ("s3", "s3a") and root_scheme in ("s3", "s3a"):
+        scheme = root_scheme = "s3"
+    return (
+        scheme == root_scheme
+        and authority == root_authority
+        and bool(root_authority or root_parts)
+        and parts[: len(root_parts)] == root_parts
+    )
+
+
+def locations_overlap(first: str, second: str) -> bool:
+    """Whether one location contains the other."""
+    return location_within(first, second) or location_within(second, first)
+
+
 def is_registry_copy_source(source: str) -> bool:
     """`models:/<name>/<version>` or `models:/<name>@<alias>`: what MlflowClient.copy_model_version sends."""
     from registry.uris import parse_model_uri
@@ -133,6 +179,20 @@ def source_validate(source: object, *, run_id: str = "", model_id: str = "") -> 
             )
         return source
     if scheme == "mlflow-artifacts":
+        if parsed.netloc:
+            # MLflow resolves the host against its own tracking server; a stored host would send
+            # readers (and Quorum) to whatever server the registering client named.
+            raise InvalidParameter(
+                f"Invalid model version source: '{source}'. mlflow-artifacts URIs may not name a host: "
+                "use mlflow-artifacts:/<path>, relative to the tracking server.",
+                field="source",
+            )
+        if not run_id and not model_id:
+            raise InvalidParameter(
+                f"Invalid model version source: '{source}'. The run_id request parameter must "
+                "identify the run that contains the source.",
+                field="source",
+            )
         return source
     if scheme == "file":
         if parsed.netloc not in ("", "localhost"):

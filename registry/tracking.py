@@ -12,6 +12,8 @@ point elsewhere.
 
 import posixpath
 import re
+import threading
+from collections import OrderedDict
 from urllib.parse import quote, urlparse
 
 import requests
@@ -20,6 +22,10 @@ from django.conf import settings
 from registry.errors import InvalidParameter, RegistryError
 
 TIMEOUT_SECONDS = 10
+# Run and logged-model artifact locations never change in MLflow, so they are kept per process.
+LINEAGE_CACHE_SIZE = 4096
+_lineage_cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+_lineage_lock = threading.Lock()
 ARTIFACTS_PROXY_PATH = "/api/2.0/mlflow-artifacts/artifacts"
 
 
@@ -148,3 +154,38 @@ def source_resolve(source: str) -> str:
     if logged:
         return _logged_model_artifact_uri(base, logged.group(1))
     return ""
+
+
+def lineage_root(*, run_id: str = "", model_id: str = "") -> str | None:
+    """The artifact location of the run (or MLflow 3 logged model) a version names, or None.
+
+    None: no run or model is named, or no tracking server is configured to ask. An unknown run
+    or model is an InvalidParameter naming only its id. `mlflow-artifacts:` locations come back
+    as the server reported them (relative to it), like the sources clients send.
+    """
+    base = tracking_uri()
+    if not base or not (run_id or model_id):
+        return None
+    key = (base, run_id, model_id)
+    with _lineage_lock:
+        cached = _lineage_cache.get(key)
+        if cached is not None:
+            _lineage_cache.move_to_end(key)
+            return cached
+    if model_id:
+        location = _logged_model_artifact_uri(base, model_id)
+    else:
+        location = _run_info(base, run_id)["artifact_uri"]
+    with _lineage_lock:
+        _lineage_cache[key] = location
+        while len(_lineage_cache) > LINEAGE_CACHE_SIZE:
+            _lineage_cache.popitem(last=False)
+    return location
+
+
+def lineage_root_prefetch(*, run_id: str = "", model_id: str = "") -> None:
+    """Ask for a lineage root ahead of the write lock; any error is raised again when it is needed."""
+    try:
+        lineage_root(run_id=run_id, model_id=model_id)
+    except RegistryError:
+        pass

@@ -83,3 +83,21 @@ def _public_url_of_the_live_server(request):
     settings = request.getfixturevalue("settings")
     settings.QUORUM_PUBLIC_URL = request.getfixturevalue("live_server").url
     yield
+
+
+# --- Sources and served bytes (issue 19) ---
+# Placeholder buckets nothing stores anything in: the tests that only need *a* source register from
+# them, organisation-wide, as before sources were scoped. Tests of the scope itself use real folders
+# and buckets (tests/artifacts/test_sources_scoped.py).
+PLACEHOLDER_SOURCE_PREFIXES = [
+    "s3://bucket/",
+    "s3://b/",
+    "s3://bench-models/",
+    "s3://models/",
+    "gs://bucket/",
+]
+
+
+@pytest.fixture(autouse=True)
+def _placeholder_sources_open(settings) -> None:
+    settings.QUORUM_SOURCE_PREFIXES = PLACEHOLDER_SOURCE_PREFIXES

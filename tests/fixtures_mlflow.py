@@ -146,6 +146,9 @@ def artifact_root(tmp_path, settings):
     root.mkdir()
     settings.QUORUM_ARTIFACT_ROOT = root
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [root]
+    # Opened organisation-wide as well: the tests using this folder are about validation, copies and
+    # the proxy, not about where a model may register from (tests/artifacts/test_sources_scoped.py).
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(root)]
     return root
 
 

@@ -51,6 +51,7 @@ def local_artifact_store(settings, tmp_path) -> Path:
     """Local sources under tmp_path are allowed; the governed store is a folder beside them."""
     settings.QUORUM_ARTIFACT_ROOT = tmp_path
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(tmp_path)]  # not a scope test
     settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
     return tmp_path
 

@@ -170,10 +170,16 @@ def fraud_with_local_artifacts(access_cast, settings, tmp_path):
 
     settings.QUORUM_ARTIFACT_ROOT = tmp_path
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(tmp_path)]  # not a scope test
     folder = tmp_path / "fraud" / "3"
     folder.mkdir(parents=True)
     (folder / "MLmodel").write_text("artifact_path: model\nflavors:\n  python_function: {}\n")
     registry.model_version_create(actor=access_cast.manager, name="fraud", source=str(folder))
+    # Validated: the proxy serves only versions that passed validation (issue 19; a pending version was
+    # served before, which these rows' 200s relied on).
+    from tests.fixtures_workflow import pipeline_run_queued
+
+    pipeline_run_queued()
     return access_cast
 
 

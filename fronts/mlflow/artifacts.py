@@ -1,17 +1,17 @@
-"""Read-only MLflow artifact proxy over the artifacts of versions Quorum knows about.
+"""Read-only MLflow artifact proxy over the validated artifacts of versions Quorum knows about.
 
 Proxy namespace (what `mlflow-artifacts:/<path>` and `/api/2.0/mlflow-artifacts/artifacts/<path>` mean):
 
-    quorum-models/<model name>/<version>/<file path inside the version's location>
+    quorum-models/<model name>/<version>/<file path inside the version's manifest>
 
 A path names a registered version, never a place on disk or in a bucket, so the caller must be
-able to READ that model (hidden == missing, 404) and can only reach files inside that version's
-location (storage_location, else source). Locations served: local directories under
-QUORUM_ALLOWED_LOCAL_ROOTS or the local governed store (plain paths or file://), and s3://
-prefixes through artifacts' S3 client (QUORUM_S3_* settings, else AWS_*).
-
-The readers are deliberately small (directory listing + open, symlinks kept inside the version);
-artifacts.stores lists recursively, which a per-directory listing would repeat.
+able to READ that model (hidden == missing, 404). Only versions that passed validation are served
+(artifacts.services.version_served), and only the files of their manifest: listings come from the
+manifest, not from the folder, and each file is checked against its manifest digest as it streams
+(a mismatch aborts the transfer and marks the version). A version with a governed copy is served
+from it. Every file served is recorded (who, which version's file, when) and audited once per user,
+version and hour. Locations read: local directories under QUORUM_ALLOWED_LOCAL_ROOTS or the local
+governed store (plain paths or file://), and s3:// prefixes through artifacts' S3 client.
 """
 
 import mimetypes
@@ -30,6 +30,10 @@ from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.models import User
+from artifacts import services as artifact_services
+from artifacts.models import EvidenceState
+from artifacts.selectors import version_manifest
+from artifacts.services import ServedVersion
 from config.client import public_url
 from fronts.mlflow.transport import Params, run_endpoint
 from registry import selectors, tracking
@@ -42,8 +46,8 @@ LIST_LIMIT = 10_000
 
 
 class ArtifactReader(Protocol):
-    def list(self, relpath: str) -> list[tuple[str, bool, int | None]]:
-        """Direct children of `relpath` as (name, is_dir, size); empty when it is no directory."""
+    """Opens a version's files. Listings come from the manifest, never from the folder or bucket
+    (a folder may hold links leading out, or files added after validation)."""
 
     def open(self, relpath: str) -> BinaryIO:
         """The file at `relpath`; NotFound when there is none."""
@@ -108,16 +112,6 @@ class LocalReader:
             raise NotFound(f"Artifact '{relpath}' not found.")
         return target
 
-    def list(self, relpath: str) -> list[tuple[str, bool, int | None]]:
-        target = self._path(relpath)
-        if not target.is_dir():
-            return []
-        entries = []
-        for entry in sorted(os.scandir(target), key=lambda e: e.name)[:LIST_LIMIT]:
-            is_dir = entry.is_dir()
-            entries.append((entry.name, is_dir, None if is_dir else entry.stat().st_size))
-        return entries
-
     def open(self, relpath: str) -> BinaryIO:
         target = self._path(relpath)
         if not target.is_file():
@@ -163,23 +157,6 @@ class S3Reader:
     def _key(self, relpath: str) -> str:
         return "/".join(p for p in (self.prefix, relpath) if p)
 
-    def list(self, relpath: str) -> list[tuple[str, bool, int | None]]:
-        base = self._key(relpath)
-        prefix = f"{base}/" if base else ""
-        entries: list[tuple[str, bool, int | None]] = []
-        with _s3_errors(relpath):
-            paginator = self._client().get_paginator("list_objects_v2")
-            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
-                for common in page.get("CommonPrefixes", []):
-                    entries.append((common["Prefix"][len(prefix) :].rstrip("/"), True, None))
-                for obj in page.get("Contents", []):
-                    name = obj["Key"][len(prefix) :]
-                    if name:
-                        entries.append((name, False, obj["Size"]))
-                if len(entries) >= LIST_LIMIT:
-                    break
-        return sorted(entries)[:LIST_LIMIT]
-
     def open(self, relpath: str) -> BinaryIO:
         if not relpath:
             raise NotFound("Artifact '' is not a file.")
@@ -203,17 +180,31 @@ def version_location(version: ModelVersion) -> str:
 
 
 def download_uri(request: HttpRequest, version: ModelVersion) -> str:
-    """What get-download-uri answers: the stored location, or the proxy URL for a local one.
+    """What get-download-uri answers: a governed copy's location, else the proxy URL where Quorum serves.
 
-    A path on Quorum's disk means nothing to a remote client, so local locations are answered
-    with the absolute proxy URL of the version (HttpArtifactRepository downloads it through
-    Quorum with the client's own MLflow credentials, whatever its tracking URI).
+    A path on Quorum's disk means nothing to a remote client, and an object-store location would
+    hand out whatever it holds now: versions Quorum reads are answered with the absolute proxy URL
+    of the version (HttpArtifactRepository downloads it through Quorum with the client's own MLflow
+    credentials), where every byte is checked against the manifest. A governed copy is write-once and
+    answered as it is; a location Quorum does not read is answered as stored.
     """
     location = version_location(version)
-    if urlparse(location).scheme == "mlflow-artifacts" and tracking.tracking_uri():
-        # Relative to Quorum's tracking server, not to whatever tracking URI the client has.
-        return tracking.absolute_location(location, tracking.tracking_uri())
-    if _local_root(location) is None:
+    manifest = version_manifest(version)
+    if (
+        manifest is not None
+        and manifest.governed_location
+        and _local_root(manifest.governed_location) is None
+    ):
+        return manifest.governed_location
+    proxied = _local_root(location) is not None or (
+        manifest is not None
+        and manifest.state in (EvidenceState.VALIDATED, EvidenceState.FAILED)
+        and reader_for(location) is not None
+    )
+    if not proxied:
+        if urlparse(location).scheme == "mlflow-artifacts" and tracking.tracking_uri():
+            # Relative to Quorum's tracking server, not to whatever tracking URI the client has.
+            return tracking.absolute_location(location, tracking.tracking_uri())
         return location
     path = f"{NAMESPACE}/{quote(version.model.name, safe='')}/{version.version}"
     # From QUORUM_PUBLIC_URL: the Host header is the client's to choose (issue 20).
@@ -223,7 +214,7 @@ def download_uri(request: HttpRequest, version: ModelVersion) -> str:
 # --- Namespace resolution -----------------------------------------------------------------
 
 
-def _resolve(user: User, relpath: str) -> tuple[ModelVersion, ArtifactReader, str]:
+def _resolve(user: User, relpath: str) -> tuple[ServedVersion, ArtifactReader, str]:
     parts = relpath.split("/")
     if len(parts) < 3 or parts[0] != NAMESPACE:
         raise NotFound(f"No artifact at '{relpath}': paths are {NAMESPACE}/<model>/<version>/<file>.")
@@ -231,13 +222,17 @@ def _resolve(user: User, relpath: str) -> tuple[ModelVersion, ArtifactReader, st
         raise NotFound(f"No artifact at '{relpath}': '{parts[2]}' is not a version number.")
     number = int(parts[2])
     version = selectors.model_version_get(user, parts[1], number)
-    reader = reader_for(version_location(version))
-    if reader is None:
+    manifest = version_manifest(version)
+    location = (manifest and (manifest.governed_location or manifest.source_location)) or version_location(
+        version
+    )
+    if reader_for(location) is None:
         raise NotFound(
             f"The artifacts of '{parts[1]}' version {number} are not served by Quorum; "
             "use the version's download URI directly."
         )
-    return version, reader, "/".join(parts[3:])
+    served = artifact_services.version_served(version)
+    return served, reader_for(served.location), "/".join(parts[3:])
 
 
 def _listing(user: User, relpath: str) -> list[tuple[str, bool, int | None]]:
@@ -253,8 +248,8 @@ def _listing(user: User, relpath: str) -> list[tuple[str, bool, int | None]]:
         model = selectors.registered_model_get(user, parts[1])
         numbers = model.versions.order_by("version").values_list("version", flat=True)
         return [(str(n), True, None) for n in numbers[:LIST_LIMIT]]
-    _version, reader, inner = _resolve(user, relpath)
-    return reader.list(inner)
+    served, _reader, inner = _resolve(user, relpath)
+    return artifact_services.served_listing(served, inner)[:LIST_LIMIT]
 
 
 def artifacts_list(request: HttpRequest, user: User, p: Params) -> dict:
@@ -268,23 +263,20 @@ def artifacts_list(request: HttpRequest, user: User, p: Params) -> dict:
     return {"files": files} if files else {}
 
 
-def _iterate(stream: BinaryIO, chunk: int = 1024 * 1024) -> Iterator[bytes]:
-    try:
-        while data := stream.read(chunk):
-            yield data
-    finally:
-        stream.close()
-
-
 def artifact_download(request: HttpRequest, user: User, p: Params, artifact_path: str) -> HttpResponseBase:
     relpath = safe_relpath(artifact_path)
-    _version, reader, inner = _resolve(user, relpath)
+    served, reader, inner = _resolve(user, relpath)
+    entry = artifact_services.served_entry(served, inner)
     stream = reader.open(inner)
+    download_id = artifact_services.download_start(actor=user, served=served, path=inner)
+    body = artifact_services.served_bytes(served, entry, stream, actor=user, download_id=download_id)
     content_type = mimetypes.guess_type(inner)[0] or "application/octet-stream"
-    filename = posixpath.basename(inner)
-    # Local files stream with their size; object-store bodies are read in chunks and closed after.
-    body = stream if isinstance(reader, LocalReader) else _iterate(stream)
-    return FileResponse(body, content_type=content_type, as_attachment=True, filename=filename)
+    response = FileResponse(
+        body, content_type=content_type, as_attachment=True, filename=posixpath.basename(inner)
+    )
+    # The promised length: a transfer aborted on a digest mismatch arrives short, and clients fail it.
+    response["Content-Length"] = str(entry.size)
+    return response
 
 
 READ_ONLY = frozenset({"GET"})

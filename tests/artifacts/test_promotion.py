@@ -20,6 +20,8 @@ def promotable(cast, tmp_path, settings):
     from registry import services
 
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(tmp_path)]  # not a scope test
     settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
     files = model_files()
     folder = write_tree(tmp_path / "runs/1/model", files)

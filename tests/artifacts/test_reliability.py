@@ -17,6 +17,7 @@ from tests.fixtures_pipeline import celery_use_broker, free_port
 @pytest.fixture
 def model_with_version(cast, tmp_path, settings, django_capture_on_commit_callbacks):
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(tmp_path)]  # not a scope test
     registry_services.registered_model_create(actor=cast.owner, name="fraud")
     with django_capture_on_commit_callbacks(execute=False):  # leave the validation job queued
         return registry_services.model_version_create(
@@ -50,6 +51,7 @@ def test_finished_jobs_are_never_run_again(model_with_version):
 @pytest.mark.django_db(transaction=True)
 def test_a_broker_outage_keeps_the_work_in_the_outbox_until_the_sweep(cast, tmp_path, settings):
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(tmp_path)]  # not a scope test
     registry_services.registered_model_create(actor=cast.owner, name="fraud")
     dead_broker = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     celery_use_broker(dead_broker, "quorum-test-dead")

@@ -17,6 +17,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def artifact_root(tmp_path, settings):
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(tmp_path)]  # not a scope test
     settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
     return tmp_path
 
@@ -105,6 +106,9 @@ def test_s3_source_validates_and_copies_server_side_to_governed_s3(moto_env, own
     settings.QUORUM_GOVERNED_STORE = f"s3://{governed_bucket}/"
     files = model_files(big_bytes=6 * 1024**2)
     source = upload_tree(client, moto_env.bucket("runs"), "exp/1/model", files)
+    # Sources are scoped (issue 19): an object-store folder is allow-listed for the model first.
+    allowed = owner_api.post("/api/v1/models/fraud/source-prefixes", {"prefix": source}, format="json")
+    assert allowed.status_code == 201, allowed.content
     assert register(owner_api, source)["status"] == "READY"
 
     call_command("artifacts_governed_copy", "fraud", "1", "--as-user", "owner")

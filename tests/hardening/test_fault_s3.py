@@ -99,6 +99,9 @@ def test_s3_down_during_a_copy_fails_clearly_and_a_retry_succeeds_once_it_is_bac
     source = upload_tree(moto_s3.client(), moto_s3.bucket("runs"), "m", files)
     api = client_for(cast.owner)
     assert api.post("/api/v1/models", {"name": "fraud"}, format="json").status_code == 201
+    # Sources are scoped (issue 19): the model's owner allow-lists the run bucket's folder first.
+    allowed = api.post("/api/v1/models/fraud/source-prefixes", {"prefix": source}, format="json")
+    assert allowed.status_code == 201, allowed.content
     created = api.post("/api/v1/models/fraud/versions", {"source": source}, format="json").json()
     assert created["status"] == "READY", created
 

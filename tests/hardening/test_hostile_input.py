@@ -579,6 +579,7 @@ def test_a_source_folder_swapped_for_a_symlink_after_registration_is_not_copied(
     (outside / "id_rsa").write_text("-----BEGIN PRIVATE KEY-----\n")
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [root]
     settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(root)]  # not a scope test
     api = client_for(cast.owner)
     assert api.post(f"{NATIVE}/models", {"name": "fraud"}, format="json").status_code == 201
     with django_capture_on_commit_callbacks(execute=True):

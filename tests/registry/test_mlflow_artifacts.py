@@ -15,16 +15,23 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords", "
 PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 
 
+# A valid MLmodel: the proxy serves only validated versions (issue 19). Until then this fixture's
+# MLmodel declared no flavors, failed validation, and was served all the same: that was the hole.
+MLMODEL = "flavors:\n  python_function: {}\n"
+
+
 @pytest.fixture
-def local_version(cast, artifact_root):
-    """'fraud' v1 stored on Quorum's disk: MLmodel, model.pkl and a nested folder."""
+def local_version(cast, artifact_root, celery_in_process, django_capture_on_commit_callbacks):
+    """'fraud' v1 stored on Quorum's disk and validated: MLmodel, model.pkl and a nested folder."""
     folder = artifact_root / "fraud" / "1"
     (folder / "nested").mkdir(parents=True)
-    (folder / "MLmodel").write_text("flavors: {}\n")
+    (folder / "MLmodel").write_text(MLMODEL)
     (folder / "model.pkl").write_bytes(b"\x80\x04binary")
     (folder / "nested" / "notes.txt").write_text("hello")
     services.registered_model_create(actor=cast.owner, name="fraud")
-    services.model_version_create(actor=cast.owner, name="fraud", source=str(folder))
+    with django_capture_on_commit_callbacks(execute=True):  # validation runs after commit
+        services.model_version_create(actor=cast.owner, name="fraud", source=str(folder))
+    assert ModelVersion.objects.get(model__name="fraud").status == "READY"
     return folder
 
 
@@ -39,7 +46,7 @@ def test_lists_the_namespace_down_to_files(cast, mlflow_as, local_version):
     assert _files(api.get(PROXY, {"path": "quorum-models"})) == [("fraud", True, None)]
     assert _files(api.get(PROXY, {"path": "quorum-models/fraud"})) == [("1", True, None)]
     assert _files(api.get(PROXY, {"path": "quorum-models/fraud/1"})) == [
-        ("MLmodel", False, 12),
+        ("MLmodel", False, len(MLMODEL)),
         ("model.pkl", False, 8),
         ("nested", True, None),
     ]
@@ -125,10 +132,12 @@ def test_the_proxy_is_read_only(cast, mlflow_as, local_version):
     for method in ("PUT", "DELETE"):
         response = api.call(method, f"{PROXY}/quorum-models/fraud/1/MLmodel", {})
         assert response.status_code == 405
-    assert (local_version / "MLmodel").read_text() == "flavors: {}\n"
+    assert (local_version / "MLmodel").read_text() == MLMODEL
 
 
-def test_serves_s3_locations(cast, mlflow_as, monkeypatch, settings):
+def test_serves_s3_locations(
+    cast, mlflow_as, monkeypatch, settings, celery_in_process, django_capture_on_commit_callbacks
+):
     import boto3
     from moto import mock_aws
 
@@ -141,23 +150,25 @@ def test_serves_s3_locations(cast, mlflow_as, monkeypatch, settings):
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="models")
-        s3.put_object(Bucket="models", Key="churn/3/MLmodel", Body=b"flavors: {}\n")
+        s3.put_object(Bucket="models", Key="churn/3/MLmodel", Body=MLMODEL.encode())
         s3.put_object(Bucket="models", Key="churn/3/data/model.pkl", Body=b"pickle")
         s3.put_object(Bucket="models", Key="churn/30/other", Body=b"not this version")
         services.registered_model_create(actor=cast.owner, name="churn")
-        services.model_version_create(actor=cast.owner, name="churn", source="s3://models/churn/3")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.model_version_create(actor=cast.owner, name="churn", source="s3://models/churn/3")
         api = mlflow_as(cast.owner)
         assert _files(api.get(PROXY, {"path": "quorum-models/churn/1"})) == [
-            ("MLmodel", False, 12),
+            ("MLmodel", False, len(MLMODEL)),
             ("data", True, None),
         ]
         assert _files(api.get(PROXY, {"path": "quorum-models/churn/1/data"})) == [("model.pkl", False, 6)]
         response = api.get(f"{PROXY}/quorum-models/churn/1/data/model.pkl")
         assert b"".join(response.streaming_content) == b"pickle"
         assert api.get(f"{PROXY}/quorum-models/churn/1/nope").status_code == 404
-        # S3 versions keep their own URI: clients with bucket access read it directly.
+        # A validated S3 version is answered with the proxy, where its bytes are checked (issue 19:
+        # the bucket's URI handed out whatever the bucket held now; this assertion encoded that).
         uri = api.get("model-versions/get-download-uri", {"name": "churn", "version": "1"}).json()
-        assert uri == {"artifact_uri": "s3://models/churn/3"}
+        assert uri == {"artifact_uri": f"http://testserver{PROXY}/quorum-models/churn/1"}
 
 
 @pytest.mark.parametrize(
@@ -176,22 +187,38 @@ def test_safe_relpath_refuses_traversal(raw):
         safe_relpath(raw)
 
 
-def test_version_without_artifacts_on_disk_lists_empty(cast, mlflow_as, artifact_root):
+def test_version_without_validated_artifacts_serves_nothing(
+    cast, mlflow_as, artifact_root, celery_in_process, django_capture_on_commit_callbacks
+):
     services.registered_model_create(actor=cast.owner, name="empty")
-    services.model_version_create(actor=cast.owner, name="empty", source=str(artifact_root / "not-yet"))
-    assert ModelVersion.objects.filter(model__name="empty").exists()
-    assert mlflow_as(cast.owner).get(PROXY, {"path": "quorum-models/empty/1"}).json() == {}
+    with django_capture_on_commit_callbacks(execute=True):
+        services.model_version_create(actor=cast.owner, name="empty", source=str(artifact_root / "not-yet"))
+    assert ModelVersion.objects.get(model__name="empty").status == "FAILED_REGISTRATION"
+    answer = mlflow_as(cast.owner).get(PROXY, {"path": "quorum-models/empty/1"})
+    assert (answer.status_code, answer.json()["error_code"]) == (409, "RESOURCE_CONFLICT")
+    assert "no validated artifacts" in answer.json()["message"]
 
 
-def test_unreachable_object_store_is_a_503(cast, mlflow_as, monkeypatch, settings):
+def test_unreachable_object_store_is_a_503(
+    cast, mlflow_as, monkeypatch, settings, celery_in_process, django_capture_on_commit_callbacks
+):
+    import boto3
+    from moto import mock_aws
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    settings.QUORUM_S3_ENDPOINT_URL = ""
+    with mock_aws():  # validated while the store answered
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="models")
+        s3.put_object(Bucket="models", Key="offline/1/MLmodel", Body=MLMODEL.encode())
+        services.registered_model_create(actor=cast.owner, name="offline")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.model_version_create(actor=cast.owner, name="offline", source="s3://models/offline/1")
     settings.QUORUM_S3_ENDPOINT_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
-    services.registered_model_create(actor=cast.owner, name="offline")
-    services.model_version_create(actor=cast.owner, name="offline", source="s3://models/offline/1")
     api = mlflow_as(cast.owner)
-    for response in (
-        api.get(f"{PROXY}/quorum-models/offline/1/MLmodel"),
-        api.get(PROXY, {"path": "quorum-models/offline/1"}),
-    ):
+    for response in (api.get(f"{PROXY}/quorum-models/offline/1/MLmodel"),):
         assert (response.status_code, response.json()["error_code"]) == (503, "TEMPORARILY_UNAVAILABLE")

@@ -18,6 +18,7 @@ APPROVER_LINE = re.compile(r"Created approver '(?P<user>[^']+)' with one-time pa
 def test_demo_approver_can_sign_in_and_approve_the_pending_production_request(client, settings, tmp_path):
     settings.QUORUM_ARTIFACT_ROOT = tmp_path
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path]
+    settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(tmp_path)]  # not a scope test
     settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
     out = io.StringIO()
     call_command("quickstart", "--no-serve", stdout=out)

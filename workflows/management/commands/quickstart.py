@@ -17,6 +17,7 @@ from django.db import transaction
 
 import audit
 from accounts.models import User
+from artifacts.services import source_prefix_add
 from audit.context import current_task_name
 from audit.models import Action
 from registry import services
@@ -113,6 +114,8 @@ class Command(BaseCommand):
                 description=f"Demo model {name}",
                 tags=[{"key": "team", "value": "demo"}],
             )
+            # Sources are scoped (issue 19): the demo model registers from its own demo folder.
+            source_prefix_add(actor=admin, name=name, prefix=str(demo_root / name), reason="quickstart demo")
             for number in range(1, versions + 1):
                 path = demo_root / name / str(number)
                 path.mkdir(parents=True, exist_ok=True)
