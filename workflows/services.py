@@ -23,8 +23,17 @@ from artifacts import services as artifact_services
 from artifacts.events import GovernedCopyFinished
 from audit.models import Action
 from audit.services import superuser_action_record
+from registry import ports
 from registry import rules as registry_rules
-from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
+from registry.errors import (
+    AlreadyExists,
+    Conflict,
+    GovernanceRefused,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    Refusal,
+)
 from registry.events import AliasMoved, StageChanged, VersionDeleted
 from registry.models import ModelVersion, RegisteredModel, Stage
 from registry.services import alias_apply, alias_remove_apply, registered_model_for_update, stage_apply
@@ -385,7 +394,7 @@ def transition_request_create(
     return request
 
 
-@transaction.atomic
+@ports.refusals_recorded
 def transition_request_approve(
     *, actor, request_id: int, comment: object, archive_existing_versions: bool | None = None
 ) -> TransitionRequest:
@@ -414,7 +423,18 @@ def transition_request_approve(
         is_service_account=actor.is_service_account,
     )
     if refusal:
-        raise PermissionDenied(refusal)
+        raise GovernanceRefused(
+            refusal,
+            refusal=Refusal(
+                actor=actor,
+                action=Action.APPROVAL_REFUSED.value,
+                target=request,
+                model_name=request.model.name,
+                attempted=f"approve request #{request.pk} ({request.target_label})",
+                reason=refusal,
+                version=request.version.version,
+            ),
+        )
     _superuser_power_record(actor, request, selectors.rank_level(policy), "Approving a transition request")
     evidence = version_evidence(request.version)
     Approval.objects.create(
@@ -603,6 +623,20 @@ class PolicyGovernance:
 
     def keeps_history(self, version: ModelVersion) -> bool:
         return selectors.version_keeps_history(version)
+
+    def refusal_record(self, refusal: Refusal) -> None:
+        # Its own transaction: the attempt's was rolled back (issue 20: refused attempts are audited).
+        with transaction.atomic():
+            audit.record(
+                actor=refusal.actor,
+                action=Action(refusal.action) if refusal.action else Action.TRANSITION_REFUSED,
+                target=refusal.target,
+                target_name=str(refusal.target),
+                model_name=refusal.model_name,
+                version=refusal.version,
+                after={"attempted": refusal.attempted, "refused": True},
+                reason=refusal.reason,
+            )
 
 
 def version_deleted_requests_close(event: VersionDeleted) -> None:
