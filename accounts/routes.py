@@ -99,6 +99,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     },
     "request-reject": {"POST": Rule(A, note="APPROVE_STAGING or APPROVE_PRODUCTION by the request's target")},
     "request-cancel": {"POST": Rule(A, READ, "the requester; anyone else needs MANAGE")},
+    "request-fail": {"POST": Rule(A, MANAGE, "a request stuck applying (its governed copy failed)")},
     "request-comments": {"POST": Rule(A, READ)},
     # Databricks-compatible transition requests and comments (fronts/databricks)
     "databricks-request-create": {"POST": Rule(A, READ, "anyone who sees a model may request")},

@@ -28,6 +28,10 @@ class Action(models.TextChoices):
     REQUEST_APPLIED = "request.applied"
     REQUEST_FAILED = "request.failed"
     POLICY_CHANGED = "policy.changed"
+    # Refused governance attempts (workflows, issue 20 item 5): direct moves into or out of governed
+    # targets, and approvals the rules refuse (self-approval, the author, a service account).
+    TRANSITION_REFUSED = "transition.refused"
+    APPROVAL_REFUSED = "approval.refused"
     ARTIFACTS_VALIDATED = "artifacts.validated"
     ARTIFACTS_COPIED = "artifacts.copied"
     ARTIFACTS_FAILED = "artifacts.failed"

@@ -1,6 +1,8 @@
 """Domain errors. Each front (native API, MLflow routes, admin) maps them to its own format."""
 
 import logging
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
@@ -58,7 +60,33 @@ class PermissionDenied(RegistryError):
     http_status = 403
 
 
-class ApprovalRequired(PermissionDenied):
+@dataclass(frozen=True)
+class Refusal:
+    """Who tried what, and why a governance rule refused it: audited after the attempt rolls back.
+
+    `action` is the audit action (ending in `.refused`; empty: the governance's refused-transition
+    action); `target` the row the event is about (a
+    registered model, a transition request), which outlives the rolled-back attempt.
+    """
+
+    actor: Any
+    action: str
+    target: Any
+    model_name: str
+    attempted: str
+    reason: str
+    version: int | None = None
+
+
+class GovernanceRefused(PermissionDenied):
+    """A governance rule refused an attempt; `refusal` (when known) says who, what and why."""
+
+    def __init__(self, message: str, *, refusal: Refusal | None = None, field: str | None = None):
+        super().__init__(message, field=field)
+        self.refusal = refusal
+
+
+class ApprovalRequired(GovernanceRefused):
     """The target is governed by a promotion policy: a transition request is needed."""
 
 

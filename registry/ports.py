@@ -9,13 +9,15 @@ An unfilled port fails closed: a governed-looking change is refused and a versio
 registered without its validation, never waved through.
 """
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from django.db import transaction
 from django.db.models import Model
 
-from registry.errors import ApprovalRequired, Conflict
+from registry.errors import ApprovalRequired, Conflict, GovernanceRefused, Refusal
 from registry.models import ModelVersion, RegisteredModel
 
 
@@ -34,6 +36,9 @@ class Governance(Protocol):
 
     def keeps_history(self, version: ModelVersion) -> bool:
         """Whether `version` has a governance history (requests, approvals) that must outlive it."""
+
+    def refusal_record(self, refusal: Refusal) -> None:
+        """Audit a refused governance attempt, in its own transaction (the attempt's rolled back)."""
 
 
 @dataclass(frozen=True)
@@ -89,24 +94,71 @@ def registration() -> Registration:
     return _ports.registration
 
 
-def direct_change_check(*, model: RegisteredModel, target_kind: str, target: str) -> None:
+def direct_change_check(
+    *, model: RegisteredModel, target_kind: str, target: str, actor: Any = None, version: int | None = None
+) -> None:
     """Refuse a direct set of a target a promotion policy governs: it needs an approved request."""
     refusal = _governance().direct_change_refusal(model, target_kind, target)
     if refusal:
-        raise ApprovalRequired(refusal)
+        label = f"@{target}" if target_kind == "alias" else target
+        raise ApprovalRequired(
+            refusal, refusal=_refusal(actor, model, f"set {label} directly", refusal, version)
+        )
 
 
 def target_is_governed(*, model: RegisteredModel, target_kind: str, target: str) -> bool:
     return _governance().is_governed(model, target_kind, target)
 
 
-def leave_check(*, model: RegisteredModel, target_kind: str, target: str, version: int, doing: str) -> None:
+def leave_check(
+    *, model: RegisteredModel, target_kind: str, target: str, version: int, doing: str, actor: Any = None
+) -> None:
     """Refuse taking a version out of a governed stage or alias directly: it needs an approved request."""
     refusal = _governance().leave_refusal(model, target_kind, target, version, doing)
     if refusal:
-        raise ApprovalRequired(refusal)
+        raise ApprovalRequired(refusal, refusal=_refusal(actor, model, doing, refusal, version))
 
 
 def version_keeps_history(version: ModelVersion) -> bool:
     """Whether deleting `version` must leave a tombstone (its governance history stays visible)."""
     return _governance().keeps_history(version)
+
+
+def _refusal(actor: Any, model: RegisteredModel, attempted: str, reason: str, version: int | None) -> Refusal:
+    return Refusal(
+        actor=actor,
+        action="",  # the governance's own: a refused transition
+        target=model,
+        model_name=model.name,
+        attempted=attempted,
+        reason=reason,
+        version=version,
+    )
+
+
+Operation = TypeVar("Operation", bound=Callable[..., Any])
+
+
+def refusals_recorded(operation: Operation) -> Operation:
+    """`transaction.atomic` for an operation a governance rule may refuse: the refusal raises, the
+    attempt rolls back, and then the refusal is recorded in a transaction of its own (so it is not
+    rolled back with the attempt). Inside a caller's transaction it commits or not with that caller.
+    Only authenticated actors' refusals are recorded: anonymous callers never grow the audit chain.
+    """
+    atomic = transaction.atomic(operation)
+
+    @functools.wraps(operation)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return atomic(*args, **kwargs)
+        except GovernanceRefused as exc:
+            refusal = exc.refusal
+            if (
+                refusal is not None
+                and _ports.governance is not None
+                and getattr(refusal.actor, "is_authenticated", False)
+            ):
+                _ports.governance.refusal_record(refusal)
+            raise
+
+    return run  # type: ignore[return-value]

@@ -2,6 +2,7 @@
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from registry.errors import InvalidParameter
 from registry.models import Stage
@@ -65,6 +66,38 @@ def validate_alias(alias: object) -> str:
             field="alias",
         )
     return alias
+
+
+ALIAS_SEPARATORS = "_-"
+
+
+def alias_key(alias: str) -> str:
+    """What an alias name is compared by when it might imitate another: NFKC, case-folded, without
+    leading or trailing separators ('Champion', 'CHAMPION', 'champion_' and '-champion' all give
+    'champion'). Aliases are ASCII (validate_alias), so mixed-script look-alikes such as a Cyrillic
+    'с' in 'сhampion' never get this far: they are refused as names."""
+    return unicodedata.normalize("NFKC", alias).casefold().strip(ALIAS_SEPARATORS)
+
+
+def alias_imitated(alias: str, governed: Iterable[str]) -> str | None:
+    """The governed alias that `alias` is a look-alike of (same key, different name), or None.
+
+    Decision (issue 19, attack 6): a look-alike is refused, not treated as the governed alias, so a
+    deployment's typo (`models:/m@Champion`) finds nothing instead of an unapproved version.
+    """
+    key = alias_key(alias)
+    for name in governed:
+        if name != alias and alias_key(name) == key:
+            return name
+    return None
+
+
+def alias_lookalike_refusal(alias: str, imitated: str, model_name: str) -> str:
+    return (
+        f"Alias '{alias}' of registered model '{model_name}' is reserved: it looks like the governed "
+        f"alias '{imitated}' (alias names are compared case-insensitively, NFKC-normalized, ignoring "
+        f"leading and trailing '_' and '-'). Use '{imitated}' through a transition request, or another name."
+    )
 
 
 def validate_tag(key: object, value: object) -> tuple[str, str]:

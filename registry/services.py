@@ -247,17 +247,21 @@ def registered_model_update(*, actor, name: str, description: str | None) -> Reg
 
 
 def _governed_holdings_check(
-    model: RegisteredModel, rows: list[tuple[int, str]], aliases, doing: str
+    actor, model: RegisteredModel, rows: list[tuple[int, str]], aliases: list[tuple[str, int]], doing: str
 ) -> None:
     """Refuse `doing` while a version holds a governed stage or alias: leaving it needs a request."""
     for number, stage in rows:
         if stage != Stage.NONE:
-            ports.leave_check(model=model, target_kind="stage", target=stage, version=number, doing=doing)
+            ports.leave_check(
+                model=model, target_kind="stage", target=stage, version=number, doing=doing, actor=actor
+            )
     for alias, number in aliases:
-        ports.leave_check(model=model, target_kind="alias", target=alias, version=number, doing=doing)
+        ports.leave_check(
+            model=model, target_kind="alias", target=alias, version=number, doing=doing, actor=actor
+        )
 
 
-@transaction.atomic
+@ports.refusals_recorded
 def registered_model_delete(*, actor, name: str) -> None:
     model = registered_model_for_update(actor, name, Level.MANAGE, "Deleting")
     summary = {
@@ -266,6 +270,7 @@ def registered_model_delete(*, actor, name: str) -> None:
     }
     doing = f"Deleting registered model '{name}'"
     _governed_holdings_check(
+        actor,
         model,
         list(model.versions.order_by("version").values_list("version", "stage")),
         list(model.aliases.order_by("alias").values_list("alias", "version__version")),
@@ -455,13 +460,14 @@ def model_version_update(*, actor, name: str, version: int, description: str | N
     return row
 
 
-@transaction.atomic
+@ports.refusals_recorded
 def model_version_delete(*, actor, name: str, version: int) -> None:
     """Delete a version; one with a governance history stays as a tombstone (hidden, never reused)."""
     model = registered_model_for_update(actor, name, Level.MANAGE, "Deleting a model version")
     row = _version_for_update(model, version)
     aliases = list(row.aliases.order_by("alias").values_list("alias", flat=True))
     _governed_holdings_check(
+        actor,
         model,
         [(row.version, row.stage)],
         [(alias, row.version) for alias in aliases],
@@ -547,14 +553,16 @@ def stage_apply(
     return row
 
 
-@transaction.atomic
+@ports.refusals_recorded
 def model_version_stage_transition(
     *, actor, name: str, version: int, stage: str, archive_existing_versions: bool = False
 ) -> ModelVersion:
     target = rules.parse_stage(stage)
     model = registered_model_for_update(actor, name, Level.EDIT, "Changing a version's stage")
     row = _version_for_update(model, version)
-    ports.direct_change_check(model=model, target_kind="stage", target=target.value)
+    ports.direct_change_check(
+        model=model, target_kind="stage", target=target.value, actor=actor, version=row.version
+    )
     if row.stage != target.value:
         # Leaving a governed stage (archiving or un-staging the Production version) is governed too.
         ports.leave_check(
@@ -563,6 +571,7 @@ def model_version_stage_transition(
             target=row.stage,
             version=row.version,
             doing=f"Moving version {row.version} of '{name}' to {target.value}",
+            actor=actor,
         )
     stage_apply(
         actor=actor,
@@ -645,16 +654,18 @@ def _alias_move(
     return alias_row
 
 
-@transaction.atomic
+@ports.refusals_recorded
 def alias_set(*, actor, name: str, alias: str, version: int) -> ModelAlias:
     rules.validate_alias(alias)
     model = registered_model_for_update(actor, name, Level.EDIT, "Setting an alias")
     row, previous = _version_and_alias_for_update(model, version, alias)
-    ports.direct_change_check(model=model, target_kind="alias", target=alias)
+    ports.direct_change_check(
+        model=model, target_kind="alias", target=alias, actor=actor, version=row.version
+    )
     return _alias_move(actor=actor, model=model, alias=alias, row=row, previous=previous, governed=False)
 
 
-@transaction.atomic
+@ports.refusals_recorded
 def alias_delete(*, actor, name: str, alias: str) -> None:
     model = registered_model_for_update(actor, name, Level.EDIT, "Deleting an alias")
     row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
@@ -668,6 +679,7 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
         target=alias,
         version=row.version.version,
         doing=f"Deleting the alias '{alias}' of '{name}'",
+        actor=actor,
     )
     _alias_remove(actor=actor, model=model, row=row, governed=False)
 

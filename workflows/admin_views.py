@@ -75,6 +75,7 @@ def request_view(request: HttpRequest, request_id: int) -> HttpResponse:
         "may_approve": selectors.approve_refusal_for(request.user, row) is None,
         "approve_refusal": selectors.approve_refusal_for(request.user, row),
         "may_reject": selectors.reject_refusal_for(request.user, row) is None,
+        "may_end_stuck": row.state == RequestState.APPLYING and selectors.manages(request.user, row),
         "comparison": _comparison(row),
         "timeline": timeline,
         "policy": selectors.request_policy(row),
@@ -96,6 +97,12 @@ def decide_view(request: HttpRequest, request_id: int) -> HttpResponse:
             )
         elif decision == "reject":
             row = services.transition_request_reject(
+                actor=request.user, request_id=request_id, comment=comment
+            )
+        elif decision == "fail":
+            row = services.transition_request_fail(actor=request.user, request_id=request_id, comment=comment)
+        elif decision == "cancel":
+            row = services.transition_request_cancel(
                 actor=request.user, request_id=request_id, comment=comment
             )
         else:

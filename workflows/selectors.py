@@ -38,16 +38,29 @@ def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
     )
 
 
-def policy_governing(model: RegisteredModel, target_kind: str, target: str) -> rules.Policy | None:
-    """The policy in force for one target of `model` (None: ungoverned)."""
+def policy_layers(model: RegisteredModel) -> tuple[list[rules.Policy], list[rules.Policy]]:
+    """The model's own policies and the organisation's defaults, in one query."""
     rows = PromotionPolicy.objects.filter(model__isnull=True) | PromotionPolicy.objects.filter(model=model)
     rows = list(rows.select_related("required_team__group"))
-    return rules.policy_select(
-        target_kind,
-        target,
+    return (
         [policy_as_rule(r) for r in rows if r.model_id == model.pk],
         [policy_as_rule(r) for r in rows if r.model_id is None],
     )
+
+
+def policy_governing(model: RegisteredModel, target_kind: str, target: str) -> rules.Policy | None:
+    """The policy in force for one target of `model` (None: ungoverned)."""
+    return rules.policy_select(target_kind, target, *policy_layers(model))
+
+
+def governed_aliases(own: list[rules.Policy], defaults: list[rules.Policy]) -> list[str]:
+    """The alias names a policy governs for a model with these policy layers."""
+    names = dict.fromkeys(
+        p.target
+        for p in (*own, *defaults, *rules.EMBEDDED_DEFAULT_POLICIES)
+        if p.target_kind == rules.ALIAS_KIND
+    )
+    return [name for name in names if rules.policy_select(rules.ALIAS_KIND, name, own, defaults) is not None]
 
 
 def policies_for(model: RegisteredModel | None) -> list[PromotionPolicy]:
@@ -230,6 +243,10 @@ def reject_refusal_for(user, request: TransitionRequest) -> str | None:
     if policy is not None and not user_can(user, rank_level(policy), request.model):
         return f"Rejecting a {policy.rank}-rank request needs the {rank_level(policy).value} permission on the model."
     return None
+
+
+def manages(user, request: TransitionRequest) -> bool:
+    return user_can(user, Level.MANAGE, request.model)
 
 
 def transition_requests_actionable_by(user) -> list[TransitionRequest]:

@@ -23,8 +23,17 @@ from artifacts import services as artifact_services
 from artifacts.events import GovernedCopyFinished
 from audit.models import Action
 from audit.services import superuser_action_record
+from registry import ports
 from registry import rules as registry_rules
-from registry.errors import AlreadyExists, Conflict, InvalidParameter, NotFound, PermissionDenied
+from registry.errors import (
+    AlreadyExists,
+    Conflict,
+    GovernanceRefused,
+    InvalidParameter,
+    NotFound,
+    PermissionDenied,
+    Refusal,
+)
 from registry.events import AliasMoved, StageChanged, VersionDeleted
 from registry.models import ModelVersion, RegisteredModel, Stage
 from registry.services import alias_apply, alias_remove_apply, registered_model_for_update, stage_apply
@@ -331,6 +340,14 @@ def transition_request_create(
             field="alias",
         )
     if selectors.transition_policy(model, target_kind, target, row.stage, remove) is None:
+        if target_kind == TargetKind.ALIAS:
+            imitated = registry_rules.alias_imitated(
+                target, selectors.governed_aliases(*selectors.policy_layers(model))
+            )
+            if imitated is not None:
+                raise InvalidParameter(
+                    registry_rules.alias_lookalike_refusal(target, imitated, name), field="alias"
+                )
         raise InvalidParameter(
             f"The {target_kind} '{target}' of '{name}' is not governed by a promotion policy; "
             "set it directly instead of requesting it.",
@@ -377,7 +394,7 @@ def transition_request_create(
     return request
 
 
-@transaction.atomic
+@ports.refusals_recorded
 def transition_request_approve(
     *, actor, request_id: int, comment: object, archive_existing_versions: bool | None = None
 ) -> TransitionRequest:
@@ -406,7 +423,18 @@ def transition_request_approve(
         is_service_account=actor.is_service_account,
     )
     if refusal:
-        raise PermissionDenied(refusal)
+        raise GovernanceRefused(
+            refusal,
+            refusal=Refusal(
+                actor=actor,
+                action=Action.APPROVAL_REFUSED.value,
+                target=request,
+                model_name=request.model.name,
+                attempted=f"approve request #{request.pk} ({request.target_label})",
+                reason=refusal,
+                version=request.version.version,
+            ),
+        )
     _superuser_power_record(actor, request, selectors.rank_level(policy), "Approving a transition request")
     evidence = version_evidence(request.version)
     Approval.objects.create(
@@ -570,9 +598,13 @@ class PolicyGovernance:
     """The registry's governance port, answered from the promotion policies."""
 
     def direct_change_refusal(self, model: RegisteredModel, target_kind: str, target: str) -> str | None:
-        return rules.direct_change_refusal(
-            selectors.policy_governing(model, target_kind, target), target_kind, target, model.name
-        )
+        own, defaults = selectors.policy_layers(model)
+        policy = rules.policy_select(target_kind, target, own, defaults)
+        if policy is None and target_kind == TargetKind.ALIAS:
+            imitated = registry_rules.alias_imitated(target, selectors.governed_aliases(own, defaults))
+            if imitated is not None:
+                return registry_rules.alias_lookalike_refusal(target, imitated, model.name)
+        return rules.direct_change_refusal(policy, target_kind, target, model.name)
 
     def is_governed(self, model: RegisteredModel, target_kind: str, target: str) -> bool:
         return selectors.policy_governing(model, target_kind, target) is not None
@@ -591,6 +623,20 @@ class PolicyGovernance:
 
     def keeps_history(self, version: ModelVersion) -> bool:
         return selectors.version_keeps_history(version)
+
+    def refusal_record(self, refusal: Refusal) -> None:
+        # Its own transaction: the attempt's was rolled back (issue 20: refused attempts are audited).
+        with transaction.atomic():
+            audit.record(
+                actor=refusal.actor,
+                action=Action(refusal.action) if refusal.action else Action.TRANSITION_REFUSED,
+                target=refusal.target,
+                target_name=str(refusal.target),
+                model_name=refusal.model_name,
+                version=refusal.version,
+                after={"attempted": refusal.attempted, "refused": True},
+                reason=refusal.reason,
+            )
 
 
 def version_deleted_requests_close(event: VersionDeleted) -> None:
@@ -761,12 +807,16 @@ def transition_request_reject(*, actor, request_id: int, comment: object) -> Tra
 
 @transaction.atomic
 def transition_request_cancel(*, actor, request_id: int, comment: object = "") -> TransitionRequest:
-    """Withdraw a request: its requester or a MANAGE holder."""
+    """Withdraw a request: its requester or a MANAGE holder; one stuck in `applying` (its governed copy
+    failed) only a MANAGE holder, with a reason."""
     comment = _text(comment, "comment", required=False)
     request = _locked_request(actor, request_id, Level.READ, "Cancelling a request")
-    if request.requester_id != actor.pk and not user_can(actor, Level.MANAGE, request.model):
+    manages = user_can(actor, Level.MANAGE, request.model)
+    if request.requester_id != actor.pk and not manages:
         raise PermissionDenied("Only the requester or a MANAGE holder can cancel a transition request.")
-    if request.state not in (RequestState.PENDING, RequestState.APPROVED):
+    if request.state == RequestState.APPLYING:
+        _stuck_request_check(actor, request, comment, manages, "cancel")
+    elif request.state not in (RequestState.PENDING, RequestState.APPROVED):
         raise Conflict(f"Transition request {request_id} is {request.state}; it can no longer be cancelled.")
     return _request_close(
         request,
@@ -776,6 +826,51 @@ def transition_request_cancel(*, actor, request_id: int, comment: object = "") -
         activity_type=ActivityType.CANCELLED_REQUEST,
         action=Action.REQUEST_CANCELLED,
     )
+
+
+def _stuck_request_check(actor, request: TransitionRequest, reason: str, manages: bool, doing: str) -> None:
+    """Ending a request the artifact pipeline holds (`applying`) is a MANAGE holder's call, with a reason."""
+    if not manages:
+        raise PermissionDenied(
+            f"Transition request {request.pk} is applying (waiting for its governed copy); only a MANAGE "
+            f"holder can {doing} it."
+        )
+    if not reason:
+        raise InvalidParameter(
+            f"A comment saying why is required to {doing} an applying request.", field="comment"
+        )
+
+
+@transaction.atomic
+def transition_request_fail(*, actor, request_id: int, comment: object) -> TransitionRequest:
+    """Mark a request stuck in `applying` (its governed copy failed) as failed: a MANAGE holder, with a
+    reason. It then no longer holds its target: a new request for the same version and target may be
+    filed. A later successful copy does not apply it (the copy stands on its own)."""
+    comment = _text(comment, "comment", required=True)
+    request = _locked_request(actor, request_id, Level.READ, "Failing a request")
+    if request.state not in (RequestState.APPLYING, RequestState.APPROVED):
+        raise Conflict(
+            f"Transition request {request_id} is {request.state}; only a request waiting to apply "
+            "(applying or approved) can be marked failed."
+        )
+    _stuck_request_check(actor, request, comment, user_can(actor, Level.MANAGE, request.model), "fail")
+    _superuser_power_record(actor, request, Level.MANAGE, "Failing a transition request")
+    request.state = RequestState.FAILED
+    request.state_reason = comment
+    request.decided_at = timezone.now()
+    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
+    activity_record(
+        version=request.version,
+        request=request,
+        activity_type=ActivityType.SYSTEM_TRANSITION,
+        user=actor,
+        from_stage=request.from_stage,
+        to_stage=request.target_label,
+        comment=comment,
+        system_comment="Request marked failed by a MANAGE holder.",
+    )
+    _request_changed(actor, Action.REQUEST_FAILED, request, reason=comment)
+    return request
 
 
 @transaction.atomic

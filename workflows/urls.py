@@ -26,5 +26,6 @@ urlpatterns = [
     path("requests/<int:request_id>/approve", views.RequestApproveView.as_view(), name="request-approve"),
     path("requests/<int:request_id>/reject", views.RequestRejectView.as_view(), name="request-reject"),
     path("requests/<int:request_id>/cancel", views.RequestCancelView.as_view(), name="request-cancel"),
+    path("requests/<int:request_id>/fail", views.RequestFailView.as_view(), name="request-fail"),
     path("requests/<int:request_id>/comments", views.RequestCommentView.as_view(), name="request-comments"),
 ]

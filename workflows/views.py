@@ -101,6 +101,14 @@ class RequestCancelView(APIView):
         return _request_response(request.user, request_id)
 
 
+class RequestFailView(APIView):
+    @extend_schema(request=s.DecisionSerializer, responses=s.TransitionRequestSerializer)
+    def post(self, request, request_id: int):
+        data = _validated(s.DecisionSerializer, request.data)
+        services.transition_request_fail(actor=request.user, request_id=request_id, comment=data["comment"])
+        return _request_response(request.user, request_id)
+
+
 class RequestCommentView(APIView):
     @extend_schema(request=s.DecisionSerializer, responses={201: s.ActivitySerializer})
     def post(self, request, request_id: int):

@@ -170,7 +170,8 @@ def test_duplicate_keys_nested_inside_tags_are_refused_too(governed, unchanged) 
 def test_camel_case_twins_of_snake_case_keys_are_not_read(governed, unchanged) -> None:
     """Quorum reads MLflow's snake_case names only: a camelCase twin cannot override what was checked."""
     client, headers = Client(), bearer(governed.owner)
-    with unchanged():
+    # A refused governance attempt is audited (issue 20, item 5): the chain grows by that event only.
+    with unchanged(audit_only="transition.refused"):
         response = post_raw(
             client,
             "/api/2.0/mlflow/model-versions/transition-stage",
@@ -383,9 +384,11 @@ def test_hostile_filters_never_error_or_leak_on_either_api(governed, hidden_mode
 
 
 def test_governed_stage_and_alias_cannot_be_set_directly_through_any_route(governed, unchanged) -> None:
-    """Even the model's owner (MANAGE) must go through an approved request for Production and @champion."""
+    """Even the model's owner (MANAGE) must go through an approved request for Production and @champion.
+
+    Each refusal is audited (issue 20, item 5: `transition.refused`), and nothing else changes."""
     client, headers = Client(), bearer(governed.owner)
-    with unchanged():
+    with unchanged(audit_only="transition.refused"):
         response = client.put(
             f"{NATIVE}/models/scoring/aliases/champion",
             json.dumps({"version": 1}),
@@ -439,7 +442,7 @@ def test_self_approval_is_refused_on_every_route(governed, file_request, unchang
     governed.editor.is_staff = True
     governed.editor.save()
     client.force_login(governed.editor)  # a login is itself audited, so it happens before the snapshot
-    with unchanged():
+    with unchanged(audit_only="approval.refused"):  # refusals are audited (issue 20, item 5)
         response = post_raw(
             api, f"{NATIVE}/requests/{request.pk}/approve", json.dumps({"comment": "mine"}), headers
         )
@@ -463,7 +466,7 @@ def test_self_approval_is_refused_on_every_route(governed, file_request, unchang
 def test_approving_without_the_rank_or_twice_is_refused(governed, file_request, unchanged) -> None:
     request = file_request(2, stage="Production")
     api = Client()
-    with unchanged():
+    with unchanged(audit_only="approval.refused"):  # refusals are audited (issue 20, item 5)
         response = post_raw(
             api,
             f"{NATIVE}/requests/{request.pk}/approve",
@@ -476,7 +479,7 @@ def test_approving_without_the_rank_or_twice_is_refused(governed, file_request, 
         api, f"{NATIVE}/requests/{request.pk}/approve", json.dumps({"comment": "ok"}), approver
     )
     assert response.status_code == 200, response.content
-    with unchanged():
+    with unchanged(audit_only="approval.refused"):
         response = post_raw(
             api, f"{NATIVE}/requests/{request.pk}/approve", json.dumps({"comment": "again"}), approver
         )

@@ -191,3 +191,21 @@ def test_description_limits(description, ok):
     else:
         with pytest.raises(InvalidParameter):
             rules.validate_description(description)
+
+
+def test_alias_keys_fold_case_width_and_edge_separators():
+    from registry.rules import alias_imitated, alias_key
+
+    assert {
+        alias_key(a) for a in ("champion", "Champion", "CHAMPION", "champion_", "-champion-", "ｃhampion")
+    } == {"champion"}
+    assert alias_key("champ_ion") == "champ_ion"  # inner separators are part of the name
+    assert alias_imitated("Champion", ["champion", "prod"]) == "champion"
+    assert alias_imitated("champion", ["champion"]) is None  # the governed name itself
+    assert alias_imitated("champions", ["champion"]) is None
+
+
+def test_mixed_script_lookalikes_are_not_alias_names():
+    for alias in ("\u0441hampion", "champ\u0456on", "\uff43hampion"):
+        with pytest.raises(InvalidParameter):
+            rules.validate_alias(alias)

@@ -35,3 +35,33 @@ def test_mlflow_client_cannot_set_governed_targets_but_approved_request_shows_th
     assert client.get_model_version_by_alias("scoring", "champion").version == "2"
     client.set_registered_model_alias("scoring", "shadow", "3")  # ungoverned: direct set works
     assert client.get_model_version_by_alias("scoring", "shadow").version == "3"
+
+
+def test_mlflow_client_cannot_take_a_version_out_of_production_or_drop_champion(
+    live_server, governed, mlflow_env, file_request
+):
+    """Issue 19, attack 4 through the real client: archiving, un-staging, deleting @champion or the version."""
+    for target in ({"stage": "Production"}, {"alias": "champion"}):
+        request = file_request(2, **target)
+        for approver in (governed.approver, governed.second_approver):
+            workflow_services.transition_request_approve(actor=approver, request_id=request.pk, comment="ok")
+    mlflow_env(
+        MLFLOW_TRACKING_URI=live_server.url,
+        MLFLOW_REGISTRY_URI=live_server.url,
+        MLFLOW_TRACKING_USERNAME="owner",
+        MLFLOW_TRACKING_PASSWORD="owner-pw-123!",
+    )
+    client = MlflowClient()
+    for attempt in (
+        lambda: client.transition_model_version_stage("scoring", "2", "Archived"),
+        lambda: client.transition_model_version_stage("scoring", "2", "None"),
+        lambda: client.delete_registered_model_alias("scoring", "champion"),
+        lambda: client.delete_model_version("scoring", "2"),
+        lambda: client.delete_registered_model("scoring"),
+    ):
+        with pytest.raises(MlflowException) as refused:
+            attempt()
+        assert refused.value.error_code == "PERMISSION_DENIED"
+        assert "/api/v1/models/scoring/requests" in refused.value.message
+    assert client.get_latest_versions("scoring", stages=["Production"])[0].version == "2"
+    assert client.get_model_version_by_alias("scoring", "champion").version == "2"
