@@ -95,6 +95,7 @@ PLACEHOLDER_SOURCE_PREFIXES = [
     "s3://bench-models/",
     "s3://models/",
     "gs://bucket/",
+    "gs://load/",
 ]
 
 
