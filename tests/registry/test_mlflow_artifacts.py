@@ -168,7 +168,7 @@ def test_serves_s3_locations(
         # A validated S3 version is answered with the proxy, where its bytes are checked (issue 19:
         # the bucket's URI handed out whatever the bucket held now; this assertion encoded that).
         uri = api.get("model-versions/get-download-uri", {"name": "churn", "version": "1"}).json()
-        assert uri == {"artifact_uri": f"http://testserver{PROXY}/quorum-models/churn/1"}
+        assert uri == {"artifact_uri": f"{settings.QUORUM_PUBLIC_URL}{PROXY}/quorum-models/churn/1"}
 
 
 @pytest.mark.parametrize(
