@@ -15,6 +15,7 @@ from enum import StrEnum
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from access.grants import Level
+from config.middleware import is_mlflow_path
 
 logger = logging.getLogger(__name__)
 
@@ -237,10 +238,6 @@ def rule_for(view_name: str, method: str) -> Rule | None:
     return rules.get(method) or rules.get("*")
 
 
-def _is_mlflow_path(path: str) -> bool:
-    return path.startswith(("/api/2.0/", "/ajax-api/2.0/", "/api/3.0/", "/ajax-api/3.0/"))
-
-
 def _has_nul(request: HttpRequest, view_kwargs: dict) -> bool:
     if "\x00" in request.path:
         return True
@@ -267,7 +264,7 @@ class RouteRuleMiddleware:
         rules = rules_for(view_name)
         if rules is None:
             logger.warning("refused %s: route %r has no rule in accounts/routes.py", request.path, view_name)
-            code = "ENDPOINT_NOT_FOUND" if _is_mlflow_path(request.path) else "RESOURCE_DOES_NOT_EXIST"
+            code = "ENDPOINT_NOT_FOUND" if is_mlflow_path(request.path) else "RESOURCE_DOES_NOT_EXIST"
             return JsonResponse({"error_code": code, "message": f"No route for {request.path}."}, status=404)
         if _has_nul(request, view_kwargs):
             # No name, key or parameter may contain NUL, and PostgreSQL refuses it in text outright.
@@ -282,9 +279,7 @@ class RouteRuleMiddleware:
             allowed = sorted(rules)
             response = JsonResponse(
                 {
-                    "error_code": "METHOD_NOT_ALLOWED"
-                    if not _is_mlflow_path(request.path)
-                    else "BAD_REQUEST",
+                    "error_code": "METHOD_NOT_ALLOWED" if not is_mlflow_path(request.path) else "BAD_REQUEST",
                     "message": f"Method {request.method} is not allowed on {request.path}; use {', '.join(allowed)}.",
                 },
                 status=405,

@@ -12,14 +12,32 @@ from django.utils.functional import SimpleLazyObject, empty
 
 from config.client import public_origin
 
+# Where MLflow's routes live (fronts/mlflow/urls.py): their errors use MLflow's codes.
+MLFLOW_PREFIXES = ("/api/2.0/", "/ajax-api/2.0/", "/api/3.0/", "/ajax-api/3.0/")
+API_PREFIXES = (*MLFLOW_PREFIXES, "/api/v1/")
+
+
+def is_mlflow_path(path: str) -> bool:
+    return path.startswith(MLFLOW_PREFIXES)
+
+
+def _api_error(
+    request, status: int, message: str, *, native_code: str, mlflow_code: str = "INVALID_PARAMETER_VALUE"
+) -> JsonResponse:
+    """A refusal made before any view, as `{"error_code", "message"}` with the code of the route's API.
+
+    MLflow's client reads error_code and has no code for most of these, so INVALID_PARAMETER_VALUE
+    with the HTTP status saying which.
+    """
+    code = mlflow_code if is_mlflow_path(request.path) else native_code
+    return JsonResponse({"error_code": code, "message": message}, status=status, encoder=json.JSONEncoder)
+
 
 def _too_large(request, limit: int) -> HttpResponse:
     message = f"Request body is larger than the limit of {limit} bytes."
-    if request.path.startswith(("/api/2.0/", "/ajax-api/2.0/", "/api/3.0/")):
-        body = {"error_code": "REQUEST_LIMIT_EXCEEDED", "message": message}
-    else:
-        body = {"error_code": "REQUEST_TOO_LARGE", "message": message}
-    return JsonResponse(body, status=413, json_dumps_params={"indent": None}, encoder=json.JSONEncoder)
+    return _api_error(
+        request, 413, message, native_code="REQUEST_TOO_LARGE", mlflow_code="REQUEST_LIMIT_EXCEEDED"
+    )
 
 
 class BodySizeLimitMiddleware:
@@ -81,17 +99,6 @@ class PublicURLMiddleware:
         return self.get_response(request)
 
 
-MLFLOW_PREFIXES = ("/api/2.0/", "/ajax-api/2.0/", "/api/3.0/")
-API_PREFIXES = (*MLFLOW_PREFIXES, "/api/v1/")
-
-
-def _api_error(request, status: int, native_code: str, message: str) -> JsonResponse:
-    # MLflow's client reads error_code; it has no code for these, so INVALID_PARAMETER_VALUE with
-    # the HTTP status saying which (as for a too-large body).
-    code = "INVALID_PARAMETER_VALUE" if request.path.startswith(MLFLOW_PREFIXES) else native_code
-    return JsonResponse({"error_code": code, "message": message}, status=status)
-
-
 class RefusedRequestMiddleware:
     """Refusals that happen before any view, answered in the API's JSON format on API routes.
 
@@ -108,14 +115,16 @@ class RefusedRequestMiddleware:
             try:
                 request.get_host()
             except DisallowedHost as exc:
-                return _api_error(request, 400, "INVALID_PARAMETER_VALUE", f"Refused host: {exc}"[:500])
+                return _api_error(
+                    request, 400, f"Refused host: {exc}"[:500], native_code="INVALID_PARAMETER_VALUE"
+                )
             limit = settings.QUORUM_MAX_QUERY_STRING_BYTES
             if len(request.META.get("QUERY_STRING", "")) > limit:
                 return _api_error(
                     request,
                     414,
-                    "REQUEST_URI_TOO_LONG",
-                    f"The query string is longer than the limit of {limit} bytes; send long search "
+                    native_code="REQUEST_URI_TOO_LONG",
+                    message=f"The query string is longer than the limit of {limit} bytes; send long search "
                     "filters in a POST body (registered-models/search and model-versions/search accept one).",
                 )
         return self.get_response(request)

@@ -7,12 +7,17 @@ suspend the triggers inside the flush's own transaction. Production code never d
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.db.backends.postgresql import base as postgresql_base
 from django.db.backends.sqlite3 import base as sqlite_base
 
+from audit.chain import CHAIN_FIELDS
+from audit.models import AuditEvent
 from audit.triggers import SEAL_TRIGGER, flush_statements, resume_sql, suspend_sql
 
 
@@ -122,3 +127,26 @@ def _audit_isolated(request, _audit_keys_dir):
     overrides.enable()
     yield
     overrides.disable()
+
+
+# --- audit_verify as a test calls it ---------------------------------------------------
+
+
+def verify(*args: str) -> str:
+    """`manage.py audit_verify` output (it passed)."""
+    out = StringIO()
+    call_command("audit_verify", *args, stdout=out)
+    return out.getvalue()
+
+
+def broken(*args: str) -> str:
+    """`manage.py audit_verify`'s refusal (exit code 1), as text."""
+    with pytest.raises(CommandError) as caught:
+        verify(*args)
+    assert caught.value.returncode == 1
+    return str(caught.value)
+
+
+def chained_row(seq: int) -> dict:
+    """An audit event's chained fields and hash, as a tamperer would read them."""
+    return AuditEvent.objects.filter(seq=seq).values(*CHAIN_FIELDS, "hash").get()

@@ -460,7 +460,9 @@ def transition_request_approve(
     return _request_advance(request, policy, evidence)
 
 
-def _request_fail(request: TransitionRequest, why: str) -> TransitionRequest:
+def _request_fail(request: TransitionRequest, why: str, *, by=None) -> TransitionRequest:
+    """End a request as failed: by the system (`by` None, `why` its finding) or by a MANAGE holder
+    (`by`, `why` their comment)."""
     request.state = RequestState.FAILED
     request.state_reason = why
     request.decided_at = timezone.now()
@@ -469,11 +471,15 @@ def _request_fail(request: TransitionRequest, why: str) -> TransitionRequest:
         version=request.version,
         request=request,
         activity_type=ActivityType.SYSTEM_TRANSITION,
+        user=by,
         from_stage=request.from_stage,
         to_stage=request.target_label,
-        system_comment=f"Request failed: {why}",
+        comment=why if by is not None else "",
+        system_comment=f"Request failed: {why}"
+        if by is None
+        else "Request marked failed by a MANAGE holder.",
     )
-    _request_changed("system", Action.REQUEST_FAILED, request, reason=why)
+    _request_changed(by or "system", Action.REQUEST_FAILED, request, reason=why)
     return request
 
 
@@ -855,22 +861,7 @@ def transition_request_fail(*, actor, request_id: int, comment: object) -> Trans
         )
     _stuck_request_check(actor, request, comment, user_can(actor, Level.MANAGE, request.model), "fail")
     _superuser_power_record(actor, request, Level.MANAGE, "Failing a transition request")
-    request.state = RequestState.FAILED
-    request.state_reason = comment
-    request.decided_at = timezone.now()
-    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
-    activity_record(
-        version=request.version,
-        request=request,
-        activity_type=ActivityType.SYSTEM_TRANSITION,
-        user=actor,
-        from_stage=request.from_stage,
-        to_stage=request.target_label,
-        comment=comment,
-        system_comment="Request marked failed by a MANAGE holder.",
-    )
-    _request_changed(actor, Action.REQUEST_FAILED, request, reason=comment)
-    return request
+    return _request_fail(request, comment, by=actor)
 
 
 @transaction.atomic

@@ -7,38 +7,19 @@ reads those objects back and names each kind of tampering, exiting 1.
 """
 
 import json
-from io import StringIO
 
 import pytest
-from django.core.management import call_command
-from django.core.management.base import CommandError
 
-from audit.chain import CHAIN_FIELDS, event_hash
+from audit.chain import event_hash
 from audit.models import Action, AuditCheckpoint, AuditEvent, ChainHead
 from audit.privileged import event_is_privileged
 from audit.services import checkpoint_create
 from registry import services
+from tests.fixtures_audit import broken, chained_row, verify
 
 pytestmark = pytest.mark.django_db
 
 GRANTS = "/api/v1/models/fraud/grants"
-
-
-def verify(*args: str) -> str:
-    out = StringIO()
-    call_command("audit_verify", *args, stdout=out)
-    return out.getvalue()
-
-
-def broken(*args: str) -> str:
-    with pytest.raises(CommandError) as caught:
-        verify(*args)
-    assert caught.value.returncode == 1
-    return str(caught.value)
-
-
-def _row(seq: int) -> dict:
-    return AuditEvent.objects.filter(seq=seq).values(*CHAIN_FIELDS, "hash").get()
 
 
 def _last_seq() -> int:
@@ -67,7 +48,7 @@ def _ordinary_events(cast, count: int, capture) -> None:
 def test_a_privileged_change_is_anchored_in_the_governed_store_right_after_it_commits(granted, governed_dir):
     stored = _stored(governed_dir)
     assert [(d["seq"], d["algorithm"]) for d in stored] == [(granted, "ed25519")]
-    assert stored[0]["hash"] == _row(granted)["hash"]
+    assert stored[0]["hash"] == chained_row(granted)["hash"]
     assert AuditEvent.objects.get(seq=granted + 1).action == Action.CHECKPOINT_CREATED
     assert "audit chain OK" in verify()
     assert "1 in the governed store" in verify()
@@ -109,9 +90,9 @@ def test_rewritten_history_with_recomputed_hashes_and_no_checkpoint_rows_is_name
     _ordinary_events(cast, 2, django_capture_on_commit_callbacks)
     # Frame someone else for the grant, recompute every hash from it on, move the head, and delete
     # every checkpoint row: the database alone is consistent again.
-    previous_hash = _row(granted - 1)["hash"]
+    previous_hash = chained_row(granted - 1)["hash"]
     for seq in range(granted, _last_seq() + 1):
-        row = {**_row(seq), "prev_hash": previous_hash}
+        row = {**chained_row(seq), "prev_hash": previous_hash}
         if seq == granted:
             row["actor_username"] = "editor"
         row["hash"] = event_hash(row)
@@ -140,7 +121,7 @@ def _renumber_and_rechain() -> None:
         previous_hash = "0" * 64
         seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
         for new_seq, old_seq in enumerate(seqs, start=1):
-            row = {**_row(old_seq), "seq": new_seq, "prev_hash": previous_hash}
+            row = {**chained_row(old_seq), "seq": new_seq, "prev_hash": previous_hash}
             row["hash"] = event_hash(row)
             cursor.execute(
                 "UPDATE audit_auditevent SET seq = %s, prev_hash = %s, hash = %s WHERE seq = %s",
@@ -157,7 +138,7 @@ def test_a_cut_tail_with_the_head_moved_back_is_named(
     # Erase the grant and everything after it, and the checkpoint rows that signed it; move the head back.
     tamper("DELETE FROM audit_auditevent WHERE seq >= %s", [granted])
     tamper("DELETE FROM audit_auditcheckpoint WHERE seq >= %s", [granted])
-    before = _row(granted - 1)
+    before = chained_row(granted - 1)
     ChainHead.objects.filter(pk=1).update(seq=before["seq"], hash=before["hash"])
     assert "audit chain OK" in verify("--skip-store")  # what the database alone says
     message = broken()
@@ -215,7 +196,7 @@ def test_a_committed_grant_is_anchored_and_a_cut_tail_found(fraud, cast, client_
     with transaction.atomic():
         tamper("DELETE FROM audit_auditevent WHERE seq >= %s", [granted])
         tamper("DELETE FROM audit_auditcheckpoint")
-        before = _row(granted - 1)
+        before = chained_row(granted - 1)
         ChainHead.objects.filter(pk=1).update(seq=before["seq"], hash=before["hash"])
     assert f"BROKEN at seq {granted} (cut_tail)" in broken()
 

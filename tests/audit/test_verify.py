@@ -1,13 +1,13 @@
 """manage.py audit_verify detects each kind of tampering (triggers suspended on purpose in the test)."""
 
 import pytest
-from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from audit.chain import CHAIN_FIELDS, event_hash
+from audit.chain import event_hash
 from audit.models import AuditCheckpoint, AuditEvent, ChainHead
 from audit.services import checkpoint_create
 from registry import services
+from tests.fixtures_audit import broken, chained_row, verify
 
 pytestmark = pytest.mark.django_db
 
@@ -21,25 +21,6 @@ def chain(fraud, cast) -> int:
     return AuditEvent.objects.order_by("-seq").values_list("seq", flat=True).first()
 
 
-def verify(*args: str) -> str:
-    from io import StringIO
-
-    out = StringIO()
-    call_command("audit_verify", *args, stdout=out)
-    return out.getvalue()
-
-
-def broken(*args: str) -> str:
-    with pytest.raises(CommandError) as caught:
-        verify(*args)
-    assert caught.value.returncode == 1
-    return str(caught.value)
-
-
-def _row(seq: int) -> dict:
-    return AuditEvent.objects.filter(seq=seq).values(*CHAIN_FIELDS, "hash").get()
-
-
 def test_an_untouched_chain_verifies_with_its_checkpoint(chain):
     assert chain == 8
     assert "audit chain OK: 8 events (seq 1 to 8), 1 checkpoints verified" in verify()
@@ -51,7 +32,7 @@ def test_a_changed_row_is_named(chain, tamper):
 
 
 def test_a_changed_row_with_a_recomputed_hash_is_named(chain, tamper):
-    row = {**_row(6), "reason": "backdated justification"}
+    row = {**chained_row(6), "reason": "backdated justification"}
     tamper(
         "UPDATE audit_auditevent SET reason = %s, hash = %s WHERE seq = %s",
         [row["reason"], event_hash(row), 6],
@@ -74,7 +55,7 @@ def test_deleted_rows_at_the_end_are_caught_by_the_chain_head(chain, tamper):
 def test_deleted_rows_at_the_end_are_caught_by_a_checkpoint_even_if_the_head_is_reset(chain, cast, tamper):
     checkpoint_create(actor=cast.owner)  # signs seq 8; its own event is seq 9
     tamper("DELETE FROM audit_auditevent WHERE seq >= %s", [7])
-    head = _row(6)
+    head = chained_row(6)
     ChainHead.objects.filter(pk=1).update(seq=6, hash=head["hash"])
     message = broken()
     assert "BROKEN at seq 8 (deleted_row)" in message
@@ -101,7 +82,7 @@ def test_a_forged_checkpoint_is_named(chain):
     real = AuditCheckpoint.objects.get()
     AuditCheckpoint.objects.create(
         seq=7,
-        hash=_row(7)["hash"],
+        hash=chained_row(7)["hash"],
         created_at=real.created_at,
         key_id=real.key_id,
         signature="f" * 64,
@@ -122,9 +103,9 @@ def test_a_checkpoint_signed_with_another_key_is_not_accepted(chain, settings, t
 
 def test_a_whole_rewrite_from_a_row_on_is_caught_by_the_signed_checkpoint(chain, tamper):
     # Rewrite seq 2 and recompute every hash after it: the chain is internally consistent again.
-    previous_hash = _row(1)["hash"]
+    previous_hash = chained_row(1)["hash"]
     for seq in range(2, chain + 1):
-        row = {**_row(seq), "prev_hash": previous_hash}
+        row = {**chained_row(seq), "prev_hash": previous_hash}
         if seq == 2:
             row["actor_username"] = "mallory"
         row["hash"] = event_hash(row)
