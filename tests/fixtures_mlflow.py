@@ -210,7 +210,7 @@ def mlflow_server_running(home: Path, *, env: dict[str, str] | None = None) -> I
             env=os.environ | (env or {}),
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300  # a loaded CI machine
+    deadline = time.monotonic() + 600  # a loaded CI machine
     try:
         while True:
             if process.poll() is not None:

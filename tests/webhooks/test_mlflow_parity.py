@@ -19,6 +19,7 @@ from tests.fixtures_mlflow import api_token_for, mlflow_server_running
 
 pytestmark = [
     pytest.mark.slow,
+    pytest.mark.timeout(900),  # the first test waits for `mlflow server` to start
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("fast_passwords", "loopback_allowed", "webhooks_in_process"),
 ]
