@@ -98,7 +98,7 @@ def test_quorums_extra_refusals_are_its_own_on_purpose(both, url, quorum_says):
 
 def test_a_non_public_address_starts_with_mlflows_sentence_and_names_the_allowlist(both, settings):
     _mlflow, quorum = both
-    url = "http://169.254.169.254/latest/"
+    url = "https://169.254.169.254/latest/"
     with pytest.raises(MlflowException) as mlflows:
         _validate_webhook_url(url)  # MLflow's own check, with its default (private addresses refused)
     settings.QUORUM_WEBHOOK_ALLOWLIST = []
