@@ -314,6 +314,8 @@ QUORUM_WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_BACKOFF_SE
 QUORUM_WEBHOOK_BACKOFF_MAX_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
 QUORUM_WEBHOOK_RETRY_WINDOW_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_RETRY_WINDOW_SECONDS", "86400"))
 QUORUM_WEBHOOK_REDISPATCH_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_REDISPATCH_SECONDS", "60"))
+# Period of the sweep that sends due retries: Celery beat's, or without a broker the server's own thread.
+QUORUM_WEBHOOK_SWEEP_SECONDS = float(os.environ.get("QUORUM_WEBHOOK_SWEEP_SECONDS", "30"))
 # How long a worker holds a delivery while sending it (longer than the timeout); a lost worker's lapses.
 QUORUM_WEBHOOK_LEASE_SECONDS = float(
     os.environ.get("QUORUM_WEBHOOK_LEASE_SECONDS", str(QUORUM_WEBHOOK_TIMEOUT_SECONDS + 30))
@@ -338,7 +340,7 @@ CELERY_BEAT_SCHEDULE = {
     # Sends webhook deliveries that are due (retries, broker outage, lost worker).
     "webhooks-deliveries-sweep": {
         "task": "registry.webhooks.tasks.deliveries_sweep",
-        "schedule": float(os.environ.get("QUORUM_WEBHOOK_SWEEP_SECONDS", "30")),
+        "schedule": QUORUM_WEBHOOK_SWEEP_SECONDS,
     },
     # Expires pending transition requests older than QUORUM_REQUEST_TTL_HOURS.
     "workflow-requests-expire": {

@@ -4,11 +4,19 @@ import base64
 import json
 import os
 import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from django.test import Client
 
 from accounts.models import ApiToken, token_digest
@@ -173,3 +181,52 @@ def copy_model(source, destination) -> str:
 
     shutil.copytree(source, destination)
     return str(destination)
+
+
+@contextmanager
+def mlflow_server_running(home: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
+    """`mlflow server` on a free loopback port with its own SQLite store; yields its URL.
+
+    `env` is added to this process's environment (MLflow's own switches, e.g. its webhook schemes).
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [
+        sys.executable, "-m", "mlflow", "server",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
+        "--artifacts-destination", str(home / "mlartifacts"),
+    ]  # fmt: skip
+    log_path = home / "server.log"
+    with log_path.open("wb") as log:
+        # Its own process group: `mlflow server` starts uvicorn and a job runner that must go with it.
+        process = subprocess.Popen(
+            command,
+            cwd=home,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env=os.environ | (env or {}),
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 600  # a loaded CI machine
+    try:
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"mlflow server exited early:\n{log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

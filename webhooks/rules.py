@@ -120,29 +120,64 @@ class Allowlist:
         return cls(frozenset(hosts), tuple(networks))
 
 
-def url_problem(url: object, *, https_only: bool) -> str | None:
+@dataclass(frozen=True)
+class UrlRefusal:
+    """Why a URL may not be a webhook target, in Quorum's words and in MLflow's.
+
+    `mlflow_message` is what MLflow's own server says for the same refusal (its clients and tests
+    match on that wording), answered on the MLflow routes; Quorum-only refusals (credentials,
+    control characters, length, the allowlist) say the same there as on the native API.
+    """
+
+    message: str
+    mlflow_message: str
+
+
+def _refusal(message: str, mlflow_message: str | None = None) -> UrlRefusal:
+    return UrlRefusal(message, mlflow_message or message)
+
+
+def url_refusal(url: object, *, https_only: bool) -> UrlRefusal | None:
     """Why `url` may not be a webhook target, or None. Addresses are checked separately."""
-    if not isinstance(url, str) or not url.strip():
-        return "The webhook URL is required."
+    if not isinstance(url, str):
+        return _refusal(
+            "The webhook URL is required.",
+            None if url is None else f"Webhook URL must be a string, got {type(url).__name__!r}",
+        )
+    if not url.strip():
+        return _refusal(
+            "The webhook URL is required.", f"Webhook URL cannot be empty or just whitespace: {url!r}"
+        )
     if len(url) > 2000:
-        return "The webhook URL is longer than 2000 characters."
+        return _refusal("The webhook URL is longer than 2000 characters.")
     if any(ch.isspace() or ord(ch) < 32 for ch in url):
-        return "The webhook URL cannot contain whitespace or control characters."
+        return _refusal("The webhook URL cannot contain whitespace or control characters.")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises on a malformed port)
     except ValueError as exc:
-        return f"The webhook URL is malformed: {exc}."
+        return _refusal(f"The webhook URL is malformed: {exc}.", f"Invalid webhook URL {url!r}: {exc!r}")
     scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        return f"The webhook URL must use https (or http outside production), not '{parts.scheme}'."
-    if https_only and scheme != "https":
-        return "The webhook URL must use https in production."
+    allowed = ("https",) if https_only else ("http", "https")
+    if scheme not in allowed:
+        mlflow_message = f"Invalid webhook URL scheme: {scheme!r}. Allowed schemes are: {', '.join(allowed)}."
+        if scheme == "http":
+            return _refusal("The webhook URL must use https in production.", mlflow_message)
+        return _refusal(
+            f"The webhook URL must use https (or http outside production), not '{parts.scheme}'.",
+            mlflow_message,
+        )
     if parts.username is not None or parts.password is not None:
-        return "The webhook URL cannot contain credentials; sign with the webhook secret instead."
+        return _refusal("The webhook URL cannot contain credentials; sign with the webhook secret instead.")
     if not parts.hostname:
-        return "The webhook URL must name a host."
+        return _refusal("The webhook URL must name a host.", f"Webhook URL must include a hostname: {url!r}")
     return None
+
+
+def url_problem(url: object, *, https_only: bool) -> str | None:
+    """Quorum's wording of `url_refusal` (deliveries log it; the native API answers it)."""
+    refusal = url_refusal(url, https_only=https_only)
+    return refusal.message if refusal else None
 
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -200,16 +235,27 @@ def address_allowed(host: str, address: str, allowlist: Allowlist) -> bool:
     return _ip_allowed(ip, allowlist)
 
 
-def addresses_problem(host: str, addresses: Iterable[str], allowlist: Allowlist) -> str | None:
+def addresses_refusal(host: str, addresses: Iterable[str], allowlist: Allowlist) -> UrlRefusal | None:
     """Refuse a host if any of its addresses is non-public and not allowlisted (rebinding-proof at
     creation; each connection is checked again when it is made)."""
     addresses = list(addresses)
     if not addresses:
-        return f"The webhook host '{host}' does not resolve."
+        return _refusal(
+            f"The webhook host '{host}' does not resolve.",
+            f"Cannot resolve Webhook URL hostname {host!r}: it has no address.",
+        )
     for address in addresses:
         if not address_allowed(host, address, allowlist):
-            return (
-                f"The webhook host '{host}' resolves to {address}, which is not a public address; "
-                "an operator can allow it with QUORUM_WEBHOOK_ALLOWLIST."
+            hint = "an operator can allow it with QUORUM_WEBHOOK_ALLOWLIST."
+            return _refusal(
+                f"The webhook host '{host}' resolves to {address}, which is not a public address; {hint}",
+                # MLflow's sentence, then Quorum's way out (MLflow's is MLFLOW_WEBHOOK_ALLOW_PRIVATE_IPS).
+                f"Webhook URL must not resolve to a non-public IP address. {host!r} resolves to {address}, "
+                f"which is not a public address; {hint}",
             )
     return None
+
+
+def addresses_problem(host: str, addresses: Iterable[str], allowlist: Allowlist) -> str | None:
+    refusal = addresses_refusal(host, addresses, allowlist)
+    return refusal.message if refusal else None

@@ -61,16 +61,24 @@ SECRET_MAX = 512
 # --- Validation and permissions ----------------------------------------------------------
 
 
+class WebhookUrlRefused(InvalidParameter):
+    """A refused webhook URL; carries MLflow's wording too, which the MLflow routes answer."""
+
+    def __init__(self, refusal: rules.UrlRefusal):
+        super().__init__(refusal.message, field="url")
+        self.mlflow_message = refusal.mlflow_message
+
+
 def url_check(url: object) -> str:
     """The URL if it may be a webhook target now (scheme, credentials, every resolved address)."""
-    problem = rules.url_problem(url, https_only=settings.QUORUM_WEBHOOK_HTTPS_ONLY)
-    if problem:
-        raise InvalidParameter(problem, field="url")
+    refusal = rules.url_refusal(url, https_only=settings.QUORUM_WEBHOOK_HTTPS_ONLY)
+    if refusal:
+        raise WebhookUrlRefused(refusal)
     assert isinstance(url, str)
     parts = transport.urlsplit_host_port(url)
-    problem = rules.addresses_problem(parts[0], transport.resolve(*parts), transport.allowlist())
-    if problem:
-        raise InvalidParameter(problem, field="url")
+    refusal = rules.addresses_refusal(parts[0], transport.resolve(*parts), transport.allowlist())
+    if refusal:
+        raise WebhookUrlRefused(refusal)
     return url
 
 

@@ -7,6 +7,8 @@ own events have no MLflow spelling: they are not shown here, and an update throu
 keeps them while it replaces the MLflow events.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.http import HttpRequest
@@ -83,18 +85,28 @@ def _status(p: Params) -> str | None:
     return raw if isinstance(raw, str) else "invalid"
 
 
+@contextmanager
+def _mlflow_url_wording() -> Iterator[None]:
+    """A refused URL answered in MLflow's words (its clients and tests match on them)."""
+    try:
+        yield
+    except services.WebhookUrlRefused as exc:
+        raise InvalidParameter(exc.mlflow_message, field="url") from exc
+
+
 def webhook_create(request: HttpRequest, user: Any, p: Params) -> dict[str, Any]:
-    webhook, _secret = services.webhook_create(
-        actor=user,
-        name=p.required("name"),
-        url=p.required("url"),
-        events=_events_parse(p.data.get("events")),
-        description=p.optional_str("description") or "",
-        secret=p.optional_str("secret") or "",
-        status=_status(p) or WebhookStatus.ACTIVE,
-        model_name=p.optional_str("model_name") or None,
-        generate_secret=False,  # the mlflow client cannot learn a generated secret: unsigned, as MLflow does
-    )
+    with _mlflow_url_wording():
+        webhook, _secret = services.webhook_create(
+            actor=user,
+            name=p.required("name"),
+            url=p.required("url"),
+            events=_events_parse(p.data.get("events")),
+            description=p.optional_str("description") or "",
+            secret=p.optional_str("secret") or "",
+            status=_status(p) or WebhookStatus.ACTIVE,
+            model_name=p.optional_str("model_name") or None,
+            generate_secret=False,  # the mlflow client cannot learn a generated secret: unsigned, as MLflow does
+        )
     return {"webhook": webhook_json(webhook)}
 
 
@@ -128,7 +140,9 @@ def webhook_update(request: HttpRequest, user: Any, p: Params, webhook_id: str) 
     status = _status(p)
     if status is not None:
         changes["status"] = status
-    return {"webhook": webhook_json(services.webhook_update(actor=user, webhook_id=webhook_id, **changes))}
+    with _mlflow_url_wording():
+        webhook = services.webhook_update(actor=user, webhook_id=webhook_id, **changes)
+    return {"webhook": webhook_json(webhook)}
 
 
 def webhook_delete(request: HttpRequest, user: Any, p: Params, webhook_id: str) -> dict[str, Any]:
@@ -143,13 +157,15 @@ def webhook_test(request: HttpRequest, user: Any, p: Params, webhook_id: str) ->
     delivery, attempt = services.webhook_test(actor=user, webhook_id=webhook_id, event=event)
     result: dict[str, Any] = {"success": delivery.status == "SUCCEEDED"}
     if attempt is not None and attempt.status_code is not None:
+        # As MLflow answers any HTTP status, error or not: the status and the body, no error_message;
+        # but the receiver's body is never echoed back (it could be an internal page).
         result["response_status"] = attempt.status_code
-    # The receiver's answer is never echoed back (it could be an internal page); only its status.
-    result["response_body"] = ""
-    if not result["success"]:
-        result["error_message"] = (
+        result["response_body"] = ""
+    else:  # no answer (refused address, connection error, timeout): MLflow's error_message only
+        error = (
             attempt.error if attempt is not None and attempt.error else delivery.last_error
-        ) or (f"receiver answered HTTP {delivery.last_status_code}")
+        ) or "no answer"
+        result["error_message"] = f"Failed to test webhook: {error}"
     return {"result": result}
 
 

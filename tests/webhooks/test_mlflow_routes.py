@@ -155,3 +155,36 @@ def test_transport_and_permission_errors(cast, platform, mlflow_as, receiver):
     assert api.get("webhooks/not-a-webhook").status_code == 404
     assert api.delete(f"webhooks/{webhook.public_id}").json() == {}
     assert api.delete(f"webhooks/{webhook.public_id}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [  # what `mlflow server` answers for the same body (tests/webhooks/test_mlflow_parity.py compares live)
+        ("   ", "Webhook URL cannot be empty or just whitespace: '   '"),
+        ("ftp://hooks.example/x", "Invalid webhook URL scheme: 'ftp'. Allowed schemes are: http, https."),
+        ("http://", "Webhook URL must include a hostname: 'http://'"),
+        ("", "Missing value for required parameter 'url'."),
+    ],
+)
+def test_url_refusals_use_mlflows_words_on_the_mlflow_routes(platform, mlflow_as, url, message):
+    api = mlflow_as(platform)
+    events = [{"entity": "MODEL_VERSION", "action": "CREATED"}]
+    refused = api.post("webhooks", {"name": "x", "url": url, "events": events})
+    assert refused.status_code == 400
+    assert refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert refused.json()["message"].startswith(message)
+    assert not Webhook.objects.exists()
+
+
+def test_production_refuses_http_in_mlflows_words_and_the_native_api_keeps_its_own(
+    platform, mlflow_as, receiver, settings
+):
+    settings.QUORUM_WEBHOOK_HTTPS_ONLY = True
+    api = mlflow_as(platform)
+    events = [{"entity": "MODEL_VERSION", "action": "CREATED"}]
+    refused = api.post("webhooks", {"name": "x", "url": receiver.url, "events": events})
+    assert refused.json()["message"] == "Invalid webhook URL scheme: 'http'. Allowed schemes are: https."
+    native = mlflow_as(platform, prefix="/api/v1/").post(
+        "webhooks", {"name": "x", "url": receiver.url, "events": ["model_version.created"]}
+    )
+    assert native.status_code == 400 and "https in production" in native.content.decode()
