@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from registry.sources import lineage_refusal, local_source_refusal
+
 MLMODEL_PATH = "MLmodel"
 
 
@@ -176,6 +178,7 @@ def source_admission(
     lineage_root: str | None,
     is_local: bool,
     is_copy: bool,
+    local_path: str = "",
     governed_root: str,
     organisation_prefixes: list[str],
     within,
@@ -184,7 +187,8 @@ def source_admission(
 
     `location` is where Quorum would read the version (the resolved storage location, else the
     source); `lineage_root` the artifact location of the run (or logged model) the version names,
-    None when no run is named or no tracking server can be asked; `within(a, b)`: a lies in b.
+    None when no run is named or no tracking server can be asked; `within(a, b)`: a lies in b;
+    `local_path` the normalized path a local source names.
     """
     if governed_root and location and within(location, governed_root):
         raise SourceRefused(
@@ -202,21 +206,17 @@ def source_admission(
     if lineage_root is not None:
         if within(location, lineage_root):
             return SourceAdmission("logged model" if model_id else "run")
-        raise SourceRefused(
-            f"Invalid model version source: '{source}'. The {named} request parameter must identify "
-            "the resource that contains the source."
-        )
+        if is_local:
+            # As MLflow's server: a local source outside its run's folder is named as a path (MLflow
+            # names where links lead; Quorum the path sent, normalized, never another location).
+            raise SourceRefused(local_source_refusal(local_path or source))
+        raise SourceRefused(lineage_refusal(source, named))
     for prefix in organisation_prefixes:
         if within(location, prefix):
             return SourceAdmission("organisation", prefix)
     if is_local:
-        raise SourceRefused(
-            f"Invalid model version source: '{source}'. To use a local path as a model version "
-            "source, the run_id request parameter has to be specified and the local path has to be "
-            "contained within the artifact directory of the run specified by the run_id (or the "
-            "folder must be allow-listed for the model).",
-            prefix_may_admit=True,
-        )
+        # MLflow's message; an allow-listed folder admits it too (a deliberate difference, README).
+        raise SourceRefused(local_source_refusal(source), prefix_may_admit=True)
     raise SourceRefused(
         f"Invalid model version source: '{source}' lies outside where this model may register from: "
         "the artifact location of the run named by run_id, or a source prefix allow-listed for the "

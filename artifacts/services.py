@@ -70,6 +70,7 @@ from registry.services import model_version_for_update, registered_model_for_upd
 from registry.sources import (
     is_local_source,
     is_registry_copy_source,
+    lineage_refusal,
     local_source_path,
     location_within,
     locations_overlap,
@@ -558,7 +559,12 @@ def source_admit(*, version: ModelVersion, actor) -> rules.SourceAdmission:
     try:
         lineage = None
         if not copy and not source.startswith(("runs:/", "models:/")):
-            lineage = tracking.lineage_root(run_id=version.run_id, model_id=version.logged_model_id)
+            try:
+                lineage = tracking.lineage_root(run_id=version.run_id, model_id=version.logged_model_id)
+            except tracking.LineageNotFound:
+                # MLflow's answer for a run (or logged model) its tracking store does not know.
+                named = "model_id" if version.logged_model_id else "run_id"
+                raise InvalidParameter(lineage_refusal(source, named), field="source")
         admission = rules.source_admission(
             source=source,
             location=location,
@@ -566,6 +572,7 @@ def source_admit(*, version: ModelVersion, actor) -> rules.SourceAdmission:
             model_id=version.logged_model_id,
             lineage_root=lineage,
             is_local=is_local_source(source),
+            local_path=local_source_path(source) if is_local_source(source) else "",
             is_copy=copy,
             governed_root="" if copy else _governed_root(),
             organisation_prefixes=list(settings.QUORUM_SOURCE_PREFIXES),

@@ -20,6 +20,32 @@ SOURCE_MAX = 4000
 LOGGED_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
 RUN_ID = re.compile(r"^[0-9A-Za-z_\-]{1,64}$")
 
+# MLflow's own words (mlflow/server/handlers.py, `_validate_source_run` and
+# `_validate_non_local_source_contains_relative_paths`): its clients and users know them.
+LOCAL_SOURCE_RULE = (
+    "To use a local path as a model version source, the run_id request parameter has to be specified "
+    "and the local path has to be contained within the artifact directory of the run specified by the "
+    "run_id."
+)
+RELATIVE_REFERENCES_RULE = (
+    "If supplying a source as an http, https, local file path, ftp, objectstore, or mlflow-artifacts "
+    "uri, an absolute path must be provided without relative path references present. Please provide "
+    "an absolute path."
+)
+
+
+def lineage_refusal(source: str, named: str = "run_id") -> str:
+    """MLflow's refusal of a source its run_id (or model_id) does not contain."""
+    return (
+        f"Invalid model version source: '{source}'. The {named} request parameter must identify the "
+        "resource that contains the source."
+    )
+
+
+def local_source_refusal(source: str) -> str:
+    """MLflow's refusal of a local source without a run that contains it."""
+    return f"Invalid model version source: '{source}'. {LOCAL_SOURCE_RULE}"
+
 
 def _fully_unquoted(text: str) -> str:
     # Decode until stable so %252e%252e (double-encoded "..") is seen for what it is.
@@ -42,19 +68,27 @@ def _reject_traversal(source: str) -> None:
             "Invalid model version source: control characters are not allowed.", field="source"
         )
     # Check every segment of the whole string, including after '?', '#' and ';'.
-    for segment in re.split(r"[/?#;&=]", decoded):
-        if segment.strip() == "..":
-            raise InvalidParameter(
-                f"Invalid model version source: '{source}'. Path traversal ('..') is not allowed.",
-                field="source",
-            )
+    # MLflow lets `..` through in local paths that resolve inside the run; Quorum refuses it in
+    # every source (a deliberate difference), in MLflow's words for non-local sources.
+    traversal = any(segment.strip() == ".." for segment in re.split(r"[/?#;&=]", decoded))
+    if traversal or (not is_local_source(decoded) and _has_relative_references(decoded)):
+        raise InvalidParameter(
+            f"Invalid model version source: '{source}'. {RELATIVE_REFERENCES_RULE}", field="source"
+        )
+
+
+def _has_relative_references(decoded: str) -> bool:
+    """As MLflow checks non-local sources: the path, `//` collapsed, must already be normalized
+    (`s3://b/a/./m` is refused). Compared without touching any disk, unlike MLflow's resolve()."""
+    path = re.sub(r"/+", "/", urlparse(decoded).path.rstrip("/"))
+    return bool(path) and posixpath.normpath(path) != path
 
 
 def _local_path_allowed(path: str, source: str) -> str:
     if not path.startswith("/"):
-        raise InvalidParameter(
-            f"Invalid model version source: '{source}'. Local sources must be absolute paths.", field="source"
-        )
+        # MLflow resolves a relative path against its server's working directory and names that;
+        # Quorum names the source as sent, with MLflow's rule.
+        raise InvalidParameter(local_source_refusal(source), field="source")
     normalized = Path(posixpath.normpath(path))
     if str(normalized).startswith("//") or str(normalized).startswith("/proc"):
         raise InvalidParameter(f"Invalid model version source: '{source}'.", field="source")
@@ -156,11 +190,7 @@ def source_validate(source: object, *, run_id: str = "", model_id: str = "") -> 
                 f"Invalid runs URI: '{source}'. Expected runs:/<run_id>/<path>.", field="source"
             )
         if run_id and run_id != match.group(1):
-            raise InvalidParameter(
-                f"Invalid model version source: '{source}' belongs to run '{match.group(1)}', "
-                f"not to run_id '{run_id}'.",
-                field="source",
-            )
+            raise InvalidParameter(lineage_refusal(source), field="source")
         return source
     if scheme == "models":
         match = re.match(r"^models:/([^/@]+)/?$", source)
@@ -188,11 +218,7 @@ def source_validate(source: object, *, run_id: str = "", model_id: str = "") -> 
                 field="source",
             )
         if not run_id and not model_id:
-            raise InvalidParameter(
-                f"Invalid model version source: '{source}'. The run_id request parameter must "
-                "identify the run that contains the source.",
-                field="source",
-            )
+            raise InvalidParameter(lineage_refusal(source), field="source")
         return source
     if scheme == "file":
         if parsed.netloc not in ("", "localhost"):

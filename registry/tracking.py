@@ -36,6 +36,10 @@ class TrackingServerUnavailable(RegistryError):
     http_status = 503
 
 
+class LineageNotFound(InvalidParameter):
+    """The tracking server does not know the run (or logged model) a version names."""
+
+
 def tracking_uri() -> str:
     return (getattr(settings, "QUORUM_MLFLOW_TRACKING_URI", "") or "").rstrip("/")
 
@@ -49,7 +53,7 @@ def _get_json(base: str, path: str, params: dict[str, str], what: str) -> dict:
             f"Could not resolve {what}: the tracking server at {base} did not answer ({type(exc).__name__})."
         )
     if response.status_code in (400, 404):
-        raise InvalidParameter(
+        raise LineageNotFound(
             f"Invalid model version source: {what} was not found on the tracking server {base}.",
             field="source",
         )

@@ -230,3 +230,11 @@ def mlflow_server_running(home: Path, *, env: dict[str, str] | None = None) -> I
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def mlflow_tracking_server(tmp_path_factory) -> Iterator[str]:
+    """`mlflow server` (of the installed client's version) with its own SQLite store and proxied
+    artifact folder, once per session: it takes seconds to start."""
+    with mlflow_server_running(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url

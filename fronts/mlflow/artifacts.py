@@ -305,6 +305,9 @@ def server_info(request: HttpRequest, user: User, p: Params) -> dict:
         "multipart_downloads_enabled": False,
         "presigned_upload_run_id_supported": False,
         "presigned_upload_model_id_supported": False,
+        # Asked by the mlflow 3.18 client's HttpArtifactRepository before it transfers anything.
+        "model_artifact_presigned_downloads_supported": False,
+        "artifacts_presigned_only": False,
         "features_enabled": {"gateway": False},
     }
 

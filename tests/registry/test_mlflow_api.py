@@ -395,7 +395,7 @@ def fraud_api(api):
             {"name": "fraud", "source": "s3://b/x/../../y"},
             400,
             "INVALID_PARAMETER_VALUE",
-            "Path traversal",
+            "without relative path references present",
         ),
         (
             "POST",
@@ -403,7 +403,7 @@ def fraud_api(api):
             {"name": "fraud", "source": "s3://b/x/%2e%2e/y"},
             400,
             "INVALID_PARAMETER_VALUE",
-            "Path traversal",
+            "without relative path references present",
         ),
         (
             "POST",
@@ -411,7 +411,7 @@ def fraud_api(api):
             {"name": "fraud", "source": "s3://b/x?p=../../y"},
             400,
             "INVALID_PARAMETER_VALUE",
-            "Path traversal",
+            "without relative path references present",
         ),
         (
             "POST",
@@ -604,6 +604,9 @@ def test_server_info_describes_no_multipart(api):
     body = api.get("/api/3.0/mlflow/server-info").json()
     assert body["multipart_downloads_enabled"] is False
     assert body["multipart_uploads_enabled"] is False
+    # mlflow 3.18's artifact client asks these; presigned-only would make it refuse the proxy.
+    assert body["artifacts_presigned_only"] is False
+    assert body["model_artifact_presigned_downloads_supported"] is False
 
 
 def test_governed_targets_answer_permission_denied_through_mlflow(fraud_api):

@@ -1,13 +1,5 @@
 """End to end with a real MLflow tracking server: log and register a model there, load it through Quorum."""
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import requests
@@ -21,50 +13,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def tracking_server(tmp_path_factory) -> Iterator[str]:
-    """`mlflow server` on a free loopback port with its own SQLite store and proxied artifact folder."""
-    home = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    command = [
-        sys.executable, "-m", "mlflow", "server",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-        "--backend-store-uri", f"sqlite:///{home / 'mlflow.db'}",
-        "--artifacts-destination", str(home / "mlartifacts"),
-    ]  # fmt: skip
-    log = (home / "server.log").open("wb")
-    # Its own process group: `mlflow server` starts uvicorn and a job runner that must go with it.
-    process = subprocess.Popen(
-        command, cwd=home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"mlflow server exited early:\n{(home / 'server.log').read_text()[-3000:]}")
-            try:
-                if requests.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{(home / 'server.log').read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-        log.close()
+def tracking_server(mlflow_tracking_server: str) -> str:
+    """The session's `mlflow server` (tests/fixtures_mlflow.py), under the name other modules import."""
+    return mlflow_tracking_server
 
 
 def test_register_on_tracking_server_then_load_through_quorum_by_alias(
