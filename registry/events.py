@@ -12,6 +12,8 @@ from registry.models import ModelVersion, RegisteredModel
 class ModelCreated(DomainEvent):
     model: RegisteredModel
     tags: dict[str, str] = field(default_factory=dict)
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +28,8 @@ class ModelTagSet(DomainEvent):
     key: str
     value: str
     previous: str | None
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +37,8 @@ class ModelTagDeleted(DomainEvent):
     model: RegisteredModel
     key: str
     value: str
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +62,8 @@ class VersionTagSet(DomainEvent):
     key: str
     value: str
     previous: str | None
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +71,8 @@ class VersionTagDeleted(DomainEvent):
     version: ModelVersion
     key: str
     value: str
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +92,8 @@ class ModelDeleted(DomainEvent):
 class VersionCreated(DomainEvent):
     version: ModelVersion
     tags: dict[str, str] = field(default_factory=dict)
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +128,8 @@ class AliasMoved(DomainEvent):
     current: ModelVersion
     governed: bool
     reason: str = ""
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
+
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,3 +141,4 @@ class AliasDeleted(DomainEvent):
     version: int
     governed: bool = False
     reason: str = ""
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
