@@ -17,7 +17,10 @@ pytestmark = [
 
 
 @pytest.fixture
-def as_owner(live_server, cast, mlflow_env):
+def as_owner(live_server, cast, mlflow_env, monkeypatch):
+    # The client caches loaded prompts across calls (and tests); each read here must reach Quorum.
+    monkeypatch.setenv("MLFLOW_ALIAS_PROMPT_CACHE_TTL_SECONDS", "0")
+    monkeypatch.setenv("MLFLOW_VERSION_PROMPT_CACHE_TTL_SECONDS", "0")
     mlflow_env(
         MLFLOW_TRACKING_URI=live_server.url,
         MLFLOW_REGISTRY_URI=live_server.url,
