@@ -15,7 +15,6 @@ class ModelCreated(DomainEvent):
     prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class ModelUpdated(DomainEvent):
     model: RegisteredModel
@@ -31,14 +30,12 @@ class ModelTagSet(DomainEvent):
     prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class ModelTagDeleted(DomainEvent):
     model: RegisteredModel
     key: str
     value: str
     prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
-
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,14 +62,12 @@ class VersionTagSet(DomainEvent):
     prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
-
 @dataclass(frozen=True, kw_only=True)
 class VersionTagDeleted(DomainEvent):
     version: ModelVersion
     key: str
     value: str
     prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
-
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -93,7 +88,6 @@ class VersionCreated(DomainEvent):
     version: ModelVersion
     tags: dict[str, str] = field(default_factory=dict)
     prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
-
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +123,6 @@ class AliasMoved(DomainEvent):
     governed: bool
     reason: str = ""
     prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
-
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,13 @@ MODEL_CONFIG_TAG_KEY = "_mlflow_prompt_model_config"
 # What a prompt version is: set once, by the version's creation; changing them afterwards would
 # change what an approved version serves.
 VERSION_CONTENT_TAG_KEYS = frozenset(
-    {IS_PROMPT_TAG_KEY, PROMPT_TEXT_TAG_KEY, PROMPT_TYPE_TAG_KEY, RESPONSE_FORMAT_TAG_KEY, MODEL_CONFIG_TAG_KEY}
+    {
+        IS_PROMPT_TAG_KEY,
+        PROMPT_TEXT_TAG_KEY,
+        PROMPT_TYPE_TAG_KEY,
+        RESPONSE_FORMAT_TAG_KEY,
+        MODEL_CONFIG_TAG_KEY,
+    }
 )
 # Tags MLflow's server leaves out of the prompt webhook payloads.
 PAYLOAD_HIDDEN_TAG_KEYS = frozenset({IS_PROMPT_TAG_KEY, PROMPT_TYPE_TAG_KEY})
@@ -75,6 +81,16 @@ def version_source_check(source: object) -> None:
     if source not in SOURCE_PLACEHOLDERS:
         raise InvalidParameter(
             f"Invalid prompt source: '{str(source)[:200]}'. Prompt sources must use an MLflow placeholder.",
+            field="source",
+        )
+
+
+def copy_source_check(source: str, *, source_is_prompt: bool) -> None:
+    """A prompt version is no model version's source (MLflow's server refuses it with these words)."""
+    if source_is_prompt:
+        raise InvalidParameter(
+            f"Invalid model version source: '{source[:200]}'. Prompt versions cannot be used as "
+            "model version sources.",
             field="source",
         )
 

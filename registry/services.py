@@ -392,7 +392,9 @@ def _source_location(actor, source: str) -> str:
     """Where a source's artifacts concretely are, or "" when the source itself says so."""
     if is_registry_copy_source(source):
         # A copy of a registered version (MlflowClient.copy_model_version): the caller must READ it.
-        return model_uri_resolve(actor, source).download_uri
+        copied = model_uri_resolve(actor, source)
+        prompts.copy_source_check(source, source_is_prompt=prompts.model_is_prompt(copied.model))
+        return copied.download_uri
     return tracking.source_resolve(source)
 
 

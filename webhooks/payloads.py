@@ -52,7 +52,9 @@ def model_created(event: ModelCreated) -> Raised:
     model = event.model
     if event.prompt:
         tags = _prompt_tags(event.tags)
-        return [("prompt.created", {"name": model.name, "tags": tags, "description": model.description or None})]
+        return [
+            ("prompt.created", {"name": model.name, "tags": tags, "description": model.description or None})
+        ]
     return [
         (
             "registered_model.created",

@@ -151,6 +151,11 @@ def test_prompts_and_models_do_not_mix(greeting, live_server):
             {"name": "greeting", "source": "s3://bucket/x", "tags": prompt_tags},
             "Prompt sources must use an MLflow placeholder",
         ),
+        # A prompt version copied into a model (copy_model_version's wire call): MLflow refuses it too.
+        (
+            {"name": "churn", "source": "models:/greeting/1"},
+            "Prompt versions cannot be used as model version sources",
+        ),
     ):
         r = _raw(live_server, "model-versions/create", body)
         assert r.status_code == 400 and r.json()["error_code"] == "INVALID_PARAMETER_VALUE", r.text
