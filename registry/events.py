@@ -12,6 +12,7 @@ from registry.models import ModelVersion, RegisteredModel
 class ModelCreated(DomainEvent):
     model: RegisteredModel
     tags: dict[str, str] = field(default_factory=dict)
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +27,7 @@ class ModelTagSet(DomainEvent):
     key: str
     value: str
     previous: str | None
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,6 +35,7 @@ class ModelTagDeleted(DomainEvent):
     model: RegisteredModel
     key: str
     value: str
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,6 +59,7 @@ class VersionTagSet(DomainEvent):
     key: str
     value: str
     previous: str | None
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +67,7 @@ class VersionTagDeleted(DomainEvent):
     version: ModelVersion
     key: str
     value: str
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +87,7 @@ class ModelDeleted(DomainEvent):
 class VersionCreated(DomainEvent):
     version: ModelVersion
     tags: dict[str, str] = field(default_factory=dict)
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +122,7 @@ class AliasMoved(DomainEvent):
     current: ModelVersion
     governed: bool
     reason: str = ""
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,3 +134,4 @@ class AliasDeleted(DomainEvent):
     version: int
     governed: bool = False
     reason: str = ""
+    prompt: bool = False  # of a prompt (registry/prompts.py), not of a model

@@ -4,6 +4,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from registry import prompts
 from registry.errors import InvalidParameter
 from registry.models import Stage
 
@@ -111,10 +112,9 @@ def validate_tag(key: object, value: object) -> tuple[str, str]:
         value = ""
     if not isinstance(value, str):
         raise InvalidParameter("Tag value must be a string.", field="value")
-    if len(value) > TAG_VALUE_MAX:
-        raise InvalidParameter(
-            f"Tag value for '{key}' is longer than {TAG_VALUE_MAX} characters.", field="value"
-        )
+    limit = prompts.TEXT_MAX if key == prompts.PROMPT_TEXT_TAG_KEY else TAG_VALUE_MAX
+    if len(value) > limit:
+        raise InvalidParameter(f"Tag value for '{key}' is longer than {limit} characters.", field="value")
     if "\x00" in value:
         raise InvalidParameter("Tag value cannot contain NUL characters.", field="value")
     return key, value

@@ -24,9 +24,10 @@ from django.db.models.constants import LOOKUP_SEP
 from django.db.models.fields.related_descriptors import ForwardManyToOneDescriptor, ReverseManyToOneDescriptor
 from django.db.models.lookups import Lookup
 
+from registry import prompts
 from registry.errors import InvalidParameter
 
-IS_PROMPT_TAG_KEY = "mlflow.prompt.is_prompt"
+IS_PROMPT_TAG_KEY = prompts.IS_PROMPT_TAG_KEY
 FILTER_MAX = 10_000
 ORDER_BY_MAX = 1_000
 MODELS_MAX_RESULTS = 1000

@@ -12,6 +12,7 @@ from django.db.models import (
 
 from access.grants import ActorRef, Level, allowed_q
 from config.prepared import PreparedQuery, hot_reads_enabled, prefetched_set
+from registry import prompts
 from registry.errors import InvalidParameter, NotFound
 from registry.models import (
     AliasAssignment,
@@ -354,8 +355,8 @@ def registered_models_search(
     condition, wants_prompts = search.registered_model_filter_q(filter_string)
     qs = registered_models_visible_to(user).filter(condition)
     if not wants_prompts:
-        prompts = RegisteredModelTag.objects.filter(key=search.IS_PROMPT_TAG_KEY, value="true")
-        qs = qs.exclude(pk__in=prompts.values("model_id"))
+        prompt_models = RegisteredModelTag.objects.filter(prompts.prompt_tag_q())
+        qs = qs.exclude(pk__in=prompt_models.values("model_id"))
     # The creator comes by prefetch, not select_related: one user object for the page, not a copy per row.
     return search.paged(
         qs.order_by(*search.registered_model_ordering(order_by)).prefetch_related(
@@ -381,8 +382,8 @@ def model_versions_search(
     condition, wants_prompts = search.model_version_filter_q(filter_string)
     qs = model_versions_visible_to(user).filter(condition)
     if not wants_prompts:
-        prompt_models = RegisteredModelTag.objects.filter(key=search.IS_PROMPT_TAG_KEY, value="true")
-        prompt_versions = ModelVersionTag.objects.filter(key=search.IS_PROMPT_TAG_KEY, value="true")
+        prompt_models = RegisteredModelTag.objects.filter(prompts.prompt_tag_q())
+        prompt_versions = ModelVersionTag.objects.filter(prompts.prompt_tag_q())
         qs = qs.exclude(model_id__in=prompt_models.values("model_id")).exclude(
             pk__in=prompt_versions.values("version_id")
         )

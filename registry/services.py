@@ -27,7 +27,7 @@ from access.grants import (
     user_holds_global,
 )
 from config.prepared import PreparedQuery, prefetched_set, saved_mark
-from registry import ports, rules, tracking
+from registry import ports, prompts, rules, tracking
 from registry.errors import (
     AlreadyExists,
     InvalidParameter,
@@ -101,7 +101,9 @@ def _model_locked(actor_id: int, name: str) -> QuerySet[RegisteredModel]:
     named = RegisteredModel.objects.filter(name=name)
     model_id = Subquery(named.values("pk")[:1])
     visible = named.filter(allowed_q(ActorRef(actor_id), Level.READ, model_id=model_id)).order_by()
-    return visible.annotate(held=HeldCodenames(model_id, user_id=actor_id)).select_for_update(of=("self",))
+    return visible.annotate(
+        held=HeldCodenames(model_id, user_id=actor_id), is_prompt=prompts.is_prompt_annotation()
+    ).select_for_update(of=("self",))
 
 
 # The write path's permission check and lock in one statement, prepared once per connection
@@ -196,7 +198,7 @@ def registered_model_create(
 ) -> RegisteredModel:
     rules.validate_model_name(name)
     description = rules.validate_description(description)
-    tag_values = _tags_validated(tags)
+    tag_values = prompts.tags_canonical(_tags_validated(tags))
     if not (actor.is_superuser or actor.has_perm("registry.add_registeredmodel")):
         raise PermissionDenied(
             "Creating registered models needs the global 'registry.add_registeredmodel' permission."
@@ -215,7 +217,8 @@ def registered_model_create(
     )
     # Whoever creates a model manages it.
     assign_perm(LEVEL_CODENAMES[Level.MANAGE], actor, model)
-    events.publish(ModelCreated(actor=actor, model=model, tags=tag_values))
+    model.is_prompt = prompts.tags_say_prompt(tag_values)
+    events.publish(ModelCreated(actor=actor, model=model, tags=tag_values, prompt=model.is_prompt))
     return model
 
 
@@ -303,13 +306,19 @@ def registered_model_delete(*, actor, name: str) -> None:
 @transaction.atomic
 def registered_model_tag_set(*, actor, name: str, key: str, value: str) -> RegisteredModelTag:
     key, value = rules.validate_tag(key, value)
+    prompts.model_tag_change_check(key)
     model = registered_model_for_update(actor, name, Level.EDIT, "Setting a tag")
     previous = RegisteredModelTag.objects.filter(model=model, key=key).first()
     tag, _ = RegisteredModelTag.objects.update_or_create(model=model, key=key, defaults={"value": value})
     _touch(model)
     events.publish(
         ModelTagSet(
-            actor=actor, model=model, key=key, value=value, previous=previous.value if previous else None
+            actor=actor,
+            model=model,
+            key=key,
+            value=value,
+            previous=previous.value if previous else None,
+            prompt=prompts.model_is_prompt(model),
         )
     )
     return tag
@@ -317,13 +326,18 @@ def registered_model_tag_set(*, actor, name: str, key: str, value: str) -> Regis
 
 @transaction.atomic
 def registered_model_tag_delete(*, actor, name: str, key: str) -> None:
+    prompts.model_tag_change_check(key)
     model = registered_model_for_update(actor, name, Level.EDIT, "Deleting a tag")
     tag = RegisteredModelTag.objects.filter(model=model, key=key).first()
     if tag is None:
         raise NotFound(f"No tag with name: {key} in registered model '{name}'.")
     tag.delete()
     _touch(model)
-    events.publish(ModelTagDeleted(actor=actor, model=model, key=key, value=tag.value))
+    events.publish(
+        ModelTagDeleted(
+            actor=actor, model=model, key=key, value=tag.value, prompt=prompts.model_is_prompt(model)
+        )
+    )
 
 
 # --- Model versions ----------------------------------------------------------------------
@@ -378,7 +392,9 @@ def _source_location(actor, source: str) -> str:
     """Where a source's artifacts concretely are, or "" when the source itself says so."""
     if is_registry_copy_source(source):
         # A copy of a registered version (MlflowClient.copy_model_version): the caller must READ it.
-        return model_uri_resolve(actor, source).download_uri
+        copied = model_uri_resolve(actor, source)
+        prompts.copy_source_check(source, source_is_prompt=prompts.model_is_prompt(copied.model))
+        return copied.download_uri
     return tracking.source_resolve(source)
 
 
@@ -409,10 +425,17 @@ def _model_version_create(
         raise InvalidParameter(
             "Parameter 'run_link' must be a string of at most 4000 characters.", field="run_link"
         )
-    source_validate(source, run_id=run_id, model_id=model_id)
+    tag_values = prompts.tags_canonical(_tags_validated(tags))
+    is_prompt = prompts.tags_say_prompt(tag_values)
+    if is_prompt:
+        prompts.version_source_check(source)  # a prompt has no artifacts: nothing to read or scope
+    else:
+        source_validate(source, run_id=run_id, model_id=model_id)
     description = rules.validate_description(description)
-    tag_values = _tags_validated(tags)
     model = registered_model_for_update(actor, name, Level.EDIT, "Creating a model version")
+    prompts.version_kind_check(
+        name=name, model_is_prompt=prompts.model_is_prompt(model), version_is_prompt=is_prompt
+    )
     # The model row is locked and was read under the lock, so this number cannot race; the
     # counter never goes down.
     model.last_version_number += 1
@@ -426,18 +449,24 @@ def _model_version_create(
         run_link=run_link or "",
         logged_model_id=model_id,
         description=description,
-        # Validation (artifacts) moves it to READY or FAILED_REGISTRATION after commit.
-        status=VersionStatus.PENDING_REGISTRATION,
+        # Validation (artifacts) moves it to READY or FAILED_REGISTRATION after commit; a prompt
+        # version is its template (a tag written with it), complete at once as on MLflow's server.
+        status=VersionStatus.READY if is_prompt else VersionStatus.PENDING_REGISTRATION,
         creator=actor,
     )
-    # The artifact pipeline's rows (manifest, validation job, outbox message) commit with the version.
-    registration = ports.registration()
-    companions = tuple(registration.companions(version, actor))
-    version_rows_insert(NewVersionRows(model=model, version=version, tags=tag_values, companions=companions))
-    registration.written(companions)
+    if is_prompt:
+        version_rows_insert(NewVersionRows(model=model, version=version, tags=tag_values, companions=()))
+    else:
+        # The artifact pipeline's rows (manifest, validation job, outbox message) commit with the version.
+        registration = ports.registration()
+        companions = tuple(registration.companions(version, actor))
+        version_rows_insert(
+            NewVersionRows(model=model, version=version, tags=tag_values, companions=companions)
+        )
+        registration.written(companions)
     # Last: the audit trail records it first among the subscribers (on SQLite the append locks the
     # chain head until commit; PostgreSQL seals at COMMIT).
-    events.publish(VersionCreated(actor=actor, version=version, tags=tag_values))
+    events.publish(VersionCreated(actor=actor, version=version, tags=tag_values, prompt=is_prompt))
     # What a reader would get back, so the caller can answer without reading it (no aliases yet).
     prefetched_set(
         version, "tags", [ModelVersionTag(version=version, key=k, value=v) for k, v in tag_values.items()]
@@ -491,6 +520,7 @@ def model_version_delete(*, actor, name: str, version: int) -> None:
 @transaction.atomic
 def model_version_tag_set(*, actor, name: str, version: int, key: str, value: str) -> ModelVersionTag:
     key, value = rules.validate_tag(key, value)
+    prompts.version_tag_change_check(key)
     model = registered_model_for_update(actor, name, Level.EDIT, "Setting a version tag")
     row = _version_for_update(model, version)
     previous = ModelVersionTag.objects.filter(version=row, key=key).first()
@@ -498,7 +528,12 @@ def model_version_tag_set(*, actor, name: str, version: int, key: str, value: st
     ModelVersion.objects.filter(pk=row.pk).update(updated_at=timezone.now())
     events.publish(
         VersionTagSet(
-            actor=actor, version=row, key=key, value=value, previous=previous.value if previous else None
+            actor=actor,
+            version=row,
+            key=key,
+            value=value,
+            previous=previous.value if previous else None,
+            prompt=prompts.model_is_prompt(model),
         )
     )
     return tag
@@ -506,6 +541,7 @@ def model_version_tag_set(*, actor, name: str, version: int, key: str, value: st
 
 @transaction.atomic
 def model_version_tag_delete(*, actor, name: str, version: int, key: str) -> None:
+    prompts.version_tag_change_check(key)
     model = registered_model_for_update(actor, name, Level.EDIT, "Deleting a version tag")
     row = _version_for_update(model, version)
     tag = ModelVersionTag.objects.filter(version=row, key=key).first()
@@ -513,7 +549,11 @@ def model_version_tag_delete(*, actor, name: str, version: int, key: str) -> Non
         raise NotFound(f"No tag with name: {key} in model version '{name}' version {version}.")
     tag.delete()
     ModelVersion.objects.filter(pk=row.pk).update(updated_at=timezone.now())
-    events.publish(VersionTagDeleted(actor=actor, version=row, key=key, value=tag.value))
+    events.publish(
+        VersionTagDeleted(
+            actor=actor, version=row, key=key, value=tag.value, prompt=prompts.model_is_prompt(model)
+        )
+    )
 
 
 def stage_apply(
@@ -649,6 +689,7 @@ def _alias_move(
             current=row,
             governed=governed,
             reason=reason,
+            prompt=prompts.model_is_prompt(model),
         )
     )
     return alias_row
@@ -709,5 +750,6 @@ def _alias_remove(
             version=version_number,
             governed=governed,
             reason=reason,
+            prompt=prompts.model_is_prompt(model),
         )
     )

@@ -15,10 +15,13 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 
 from artifacts.events import GovernedCopyFinished, ValidationFinished
+from registry import prompts
 from registry.events import (
     AliasDeleted,
     AliasMoved,
     ModelCreated,
+    ModelTagDeleted,
+    ModelTagSet,
     StageChanged,
     VersionCreated,
     VersionDeleted,
@@ -40,8 +43,18 @@ def _of_version(version: Any, **data: Any) -> dict[str, Any]:
     return {"name": version.model.name, "version": _version(version.version), **data}
 
 
+def _prompt_tags(tags: dict[str, str], *hidden: str) -> dict[str, str]:
+    """A prompt's tags as MLflow's server sends them: without its internal prompt tags."""
+    return {k: v for k, v in tags.items() if k not in prompts.PAYLOAD_HIDDEN_TAG_KEYS and k not in hidden}
+
+
 def model_created(event: ModelCreated) -> Raised:
     model = event.model
+    if event.prompt:
+        tags = _prompt_tags(event.tags)
+        return [
+            ("prompt.created", {"name": model.name, "tags": tags, "description": model.description or None})
+        ]
     return [
         (
             "registered_model.created",
@@ -51,7 +64,16 @@ def model_created(event: ModelCreated) -> Raised:
 
 
 def version_created(event: VersionCreated) -> Raised:
+    """A prompt version raises `prompt_version.created` (never `model_version.created`), as on MLflow."""
     version = event.version
+    if event.prompt:
+        data = _of_version(
+            version,
+            template=event.tags.get(prompts.PROMPT_TEXT_TAG_KEY),
+            tags=_prompt_tags(event.tags, prompts.PROMPT_TEXT_TAG_KEY),
+            description=version.description or None,
+        )
+        return [("prompt_version.created", data)]
     data = _of_version(
         version,
         source=version.source,
@@ -62,17 +84,38 @@ def version_created(event: VersionCreated) -> Raised:
     return [("model_version.created", data)]
 
 
+def model_tag_set(event: ModelTagSet) -> Raised:
+    """MLflow raises no event for a model's tags, only for a prompt's."""
+    if not event.prompt:
+        return []
+    return [("prompt_tag.set", {"name": event.model.name, "key": event.key, "value": event.value})]
+
+
+def model_tag_deleted(event: ModelTagDeleted) -> Raised:
+    if not event.prompt:
+        return []
+    return [("prompt_tag.deleted", {"name": event.model.name, "key": event.key})]
+
+
+def _entity(prompt: bool, model_entity: str, prompt_entity: str) -> str:
+    return prompt_entity if prompt else model_entity
+
+
 def version_tag_set(event: VersionTagSet) -> Raised:
-    return [("model_version_tag.set", _of_version(event.version, key=event.key, value=event.value))]
+    entity = _entity(event.prompt, "model_version_tag", "prompt_version_tag")
+    return [(f"{entity}.set", _of_version(event.version, key=event.key, value=event.value))]
 
 
 def version_tag_deleted(event: VersionTagDeleted) -> Raised:
-    return [("model_version_tag.deleted", _of_version(event.version, key=event.key))]
+    entity = _entity(event.prompt, "model_version_tag", "prompt_version_tag")
+    return [(f"{entity}.deleted", _of_version(event.version, key=event.key))]
 
 
 def alias_moved(event: AliasMoved) -> Raised:
     """MLflow raises `model_version_alias.created` on every set; Quorum adds `moved` when it pointed elsewhere."""
     name, current = event.model.name, event.current.version
+    if event.prompt:  # MLflow's prompt alias event; `moved` is Quorum's, for models
+        return [("prompt_alias.created", {"name": name, "alias": event.alias, "version": _version(current)})]
     raised: Raised = [
         ("model_version_alias.created", {"name": name, "alias": event.alias, "version": _version(current)})
     ]
@@ -88,7 +131,8 @@ def alias_moved(event: AliasMoved) -> Raised:
 
 
 def alias_deleted(event: AliasDeleted) -> Raised:
-    return [("model_version_alias.deleted", {"name": event.model.name, "alias": event.alias})]
+    entity = _entity(event.prompt, "model_version_alias", "prompt_alias")
+    return [(f"{entity}.deleted", {"name": event.model.name, "alias": event.alias})]
 
 
 def stage_changed(event: StageChanged) -> Raised:
@@ -152,6 +196,8 @@ def _json(value: dict[str, Any]) -> dict[str, Any]:
 # Which payloads each event raises: the one place that maps domain events to webhook events.
 RAISED_BY: dict[type, Callable[[Any], Raised]] = {
     ModelCreated: model_created,
+    ModelTagSet: model_tag_set,
+    ModelTagDeleted: model_tag_deleted,
     VersionCreated: version_created,
     VersionTagSet: version_tag_set,
     VersionTagDeleted: version_tag_deleted,
@@ -206,6 +252,30 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "model_version_tag.deleted": {"name": "example_model", "version": "1", "key": "example_key"},
     "model_version_alias.created": {"name": "example_model", "alias": "example_alias", "version": "1"},
     "model_version_alias.deleted": {"name": "example_model", "alias": "example_alias"},
+    # MLflow's example() payloads of the prompt events (mlflow/webhooks/types.py).
+    "prompt.created": {
+        "name": "example_prompt",
+        "tags": {"example_key": "example_value"},
+        "description": "An example prompt",
+    },
+    "prompt_version.created": {
+        "name": "example_prompt",
+        "version": "1",
+        "template": "Hello {{name}}!",
+        "tags": {"example_key": "example_value"},
+        "description": "An example prompt version",
+    },
+    "prompt_tag.set": {"name": "example_prompt", "key": "example_key", "value": "example_value"},
+    "prompt_tag.deleted": {"name": "example_prompt", "key": "example_key"},
+    "prompt_version_tag.set": {
+        "name": "example_prompt",
+        "version": "1",
+        "key": "example_key",
+        "value": "example_value",
+    },
+    "prompt_version_tag.deleted": {"name": "example_prompt", "version": "1", "key": "example_key"},
+    "prompt_alias.created": {"name": "example_prompt", "alias": "example_alias", "version": "1"},
+    "prompt_alias.deleted": {"name": "example_prompt", "alias": "example_alias"},
     "model_version_alias.moved": {
         "name": "example_model",
         "alias": "champion",

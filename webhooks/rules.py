@@ -18,6 +18,15 @@ MLFLOW_EVENTS: tuple[str, ...] = (
     "model_version_tag.deleted",
     "model_version_alias.created",
     "model_version_alias.deleted",
+    # The prompt registry's (prompts are registered models tagged as prompts: registry/prompts.py).
+    "prompt.created",
+    "prompt_version.created",
+    "prompt_tag.set",
+    "prompt_tag.deleted",
+    "prompt_version_tag.set",
+    "prompt_version_tag.deleted",
+    "prompt_alias.created",
+    "prompt_alias.deleted",
 )
 # What MLflow lacks and governance needs.
 QUORUM_EVENTS: tuple[str, ...] = (

@@ -23,7 +23,7 @@ from artifacts import services as artifact_services
 from artifacts.events import GovernedCopyFinished
 from audit.models import Action
 from audit.services import superuser_action_record
-from registry import ports
+from registry import ports, prompts
 from registry import rules as registry_rules
 from registry.errors import (
     AlreadyExists,
@@ -78,7 +78,23 @@ def activity_record(
 
 
 def version_evidence(version: ModelVersion) -> dict:
-    """What is known about a version's artifacts (digest, validation), from the pipeline."""
+    """What is known about a version's artifacts (digest, validation), from the pipeline.
+
+    A prompt version has no artifacts: it is its template, stored in the registry, so its evidence is
+    the template's digest (approvals record it, and a changed digest fails the request as for models).
+    """
+    template = prompts.version_template(version)
+    if template is not None:
+        digest = prompts.template_digest(template)
+        return {
+            "pipeline": False,
+            "kind": "prompt",
+            "artifact_digest": digest,
+            "template_digest": digest,
+            # Complete by construction: the registry holds the whole template, nothing to validate.
+            "validated": True,
+            "validation_state": "prompt_template",
+        }
     return {"pipeline": True, **artifact_services.version_evidence(version)}
 
 
@@ -557,6 +573,8 @@ def _needs_governed_copy(request: TransitionRequest, policy: rules.Policy) -> bo
     """A Production-ranked promotion of validated artifacts applies only once they are in the governed store."""
     if not policy.require_validated_artifacts or policy.rank != rules.PRODUCTION_RANK:
         return False
+    if request.evidence.get("kind") == "prompt":
+        return False  # a prompt's template lives in the registry: there is nothing to copy
     return not artifact_services.governed_copy_exists(request.version)
 
 

@@ -183,7 +183,7 @@ def catalog(cast):
     services.model_version_create(
         actor=cast.owner,
         name="greeting",
-        source="s3://bucket/greeting/1",
+        source="prompt-template",  # MLflow refuses any other prompt source
         tags=[{"key": search.IS_PROMPT_TAG_KEY, "value": "true"}],
     )
     return cast
