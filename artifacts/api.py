@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from artifacts import selectors, services
-from artifacts.models import ArtifactDownload, ArtifactJob, SourcePrefix
+from artifacts.models import ArtifactDownload, ArtifactJob, SourcePrefix, TrustedSigner
 from registry.api.schema import paginated
 from registry.rules import parse_version_number
 
@@ -194,3 +194,41 @@ class VersionDownloadListView(APIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(downloads, request, view=self)
         return paginator.get_paginated_response(ArtifactDownloadSerializer(page, many=True).data)
+
+
+class TrustedSignerSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TrustedSigner
+        fields = ["id", "name", "fingerprint", "public_key_pem", "created_by", "created_at", "retired_at"]
+
+
+class TrustedSignerInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    public_key_pem = serializers.CharField(max_length=20000)
+
+
+class TrustedSignerListView(APIView):
+    """The keys whose OMS signatures count as a verified producer (issue 24); superusers add them."""
+
+    @extend_schema(responses=TrustedSignerSerializer(many=True))
+    def get(self, request):
+        return Response(TrustedSignerSerializer(selectors.trusted_signers(), many=True).data)
+
+    @extend_schema(request=TrustedSignerInputSerializer, responses={201: TrustedSignerSerializer})
+    def post(self, request):
+        given = TrustedSignerInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        row = services.trusted_signer_add(actor=request.user, **given.validated_data)
+        return Response(TrustedSignerSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class TrustedSignerDetailView(APIView):
+    @extend_schema(request=None, responses={200: TrustedSignerSerializer})
+    def delete(self, request, signer_id: int):
+        return Response(
+            TrustedSignerSerializer(
+                services.trusted_signer_retire(actor=request.user, signer_id=signer_id)
+            ).data
+        )

@@ -29,6 +29,10 @@ class ArtifactManifest(models.Model):
     total_bytes = models.BigIntegerField(default=0)
     flavors = models.JSONField(default=list, blank=True)
     signature = models.JSONField(null=True, blank=True)
+    producer_signature = models.JSONField(
+        default=dict, blank=True, help_text="The OMS signature's verification (artifacts/integrity.py)."
+    )
+    pickle_scan = models.JSONField(default=dict, blank=True, help_text="picklescan's findings.")
     validated_at = models.DateTimeField(null=True, blank=True)
     governed_location = models.TextField(blank=True, default="")
     governed_at = models.DateTimeField(null=True, blank=True)
@@ -255,3 +259,24 @@ class DownloadWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.files} files of version #{self.version_id} to user #{self.user_id} at {self.hour}"
+
+
+class TrustedSigner(models.Model):
+    """A public key the organisation trusts to sign models (OMS key method); superusers manage them."""
+
+    name = models.CharField(
+        max_length=200, unique=True, help_text="Who signs with it, e.g. 'ml-platform CI'."
+    )
+    public_key_pem = models.TextField()
+    fingerprint = models.CharField(max_length=64, unique=True, help_text="sha256 of the DER public key.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="Retired keys verify nothing new.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fingerprint[:12]}…)"

@@ -3,7 +3,14 @@
 from django.db.models import QuerySet
 
 from access.grants import Level, user_can
-from artifacts.models import ArtifactDownload, ArtifactJob, ArtifactManifest, ManifestEntry, SourcePrefix
+from artifacts.models import (
+    ArtifactDownload,
+    ArtifactJob,
+    ArtifactManifest,
+    ManifestEntry,
+    SourcePrefix,
+    TrustedSigner,
+)
 from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelVersion
 from registry.selectors import model_version_get, model_versions_visible_to, registered_model_get
@@ -81,3 +88,8 @@ def version_downloads(user, name: str, version: int) -> QuerySet[ArtifactDownloa
         .select_related("version__model")
         .order_by("-started_at", "-id")
     )
+
+
+def trusted_signers() -> QuerySet[TrustedSigner]:
+    """Every trusted signer, retired ones included (an auditor asks which key was trusted when)."""
+    return TrustedSigner.objects.select_related("created_by")

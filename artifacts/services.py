@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -32,7 +33,7 @@ import audit
 import events
 from access.grants import Level, grant_rows, user_can
 from accounts.models import Team
-from artifacts import rules
+from artifacts import integrity, rules
 from artifacts.events import GovernedCopyFinished, ValidationFinished
 from artifacts.models import (
     ArtifactDownload,
@@ -47,6 +48,7 @@ from artifacts.models import (
     OutboxMessage,
     ServedBytesMismatch,
     SourcePrefix,
+    TrustedSigner,
 )
 from artifacts.stores import (
     ArtifactStore,
@@ -398,8 +400,53 @@ def _validation_run(job: ArtifactJob, token: str) -> None:
     except StoreError as exc:
         _validation_record(job, token, state=EvidenceState.FAILED, message=str(exc))
         return
+    integrity = integrity_inspect(source, result)
     progress.save(force=True)
-    _validation_record(job, token, state=EvidenceState.VALIDATED, result=result, location=source.uri_for())
+    if integrity.producer_signature.get("state") == "mismatch":
+        # A trusted signer signed other bytes than these: the files were changed after signing.
+        message = (
+            "The producer's model signature does not match the files: "
+            + integrity.producer_signature.get("reason", "")
+        )
+        _validation_record(
+            job, token, state=EvidenceState.FAILED, message=message[:4000], integrity=integrity
+        )
+        return
+    _validation_record(
+        job,
+        token,
+        state=EvidenceState.VALIDATED,
+        result=result,
+        location=source.uri_for(),
+        integrity=integrity,
+    )
+
+
+@dataclass(frozen=True)
+class IntegrityFindings:
+    producer_signature: dict
+    pickle_scan: dict
+
+
+def _trusted_keys() -> list[integrity.TrustedKey]:
+    return [
+        integrity.TrustedKey(name=row.name, fingerprint=row.fingerprint, public_key_pem=row.public_key_pem)
+        for row in TrustedSigner.objects.filter(retired_at__isnull=True)
+    ]
+
+
+def integrity_inspect(source: ArtifactStore, result: ValidationResult) -> IntegrityFindings:
+    """Verify the producer's signature and scan pickles, over a re-hashed private copy (issue 24)."""
+    paths = [path for path, _, _ in result.entries]
+    signed = integrity.SIGNATURE_PATH in paths
+    pickles = [entry for entry in result.entries if entry[0].lower().endswith(integrity.PICKLE_SUFFIXES)]
+    if not signed and not pickles:
+        return IntegrityFindings({"state": "absent"}, integrity.pickle_scan(Path(), []))  # nothing to read
+    with integrity.private_copy(source, result.entries if signed else pickles) as folder:
+        manifest = {path: sha256 for path, _, sha256 in result.entries}
+        signature = integrity.producer_signature(folder, manifest, _trusted_keys())
+        scan = integrity.pickle_scan(folder, [entry[0] for entry in pickles])
+    return IntegrityFindings(signature, scan)
 
 
 @transaction.atomic
@@ -411,6 +458,7 @@ def _validation_record(
     message: str = "",
     result: ValidationResult | None = None,
     location: str = "",
+    integrity: IntegrityFindings | None = None,
 ) -> None:
     """Write the manifest, the version's status and the audit event, in one transaction."""
     version = (
@@ -446,6 +494,8 @@ def _validation_record(
         manifest.total_bytes = result.total_bytes
         manifest.flavors = result.summary.flavors
         manifest.signature = result.summary.signature
+    manifest.producer_signature = integrity.producer_signature if integrity else {}
+    manifest.pickle_scan = integrity.pickle_scan if integrity else {}
     manifest.save()
     before = version.status
     if state == EvidenceState.FAILED:
@@ -466,6 +516,8 @@ def _validation_record(
     }
     if state == EvidenceState.FAILED:
         details = {"status": version.status, "stage": "validation", "reason": message}
+        if integrity is not None:
+            details["producer_signature"] = integrity.producer_signature
         audit.record(action=Action.ARTIFACTS_FAILED, after=details, **common)
         outcome = "failed"
     else:
@@ -477,6 +529,8 @@ def _validation_record(
             "bytes": manifest.total_bytes,
             "flavors": manifest.flavors,
             "note": message,
+            "producer_signature": manifest.producer_signature,
+            "pickle_findings": manifest.pickle_scan.get("highest", "none"),
         }
         audit.record(action=Action.ARTIFACTS_VALIDATED, after=details, **common)
         outcome = "validated" if state == EvidenceState.VALIDATED else "unvalidated"
@@ -915,6 +969,8 @@ def version_evidence(version: ModelVersion) -> dict:
         "total_bytes": manifest.total_bytes,
         "flavors": manifest.flavors,
         "has_signature": manifest.signature is not None,
+        "producer_signature": manifest.producer_signature or {"state": "absent"},
+        "pickle_scan": manifest.pickle_scan or {},
         "governed_location": manifest.governed_location or None,
     }
 
@@ -1213,3 +1269,53 @@ def team_source_prefix_remove(*, actor, prefix_id: int) -> None:
         before={"source_prefix": row.prefix, "allowed": True},
         after={"source_prefix": row.prefix, "allowed": False},
     )
+
+
+# --- Trusted model signers (issue 24) ----------------------------------------------------
+
+
+@transaction.atomic
+def trusted_signer_add(*, actor, name: str, public_key_pem: str) -> TrustedSigner:
+    """Trust a public key to sign models (superusers only); audited as a policy change."""
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied("Trusting a model signer needs a superuser.")
+    try:
+        fingerprint = integrity.public_key_fingerprint(public_key_pem)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc), field="public_key_pem")
+    if TrustedSigner.objects.filter(Q(name=name) | Q(fingerprint=fingerprint)).exists():
+        raise InvalidParameter(f"A trusted signer named '{name}' or with this key exists.", field="name")
+    row = TrustedSigner.objects.create(
+        name=name, public_key_pem=public_key_pem.strip() + "\n", fingerprint=fingerprint, created_by=actor
+    )
+    audit.record(
+        actor=actor,
+        action=Action.POLICY_CHANGED,
+        target_type="trusted_signer",
+        target_id=row.pk,
+        target_name=name,
+        before=None,
+        after={"trusted_signer": name, "key_fingerprint": fingerprint, "trusted": True},
+    )
+    return row
+
+
+@transaction.atomic
+def trusted_signer_retire(*, actor, signer_id: int) -> TrustedSigner:
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied("Retiring a model signer needs a superuser.")
+    row = TrustedSigner.objects.select_for_update().filter(pk=signer_id, retired_at__isnull=True).first()
+    if row is None:
+        raise NotFound(f"Trusted signer {signer_id} not found")
+    row.retired_at = timezone.now()
+    row.save(update_fields=["retired_at"])
+    audit.record(
+        actor=actor,
+        action=Action.POLICY_CHANGED,
+        target_type="trusted_signer",
+        target_id=row.pk,
+        target_name=row.name,
+        before={"trusted_signer": row.name, "key_fingerprint": row.fingerprint, "trusted": True},
+        after={"trusted_signer": row.name, "key_fingerprint": row.fingerprint, "trusted": False},
+    )
+    return row

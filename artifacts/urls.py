@@ -27,4 +27,8 @@ urlpatterns = [
         api.SourcePrefixDetailView.as_view(),
         name="source-prefix-detail",
     ),
+    path("trusted-signers", api.TrustedSignerListView.as_view(), name="trusted-signer-list"),
+    path(
+        "trusted-signers/<int:signer_id>", api.TrustedSignerDetailView.as_view(), name="trusted-signer-detail"
+    ),
 ]

@@ -154,6 +154,8 @@ _POLICY_FIELDS = (
     "requester_may_approve",
     "creator_may_approve",
     "require_validated_artifacts",
+    "require_producer_signature",
+    "refuse_pickle_severity",
     "approval_ttl_hours",
     "service_accounts_count",
     "floor_waived",
@@ -174,6 +176,8 @@ def promotion_policy_set(
     creator_may_approve: bool = False,
     required_team: str | None = None,
     require_validated_artifacts: bool | None = None,
+    require_producer_signature: bool = False,
+    refuse_pickle_severity: str = "",
     approval_ttl_hours: int = 72,
     service_accounts_count: bool = False,
 ) -> PromotionPolicy:
@@ -190,6 +194,10 @@ def promotion_policy_set(
         raise InvalidParameter("Rank must be 'staging' or 'production'.", field="rank")
     if not isinstance(required_approvals, int) or not 1 <= required_approvals <= 20:
         raise InvalidParameter("required_approvals must be between 1 and 20.", field="required_approvals")
+    if refuse_pickle_severity not in ("", "suspicious", "dangerous"):
+        raise InvalidParameter(
+            "refuse_pickle_severity must be '', 'suspicious' or 'dangerous'.", field="refuse_pickle_severity"
+        )
     if not isinstance(approval_ttl_hours, int) or not 1 <= approval_ttl_hours <= 24 * 365:
         raise InvalidParameter("approval_ttl_hours must be between 1 and 8760.", field="approval_ttl_hours")
     team = None
@@ -213,6 +221,8 @@ def promotion_policy_set(
         "creator_may_approve": creator_may_approve,
         "required_team": team,
         "require_validated_artifacts": require_validated_artifacts,
+        "require_producer_signature": bool(require_producer_signature),
+        "refuse_pickle_severity": refuse_pickle_severity,
         "approval_ttl_hours": approval_ttl_hours,
         "service_accounts_count": service_accounts_count,
         "floor_waived": False,
@@ -229,6 +239,8 @@ def promotion_policy_set(
             creator_may_approve=creator_may_approve,
             required_team=required_team or None,
             require_validated_artifacts=require_validated_artifacts,
+            require_producer_signature=bool(require_producer_signature),
+            refuse_pickle_severity=refuse_pickle_severity,
             approval_ttl=timedelta(hours=approval_ttl_hours),
             service_accounts_count=service_accounts_count,
         )
