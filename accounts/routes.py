@@ -170,6 +170,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     # Sources and served bytes (artifacts, issue 19).
     "source-prefix-list": {"GET": Rule(A, READ), "POST": Rule(A, MANAGE, "never the governed store")},
     "source-prefix-detail": {"DELETE": Rule(A, MANAGE)},
+    "version-attestations": {"GET": Rule(A, READ, "signed statements; no secrets")},
     "trusted-signer-list": {
         "GET": Rule(A, note="public keys trusted to sign models; no secrets"),
         "POST": Rule(Audience.SUPERUSER),

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from artifacts import selectors, services
-from artifacts.models import ArtifactDownload, ArtifactJob, SourcePrefix, TrustedSigner
+from artifacts.models import ArtifactDownload, ArtifactJob, Attestation, SourcePrefix, TrustedSigner
 from registry.api.schema import paginated
 from registry.rules import parse_version_number
 
@@ -232,3 +232,27 @@ class TrustedSignerDetailView(APIView):
                 services.trusted_signer_retire(actor=request.user, signer_id=signer_id)
             ).data
         )
+
+
+class AttestationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attestation
+        fields = [
+            "id",
+            "kind",
+            "request_id",
+            "subject_digest",
+            "key_id",
+            "envelope",
+            "stored_location",
+            "created_at",
+        ]
+
+
+class VersionAttestationListView(APIView):
+    """Quorum's DSSE-signed in-toto statements about a version (validation, promotions); `quorum verify` reads them."""
+
+    @extend_schema(responses=AttestationSerializer(many=True))
+    def get(self, request, name: str, version: int):
+        rows = selectors.version_attestations(request.user, name, version)
+        return Response(AttestationSerializer(rows, many=True).data)

@@ -24,12 +24,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from artifacts.attestations import SIGNATURE_PATH
 from artifacts.stores import ArtifactStore, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
-# Where OMS puts the signature by convention (`model_signing sign ... --signature model.sig`).
-SIGNATURE_PATH = "model.sig"
 # Files picklescan reads as pickles (or as archives holding pickles: torch, numpy).
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".bin", ".ckpt", ".npy", ".npz")
 SEVERITIES = ("none", "innocuous", "suspicious", "dangerous")

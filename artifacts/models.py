@@ -280,3 +280,29 @@ class TrustedSigner(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.fingerprint[:12]}…)"
+
+
+class AttestationKind(models.TextChoices):
+    VALIDATION = "validation"
+    PROMOTION = "promotion"
+
+
+class Attestation(models.Model):
+    """A DSSE-signed in-toto statement Quorum issued about a version (artifacts/attestations.py)."""
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="attestations"
+    )
+    kind = models.CharField(max_length=16, choices=AttestationKind.choices)
+    request_id = models.BigIntegerField(null=True, blank=True, help_text="The applied request (promotions).")
+    subject_digest = models.CharField(max_length=80, help_text="OMS digest of the version's files.")
+    key_id = models.CharField(max_length=64)
+    envelope = models.JSONField()
+    stored_location = models.TextField(blank=True, default="", help_text="Its copy in the governed store.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} attestation of {self.version}"

@@ -7,6 +7,7 @@ from artifacts.models import (
     ArtifactDownload,
     ArtifactJob,
     ArtifactManifest,
+    Attestation,
     ManifestEntry,
     SourcePrefix,
     TrustedSigner,
@@ -93,3 +94,8 @@ def version_downloads(user, name: str, version: int) -> QuerySet[ArtifactDownloa
 def trusted_signers() -> QuerySet[TrustedSigner]:
     """Every trusted signer, retired ones included (an auditor asks which key was trusted when)."""
     return TrustedSigner.objects.select_related("created_by")
+
+
+def version_attestations(user, name: str, version: int) -> QuerySet[Attestation]:
+    """Quorum's signed statements about a version the user may READ, oldest first."""
+    return Attestation.objects.filter(version=model_version_get(user, name, version))

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import json
 import logging
 import time
 import uuid
@@ -33,10 +35,12 @@ import audit
 import events
 from access.grants import Level, grant_rows, user_can
 from accounts.models import Team
-from artifacts import integrity, rules
+from artifacts import attestations, integrity, rules
 from artifacts.events import GovernedCopyFinished, ValidationFinished
 from artifacts.models import (
     ArtifactDownload,
+    Attestation,
+    AttestationKind,
     ArtifactJob,
     ArtifactManifest,
     DownloadOutcome,
@@ -58,6 +62,7 @@ from artifacts.stores import (
     StorageUnavailable,
     StoreError,
     governed_store,
+    governed_store_put,
     relpath_clean,
     sha256_stream,
     store_for_uri,
@@ -534,6 +539,8 @@ def _validation_record(
         }
         audit.record(action=Action.ARTIFACTS_VALIDATED, after=details, **common)
         outcome = "validated" if state == EvidenceState.VALIDATED else "unvalidated"
+        if state == EvidenceState.VALIDATED:
+            _validation_attest(version, manifest)
     events.publish(ValidationFinished(actor="system", version=version, outcome=outcome, details=details))
 
 
@@ -1319,3 +1326,77 @@ def trusted_signer_retire(*, actor, signer_id: int) -> TrustedSigner:
         after={"trusted_signer": row.name, "key_fingerprint": row.fingerprint, "trusted": False},
     )
     return row
+
+
+# --- Quorum's attestations (issue 24) ----------------------------------------------------
+
+
+def _attestation_subject(version: ModelVersion) -> str:
+    return f"{version.model.name}/{version.version}"
+
+
+def _attestation_issue(
+    version: ModelVersion, kind: str, predicate_type: str, predicate: dict, *, request_id: int | None = None
+) -> Attestation:
+    """Sign a statement about the version's files and keep it; its governed-store copy follows commit."""
+    entries = list(
+        ManifestEntry.objects.filter(manifest__version=version).order_by("path").values_list("path", "sha256")
+    )
+    digest = attestations.oms_digest(entries)
+    body = attestations.statement(
+        subject_name=_attestation_subject(version),
+        digest=digest,
+        predicate_type=predicate_type,
+        predicate=predicate,
+    )
+    envelope = attestations.envelope_signed(body)
+    row = Attestation.objects.create(
+        version=version,
+        kind=kind,
+        request_id=request_id,
+        subject_digest=digest,
+        key_id=envelope["signatures"][0]["keyid"],
+        envelope=envelope,
+    )
+    transaction.on_commit(lambda: _attestation_store(row.pk))
+    return row
+
+
+def _attestation_store(attestation_id: int) -> None:
+    """Copy an attestation beside the version's governed copy; the database row stays the record."""
+    if not settings.QUORUM_GOVERNED_STORE:
+        return
+    row = Attestation.objects.select_related("version__model").get(pk=attestation_id)
+    data = json.dumps(row.envelope, sort_keys=True).encode()
+    # Beside the copy, not inside it: the copy's prefix holds exactly the manifest's files.
+    key = f"attestations/{governed_prefix(row.version)}/{row.kind}-{row.pk}.dsse.json"
+    try:
+        location = governed_store_put(key, io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest())
+    except StoreError:
+        logger.exception("attestation %s could not be copied to the governed store", attestation_id)
+        return
+    Attestation.objects.filter(pk=row.pk).update(stored_location=location)
+
+
+def _validation_attest(version: ModelVersion, manifest: ArtifactManifest) -> Attestation:
+    entries = list(manifest.entries.order_by("path").values_list("path", "size", "sha256"))
+    return _attestation_issue(
+        version,
+        AttestationKind.VALIDATION,
+        attestations.VALIDATION_PREDICATE,
+        {
+            "manifest_digest": manifest.digest,
+            "resources": [{"name": p, "size": s, "digest": {"sha256": d}} for p, s, d in entries],
+            "flavors": manifest.flavors,
+            "producer_signature": manifest.producer_signature,
+            "pickle_scan": {k: manifest.pickle_scan.get(k) for k in ("scanner", "highest", "findings")},
+            "validated_at": manifest.validated_at.isoformat(),
+        },
+    )
+
+
+def promotion_attest(*, version: ModelVersion, request_id: int, predicate: dict) -> Attestation:
+    """Called by the workflow inside the transaction that applies a promotion."""
+    return _attestation_issue(
+        version, AttestationKind.PROMOTION, attestations.PROMOTION_PREDICATE, predicate, request_id=request_id
+    )

@@ -724,7 +724,47 @@ def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionReq
         system_comment=why,
     )
     _request_changed("system", Action.REQUEST_APPLIED, request, reason=why)
+    if not request.removes and artifact_services.version_evidence(row).get("validated") is True:
+        _promotion_attest(request, why)
     return request
+
+
+def _promotion_attest(request: TransitionRequest, why: str) -> None:
+    """Quorum's signed statement that this version was promoted, by whom and under which policy (issue 24)."""
+    policy = selectors.policy_governing(request.model, request.target_kind, request.target)
+    approvals = request.approvals.select_related("approver").order_by("created_at", "pk")
+    artifact_services.promotion_attest(
+        version=request.version,
+        request_id=request.pk,
+        predicate={
+            "request": request.pk,
+            "model": request.model.name,
+            "version": request.version.version,
+            "target": {"kind": request.target_kind, "name": request.target},
+            "requester": request.requester.username if request.requester_id else None,
+            "reason": request.reason,
+            "approvers": [
+                {
+                    "username": a.approver.username,
+                    "full_name": a.approver.get_full_name(),
+                    "approved_at": a.created_at.isoformat(),
+                    "comment": a.comment,
+                    "artifact_digest": a.artifact_digest,
+                }
+                for a in approvals
+            ],
+            "policy": {
+                "required_approvals": policy.required_approvals if policy else 0,
+                "rank": policy.rank if policy else None,
+                "require_validated_artifacts": bool(policy and policy.require_validated_artifacts),
+                "require_producer_signature": bool(policy and policy.require_producer_signature),
+                "refuse_pickle_severity": policy.refuse_pickle_severity if policy else "",
+            },
+            "manifest_digest": request.version.artifact_manifest.digest,
+            "applied_at": request.decided_at.isoformat(),
+            "outcome": why,
+        },
+    )
 
 
 @transaction.atomic
