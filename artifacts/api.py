@@ -7,7 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from artifacts import selectors, services
-from artifacts.models import ArtifactDownload, ArtifactJob, Attestation, SourcePrefix, TrustedSigner
+from artifacts.models import (
+    ArtifactDownload,
+    ArtifactJob,
+    Attestation,
+    DeploymentRecord,
+    SourcePrefix,
+    TrustedSigner,
+)
 from registry.api.schema import paginated
 from registry.rules import parse_version_number
 
@@ -256,3 +263,63 @@ class VersionAttestationListView(APIView):
     def get(self, request, name: str, version: int):
         rows = selectors.version_attestations(request.user, name, version)
         return Response(AttestationSerializer(rows, many=True).data)
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="version.model.name")
+    version = serializers.IntegerField(source="version.version")
+    reported_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DeploymentRecord
+        fields = [
+            "id",
+            "name",
+            "version",
+            "alias",
+            "environment",
+            "endpoint",
+            "reported_digest",
+            "expected_digest",
+            "drift",
+            "drift_reason",
+            "reported_by",
+            "reported_at",
+        ]
+
+
+class DeploymentInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    alias = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    environment = serializers.CharField(max_length=100)
+    endpoint = serializers.CharField(max_length=255)
+    digest = serializers.CharField(max_length=80)
+
+
+class DeploymentListView(APIView):
+    """What serving systems reported loading (issue 24); `drift=true` lists the ones Quorum did not attest."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("name", str), OpenApiParameter("drift", bool)],
+        responses=paginated(DeploymentSerializer),
+    )
+    def get(self, request):
+        drift = request.query_params.get("drift")
+        if drift not in (None, "true", "false"):
+            raise serializers.ValidationError({"drift": "true or false"})
+        rows = selectors.deployments_visible_to(
+            request.user,
+            name=request.query_params.get("name"),
+            drift=None if drift is None else drift == "true",
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(DeploymentSerializer(page, many=True).data)
+
+    @extend_schema(request=DeploymentInputSerializer, responses={201: DeploymentSerializer})
+    def post(self, request):
+        given = DeploymentInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        row = services.deployment_report(actor=request.user, **given.validated_data)
+        return Response(DeploymentSerializer(row).data, status=status.HTTP_201_CREATED)

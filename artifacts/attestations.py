@@ -19,7 +19,6 @@ import json
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
-
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
 # Where OMS puts the signature by convention (`model_signing sign ... --signature model.sig`).

@@ -53,6 +53,23 @@ class _Quorum:
             raise VerificationFailed(f"GET {path} answered {response.status_code}: {response.text[:300]}")
         return response
 
+    def report(self, verified: dict, environment: str, endpoint: str) -> int:
+        """Tell Quorum what was loaded where (POST /api/v1/deployments); returns the record's id."""
+        body = {
+            "name": verified["model"],
+            "version": verified["version"],
+            "alias": verified["alias"] or "",
+            "environment": environment,
+            "endpoint": endpoint,
+            "digest": verified["oms_digest"],
+        }
+        response = self.session.post(self.url + "/api/v1/deployments", json=body, timeout=60)
+        if response.status_code != 201:
+            raise VerificationFailed(
+                f"reporting the deployment answered {response.status_code}: {response.text[:300]}"
+            )
+        return response.json()["id"]
+
 
 def _public_key_id_and_pem(pem: str) -> tuple[str, str]:
     from cryptography.hazmat.primitives import serialization
@@ -136,11 +153,15 @@ def verify(uri: str, quorum: _Quorum, keys: dict[str, str], out: Path | None) ->
             target.parent.mkdir(parents=True, exist_ok=True)
             sha, size = hashlib.sha256(), 0
             served = f"/api/2.0/mlflow-artifacts/artifacts/quorum-models/{quote(name, safe='')}/{version}/{quote(path)}"
-            with quorum.get(served, stream=True) as response, open(target, "wb") as stream:
-                for chunk in response.iter_content(1024 * 1024):
-                    sha.update(chunk)
-                    size += len(chunk)
-                    stream.write(chunk)
+            try:
+                with quorum.get(served, stream=True) as response, open(target, "wb") as stream:
+                    for chunk in response.iter_content(1024 * 1024):
+                        sha.update(chunk)
+                        size += len(chunk)
+                        stream.write(chunk)
+            except requests.exceptions.ChunkedEncodingError as exc:
+                # Quorum cuts a transfer whose bytes do not match the manifest (or the connection broke).
+                raise VerificationFailed(f"'{path}' was cut off while downloading ({exc})") from exc
             if sha.hexdigest() != resource["digest"]["sha256"] or size != resource["size"]:
                 raise VerificationFailed(
                     f"'{path}' is not the file Quorum validated (digest or size differs)"
@@ -177,12 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     check.add_argument("--key", action="append", default=[], help="Quorum's public keys (JSON or PEM)")
     check.add_argument("--out", type=Path, help="write the verified files here")
+    check.add_argument("--environment", help="report the deployment to Quorum: environment name")
+    check.add_argument("--endpoint", help="report the deployment to Quorum: endpoint or service name")
     args = parser.parse_args(argv)
     if not args.url:
         parser.error("--url (or QUORUM_URL) is required")
     quorum = _Quorum(args.url, args.token)
     try:
         result = verify(args.uri, quorum, keys_loaded(args.key, quorum), args.out)
+        if args.environment and args.endpoint:
+            result["deployment"] = quorum.report(result, args.environment, args.endpoint)
     except VerificationFailed as exc:
         print(f"quorum verify: FAILED: {exc}", file=sys.stderr)
         return 1

@@ -306,3 +306,27 @@ class Attestation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} attestation of {self.version}"
+
+
+class DeploymentRecord(models.Model):
+    """What a serving system reported it loaded (issue 24); `drift`: not the files Quorum attested."""
+
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.CASCADE, related_name="deployments")
+    alias = models.CharField(max_length=255, blank=True, default="", help_text="The alias it was loaded by.")
+    environment = models.CharField(max_length=100)
+    endpoint = models.CharField(max_length=255)
+    reported_digest = models.CharField(max_length=80, help_text="OMS digest of the files it loaded.")
+    expected_digest = models.CharField(max_length=80, blank=True, default="")
+    drift = models.BooleanField(default=False)
+    drift_reason = models.TextField(blank=True, default="")
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        indexes = [models.Index(fields=["environment", "endpoint", "-reported_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.version} at {self.environment}/{self.endpoint}"

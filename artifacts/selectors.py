@@ -8,6 +8,7 @@ from artifacts.models import (
     ArtifactJob,
     ArtifactManifest,
     Attestation,
+    DeploymentRecord,
     ManifestEntry,
     SourcePrefix,
     TrustedSigner,
@@ -99,3 +100,15 @@ def trusted_signers() -> QuerySet[TrustedSigner]:
 def version_attestations(user, name: str, version: int) -> QuerySet[Attestation]:
     """Quorum's signed statements about a version the user may READ, oldest first."""
     return Attestation.objects.filter(version=model_version_get(user, name, version))
+
+
+def deployments_visible_to(
+    user, *, name: str | None = None, drift: bool | None = None
+) -> QuerySet[DeploymentRecord]:
+    """What serves where, newest first, for versions the user may READ."""
+    rows = DeploymentRecord.objects.filter(version__in=model_versions_visible_to(user).values("pk"))
+    if name:
+        rows = rows.filter(version__model__name=name)
+    if drift is not None:
+        rows = rows.filter(drift=drift)
+    return rows.select_related("version__model", "reported_by")

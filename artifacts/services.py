@@ -19,6 +19,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,13 +37,14 @@ import events
 from access.grants import Level, grant_rows, user_can
 from accounts.models import Team
 from artifacts import attestations, integrity, rules
-from artifacts.events import GovernedCopyFinished, ValidationFinished
+from artifacts.events import DeploymentReported, GovernedCopyFinished, ValidationFinished
 from artifacts.models import (
     ArtifactDownload,
-    Attestation,
-    AttestationKind,
     ArtifactJob,
     ArtifactManifest,
+    Attestation,
+    AttestationKind,
+    DeploymentRecord,
     DownloadOutcome,
     DownloadWindow,
     EvidenceState,
@@ -72,7 +74,7 @@ from registry import tracking
 from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.ports import Companion
-from registry.selectors import registered_models_visible_to
+from registry.selectors import alias_target_get, model_version_get, registered_models_visible_to
 from registry.services import model_version_for_update, registered_model_for_update
 from registry.sources import (
     is_local_source,
@@ -1400,3 +1402,85 @@ def promotion_attest(*, version: ModelVersion, request_id: int, predicate: dict)
     return _attestation_issue(
         version, AttestationKind.PROMOTION, attestations.PROMOTION_PREDICATE, predicate, request_id=request_id
     )
+
+
+# --- Deployment records (issue 24) -----------------------------------------------------------
+
+
+def _attested_digest(version: ModelVersion, alias: str) -> tuple[str, str]:
+    """(digest Quorum attested for what should serve, why not) for the version, or through the alias."""
+    kind = AttestationKind.PROMOTION if alias else AttestationKind.VALIDATION
+    rows = Attestation.objects.filter(version=version, kind=kind).order_by("-created_at", "-id")
+    for row in rows:
+        body = attestations.envelope_statement(row.envelope)
+        target = body["predicate"].get("target", {})
+        if not alias or (target.get("kind") == "alias" and target.get("name") == alias):
+            return row.subject_digest, ""
+    what = f"a promotion to @{alias}" if alias else "a validation"
+    return "", f"Quorum attested no {what} of version {version.version}"
+
+
+@transaction.atomic
+def deployment_report(
+    *, actor, name: str, version: int | None, alias: str, environment: str, endpoint: str, digest: str
+) -> DeploymentRecord:
+    """Record what a serving system loaded (READ on the model); flag it when it is not what was attested."""
+    if not environment or not endpoint or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest or ""):
+        raise InvalidParameter(
+            "environment, endpoint and digest (sha256:<64 hex>) are required.", field="digest"
+        )
+    if alias:
+        row = alias_target_get(actor, name, alias)
+        if version is not None and row.version != version:
+            raise InvalidParameter(
+                f"@{alias} points at version {row.version}, not {version}.", field="version"
+            )
+    elif version is not None:
+        row = model_version_get(actor, name, version)
+    else:
+        raise InvalidParameter("Give the version or the alias it was loaded by.", field="version")
+    expected, missing = _attested_digest(row, alias)
+    drift_reason = missing or ("" if digest == expected else f"loaded {digest}, attested {expected}")
+    record = DeploymentRecord.objects.create(
+        version=row,
+        alias=alias,
+        environment=environment[:100],
+        endpoint=endpoint[:255],
+        reported_digest=digest,
+        expected_digest=expected,
+        drift=bool(drift_reason),
+        drift_reason=drift_reason,
+        reported_by=actor,
+    )
+    details = {
+        "environment": record.environment,
+        "endpoint": record.endpoint,
+        "alias": alias or None,
+        "digest": digest,
+        "expected_digest": expected or None,
+        "drift": record.drift,
+        "drift_reason": drift_reason or None,
+    }
+    audit.record(
+        actor=actor,
+        action=Action.ARTIFACTS_DEPLOYED,
+        target=row,
+        model_name=row.model.name,
+        version=row.version,
+        after=details,
+    )
+    events.publish(
+        DeploymentReported(
+            actor=actor,
+            version=row,
+            deployment_id=record.pk,
+            environment=record.environment,
+            endpoint=record.endpoint,
+            alias=alias,
+            reported_digest=digest,
+            expected_digest=expected,
+            drift=record.drift,
+            drift_reason=drift_reason,
+        )
+    )
+    return record

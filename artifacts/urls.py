@@ -32,6 +32,7 @@ urlpatterns = [
         api.VersionAttestationListView.as_view(),
         name="version-attestations",
     ),
+    path("deployments", api.DeploymentListView.as_view(), name="deployment-list"),
     path("trusted-signers", api.TrustedSignerListView.as_view(), name="trusted-signer-list"),
     path(
         "trusted-signers/<int:signer_id>", api.TrustedSignerDetailView.as_view(), name="trusted-signer-detail"

@@ -18,7 +18,7 @@ import pytest
 from access.grants import Level
 from artifacts.models import Attestation
 from registry.models import RegisteredModel
-from tests.artifacts.test_producer_signatures import sign, signing_key, sklearn_model, trust  # noqa: F401
+from tests.artifacts.test_producer_signatures import sign, sklearn_model, trust
 from tests.fixtures_mlflow import api_token_for
 from tests.fixtures_workflow import grant_levels
 
@@ -144,3 +144,77 @@ def test_verify_refuses_an_alias_no_promotion_attested(champion, live_server, ca
         live_server, api_token_for(cast.owner), "models:/fraud@champion", "--key", str(keys_file)
     )
     assert done.returncode == 1 and "no valid promotion attestation" in done.stderr
+
+
+def test_deployments_are_recorded_and_a_wrong_digest_raises_the_drift_flag_and_webhook(
+    champion, live_server, cast, keys_file, client_for, receiver, loopback_allowed
+):
+    from webhooks.models import WebhookEventRecord
+
+    hook = client_for(cast.owner).post(
+        "/api/v1/webhooks",
+        {
+            "name": "drift",
+            "url": receiver.url,
+            "events": ["model_version.deployment_drift"],
+            "model": "fraud",
+        },
+        format="json",
+    )
+    assert hook.status_code == 201, hook.content
+    token = api_token_for(cast.owner)
+    done = quorum_verify(
+        live_server,
+        token,
+        "models:/fraud@champion",
+        "--key",
+        str(keys_file),
+        "--environment",
+        "prod",
+        "--endpoint",
+        "scoring-api",
+    )
+    assert done.returncode == 0, done.stderr
+    listed = client_for(cast.owner).get("/api/v1/deployments", {"name": "fraud"}).json()["results"]
+    assert [(d["environment"], d["endpoint"], d["alias"], d["drift"]) for d in listed] == [
+        ("prod", "scoring-api", "champion", False)
+    ]
+    assert not WebhookEventRecord.objects.filter(event="model_version.deployment_drift").exists()
+
+    wrong = client_for(cast.owner).post(
+        "/api/v1/deployments",
+        {
+            "name": "fraud",
+            "alias": "champion",
+            "environment": "prod",
+            "endpoint": "canary",
+            "digest": "sha256:" + "ab" * 32,
+        },
+        format="json",
+    )
+    assert wrong.status_code == 201 and wrong.json()["drift"] is True
+    assert "attested" in wrong.json()["drift_reason"]
+    drift = WebhookEventRecord.objects.get(event="model_version.deployment_drift")
+    assert json.loads(drift.payload)["data"]["endpoint"] == "canary"
+    assert client_for(cast.owner).get("/api/v1/deployments", {"drift": "true"}).json()["count"] == 1
+    from audit.models import AuditEvent
+
+    assert AuditEvent.objects.filter(action="artifacts.deployed").count() == 2
+    bad = client_for(cast.owner).post(
+        "/api/v1/deployments",
+        {"name": "fraud", "alias": "champion", "environment": "prod", "endpoint": "x", "digest": "md5:1"},
+        format="json",
+    )
+    assert bad.status_code == 400
+    hidden = client_for(cast.outsider).post(
+        "/api/v1/deployments",
+        {
+            "name": "fraud",
+            "version": 1,
+            "environment": "prod",
+            "endpoint": "x",
+            "digest": "sha256:" + "ab" * 32,
+        },
+        format="json",
+    )
+    assert hidden.status_code == 404

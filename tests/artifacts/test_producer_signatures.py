@@ -14,8 +14,6 @@ from pathlib import Path
 import model_signing
 import numpy as np
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 from sklearn.linear_model import LogisticRegression
 
 from audit.models import AuditEvent
@@ -35,21 +33,6 @@ def artifact_root(tmp_path, settings) -> Path:
     settings.QUORUM_SOURCE_PREFIXES = [*settings.QUORUM_SOURCE_PREFIXES, str(tmp_path)]  # not a scope test
     settings.QUORUM_GOVERNED_STORE = f"file://{tmp_path / 'governed'}"
     return tmp_path
-
-
-@pytest.fixture
-def signing_key(tmp_path) -> tuple[Path, str]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    private = tmp_path / "producer.pem"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return private, public.decode()
 
 
 def sklearn_model(folder: Path, payload: object | None = None) -> Path:
