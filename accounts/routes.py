@@ -170,6 +170,16 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     # Sources and served bytes (artifacts, issue 19).
     "source-prefix-list": {"GET": Rule(A, READ), "POST": Rule(A, MANAGE, "never the governed store")},
     "source-prefix-detail": {"DELETE": Rule(A, MANAGE)},
+    "deployment-list": {
+        "GET": Rule(A, note=VISIBLE),
+        "POST": Rule(A, note="READ on the named model, checked by the service"),
+    },
+    "version-attestations": {"GET": Rule(A, READ, "signed statements; no secrets")},
+    "trusted-signer-list": {
+        "GET": Rule(A, note="public keys trusted to sign models; no secrets"),
+        "POST": Rule(Audience.SUPERUSER),
+    },
+    "trusted-signer-detail": {"DELETE": Rule(Audience.SUPERUSER)},
     "version-downloads": {"GET": Rule(A, MANAGE, "who fetched which files, when")},
     # Webhooks (webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
     # per-model ones MANAGE on the model; others' webhooks answer 404.

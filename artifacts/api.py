@@ -7,7 +7,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from artifacts import selectors, services
-from artifacts.models import ArtifactDownload, ArtifactJob, SourcePrefix
+from artifacts.models import (
+    ArtifactDownload,
+    ArtifactJob,
+    Attestation,
+    DeploymentRecord,
+    SourcePrefix,
+    TrustedSigner,
+)
 from registry.api.schema import paginated
 from registry.rules import parse_version_number
 
@@ -194,3 +201,125 @@ class VersionDownloadListView(APIView):
         paginator = Pagination()
         page = paginator.paginate_queryset(downloads, request, view=self)
         return paginator.get_paginated_response(ArtifactDownloadSerializer(page, many=True).data)
+
+
+class TrustedSignerSerializer(serializers.ModelSerializer):
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = TrustedSigner
+        fields = ["id", "name", "fingerprint", "public_key_pem", "created_by", "created_at", "retired_at"]
+
+
+class TrustedSignerInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    public_key_pem = serializers.CharField(max_length=20000)
+
+
+class TrustedSignerListView(APIView):
+    """The keys whose OMS signatures count as a verified producer (issue 24); superusers add them."""
+
+    @extend_schema(responses=TrustedSignerSerializer(many=True))
+    def get(self, request):
+        return Response(TrustedSignerSerializer(selectors.trusted_signers(), many=True).data)
+
+    @extend_schema(request=TrustedSignerInputSerializer, responses={201: TrustedSignerSerializer})
+    def post(self, request):
+        given = TrustedSignerInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        row = services.trusted_signer_add(actor=request.user, **given.validated_data)
+        return Response(TrustedSignerSerializer(row).data, status=status.HTTP_201_CREATED)
+
+
+class TrustedSignerDetailView(APIView):
+    @extend_schema(request=None, responses={200: TrustedSignerSerializer})
+    def delete(self, request, signer_id: int):
+        return Response(
+            TrustedSignerSerializer(
+                services.trusted_signer_retire(actor=request.user, signer_id=signer_id)
+            ).data
+        )
+
+
+class AttestationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attestation
+        fields = [
+            "id",
+            "kind",
+            "request_id",
+            "subject_digest",
+            "key_id",
+            "envelope",
+            "stored_location",
+            "created_at",
+        ]
+
+
+class VersionAttestationListView(APIView):
+    """Quorum's DSSE-signed in-toto statements about a version (validation, promotions); `quorum verify` reads them."""
+
+    @extend_schema(responses=AttestationSerializer(many=True))
+    def get(self, request, name: str, version: int):
+        rows = selectors.version_attestations(request.user, name, version)
+        return Response(AttestationSerializer(rows, many=True).data)
+
+
+class DeploymentSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="version.model.name")
+    version = serializers.IntegerField(source="version.version")
+    reported_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = DeploymentRecord
+        fields = [
+            "id",
+            "name",
+            "version",
+            "alias",
+            "environment",
+            "endpoint",
+            "reported_digest",
+            "expected_digest",
+            "drift",
+            "drift_reason",
+            "reported_by",
+            "reported_at",
+        ]
+
+
+class DeploymentInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255)
+    version = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    alias = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+    environment = serializers.CharField(max_length=100)
+    endpoint = serializers.CharField(max_length=255)
+    digest = serializers.CharField(max_length=80)
+
+
+class DeploymentListView(APIView):
+    """What serving systems reported loading (issue 24); `drift=true` lists the ones Quorum did not attest."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("name", str), OpenApiParameter("drift", bool)],
+        responses=paginated(DeploymentSerializer),
+    )
+    def get(self, request):
+        drift = request.query_params.get("drift")
+        if drift not in (None, "true", "false"):
+            raise serializers.ValidationError({"drift": "true or false"})
+        rows = selectors.deployments_visible_to(
+            request.user,
+            name=request.query_params.get("name"),
+            drift=None if drift is None else drift == "true",
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(DeploymentSerializer(page, many=True).data)
+
+    @extend_schema(request=DeploymentInputSerializer, responses={201: DeploymentSerializer})
+    def post(self, request):
+        given = DeploymentInputSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        row = services.deployment_report(actor=request.user, **given.validated_data)
+        return Response(DeploymentSerializer(row).data, status=status.HTTP_201_CREATED)

@@ -26,3 +26,18 @@ class GovernedCopyFinished(DomainEvent):
     job_id: int
     request_id: int | None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeploymentReported(DomainEvent):
+    """A serving system reported loading `version`; `drift`: its files are not the ones Quorum attested."""
+
+    version: ModelVersion
+    deployment_id: int
+    environment: str
+    endpoint: str
+    alias: str
+    reported_digest: str
+    expected_digest: str
+    drift: bool
+    drift_reason: str

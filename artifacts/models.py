@@ -29,6 +29,10 @@ class ArtifactManifest(models.Model):
     total_bytes = models.BigIntegerField(default=0)
     flavors = models.JSONField(default=list, blank=True)
     signature = models.JSONField(null=True, blank=True)
+    producer_signature = models.JSONField(
+        default=dict, blank=True, help_text="The OMS signature's verification (artifacts/integrity.py)."
+    )
+    pickle_scan = models.JSONField(default=dict, blank=True, help_text="picklescan's findings.")
     validated_at = models.DateTimeField(null=True, blank=True)
     governed_location = models.TextField(blank=True, default="")
     governed_at = models.DateTimeField(null=True, blank=True)
@@ -255,3 +259,74 @@ class DownloadWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.files} files of version #{self.version_id} to user #{self.user_id} at {self.hour}"
+
+
+class TrustedSigner(models.Model):
+    """A public key the organisation trusts to sign models (OMS key method); superusers manage them."""
+
+    name = models.CharField(
+        max_length=200, unique=True, help_text="Who signs with it, e.g. 'ml-platform CI'."
+    )
+    public_key_pem = models.TextField()
+    fingerprint = models.CharField(max_length=64, unique=True, help_text="sha256 of the DER public key.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True, help_text="Retired keys verify nothing new.")
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fingerprint[:12]}…)"
+
+
+class AttestationKind(models.TextChoices):
+    VALIDATION = "validation"
+    PROMOTION = "promotion"
+
+
+class Attestation(models.Model):
+    """A DSSE-signed in-toto statement Quorum issued about a version (artifacts/attestations.py)."""
+
+    version = models.ForeignKey(
+        "registry.ModelVersion", on_delete=models.CASCADE, related_name="attestations"
+    )
+    kind = models.CharField(max_length=16, choices=AttestationKind.choices)
+    request_id = models.BigIntegerField(null=True, blank=True, help_text="The applied request (promotions).")
+    subject_digest = models.CharField(max_length=80, help_text="OMS digest of the version's files.")
+    key_id = models.CharField(max_length=64)
+    envelope = models.JSONField()
+    stored_location = models.TextField(blank=True, default="", help_text="Its copy in the governed store.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} attestation of {self.version}"
+
+
+class DeploymentRecord(models.Model):
+    """What a serving system reported it loaded (issue 24); `drift`: not the files Quorum attested."""
+
+    version = models.ForeignKey("registry.ModelVersion", on_delete=models.CASCADE, related_name="deployments")
+    alias = models.CharField(max_length=255, blank=True, default="", help_text="The alias it was loaded by.")
+    environment = models.CharField(max_length=100)
+    endpoint = models.CharField(max_length=255)
+    reported_digest = models.CharField(max_length=80, help_text="OMS digest of the files it loaded.")
+    expected_digest = models.CharField(max_length=80, blank=True, default="")
+    drift = models.BooleanField(default=False)
+    drift_reason = models.TextField(blank=True, default="")
+    reported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-reported_at", "-id"]
+        indexes = [models.Index(fields=["environment", "endpoint", "-reported_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.version} at {self.environment}/{self.endpoint}"

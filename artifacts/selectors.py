@@ -3,7 +3,16 @@
 from django.db.models import QuerySet
 
 from access.grants import Level, user_can
-from artifacts.models import ArtifactDownload, ArtifactJob, ArtifactManifest, ManifestEntry, SourcePrefix
+from artifacts.models import (
+    ArtifactDownload,
+    ArtifactJob,
+    ArtifactManifest,
+    Attestation,
+    DeploymentRecord,
+    ManifestEntry,
+    SourcePrefix,
+    TrustedSigner,
+)
 from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelVersion
 from registry.selectors import model_version_get, model_versions_visible_to, registered_model_get
@@ -81,3 +90,25 @@ def version_downloads(user, name: str, version: int) -> QuerySet[ArtifactDownloa
         .select_related("version__model")
         .order_by("-started_at", "-id")
     )
+
+
+def trusted_signers() -> QuerySet[TrustedSigner]:
+    """Every trusted signer, retired ones included (an auditor asks which key was trusted when)."""
+    return TrustedSigner.objects.select_related("created_by")
+
+
+def version_attestations(user, name: str, version: int) -> QuerySet[Attestation]:
+    """Quorum's signed statements about a version the user may READ, oldest first."""
+    return Attestation.objects.filter(version=model_version_get(user, name, version))
+
+
+def deployments_visible_to(
+    user, *, name: str | None = None, drift: bool | None = None
+) -> QuerySet[DeploymentRecord]:
+    """What serves where, newest first, for versions the user may READ."""
+    rows = DeploymentRecord.objects.filter(version__in=model_versions_visible_to(user).values("pk"))
+    if name:
+        rows = rows.filter(version__model__name=name)
+    if drift is not None:
+        rows = rows.filter(drift=drift)
+    return rows.select_related("version__model", "reported_by")

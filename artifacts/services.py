@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
+import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -32,12 +36,15 @@ import audit
 import events
 from access.grants import Level, grant_rows, user_can
 from accounts.models import Team
-from artifacts import rules
-from artifacts.events import GovernedCopyFinished, ValidationFinished
+from artifacts import attestations, integrity, rules
+from artifacts.events import DeploymentReported, GovernedCopyFinished, ValidationFinished
 from artifacts.models import (
     ArtifactDownload,
     ArtifactJob,
     ArtifactManifest,
+    Attestation,
+    AttestationKind,
+    DeploymentRecord,
     DownloadOutcome,
     DownloadWindow,
     EvidenceState,
@@ -47,6 +54,7 @@ from artifacts.models import (
     OutboxMessage,
     ServedBytesMismatch,
     SourcePrefix,
+    TrustedSigner,
 )
 from artifacts.stores import (
     ArtifactStore,
@@ -56,6 +64,7 @@ from artifacts.stores import (
     StorageUnavailable,
     StoreError,
     governed_store,
+    governed_store_put,
     relpath_clean,
     sha256_stream,
     store_for_uri,
@@ -65,7 +74,7 @@ from registry import tracking
 from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.ports import Companion
-from registry.selectors import registered_models_visible_to
+from registry.selectors import alias_target_get, model_version_get, registered_models_visible_to
 from registry.services import model_version_for_update, registered_model_for_update
 from registry.sources import (
     is_local_source,
@@ -399,8 +408,53 @@ def _validation_run(job: ArtifactJob, token: str) -> None:
     except StoreError as exc:
         _validation_record(job, token, state=EvidenceState.FAILED, message=str(exc))
         return
+    integrity = integrity_inspect(source, result)
     progress.save(force=True)
-    _validation_record(job, token, state=EvidenceState.VALIDATED, result=result, location=source.uri_for())
+    if integrity.producer_signature.get("state") == "mismatch":
+        # A trusted signer signed other bytes than these: the files were changed after signing.
+        message = (
+            "The producer's model signature does not match the files: "
+            + integrity.producer_signature.get("reason", "")
+        )
+        _validation_record(
+            job, token, state=EvidenceState.FAILED, message=message[:4000], integrity=integrity
+        )
+        return
+    _validation_record(
+        job,
+        token,
+        state=EvidenceState.VALIDATED,
+        result=result,
+        location=source.uri_for(),
+        integrity=integrity,
+    )
+
+
+@dataclass(frozen=True)
+class IntegrityFindings:
+    producer_signature: dict
+    pickle_scan: dict
+
+
+def _trusted_keys() -> list[integrity.TrustedKey]:
+    return [
+        integrity.TrustedKey(name=row.name, fingerprint=row.fingerprint, public_key_pem=row.public_key_pem)
+        for row in TrustedSigner.objects.filter(retired_at__isnull=True)
+    ]
+
+
+def integrity_inspect(source: ArtifactStore, result: ValidationResult) -> IntegrityFindings:
+    """Verify the producer's signature and scan pickles, over a re-hashed private copy (issue 24)."""
+    paths = [path for path, _, _ in result.entries]
+    signed = integrity.SIGNATURE_PATH in paths
+    pickles = [entry for entry in result.entries if entry[0].lower().endswith(integrity.PICKLE_SUFFIXES)]
+    if not signed and not pickles:
+        return IntegrityFindings({"state": "absent"}, integrity.pickle_scan(Path(), []))  # nothing to read
+    with integrity.private_copy(source, result.entries if signed else pickles) as folder:
+        manifest = {path: sha256 for path, _, sha256 in result.entries}
+        signature = integrity.producer_signature(folder, manifest, _trusted_keys())
+        scan = integrity.pickle_scan(folder, [entry[0] for entry in pickles])
+    return IntegrityFindings(signature, scan)
 
 
 @transaction.atomic
@@ -412,6 +466,7 @@ def _validation_record(
     message: str = "",
     result: ValidationResult | None = None,
     location: str = "",
+    integrity: IntegrityFindings | None = None,
 ) -> None:
     """Write the manifest, the version's status and the audit event, in one transaction."""
     version = (
@@ -447,6 +502,8 @@ def _validation_record(
         manifest.total_bytes = result.total_bytes
         manifest.flavors = result.summary.flavors
         manifest.signature = result.summary.signature
+    manifest.producer_signature = integrity.producer_signature if integrity else {}
+    manifest.pickle_scan = integrity.pickle_scan if integrity else {}
     manifest.save()
     before = version.status
     if state == EvidenceState.FAILED:
@@ -467,6 +524,8 @@ def _validation_record(
     }
     if state == EvidenceState.FAILED:
         details = {"status": version.status, "stage": "validation", "reason": message}
+        if integrity is not None:
+            details["producer_signature"] = integrity.producer_signature
         audit.record(action=Action.ARTIFACTS_FAILED, after=details, **common)
         outcome = "failed"
     else:
@@ -478,9 +537,13 @@ def _validation_record(
             "bytes": manifest.total_bytes,
             "flavors": manifest.flavors,
             "note": message,
+            "producer_signature": manifest.producer_signature,
+            "pickle_findings": manifest.pickle_scan.get("highest", "none"),
         }
         audit.record(action=Action.ARTIFACTS_VALIDATED, after=details, **common)
         outcome = "validated" if state == EvidenceState.VALIDATED else "unvalidated"
+        if state == EvidenceState.VALIDATED:
+            _validation_attest(version, manifest)
     events.publish(ValidationFinished(actor="system", version=version, outcome=outcome, details=details))
 
 
@@ -922,6 +985,8 @@ def version_evidence(version: ModelVersion) -> dict:
         "total_bytes": manifest.total_bytes,
         "flavors": manifest.flavors,
         "has_signature": manifest.signature is not None,
+        "producer_signature": manifest.producer_signature or {"state": "absent"},
+        "pickle_scan": manifest.pickle_scan or {},
         "governed_location": manifest.governed_location or None,
     }
 
@@ -1220,3 +1285,209 @@ def team_source_prefix_remove(*, actor, prefix_id: int) -> None:
         before={"source_prefix": row.prefix, "allowed": True},
         after={"source_prefix": row.prefix, "allowed": False},
     )
+
+
+# --- Trusted model signers (issue 24) ----------------------------------------------------
+
+
+@transaction.atomic
+def trusted_signer_add(*, actor, name: str, public_key_pem: str) -> TrustedSigner:
+    """Trust a public key to sign models (superusers only); audited as a policy change."""
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied("Trusting a model signer needs a superuser.")
+    try:
+        fingerprint = integrity.public_key_fingerprint(public_key_pem)
+    except ValueError as exc:
+        raise InvalidParameter(str(exc), field="public_key_pem")
+    if TrustedSigner.objects.filter(Q(name=name) | Q(fingerprint=fingerprint)).exists():
+        raise InvalidParameter(f"A trusted signer named '{name}' or with this key exists.", field="name")
+    row = TrustedSigner.objects.create(
+        name=name, public_key_pem=public_key_pem.strip() + "\n", fingerprint=fingerprint, created_by=actor
+    )
+    audit.record(
+        actor=actor,
+        action=Action.POLICY_CHANGED,
+        target_type="trusted_signer",
+        target_id=row.pk,
+        target_name=name,
+        before=None,
+        after={"trusted_signer": name, "key_fingerprint": fingerprint, "trusted": True},
+    )
+    return row
+
+
+@transaction.atomic
+def trusted_signer_retire(*, actor, signer_id: int) -> TrustedSigner:
+    if not getattr(actor, "is_superuser", False):
+        raise PermissionDenied("Retiring a model signer needs a superuser.")
+    row = TrustedSigner.objects.select_for_update().filter(pk=signer_id, retired_at__isnull=True).first()
+    if row is None:
+        raise NotFound(f"Trusted signer {signer_id} not found")
+    row.retired_at = timezone.now()
+    row.save(update_fields=["retired_at"])
+    audit.record(
+        actor=actor,
+        action=Action.POLICY_CHANGED,
+        target_type="trusted_signer",
+        target_id=row.pk,
+        target_name=row.name,
+        before={"trusted_signer": row.name, "key_fingerprint": row.fingerprint, "trusted": True},
+        after={"trusted_signer": row.name, "key_fingerprint": row.fingerprint, "trusted": False},
+    )
+    return row
+
+
+# --- Quorum's attestations (issue 24) ----------------------------------------------------
+
+
+def _attestation_subject(version: ModelVersion) -> str:
+    return f"{version.model.name}/{version.version}"
+
+
+def _attestation_issue(
+    version: ModelVersion, kind: str, predicate_type: str, predicate: dict, *, request_id: int | None = None
+) -> Attestation:
+    """Sign a statement about the version's files and keep it; its governed-store copy follows commit."""
+    entries = list(
+        ManifestEntry.objects.filter(manifest__version=version).order_by("path").values_list("path", "sha256")
+    )
+    digest = attestations.oms_digest(entries)
+    body = attestations.statement(
+        subject_name=_attestation_subject(version),
+        digest=digest,
+        predicate_type=predicate_type,
+        predicate=predicate,
+    )
+    envelope = attestations.envelope_signed(body)
+    row = Attestation.objects.create(
+        version=version,
+        kind=kind,
+        request_id=request_id,
+        subject_digest=digest,
+        key_id=envelope["signatures"][0]["keyid"],
+        envelope=envelope,
+    )
+    transaction.on_commit(lambda: _attestation_store(row.pk))
+    return row
+
+
+def _attestation_store(attestation_id: int) -> None:
+    """Copy an attestation beside the version's governed copy; the database row stays the record."""
+    if not settings.QUORUM_GOVERNED_STORE:
+        return
+    row = Attestation.objects.select_related("version__model").get(pk=attestation_id)
+    data = json.dumps(row.envelope, sort_keys=True).encode()
+    # Beside the copy, not inside it: the copy's prefix holds exactly the manifest's files.
+    key = f"attestations/{governed_prefix(row.version)}/{row.kind}-{row.pk}.dsse.json"
+    try:
+        location = governed_store_put(key, io.BytesIO(data), len(data), hashlib.sha256(data).hexdigest())
+    except StoreError:
+        logger.exception("attestation %s could not be copied to the governed store", attestation_id)
+        return
+    Attestation.objects.filter(pk=row.pk).update(stored_location=location)
+
+
+def _validation_attest(version: ModelVersion, manifest: ArtifactManifest) -> Attestation:
+    entries = list(manifest.entries.order_by("path").values_list("path", "size", "sha256"))
+    return _attestation_issue(
+        version,
+        AttestationKind.VALIDATION,
+        attestations.VALIDATION_PREDICATE,
+        {
+            "manifest_digest": manifest.digest,
+            "resources": [{"name": p, "size": s, "digest": {"sha256": d}} for p, s, d in entries],
+            "flavors": manifest.flavors,
+            "producer_signature": manifest.producer_signature,
+            "pickle_scan": {k: manifest.pickle_scan.get(k) for k in ("scanner", "highest", "findings")},
+            "validated_at": manifest.validated_at.isoformat(),
+        },
+    )
+
+
+def promotion_attest(*, version: ModelVersion, request_id: int, predicate: dict) -> Attestation:
+    """Called by the workflow inside the transaction that applies a promotion."""
+    return _attestation_issue(
+        version, AttestationKind.PROMOTION, attestations.PROMOTION_PREDICATE, predicate, request_id=request_id
+    )
+
+
+# --- Deployment records (issue 24) -----------------------------------------------------------
+
+
+def _attested_digest(version: ModelVersion, alias: str) -> tuple[str, str]:
+    """(digest Quorum attested for what should serve, why not) for the version, or through the alias."""
+    kind = AttestationKind.PROMOTION if alias else AttestationKind.VALIDATION
+    rows = Attestation.objects.filter(version=version, kind=kind).order_by("-created_at", "-id")
+    for row in rows:
+        body = attestations.envelope_statement(row.envelope)
+        target = body["predicate"].get("target", {})
+        if not alias or (target.get("kind") == "alias" and target.get("name") == alias):
+            return row.subject_digest, ""
+    what = f"a promotion to @{alias}" if alias else "a validation"
+    return "", f"Quorum attested no {what} of version {version.version}"
+
+
+@transaction.atomic
+def deployment_report(
+    *, actor, name: str, version: int | None, alias: str, environment: str, endpoint: str, digest: str
+) -> DeploymentRecord:
+    """Record what a serving system loaded (READ on the model); flag it when it is not what was attested."""
+    if not environment or not endpoint or not re.fullmatch(r"sha256:[0-9a-f]{64}", digest or ""):
+        raise InvalidParameter(
+            "environment, endpoint and digest (sha256:<64 hex>) are required.", field="digest"
+        )
+    if alias:
+        row = alias_target_get(actor, name, alias)
+        if version is not None and row.version != version:
+            raise InvalidParameter(
+                f"@{alias} points at version {row.version}, not {version}.", field="version"
+            )
+    elif version is not None:
+        row = model_version_get(actor, name, version)
+    else:
+        raise InvalidParameter("Give the version or the alias it was loaded by.", field="version")
+    expected, missing = _attested_digest(row, alias)
+    drift_reason = missing or ("" if digest == expected else f"loaded {digest}, attested {expected}")
+    record = DeploymentRecord.objects.create(
+        version=row,
+        alias=alias,
+        environment=environment[:100],
+        endpoint=endpoint[:255],
+        reported_digest=digest,
+        expected_digest=expected,
+        drift=bool(drift_reason),
+        drift_reason=drift_reason,
+        reported_by=actor,
+    )
+    details = {
+        "environment": record.environment,
+        "endpoint": record.endpoint,
+        "alias": alias or None,
+        "digest": digest,
+        "expected_digest": expected or None,
+        "drift": record.drift,
+        "drift_reason": drift_reason or None,
+    }
+    audit.record(
+        actor=actor,
+        action=Action.ARTIFACTS_DEPLOYED,
+        target=row,
+        model_name=row.model.name,
+        version=row.version,
+        after=details,
+    )
+    events.publish(
+        DeploymentReported(
+            actor=actor,
+            version=row,
+            deployment_id=record.pk,
+            environment=record.environment,
+            endpoint=record.endpoint,
+            alias=alias,
+            reported_digest=digest,
+            expected_digest=expected,
+            drift=record.drift,
+            drift_reason=drift_reason,
+        )
+    )
+    return record

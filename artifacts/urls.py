@@ -27,4 +27,14 @@ urlpatterns = [
         api.SourcePrefixDetailView.as_view(),
         name="source-prefix-detail",
     ),
+    path(
+        "models/<str:name>/versions/<int:version>/attestations",
+        api.VersionAttestationListView.as_view(),
+        name="version-attestations",
+    ),
+    path("deployments", api.DeploymentListView.as_view(), name="deployment-list"),
+    path("trusted-signers", api.TrustedSignerListView.as_view(), name="trusted-signer-list"),
+    path(
+        "trusted-signers/<int:signer_id>", api.TrustedSignerDetailView.as_view(), name="trusted-signer-detail"
+    ),
 ]

@@ -36,6 +36,7 @@ class Action(models.TextChoices):
     ARTIFACTS_COPIED = "artifacts.copied"
     ARTIFACTS_FAILED = "artifacts.failed"
     ARTIFACTS_DOWNLOADED = "artifacts.downloaded"
+    ARTIFACTS_DEPLOYED = "artifacts.deployed"
     ACCESS_GRANTED = "access.granted"
     ACCESS_REVOKED = "access.revoked"
     TOKEN_CREATED = "token.created"

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
-from artifacts.events import GovernedCopyFinished, ValidationFinished
+from artifacts.events import DeploymentReported, GovernedCopyFinished, ValidationFinished
 from registry import prompts
 from registry.events import (
     AliasDeleted,
@@ -188,6 +188,24 @@ def governed_copy_finished(event: GovernedCopyFinished) -> Raised:
     return [("model_version.governed_copy_finished", data)]
 
 
+def deployment_reported(event: DeploymentReported) -> Raised:
+    data = _of_version(
+        event.version,
+        deployment_id=str(event.deployment_id),
+        environment=event.environment,
+        endpoint=event.endpoint,
+        alias=event.alias or None,
+        digest=event.reported_digest,
+        expected_digest=event.expected_digest or None,
+        drift=event.drift,
+        drift_reason=event.drift_reason or None,
+    )
+    raised = [("model_version.deployed", data)]
+    if event.drift:
+        raised.append(("model_version.deployment_drift", data))
+    return raised
+
+
 def _json(value: dict[str, Any]) -> dict[str, Any]:
     """Plain JSON values (a receiver sees what the audit trail's normalizer would keep)."""
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
@@ -209,6 +227,7 @@ RAISED_BY: dict[type, Callable[[Any], Raised]] = {
     CommentCreated: comment_created,
     ValidationFinished: validation_finished,
     GovernedCopyFinished: governed_copy_finished,
+    DeploymentReported: deployment_reported,
 }
 
 

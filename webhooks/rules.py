@@ -42,6 +42,8 @@ QUORUM_EVENTS: tuple[str, ...] = (
     "comment.created",
     "model_version.validation_finished",
     "model_version.governed_copy_finished",
+    "model_version.deployed",
+    "model_version.deployment_drift",
 )
 EVENTS: tuple[str, ...] = MLFLOW_EVENTS + QUORUM_EVENTS
 WILDCARD = "*"

@@ -75,6 +75,16 @@ class PromotionPolicy(models.Model):
         help_text="At least one approval must come from a member of this team.",
     )
     require_validated_artifacts = models.BooleanField(default=True)
+    require_producer_signature = models.BooleanField(
+        default=False, help_text="The version's files carry an OMS signature a trusted signer's key verifies."
+    )
+    refuse_pickle_severity = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        choices=[("", "off"), ("suspicious", "suspicious or worse"), ("dangerous", "dangerous")],
+        help_text="Refuse versions whose pickle scan found a global at least this unsafe.",
+    )
     approval_ttl_hours = models.PositiveIntegerField(default=72, help_text="Approvals older than this lapse.")
     service_accounts_count = models.BooleanField(
         default=False,

@@ -29,6 +29,9 @@ class Policy:
     creator_may_approve: bool = False
     required_team: str | None = None
     require_validated_artifacts: bool = True
+    # Issue 24: a trusted producer signature, and the pickle-scan severity that refuses a version.
+    require_producer_signature: bool = False
+    refuse_pickle_severity: str = ""
     approval_ttl: timedelta = timedelta(hours=72)
     # Organisation policies only (a model's own may not loosen it): service accounts' approvals count.
     service_accounts_count: bool = False
@@ -57,6 +60,9 @@ EMBEDDED_DEFAULT_POLICIES: tuple[Policy, ...] = (
 # model policy be set?) and `policy_floored` (what applies when it was set before the floor rose)
 # both read this table, so they cannot disagree.
 _RANK_ORDER = {STAGING_RANK: 0, PRODUCTION_RANK: 1}
+# Refusing at "suspicious" refuses more versions than at "dangerous", which refuses more than off.
+_PICKLE_REFUSAL_ORDER = {"": 0, "dangerous": 1, "suspicious": 2}
+_PICKLE_SEVERITY_RANK = {"none": 0, "innocuous": 1, "suspicious": 2, "dangerous": 3}
 _FLOOR_FIELDS: tuple[tuple[str, Callable[[object], object], str], ...] = (
     ("governed", lambda v: bool(v), "governed: false opens a target the organisation governs"),
     ("required_approvals", lambda v: v, "fewer approvals than the organisation requires"),
@@ -67,6 +73,12 @@ _FLOOR_FIELDS: tuple[tuple[str, Callable[[object], object], str], ...] = (
         "require_validated_artifacts",
         lambda v: bool(v),
         "drops the validated-artifacts condition",
+    ),
+    ("require_producer_signature", lambda v: bool(v), "drops the trusted-signature condition"),
+    (
+        "refuse_pickle_severity",
+        lambda v: _PICKLE_REFUSAL_ORDER.get(v, 0),
+        "refuses fewer unsafe pickles than the organisation",
     ),
     ("approval_ttl", lambda v: -v.total_seconds(), "approvals stay valid longer than the organisation's"),
     ("service_accounts_count", lambda v: not v, "lets service accounts' approvals count"),
@@ -290,11 +302,23 @@ def validation_refusal(policy: Policy, evidence: dict) -> str | None:
     Only an explicit `validated: True` satisfies a policy that requires validation: evidence that is
     missing or unknown blocks, it never passes for validated.
     """
-    if not policy.require_validated_artifacts:
-        return None
-    if evidence.get("validated") is True:
-        return None
-    return "validated artifacts (the artifact pipeline has not validated this version)"
+    missing = []
+    if policy.require_validated_artifacts and evidence.get("validated") is not True:
+        missing.append("validated artifacts (the artifact pipeline has not validated this version)")
+    if policy.require_producer_signature:
+        signature = evidence.get("producer_signature") or {}
+        if signature.get("state") != "verified":
+            missing.append(
+                "a producer signature verified by a trusted signer's key "
+                f"(this version's is {signature.get('state', 'absent')})"
+            )
+    if policy.refuse_pickle_severity:
+        scan = evidence.get("pickle_scan") or {}
+        # An unscanned version is refused: unknown never passes for clean.
+        highest = scan.get("highest", "dangerous")
+        if _PICKLE_SEVERITY_RANK.get(highest, 3) >= _PICKLE_SEVERITY_RANK[policy.refuse_pickle_severity]:
+            missing.append(f"no {policy.refuse_pickle_severity} pickle globals (the scan found {highest})")
+    return "; ".join(missing) or None
 
 
 def quorum_verdict(

@@ -32,6 +32,8 @@ def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
         creator_may_approve=row.creator_may_approve,
         required_team=row.required_team.name if row.required_team_id else None,
         require_validated_artifacts=row.require_validated_artifacts,
+        require_producer_signature=row.require_producer_signature,
+        refuse_pickle_severity=row.refuse_pickle_severity,
         approval_ttl=timedelta(hours=row.approval_ttl_hours),
         service_accounts_count=row.service_accounts_count,
         floor_waived=row.floor_waived,
@@ -93,6 +95,8 @@ def policies_effective(model: RegisteredModel | None) -> list[dict]:
                 "creator_may_approve": policy.creator_may_approve,
                 "required_team": policy.required_team,
                 "require_validated_artifacts": policy.require_validated_artifacts,
+                "require_producer_signature": policy.require_producer_signature,
+                "refuse_pickle_severity": policy.refuse_pickle_severity,
                 "approval_ttl_hours": int(policy.approval_ttl.total_seconds() // 3600),
                 "service_accounts_count": policy.service_accounts_count,
             }

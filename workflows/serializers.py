@@ -122,6 +122,8 @@ class PolicySerializer(serializers.ModelSerializer):
             "creator_may_approve",
             "required_team",
             "require_validated_artifacts",
+            "require_producer_signature",
+            "refuse_pickle_severity",
             "approval_ttl_hours",
             "service_accounts_count",
             "floor_waived",
@@ -143,6 +145,10 @@ class PolicySetSerializer(serializers.Serializer):
     creator_may_approve = serializers.BooleanField(required=False, default=False)
     required_team = serializers.CharField(required=False, allow_null=True, allow_blank=True, default=None)
     require_validated_artifacts = serializers.BooleanField(required=False, allow_null=True, default=None)
+    require_producer_signature = serializers.BooleanField(required=False, default=False)
+    refuse_pickle_severity = serializers.ChoiceField(
+        choices=["", "suspicious", "dangerous"], required=False, allow_blank=True, default=""
+    )
     approval_ttl_hours = serializers.IntegerField(required=False, default=72, min_value=1, max_value=8760)
     service_accounts_count = serializers.BooleanField(required=False, default=False)
 
@@ -160,6 +166,8 @@ class EffectivePolicySerializer(serializers.Serializer):
     creator_may_approve = serializers.BooleanField(required=False)
     required_team = serializers.CharField(required=False, allow_null=True)
     require_validated_artifacts = serializers.BooleanField(required=False)
+    require_producer_signature = serializers.BooleanField(required=False)
+    refuse_pickle_severity = serializers.CharField(required=False, allow_blank=True)
     approval_ttl_hours = serializers.IntegerField(required=False)
     service_accounts_count = serializers.BooleanField(required=False)
     floor_waived = serializers.BooleanField()

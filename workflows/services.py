@@ -170,6 +170,8 @@ _POLICY_FIELDS = (
     "requester_may_approve",
     "creator_may_approve",
     "require_validated_artifacts",
+    "require_producer_signature",
+    "refuse_pickle_severity",
     "approval_ttl_hours",
     "service_accounts_count",
     "floor_waived",
@@ -190,6 +192,8 @@ def promotion_policy_set(
     creator_may_approve: bool = False,
     required_team: str | None = None,
     require_validated_artifacts: bool | None = None,
+    require_producer_signature: bool = False,
+    refuse_pickle_severity: str = "",
     approval_ttl_hours: int = 72,
     service_accounts_count: bool = False,
 ) -> PromotionPolicy:
@@ -206,6 +210,10 @@ def promotion_policy_set(
         raise InvalidParameter("Rank must be 'staging' or 'production'.", field="rank")
     if not isinstance(required_approvals, int) or not 1 <= required_approvals <= 20:
         raise InvalidParameter("required_approvals must be between 1 and 20.", field="required_approvals")
+    if refuse_pickle_severity not in ("", "suspicious", "dangerous"):
+        raise InvalidParameter(
+            "refuse_pickle_severity must be '', 'suspicious' or 'dangerous'.", field="refuse_pickle_severity"
+        )
     if not isinstance(approval_ttl_hours, int) or not 1 <= approval_ttl_hours <= 24 * 365:
         raise InvalidParameter("approval_ttl_hours must be between 1 and 8760.", field="approval_ttl_hours")
     team = None
@@ -229,6 +237,8 @@ def promotion_policy_set(
         "creator_may_approve": creator_may_approve,
         "required_team": team,
         "require_validated_artifacts": require_validated_artifacts,
+        "require_producer_signature": bool(require_producer_signature),
+        "refuse_pickle_severity": refuse_pickle_severity,
         "approval_ttl_hours": approval_ttl_hours,
         "service_accounts_count": service_accounts_count,
         "floor_waived": False,
@@ -245,6 +255,8 @@ def promotion_policy_set(
             creator_may_approve=creator_may_approve,
             required_team=required_team or None,
             require_validated_artifacts=require_validated_artifacts,
+            require_producer_signature=bool(require_producer_signature),
+            refuse_pickle_severity=refuse_pickle_severity,
             approval_ttl=timedelta(hours=approval_ttl_hours),
             service_accounts_count=service_accounts_count,
         )
@@ -730,7 +742,47 @@ def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionReq
         system_comment=why,
     )
     _request_changed("system", Action.REQUEST_APPLIED, request, reason=why)
+    if not request.removes and artifact_services.version_evidence(row).get("validated") is True:
+        _promotion_attest(request, why)
     return request
+
+
+def _promotion_attest(request: TransitionRequest, why: str) -> None:
+    """Quorum's signed statement that this version was promoted, by whom and under which policy (issue 24)."""
+    policy = selectors.policy_governing(request.model, request.target_kind, request.target)
+    approvals = request.approvals.select_related("approver").order_by("created_at", "pk")
+    artifact_services.promotion_attest(
+        version=request.version,
+        request_id=request.pk,
+        predicate={
+            "request": request.pk,
+            "model": request.model.name,
+            "version": request.version.version,
+            "target": {"kind": request.target_kind, "name": request.target},
+            "requester": request.requester.username if request.requester_id else None,
+            "reason": request.reason,
+            "approvers": [
+                {
+                    "username": a.approver.username,
+                    "full_name": a.approver.get_full_name(),
+                    "approved_at": a.created_at.isoformat(),
+                    "comment": a.comment,
+                    "artifact_digest": a.artifact_digest,
+                }
+                for a in approvals
+            ],
+            "policy": {
+                "required_approvals": policy.required_approvals if policy else 0,
+                "rank": policy.rank if policy else None,
+                "require_validated_artifacts": bool(policy and policy.require_validated_artifacts),
+                "require_producer_signature": bool(policy and policy.require_producer_signature),
+                "refuse_pickle_severity": policy.refuse_pickle_severity if policy else "",
+            },
+            "manifest_digest": request.version.artifact_manifest.digest,
+            "applied_at": request.decided_at.isoformat(),
+            "outcome": why,
+        },
+    )
 
 
 @transaction.atomic

@@ -131,8 +131,8 @@ def test_s3_source_validates_and_copies_server_side_to_governed_s3(moto_env, own
     call_command("artifacts_governed_copy", "fraud", "1", "--as-user", "owner")
     versions = client.list_object_versions(Bucket=governed_bucket)["Versions"]
     stored = sorted(
-        v["Key"] for v in versions if not v["Key"].startswith("audit/")
-    )  # not the audit checkpoints
+        v["Key"] for v in versions if not v["Key"].startswith(("audit/", "attestations/"))
+    )  # not the checkpoints and attestations
     assert stored == sorted(f"fraud/1/{p}" for p in files)
 
 

@@ -58,8 +58,8 @@ def governed_objects(client, bucket: str) -> dict[str, list[str]]:
     """key -> sha256 of each stored version of it (the bucket is versioned: overwrites show)."""
     found: dict[str, list[str]] = {}
     for version in client.list_object_versions(Bucket=bucket).get("Versions", []):
-        if version["Key"].startswith("audit/"):
-            continue  # the audit checkpoints the governed store also holds
+        if version["Key"].startswith(("audit/", "attestations/")):
+            continue  # audit checkpoints and attestations
         body = client.get_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])["Body"]
         found.setdefault(version["Key"], []).append(sha256(body.read()))
     return found

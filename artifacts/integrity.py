@@ -1,0 +1,180 @@
+"""What the validation task learns about a version's files beyond their digests (issue 24).
+
+- The producer's OpenSSF Model Signing (OMS v1.0) signature, verified with `model-signing` against
+  the keys a superuser trusts (TrustedSigner). The files `model-signing` hashes are a private copy
+  of the ones Quorum hashed for the manifest, and the signed per-file digests must equal the
+  manifest's, so a signature can never vouch for bytes other than the ones recorded.
+- Unsafe pickle serialisation, scanned with picklescan (it reads the pickle opcodes without
+  unpickling, knows the dangerous globals of torch/numpy/joblib files and is small and maintained;
+  modelscan pulls in a framework matrix, fickling decompiles and is much slower).
+
+Both run only over files the manifest lists, from a copy whose bytes were re-hashed against it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from artifacts.attestations import SIGNATURE_PATH
+from artifacts.stores import ArtifactStore, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+# Files picklescan reads as pickles (or as archives holding pickles: torch, numpy).
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".bin", ".ckpt", ".npy", ".npz")
+SEVERITIES = ("none", "innocuous", "suspicious", "dangerous")
+SIGNATURE_STATES = ("absent", "verified", "untrusted", "mismatch", "unreadable")
+
+
+def severity_rank(severity: str) -> int:
+    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """A public key the organisation trusts to sign models, as the verifier needs it."""
+
+    name: str
+    fingerprint: str
+    public_key_pem: str
+
+
+def public_key_fingerprint(public_key_pem: str) -> str:
+    """sha256 of the key's DER SubjectPublicKeyInfo; raises ValueError for anything but an EC public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    try:
+        key = serialization.load_pem_public_key(public_key_pem.encode())
+    except (ValueError, TypeError) as exc:
+        raise ValueError("public_key must be a PEM public key (-----BEGIN PUBLIC KEY-----).") from exc
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        # model-signing's key method verifies ECDSA (P-256/P-384/P-521) signatures only.
+        raise ValueError("public_key must be an elliptic-curve key (model-signing's key method).")
+    der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(der).hexdigest()
+
+
+@contextlib.contextmanager
+def private_copy(source: ArtifactStore, entries: Iterable[tuple[str, int, str]]) -> Iterator[Path]:
+    """The manifest's files in a temporary folder, each re-hashed against its manifest digest.
+
+    A file that changed since it was hashed raises StorageUnavailable (the job is retried), so what
+    is scanned and verified here is exactly what the manifest records.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="quorum-integrity-"))
+    try:
+        for path, size, sha256 in entries:
+            target = folder / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            digest = hashlib.sha256()
+            written = 0
+            with contextlib.closing(source.open(path)) as stream, open(target, "wb") as out:
+                while chunk := stream.read(1024 * 1024):
+                    digest.update(chunk)
+                    out.write(chunk)
+                    written += len(chunk)
+            if written != size or digest.hexdigest() != sha256:
+                raise StorageUnavailable(f"'{path}' changed while it was read; validating again.")
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _signed_statement(signature_file: Path) -> dict:
+    """The in-toto Statement inside an OMS bundle (read after the signature verified)."""
+    bundle = json.loads(signature_file.read_text())
+    return json.loads(base64.b64decode(bundle["dsseEnvelope"]["payload"]))
+
+
+def producer_signature(folder: Path, manifest: dict[str, str], trusted: Iterable[TrustedKey]) -> dict:
+    """Verify the OMS signature in `folder` (if any) against each trusted key.
+
+    `manifest` maps each manifest path to its sha256. The answer is evidence:
+    state absent | verified | untrusted (no trusted key made it) | mismatch (a trusted key made it
+    but the files differ: tampered) | unreadable (not an OMS bundle).
+    """
+    signature_file = folder / SIGNATURE_PATH
+    if SIGNATURE_PATH not in manifest:
+        return {"state": "absent"}
+    import model_signing  # heavy (sigstore, tuf): imported only when a version carries a signature
+
+    mismatch = ""
+    for key in trusted:
+        with tempfile.NamedTemporaryFile("w", suffix=".pub") as key_file:
+            key_file.write(key.public_key_pem)
+            key_file.flush()
+            try:
+                model_signing.verifying.Config().use_elliptic_key_verifier(public_key=key_file.name).verify(
+                    folder, signature_file
+                )
+            except ValueError as exc:
+                if "Signature mismatch" in str(exc):
+                    mismatch = f"{key.name}: {exc}"
+                continue  # not this key's signature
+            except Exception as exc:  # noqa: BLE001 - a malformed bundle must not fail the task
+                return {
+                    "state": "unreadable",
+                    "reason": f"not an OMS signature bundle ({type(exc).__name__})",
+                }
+        statement = _signed_statement(signature_file)
+        resources = {r["name"]: r["digest"] for r in statement["predicate"]["resources"]}
+        differing = sorted(p for p, d in resources.items() if manifest.get(p) != d)
+        if differing:  # cannot happen after private_copy; kept as the binding's own check
+            return {"state": "mismatch", "signer": key.name, "reason": f"signed digests differ: {differing}"}
+        return {
+            "state": "verified",
+            "method": "key",
+            "signer": key.name,
+            "key_fingerprint": key.fingerprint,
+            "oms_digest": "sha256:" + statement["subject"][0]["digest"]["sha256"],
+            "signed_files": len(resources),
+            "unsigned_files": sorted(set(manifest) - set(resources) - {SIGNATURE_PATH}),
+        }
+    if mismatch:
+        return {"state": "mismatch", "reason": mismatch[:2000]}
+    try:
+        _signed_statement(signature_file)
+    except (ValueError, KeyError, TypeError):
+        return {"state": "unreadable", "reason": "not an OMS signature bundle"}
+    return {"state": "untrusted", "reason": "no trusted signer's key verifies this signature"}
+
+
+def pickle_scan(folder: Path, paths: Iterable[str]) -> dict:
+    """picklescan's findings over the pickle-like files: every non-innocuous global, with its severity."""
+    from picklescan import scanner
+
+    findings: list[dict] = []
+    scanned = 0
+    errors: list[str] = []
+    for path in sorted(p for p in paths if p.lower().endswith(PICKLE_SUFFIXES)):
+        with open(folder / path, "rb") as stream:
+            result = scanner.scan_bytes(stream, path, Path(path).suffix.lower())
+        scanned += 1
+        if result.scan_err:
+            errors.append(path)
+        for found in result.globals:
+            if found.safety != scanner.SafetyLevel.Innocuous:
+                findings.append(
+                    {"path": path, "module": found.module, "name": found.name, "severity": found.safety.value}
+                )
+    if errors:
+        # A file named like a pickle that does not parse as one hides what it would load.
+        findings += [{"path": p, "module": "", "name": "", "severity": "suspicious"} for p in errors]
+    highest = max((f["severity"] for f in findings), key=severity_rank, default="none")
+    return {
+        "scanner": "picklescan",
+        "scanned_files": scanned,
+        "findings": findings[:200],
+        "highest": highest,
+        "unparseable": errors,
+    }
