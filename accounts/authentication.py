@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
-from accounts import selectors
+from accounts import idp_tokens, selectors
 from accounts.backends import sign_in_refused_record
 from accounts.models import ApiToken, User, token_digest
 from audit.context import current_request
@@ -88,7 +88,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         except UnicodeDecodeError:
             raise exceptions.AuthenticationFailed("Invalid token.")
         # A DRF Request wraps the Django one; the MLflow routes pass the Django request itself.
-        found = user_for_token(secret, getattr(request, "_request", request))
+        django_request = getattr(request, "_request", request)
+        if not secret.startswith(TOKEN_PREFIX) and idp_tokens.looks_like_provider_token(secret):
+            # The identity provider's access token: a second kind of credential on the same path.
+            try:
+                return idp_tokens.user_for_provider_token(secret, django_request)
+            except idp_tokens.ProviderTokenRefused as refused:
+                raise exceptions.AuthenticationFailed(f"Identity-provider token refused: {refused}.")
+        found = user_for_token(secret, django_request)
         if found is None:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         return found

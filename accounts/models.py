@@ -84,3 +84,32 @@ class SignInFailures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username or '*'} from {self.network}: {self.failures} failed, {self.refused} refused"
+
+
+class ExternalIdentity(models.Model):
+    """A user's account at the organisation's identity provider (issuer and subject), linked to a Quorum user.
+
+    People are linked at their first sign-in through the provider; service accounts by an operator
+    (`manage.py oidc_link`). `refresh_token` (encrypted, see accounts.oidc) is what the periodic sync
+    asks the provider with; service accounts have none.
+    """
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="external_identities")
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    refresh_token = models.TextField(blank=True, default="", help_text="Encrypted; empty when none.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    deactivated_by_sync = models.BooleanField(
+        default=False,
+        help_text="The sync ended the account: a later sign-in through the provider restores it.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="uniq_external_identity_subject")
+        ]
+        verbose_name_plural = "external identities"
+
+    def __str__(self) -> str:
+        return f"{self.user.username} = {self.subject} at {self.issuer}"

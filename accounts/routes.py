@@ -68,6 +68,11 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
         "GET": Rule(Audience.PUBLIC, note="sign-in form"),
         "POST": Rule(Audience.PUBLIC, note="password sign-in; throttled; service accounts refused"),
     },
+    # Sign-in through the identity provider (accounts.oidc; 404 while none is configured)
+    "oidc_authentication_init": {"GET": Rule(Audience.PUBLIC, note="redirect to the identity provider")},
+    "oidc_authentication_callback": {
+        "GET": Rule(Audience.PUBLIC, note="the provider's answer; state, nonce and PKCE checked")
+    },
     # Native API: registered models
     "model-list": {
         "GET": Rule(A, READ, VISIBLE),

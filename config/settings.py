@@ -4,6 +4,7 @@ With no environment at all the service runs on SQLite under ./var/, stores artif
 ./var/artifacts and runs Celery tasks in-process, so `manage.py quickstart` just works.
 """
 
+import json
 import os
 import sys
 import warnings
@@ -425,3 +426,46 @@ if not 1 <= QUORUM_TOKEN_DEFAULT_DAYS <= QUORUM_TOKEN_MAX_DAYS:
 # Organisation-wide source prefixes every model may register from (a bucket all teams share by
 # design). Per-model and per-team prefixes live in the database (/api/v1/models/<name>/source-prefixes).
 QUORUM_SOURCE_PREFIXES = env_list("QUORUM_SOURCE_PREFIXES", "")
+
+# --- Sign-in through the organisation's identity provider (OpenID Connect; issue 27) ---
+# Issuer URL (its /.well-known/openid-configuration names the endpoints); empty: no provider.
+QUORUM_OIDC_ISSUER = os.environ.get("QUORUM_OIDC_ISSUER", "").rstrip("/")
+QUORUM_OIDC_CLIENT_ID = os.environ.get("QUORUM_OIDC_CLIENT_ID", "")
+QUORUM_OIDC_CLIENT_SECRET = os.environ.get("QUORUM_OIDC_CLIENT_SECRET", "")
+QUORUM_OIDC_SCOPES = os.environ.get("QUORUM_OIDC_SCOPES", "openid profile email groups")
+# The claim carrying the user's groups, and which group value makes a member of which team (JSON).
+QUORUM_OIDC_GROUP_CLAIM = os.environ.get("QUORUM_OIDC_GROUP_CLAIM", "groups")
+try:
+    QUORUM_OIDC_GROUP_TEAMS = json.loads(os.environ.get("QUORUM_OIDC_GROUP_TEAMS") or "{}")
+except ValueError:
+    raise ImproperlyConfigured(
+        "QUORUM_OIDC_GROUP_TEAMS must be a JSON object of group claim value -> team name."
+    )
+if not isinstance(QUORUM_OIDC_GROUP_TEAMS, dict) or not all(
+    isinstance(key, str) and isinstance(value, str) and value
+    for key, value in QUORUM_OIDC_GROUP_TEAMS.items()
+):
+    raise ImproperlyConfigured(
+        "QUORUM_OIDC_GROUP_TEAMS must be a JSON object of group claim value -> team name."
+    )
+# The audience the provider's access tokens must carry to count on the APIs; empty: they are not accepted.
+QUORUM_OIDC_AUDIENCE = os.environ.get("QUORUM_OIDC_AUDIENCE", "")
+QUORUM_OIDC_JWKS_CACHE_SECONDS = int(os.environ.get("QUORUM_OIDC_JWKS_CACHE_SECONDS", "300"))
+# How long the provider's "this token is active" counts (RFC 7662 introspection); 0: not asked.
+QUORUM_OIDC_INTROSPECTION_SECONDS = int(os.environ.get("QUORUM_OIDC_INTROSPECTION_SECONDS", "60"))
+QUORUM_OIDC_INTROSPECTION_URL = os.environ.get("QUORUM_OIDC_INTROSPECTION_URL", "")
+QUORUM_OIDC_TIMEOUT_SECONDS = float(os.environ.get("QUORUM_OIDC_TIMEOUT_SECONDS", "5"))
+QUORUM_OIDC_SYNC_SECONDS = float(os.environ.get("QUORUM_OIDC_SYNC_SECONDS", "3600"))
+# Off: only the break-glass usernames may sign in with a Quorum password (admin and HTTP Basic).
+QUORUM_LOCAL_PASSWORDS = env_bool("QUORUM_LOCAL_PASSWORDS", True)
+QUORUM_BREAK_GLASS_USERNAMES = env_list("QUORUM_BREAK_GLASS_USERNAMES", "")
+if QUORUM_OIDC_ISSUER:
+    AUTHENTICATION_BACKENDS.append("accounts.oidc.QuorumOIDCBackend")
+    CELERY_BEAT_SCHEDULE["accounts-identities-sync"] = {
+        "task": "accounts.tasks.identities_sync",
+        "schedule": QUORUM_OIDC_SYNC_SECONDS,
+    }
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("accounts.oidc.sign_in_context")
+# mozilla-django-oidc's own names (the rest it reads through accounts.oidc.oidc_setting).
+LOGIN_REDIRECT_URL = "/admin/"
+LOGIN_REDIRECT_URL_FAILURE = "/admin/login/?signin=failed"

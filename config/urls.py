@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/approvals/", include("workflows.admin_views")),
     re_path(moved.MOVED_ADMIN_PATTERN, moved.moved_admin_page, name="admin-moved"),
     path("admin/", admin.site.urls),
+    path("oidc/", include("accounts.oidc_urls")),
     path("api/2.0/mlflow/", include("fronts.databricks.urls")),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("workflows.urls")),

@@ -15,6 +15,7 @@ pytest_plugins = [
     "tests.fixtures_pipeline",
     "tests.fixtures_webhooks",
     "tests.fixtures_hardening",
+    "tests.fixtures_idp",
 ]
 
 
