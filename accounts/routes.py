@@ -171,6 +171,10 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "source-prefix-list": {"GET": Rule(A, READ), "POST": Rule(A, MANAGE, "never the governed store")},
     "source-prefix-detail": {"DELETE": Rule(A, MANAGE)},
     "version-downloads": {"GET": Rule(A, MANAGE, "who fetched which files, when")},
+    # Model inventory (inventory): lists and reports show only models the caller can READ.
+    "inventory-list": {"GET": Rule(A, note=VISIBLE)},
+    "inventory-report": {"GET": Rule(A, note=VISIBLE)},
+    "model-inventory": {"GET": Rule(A, READ), "PATCH": Rule(A, MANAGE)},
     # Webhooks (webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
     # per-model ones MANAGE on the model; others' webhooks answer 404.
     "webhook-list": {

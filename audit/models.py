@@ -49,6 +49,8 @@ class Action(models.TextChoices):
     SUPERUSER_ACTION = "auth.superuser_action"
     WEBHOOK_CHANGED = "webhook.changed"
     CHECKPOINT_CREATED = "audit.checkpoint_created"
+    # The model inventory (issue 25)
+    INVENTORY_CHANGED = "inventory.changed"
 
 
 class ActorKind(models.TextChoices):

@@ -1,0 +1,65 @@
+"""Every user-facing read of the model inventory, starting from the models the user may see."""
+
+from typing import Any
+
+from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery
+
+from inventory import reports, rules
+from inventory.models import InventoryRecord, LifecycleStatus
+from registry.errors import InvalidParameter, NotFound
+from registry.models import ModelVersion, Stage
+from registry.selectors import registered_model_get, registered_models_visible_to
+
+
+def risk_tiers() -> tuple[rules.RiskTier, ...]:
+    """The organisation's risk tiers (QUORUM_RISK_TIERS)."""
+    return rules.tiers_parse(settings.QUORUM_RISK_TIERS)
+
+
+def tiers_described() -> list[dict[str, Any]]:
+    return [{"name": t.name, "review_interval_days": t.review_interval_days} for t in risk_tiers()]
+
+
+def inventory_visible_to(
+    user: Any, *, tier: str | None = None, status: str | None = None, tag: str | None = None
+) -> QuerySet[InventoryRecord]:
+    """Inventory records of the models `user` may read, filtered; each with its production version number."""
+    if status and status not in LifecycleStatus.values:
+        raise InvalidParameter(f"status must be one of {', '.join(LifecycleStatus.values)}.", field="status")
+    production = (
+        ModelVersion.objects.filter(model_id=OuterRef("model_id"), stage=Stage.PRODUCTION)
+        .order_by("-version")
+        .values("version")[:1]
+    )
+    rows = (
+        InventoryRecord.objects.filter(model__in=registered_models_visible_to(user).values("pk"))
+        .select_related("model", "developer")
+        .annotate(production_version=Subquery(production))
+        .order_by("model__name")
+    )
+    if tier:
+        rows = rows.filter(risk_tier=tier)
+    if status:
+        rows = rows.filter(lifecycle_status=status)
+    if tag:
+        rows = rows.filter(regulatory_tags__contains=[tag])
+    return rows
+
+
+def inventory_get(user: Any, name: str) -> InventoryRecord:
+    """One model's inventory record (NotFound when the model is missing or hidden from `user`)."""
+    model = registered_model_get(user, name)
+    record = inventory_visible_to(user).filter(model=model).first()
+    if record is None:  # every model gets one when created (and the migration made the others')
+        raise NotFound(f"Registered model '{name}' has no inventory record.")
+    return record
+
+
+def inventory_report(
+    user: Any, *, tier: str | None = None, status: str | None = None, tag: str | None = None
+) -> list[dict[str, Any]]:
+    """The inventory report's rows for the models `user` may read."""
+    intervals = {t.name: t.review_interval_days for t in risk_tiers()}
+    records = inventory_visible_to(user, tier=tier, status=status, tag=tag)
+    return reports.inventory_rows(records, intervals)
