@@ -175,6 +175,11 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "inventory-list": {"GET": Rule(A, note=VISIBLE)},
     "inventory-report": {"GET": Rule(A, note=VISIBLE)},
     "model-inventory": {"GET": Rule(A, READ), "PATCH": Rule(A, MANAGE)},
+    "inventory-overdue-reviews": {"GET": Rule(A, note=VISIBLE)},
+    "version-validations": {
+        "GET": Rule(A, READ),
+        "POST": Rule(A, READ, "global inventory.add_validation; the validator must be independent"),
+    },
     # Webhooks (webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
     # per-model ones MANAGE on the model; others' webhooks answer 404.
     "webhook-list": {

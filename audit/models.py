@@ -51,6 +51,8 @@ class Action(models.TextChoices):
     CHECKPOINT_CREATED = "audit.checkpoint_created"
     # The model inventory (issue 25)
     INVENTORY_CHANGED = "inventory.changed"
+    VALIDATION_RECORDED = "validation.recorded"
+    VALIDATION_REVIEW_OVERDUE = "validation.review_overdue"
 
 
 class ActorKind(models.TextChoices):

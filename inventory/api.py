@@ -3,16 +3,18 @@
 import json
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from inventory import reports, selectors, services
-from inventory.models import InventoryRecord, LifecycleStatus
+from inventory.models import Finding, InventoryRecord, LifecycleStatus, Validation, ValidationOutcome
 from registry.api.schema import paginated
 from registry.api.views import NativeAPIView, Pagination
+from registry.errors import InvalidParameter
 
 
 class InventorySerializer(serializers.ModelSerializer):
@@ -113,3 +115,84 @@ class ModelInventoryView(NativeAPIView):
     def patch(self, request: Request, name: str) -> Response:
         services.inventory_update(actor=request.user, name=name, changes=request.data)
         return Response(InventorySerializer(selectors.inventory_get(request.user, name)).data)
+
+
+class FindingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Finding
+        fields = ["severity", "description", "remediation_status"]
+
+
+class ValidationSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="version.model.name")
+    version = serializers.IntegerField(source="version.version")
+    validator = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    findings = FindingSerializer(many=True)
+
+    class Meta:
+        model = Validation
+        fields = [
+            "id",
+            "model",
+            "version",
+            "validator",
+            "scope",
+            "findings",
+            "conditions",
+            "outcome",
+            "risk_tier",
+            "validated_on",
+            "next_review_on",
+            "created_at",
+        ]
+
+
+class ValidationInput(serializers.Serializer):
+    """Input shape for the schema; the service validates every field and answers 400 itself."""
+
+    scope = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=ValidationOutcome.values)
+    conditions = serializers.CharField(required=False)
+    findings = FindingSerializer(many=True, required=False)
+
+
+VALIDATION_FIELDS = ("scope", "outcome", "conditions", "findings")
+
+
+class VersionValidationListView(NativeAPIView):
+    @extend_schema(responses=paginated(ValidationSerializer))
+    def get(self, request: Request, name: str, version: int) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            selectors.validations_of(request.user, name, version), request, view=self
+        )
+        return paginator.get_paginated_response(ValidationSerializer(page, many=True).data)
+
+    @extend_schema(request=ValidationInput, responses={201: ValidationSerializer})
+    def post(self, request: Request, name: str, version: int) -> Response:
+        if not isinstance(request.data, dict):
+            raise InvalidParameter("The request body must be a JSON object.")
+        unknown = sorted(set(request.data) - set(VALIDATION_FIELDS))
+        if unknown:
+            raise InvalidParameter(f"Unknown field '{unknown[0]}'.", field=unknown[0])
+        validation = services.validation_record(
+            actor=request.user,
+            name=name,
+            version=version,
+            scope=request.data.get("scope"),
+            outcome=request.data.get("outcome"),
+            findings=request.data.get("findings"),
+            conditions=request.data.get("conditions"),
+        )
+        return Response(ValidationSerializer(validation).data, status=status.HTTP_201_CREATED)
+
+
+class OverdueReviewsView(NativeAPIView):
+    @extend_schema(responses=paginated(ValidationSerializer))
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        rows = selectors.validations_overdue_visible_to(request.user, timezone.localdate()).prefetch_related(
+            "findings"
+        )
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(ValidationSerializer(page, many=True).data)

@@ -11,5 +11,7 @@ class InventoryConfig(AppConfig):
         import events
         from inventory import services
         from registry.events import ModelCreated
+        from workflows import ports
 
         events.subscribe(ModelCreated, services.inventory_record_create)
+        ports.evidence_install(services.InventoryEvidence())

@@ -3,7 +3,7 @@
 from django.conf import settings
 from django.db import models
 
-from registry.models import RegisteredModel
+from registry.models import ModelVersion, RegisteredModel
 
 
 class LifecycleStatus(models.TextChoices):
@@ -42,3 +42,70 @@ class InventoryRecord(models.Model):
 
     def __str__(self) -> str:
         return f"inventory of {self.model.name}"
+
+
+class ValidationOutcome(models.TextChoices):
+    PASS = "pass", "Pass"
+    PASS_WITH_CONDITIONS = "pass_with_conditions", "Pass with conditions"
+    FAIL = "fail", "Fail"
+
+
+PASSING_OUTCOMES = (ValidationOutcome.PASS, ValidationOutcome.PASS_WITH_CONDITIONS)
+
+
+class FindingSeverity(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+    CRITICAL = "critical", "Critical"
+
+
+class RemediationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    REMEDIATED = "remediated", "Remediated"
+    ACCEPTED = "accepted", "Risk accepted"
+
+
+class Validation(models.Model):
+    """One independent validation of a version, as recorded by its validator (kept unaltered)."""
+
+    # Goes with a hard-deleted version, as its tags do (a governed version is tombstoned, so kept).
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="validations")
+    validator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    scope = models.TextField()
+    conditions = models.TextField(
+        blank=True, default="", help_text="Conditions of use (pass with conditions)."
+    )
+    outcome = models.CharField(max_length=24, choices=ValidationOutcome.choices)
+    risk_tier = models.CharField(max_length=64, blank=True, default="", help_text="The model's tier then.")
+    validated_on = models.DateField()
+    next_review_on = models.DateField(null=True, blank=True, help_text="From the tier's review interval.")
+    overdue_notified_on = models.DateField(
+        null=True, blank=True, help_text="When the overdue review was announced (once per validation)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-validated_on", "-pk"]
+        indexes = [models.Index(fields=["next_review_on"], name="validation_next_review")]
+
+    def __str__(self) -> str:
+        return f"validation #{self.pk} of {self.version}: {self.outcome}"
+
+
+class Finding(models.Model):
+    """One finding of a validation: how severe, and where its remediation stands."""
+
+    validation = models.ForeignKey(Validation, on_delete=models.CASCADE, related_name="findings")
+    severity = models.CharField(max_length=16, choices=FindingSeverity.choices)
+    description = models.TextField()
+    remediation_status = models.CharField(
+        max_length=16, choices=RemediationStatus.choices, default=RemediationStatus.OPEN
+    )
+
+    class Meta:
+        ordering = ["pk"]
+
+    def __str__(self) -> str:
+        return f"{self.severity} finding of validation #{self.validation_id}"

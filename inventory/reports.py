@@ -3,8 +3,10 @@
 import csv
 import io
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
+from inventory import rules
 from inventory.models import InventoryRecord
 
 REPORT_COLUMNS = (
@@ -18,11 +20,16 @@ REPORT_COLUMNS = (
     "third_party",
     "regulatory_tags",
     "production_version",
+    "validation_status",
+    "next_review_on",
 )
 
 
-def inventory_rows(records: Iterable[InventoryRecord], intervals: dict[str, int]) -> list[dict[str, Any]]:
-    """The report's rows (records come from inventory_visible_to, annotated with production_version)."""
+def inventory_rows(
+    records: Iterable[InventoryRecord], intervals: dict[str, int], today: date
+) -> list[dict[str, Any]]:
+    """The report's rows (records come from inventory_visible_to, annotated with the production
+    version and its latest validation)."""
     return [
         {
             "model": record.model.name,
@@ -35,6 +42,12 @@ def inventory_rows(records: Iterable[InventoryRecord], intervals: dict[str, int]
             "third_party": record.third_party,
             "regulatory_tags": list(record.regulatory_tags),
             "production_version": record.production_version,
+            "validation_status": rules.validation_status(
+                record.production_validation_outcome, record.production_next_review_on, today
+            )
+            if record.production_version is not None
+            else None,
+            "next_review_on": record.production_next_review_on,
         }
         for record in records
     ]

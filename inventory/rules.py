@@ -59,3 +59,40 @@ def next_review(validated_on: date, tier: str, tiers: Sequence[RiskTier]) -> dat
         if t.name == tier:
             return validated_on + timedelta(days=t.review_interval_days)
     return None
+
+
+def validator_refusal(
+    *, validator_id: int, author_id: int | None, developer_id: int | None, requester_ids: Sequence[int]
+) -> str | None:
+    """Why this person may not validate this version (they are not independent of it), or None.
+
+    The one independence rule: not the version's author, not the model's developer (inventory),
+    not a requester of an open transition request for the version. It binds superusers too.
+    """
+    if validator_id == author_id:
+        return "The validator must be independent: the version's author may not validate it."
+    if validator_id == developer_id:
+        return "The validator must be independent: the model's developer may not validate its versions."
+    if validator_id in requester_ids:
+        return (
+            "The validator must be independent: you requested a transition of this version that is "
+            "still open."
+        )
+    return None
+
+
+PASSING = ("pass", "pass_with_conditions")
+
+
+def validation_current(outcome: str, next_review_on: date | None, today: date) -> bool:
+    """Whether a version's latest validation counts: it passed, and its review is not overdue."""
+    return outcome in PASSING and (next_review_on is None or today <= next_review_on)
+
+
+def validation_status(outcome: str | None, next_review_on: date | None, today: date) -> str:
+    """A version's validation status in words: none, failed, overdue or current."""
+    if outcome is None:
+        return "none"
+    if outcome not in PASSING:
+        return "failed"
+    return "current" if validation_current(outcome, next_review_on, today) else "overdue"

@@ -1,15 +1,17 @@
 """Every user-facing read of the model inventory, starting from the models the user may see."""
 
+from datetime import date
 from typing import Any
 
 from django.conf import settings
 from django.db.models import OuterRef, QuerySet, Subquery
+from django.utils import timezone
 
 from inventory import reports, rules
-from inventory.models import InventoryRecord, LifecycleStatus
+from inventory.models import PASSING_OUTCOMES, InventoryRecord, LifecycleStatus, Validation
 from registry.errors import InvalidParameter, NotFound
 from registry.models import ModelVersion, Stage
-from registry.selectors import registered_model_get, registered_models_visible_to
+from registry.selectors import model_version_get, registered_model_get, registered_models_visible_to
 
 
 def risk_tiers() -> tuple[rules.RiskTier, ...]:
@@ -19,6 +21,11 @@ def risk_tiers() -> tuple[rules.RiskTier, ...]:
 
 def tiers_described() -> list[dict[str, Any]]:
     return [{"name": t.name, "review_interval_days": t.review_interval_days} for t in risk_tiers()]
+
+
+_production_validation = Validation.objects.filter(
+    version__model_id=OuterRef("model_id"), version__version=OuterRef("production_version")
+).order_by("-validated_on", "-pk")
 
 
 def inventory_visible_to(
@@ -36,6 +43,10 @@ def inventory_visible_to(
         InventoryRecord.objects.filter(model__in=registered_models_visible_to(user).values("pk"))
         .select_related("model", "developer")
         .annotate(production_version=Subquery(production))
+        .annotate(
+            production_validation_outcome=Subquery(_production_validation.values("outcome")[:1]),
+            production_next_review_on=Subquery(_production_validation.values("next_review_on")[:1]),
+        )
         .order_by("model__name")
     )
     if tier:
@@ -62,4 +73,32 @@ def inventory_report(
     """The inventory report's rows for the models `user` may read."""
     intervals = {t.name: t.review_interval_days for t in risk_tiers()}
     records = inventory_visible_to(user, tier=tier, status=status, tag=tag)
-    return reports.inventory_rows(records, intervals)
+    return reports.inventory_rows(records, intervals, timezone.localdate())
+
+
+def validations_of(user: Any, name: str, version: int) -> QuerySet[Validation]:
+    """A visible version's validations, newest first."""
+    row = model_version_get(user, name, version)
+    return Validation.objects.filter(version=row).select_related("validator").prefetch_related("findings")
+
+
+def _latest_per_version() -> QuerySet[Validation]:
+    newest = Validation.objects.filter(version_id=OuterRef("version_id")).order_by("-validated_on", "-pk")
+    return Validation.objects.filter(pk=Subquery(newest.values("pk")[:1]), version__deleted_at__isnull=True)
+
+
+def validations_overdue(today: date) -> QuerySet[Validation]:
+    """Every version's latest validation that passed and is past its review date (not filtered by user)."""
+    return (
+        _latest_per_version()
+        .filter(outcome__in=PASSING_OUTCOMES, next_review_on__lt=today)
+        .select_related("version__model", "validator")
+        .order_by("next_review_on", "pk")
+    )
+
+
+def validations_overdue_visible_to(user: Any, today: date) -> QuerySet[Validation]:
+    """The overdue-review report: overdue validations of the models `user` may read."""
+    return validations_overdue(today).filter(
+        version__model__in=registered_models_visible_to(user).values("pk")
+    )

@@ -1,20 +1,32 @@
 """Every write of the model inventory: one transaction each, the audit event inside."""
 
+from datetime import date
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 import audit
 import events
-from access.grants import Level
+from access.grants import Level, user_holds_global
 from accounts.models import User
 from audit.models import Action
 from inventory import rules, selectors
-from inventory.events import InventoryChanged
-from inventory.models import InventoryRecord, LifecycleStatus
-from registry.errors import InvalidParameter
+from inventory.events import InventoryChanged, ValidationRecorded, ValidationReviewOverdue
+from inventory.models import (
+    Finding,
+    FindingSeverity,
+    InventoryRecord,
+    LifecycleStatus,
+    RemediationStatus,
+    Validation,
+    ValidationOutcome,
+)
+from registry.errors import InvalidParameter, NotFound, PermissionDenied
 from registry.events import ModelCreated
+from registry.models import ModelVersion
 from registry.services import registered_model_for_update
+from workflows import selectors as workflow_selectors
 
 INVENTORY_FIELDS = (
     "risk_tier",
@@ -112,3 +124,184 @@ def inventory_update(*, actor: Any, name: str, changes: dict[str, Any]) -> Inven
 def inventory_record_create(event: ModelCreated) -> None:
     """Subscriber: every new registered model has an inventory record, written in its transaction."""
     InventoryRecord.objects.get_or_create(model=event.model)
+
+
+VALIDATE_PERMISSION = "inventory.add_validation"
+FINDINGS_MAX = 200
+
+
+def _findings_parsed(raw: object) -> list[Finding]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or len(raw) > FINDINGS_MAX:
+        raise InvalidParameter(
+            f"findings must be a list of at most {FINDINGS_MAX} objects.", field="findings"
+        )
+    findings = []
+    for item in raw:
+        if not isinstance(item, dict) or set(item) - {"severity", "description", "remediation_status"}:
+            raise InvalidParameter(
+                "Each finding is an object with severity, description and remediation_status.",
+                field="findings",
+            )
+        severity = item.get("severity")
+        status = item.get("remediation_status", RemediationStatus.OPEN)
+        description = item.get("description")
+        if severity not in FindingSeverity.values:
+            raise InvalidParameter(
+                f"A finding's severity must be one of {', '.join(FindingSeverity.values)}.", field="findings"
+            )
+        if status not in RemediationStatus.values:
+            raise InvalidParameter(
+                f"A finding's remediation_status must be one of {', '.join(RemediationStatus.values)}.",
+                field="findings",
+            )
+        if not isinstance(description, str) or not description.strip() or len(description) > 20_000:
+            raise InvalidParameter(
+                "A finding needs a description (at most 20000 characters).", field="findings"
+            )
+        findings.append(Finding(severity=severity, description=description, remediation_status=status))
+    return findings
+
+
+def _required_text(value: object, field: str, *, required: bool) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 20_000:
+        raise InvalidParameter(f"Field '{field}' must be text (at most 20000 characters).", field=field)
+    return value
+
+
+def validation_described(validation: Validation) -> dict[str, Any]:
+    return {
+        "id": validation.pk,
+        "validator": validation.validator.get_username(),
+        "scope": validation.scope,
+        "conditions": validation.conditions,
+        "outcome": validation.outcome,
+        "risk_tier": validation.risk_tier,
+        "validated_on": validation.validated_on.isoformat(),
+        "next_review_on": validation.next_review_on.isoformat() if validation.next_review_on else None,
+        "findings": [
+            {"severity": f.severity, "description": f.description, "remediation_status": f.remediation_status}
+            for f in validation.findings.all()
+        ],
+    }
+
+
+@transaction.atomic
+def validation_record(
+    *,
+    actor: Any,
+    name: str,
+    version: int,
+    scope: object,
+    outcome: object,
+    findings: object = None,
+    conditions: object = None,
+) -> Validation:
+    """Record the actor's independent validation of a version; its next review date comes from the tier.
+
+    Needs READ on the model and the global inventory.add_validation permission (the validation
+    function's), and independence (rules.validator_refusal). The model lock serializes it with
+    requests being filed, so "not a requester of an open request" holds when it commits.
+    """
+    model = registered_model_for_update(actor, name, Level.READ, "Recording a validation")
+    if not (actor.is_superuser or user_holds_global(actor, VALIDATE_PERMISSION)):
+        raise PermissionDenied(f"Recording a validation needs the global {VALIDATE_PERMISSION} permission.")
+    row = ModelVersion.objects.filter(model=model, version=version).first()
+    if row is None:
+        raise NotFound(f"Model Version (name={name}, version={version}) not found")
+    if outcome not in ValidationOutcome.values:
+        raise InvalidParameter(
+            f"outcome must be one of {', '.join(ValidationOutcome.values)}.", field="outcome"
+        )
+    scope = _required_text(scope, "scope", required=True)
+    conditions = _required_text(conditions, "conditions", required=False)
+    if outcome == ValidationOutcome.PASS_WITH_CONDITIONS and not conditions.strip():
+        raise InvalidParameter("A pass with conditions states its conditions of use.", field="conditions")
+    parsed_findings = _findings_parsed(findings)
+    record = InventoryRecord.objects.filter(model=model).first()
+    refusal = rules.validator_refusal(
+        validator_id=actor.pk,
+        author_id=row.creator_id,
+        developer_id=record.developer_id if record else None,
+        requester_ids=workflow_selectors.open_request_requester_ids(row),
+    )
+    if refusal:
+        raise PermissionDenied(refusal)
+    today = timezone.localdate()
+    tier = record.risk_tier if record else ""
+    validation = Validation.objects.create(
+        version=row,
+        validator=actor,
+        scope=scope,
+        conditions=conditions,
+        outcome=outcome,
+        risk_tier=tier,
+        validated_on=today,
+        next_review_on=rules.next_review(today, tier, selectors.risk_tiers()),
+    )
+    for finding in parsed_findings:
+        finding.validation = validation
+    Finding.objects.bulk_create(parsed_findings)
+    audit.record(
+        actor=actor,
+        action=Action.VALIDATION_RECORDED,
+        target=validation,
+        model_name=model.name,
+        registered_model_id=model.pk,
+        version=row.version,
+        after=validation_described(validation),
+    )
+    events.publish(ValidationRecorded(actor=actor, validation=validation, version=row))
+    return validation
+
+
+class InventoryEvidence:
+    """Fills the workflow's evidence port: is the version's latest validation current?"""
+
+    def version_evidence(self, version: ModelVersion) -> dict[str, Any]:
+        latest = Validation.objects.filter(version=version).order_by("-validated_on", "-pk").first()
+        today = timezone.localdate()
+        if latest is None:
+            return {"validation_current": False, "validation_status": "none"}
+        return {
+            "validation_current": rules.validation_current(latest.outcome, latest.next_review_on, today),
+            "validation_status": rules.validation_status(latest.outcome, latest.next_review_on, today),
+            "validation_id": latest.pk,
+        }
+
+
+@transaction.atomic
+def validation_reviews_overdue_announce(*, today: date | None = None) -> list[Validation]:
+    """Announce (audit event and webhook event, once each) every latest passing validation past its review."""
+    today = today or timezone.localdate()
+    announced = []
+    for validation in (
+        selectors.validations_overdue(today)
+        .filter(overdue_notified_on__isnull=True)
+        .select_for_update(of=("self",), skip_locked=True)
+    ):
+        validation.overdue_notified_on = today
+        validation.save(update_fields=["overdue_notified_on"])
+        version = validation.version
+        audit.record(
+            actor="system",
+            action=Action.VALIDATION_REVIEW_OVERDUE,
+            target=validation,
+            model_name=version.model.name,
+            registered_model_id=version.model_id,
+            version=version.version,
+            after={"next_review_on": validation.next_review_on.isoformat(), "validation_id": validation.pk},
+        )
+        events.publish(
+            ValidationReviewOverdue(
+                actor="system",
+                validation=validation,
+                version=version,
+                next_review_on=validation.next_review_on,
+            )
+        )
+        announced.append(validation)
+    return announced

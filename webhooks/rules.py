@@ -33,6 +33,8 @@ QUORUM_EVENTS: tuple[str, ...] = (
     "comment.created",
     "model_version.validation_finished",
     "model_version.governed_copy_finished",
+    "model_version.independent_validation_recorded",
+    "model_version.validation_review_overdue",
 )
 EVENTS: tuple[str, ...] = MLFLOW_EVENTS + QUORUM_EVENTS
 WILDCARD = "*"

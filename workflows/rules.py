@@ -32,6 +32,8 @@ class Policy:
     approval_ttl: timedelta = timedelta(hours=72)
     # Organisation policies only (a model's own may not loosen it): service accounts' approvals count.
     service_accounts_count: bool = False
+    # The version needs a current passing independent validation (evidence `validation_current`).
+    require_current_validation: bool = False
     # A superuser set this model policy although it loosens the organisation's floor (audited).
     floor_waived: bool = False
 
@@ -70,6 +72,7 @@ _FLOOR_FIELDS: tuple[tuple[str, Callable[[object], object], str], ...] = (
     ),
     ("approval_ttl", lambda v: -v.total_seconds(), "approvals stay valid longer than the organisation's"),
     ("service_accounts_count", lambda v: not v, "lets service accounts' approvals count"),
+    ("require_current_validation", lambda v: bool(v), "drops the current-validation condition"),
 )
 
 
@@ -203,7 +206,7 @@ def transition_policy(entering: Policy | None, leaving: Policy | None) -> Policy
     if leaving is None:
         return entering
     if entering is None:
-        return replace(leaving, require_validated_artifacts=False)
+        return replace(leaving, require_validated_artifacts=False, require_current_validation=False)
     return policy_floored(replace(entering, floor_waived=False), leaving)
 
 
@@ -297,6 +300,17 @@ def validation_refusal(policy: Policy, evidence: dict) -> str | None:
     return "validated artifacts (the artifact pipeline has not validated this version)"
 
 
+def independent_validation_refusal(policy: Policy, evidence: dict) -> str | None:
+    """Why the version lacks the current passing independent validation the policy requires, or None.
+
+    As with artifacts, only an explicit `validation_current: True` satisfies it (no inventory
+    installed, or nothing known, blocks).
+    """
+    if not policy.require_current_validation or evidence.get("validation_current") is True:
+        return None
+    return "a current passing independent validation of this version"
+
+
 def quorum_verdict(
     policy: Policy,
     approvals: Sequence[ApprovalFacts],
@@ -318,6 +332,9 @@ def quorum_verdict(
     validation = validation_refusal(policy, evidence)
     if validation:
         missing.append(validation)
+    independent = independent_validation_refusal(policy, evidence)
+    if independent:
+        missing.append(independent)
     if missing:
         return Verdict(False, "Still needed: " + "; ".join(missing) + ".", names, tuple(missing))
     return Verdict(True, f"Approved by {', '.join(names)}.", names, ())

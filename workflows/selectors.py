@@ -10,6 +10,7 @@ from registry.models import ModelVersion, RegisteredModel
 from registry.selectors import model_version_get, registered_models_visible_to
 from workflows import rules
 from workflows.models import (
+    OPEN_STATES,
     Approval,
     PromotionPolicy,
     RequestState,
@@ -34,6 +35,7 @@ def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
         require_validated_artifacts=row.require_validated_artifacts,
         approval_ttl=timedelta(hours=row.approval_ttl_hours),
         service_accounts_count=row.service_accounts_count,
+        require_current_validation=row.require_current_validation,
         floor_waived=row.floor_waived,
     )
 
@@ -95,6 +97,7 @@ def policies_effective(model: RegisteredModel | None) -> list[dict]:
                 "require_validated_artifacts": policy.require_validated_artifacts,
                 "approval_ttl_hours": int(policy.approval_ttl.total_seconds() // 3600),
                 "service_accounts_count": policy.service_accounts_count,
+                "require_current_validation": policy.require_current_validation,
             }
         entry["floor_waived"] = bool(mine and mine.floor_waived)
         entry["raised_to_floor"] = bool(
@@ -270,4 +273,13 @@ def version_holding(request: TransitionRequest) -> ModelVersion | None:
         .exclude(pk=request.version_id)
         .order_by("-version")
         .first()
+    )
+
+
+def open_request_requester_ids(version: ModelVersion) -> list[int]:
+    """Who requested a transition of `version` that is still open (pending, approved or applying)."""
+    return list(
+        TransitionRequest.objects.filter(version=version, state__in=OPEN_STATES, requester__isnull=False)
+        .values_list("requester_id", flat=True)
+        .distinct()
     )

@@ -124,6 +124,7 @@ class PolicySerializer(serializers.ModelSerializer):
             "require_validated_artifacts",
             "approval_ttl_hours",
             "service_accounts_count",
+            "require_current_validation",
             "floor_waived",
             "updated_at",
         ]
@@ -145,6 +146,7 @@ class PolicySetSerializer(serializers.Serializer):
     require_validated_artifacts = serializers.BooleanField(required=False, allow_null=True, default=None)
     approval_ttl_hours = serializers.IntegerField(required=False, default=72, min_value=1, max_value=8760)
     service_accounts_count = serializers.BooleanField(required=False, default=False)
+    require_current_validation = serializers.BooleanField(required=False, default=False)
 
 
 class EffectivePolicySerializer(serializers.Serializer):
@@ -162,5 +164,6 @@ class EffectivePolicySerializer(serializers.Serializer):
     require_validated_artifacts = serializers.BooleanField(required=False)
     approval_ttl_hours = serializers.IntegerField(required=False)
     service_accounts_count = serializers.BooleanField(required=False)
+    require_current_validation = serializers.BooleanField(required=False)
     floor_waived = serializers.BooleanField()
     raised_to_floor = serializers.BooleanField()

@@ -37,6 +37,7 @@ from registry.errors import (
 from registry.events import AliasMoved, StageChanged, VersionDeleted
 from registry.models import ModelVersion, RegisteredModel, Stage
 from registry.services import alias_apply, alias_remove_apply, registered_model_for_update, stage_apply
+from workflows import ports as workflow_ports
 from workflows import rules, selectors
 from workflows.events import CommentCreated, RequestChanged
 from workflows.models import (
@@ -79,7 +80,11 @@ def activity_record(
 
 def version_evidence(version: ModelVersion) -> dict:
     """What is known about a version's artifacts (digest, validation), from the pipeline."""
-    return {"pipeline": True, **artifact_services.version_evidence(version)}
+    return {
+        "pipeline": True,
+        **artifact_services.version_evidence(version),
+        **workflow_ports.version_evidence(version),
+    }
 
 
 def _text(value: object, field: str, *, required: bool) -> str:
@@ -156,6 +161,7 @@ _POLICY_FIELDS = (
     "require_validated_artifacts",
     "approval_ttl_hours",
     "service_accounts_count",
+    "require_current_validation",
     "floor_waived",
 )
 
@@ -176,6 +182,7 @@ def promotion_policy_set(
     require_validated_artifacts: bool | None = None,
     approval_ttl_hours: int = 72,
     service_accounts_count: bool = False,
+    require_current_validation: bool = False,
 ) -> PromotionPolicy:
     """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser).
 
@@ -215,6 +222,7 @@ def promotion_policy_set(
         "require_validated_artifacts": require_validated_artifacts,
         "approval_ttl_hours": approval_ttl_hours,
         "service_accounts_count": service_accounts_count,
+        "require_current_validation": require_current_validation,
         "floor_waived": False,
     }
     loosens: tuple[str, ...] = ()
@@ -231,6 +239,7 @@ def promotion_policy_set(
             require_validated_artifacts=require_validated_artifacts,
             approval_ttl=timedelta(hours=approval_ttl_hours),
             service_accounts_count=service_accounts_count,
+            require_current_validation=require_current_validation,
         )
         loosens = rules.policy_loosenings(proposed, selectors.organisation_floor(target_kind, target))
         if loosens and not actor.is_superuser:
