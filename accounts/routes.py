@@ -176,6 +176,11 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "inventory-report": {"GET": Rule(A, note=VISIBLE)},
     "model-inventory": {"GET": Rule(A, READ), "PATCH": Rule(A, MANAGE)},
     "inventory-overdue-reviews": {"GET": Rule(A, note=VISIBLE)},
+    "version-card": {"GET": Rule(A, READ), "PATCH": Rule(A, EDIT, "an edit returns the card to draft")},
+    "version-card-submit": {"POST": Rule(A, EDIT)},
+    "version-card-approve": {
+        "POST": Rule(A, READ, "APPROVE_PRODUCTION, checked by the service; not an author")
+    },
     "version-validations": {
         "GET": Rule(A, READ),
         "POST": Rule(A, READ, "global inventory.add_validation; the validator must be independent"),

@@ -53,6 +53,7 @@ class Action(models.TextChoices):
     INVENTORY_CHANGED = "inventory.changed"
     VALIDATION_RECORDED = "validation.recorded"
     VALIDATION_REVIEW_OVERDUE = "validation.review_overdue"
+    MODEL_CARD_CHANGED = "model_card.changed"
 
 
 class ActorKind(models.TextChoices):

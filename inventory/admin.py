@@ -4,13 +4,13 @@ audited service (MANAGE on the model), never by a direct save."""
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from access.grants import Level, user_can
 from inventory import selectors, services
-from inventory.models import InventoryRecord, LifecycleStatus
+from inventory.models import CARD_SECTIONS, InventoryRecord, LifecycleStatus, ModelCard
 from registry.errors import RegistryError
 
 
@@ -116,3 +116,65 @@ class InventoryRecordAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: InventoryRecord, form: InventoryForm, change: bool
     ) -> None:
         pass  # already written by the service in the form's clean()
+
+
+@admin.register(ModelCard)
+class ModelCardAdmin(admin.ModelAdmin):
+    """Card review: visible cards only; submit and approve run the audited services (approvers are
+    never the card's authors), so the admin cannot move a card in a way the API refuses."""
+
+    list_display = ["version", "state", "author", "approved_by", "approved_at", "updated_at"]
+    list_filter = ["state"]
+    search_fields = ["version__model__name"]
+    actions = ["submit_cards", "approve_cards"]
+    readonly_fields = [
+        "version",
+        *CARD_SECTIONS,
+        "state",
+        "author",
+        "approved_by",
+        "approved_at",
+        "approved_digest",
+        "updated_at",
+    ]
+    exclude = ["contributor_ids"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelCard]:
+        return selectors.model_cards_visible_to(request.user)
+
+    def _each(self, request: HttpRequest, queryset: QuerySet[ModelCard], operation: Any, done: str) -> None:
+        count = 0
+        for card in queryset:
+            try:
+                operation(actor=request.user, name=card.version.model.name, version=card.version.version)
+                count += 1
+            except RegistryError as exc:
+                messages.error(request, f"{card.version}: {exc.message}")
+        if count:
+            messages.success(request, f"{done} {count} model card(s).")
+
+    @admin.action(description="Submit selected cards for review")
+    def submit_cards(self, request: HttpRequest, queryset: QuerySet[ModelCard]) -> None:
+        self._each(request, queryset, services.model_card_submit, "Submitted")
+
+    @admin.action(description="Approve selected cards (binds them to the artifact digest)")
+    def approve_cards(self, request: HttpRequest, queryset: QuerySet[ModelCard]) -> None:
+        self._each(request, queryset, services.model_card_approve, "Approved")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: ModelCard | None = None) -> bool:
+        return _staff(request) and (obj is None or self.get_queryset(request).filter(pk=obj.pk).exists())
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # written through the API (PATCH .../card)
+
+    def has_change_permission(self, request: HttpRequest, obj: ModelCard | None = None) -> bool:
+        return self.has_view_permission(request, obj)  # actions only: every field is read-only
+
+    def has_delete_permission(self, request: HttpRequest, obj: ModelCard | None = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: ModelCard, form: Any, change: bool) -> None:
+        pass  # every field is read-only; state changes go through the actions

@@ -11,7 +11,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from inventory import reports, selectors, services
-from inventory.models import Finding, InventoryRecord, LifecycleStatus, Validation, ValidationOutcome
+from inventory.models import (
+    CARD_SECTIONS,
+    Finding,
+    InventoryRecord,
+    LifecycleStatus,
+    ModelCard,
+    Validation,
+    ValidationOutcome,
+)
 from registry.api.schema import paginated
 from registry.api.views import NativeAPIView, Pagination
 from registry.errors import InvalidParameter
@@ -196,3 +204,57 @@ class OverdueReviewsView(NativeAPIView):
         )
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(ValidationSerializer(page, many=True).data)
+
+
+class ModelCardSerializer(serializers.ModelSerializer):
+    model = serializers.CharField(source="version.model.name")
+    version = serializers.IntegerField(source="version.version")
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+
+    class Meta:
+        model = ModelCard
+        fields = [
+            "model",
+            "version",
+            *CARD_SECTIONS,
+            "state",
+            "author",
+            "approved_by",
+            "approved_at",
+            "approved_digest",
+            "updated_at",
+        ]
+
+
+class ModelCardView(NativeAPIView):
+    @extend_schema(responses=ModelCardSerializer)
+    def get(self, request: Request, name: str, version: int) -> Response:
+        return Response(ModelCardSerializer(selectors.model_card_get(request.user, name, version)).data)
+
+    @extend_schema(request=ModelCardSerializer, responses=ModelCardSerializer)
+    def patch(self, request: Request, name: str, version: int) -> Response:
+        card = services.model_card_update(
+            actor=request.user, name=name, version=version, sections=request.data
+        )
+        return Response(ModelCardSerializer(card).data)
+
+
+class ModelCardSubmitView(NativeAPIView):
+    @extend_schema(request=None, responses=ModelCardSerializer)
+    def post(self, request: Request, name: str, version: int) -> Response:
+        return Response(
+            ModelCardSerializer(
+                services.model_card_submit(actor=request.user, name=name, version=version)
+            ).data
+        )
+
+
+class ModelCardApproveView(NativeAPIView):
+    @extend_schema(request=None, responses=ModelCardSerializer)
+    def post(self, request: Request, name: str, version: int) -> Response:
+        return Response(
+            ModelCardSerializer(
+                services.model_card_approve(actor=request.user, name=name, version=version)
+            ).data
+        )

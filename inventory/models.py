@@ -109,3 +109,48 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.severity} finding of validation #{self.validation_id}"
+
+
+class CardState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    SUBMITTED = "submitted", "Submitted"
+    APPROVED = "approved", "Approved"
+
+
+CARD_SECTIONS = (
+    "intended_use",
+    "out_of_scope_uses",
+    "training_data",
+    "evaluation",
+    "limitations",
+    "ethical_considerations",
+    "caveats",
+)
+
+
+class ModelCard(models.Model):
+    """A version's model card: structured sections, reviewed Draft -> Submitted -> Approved."""
+
+    version = models.OneToOneField(ModelVersion, on_delete=models.CASCADE, related_name="model_card")
+    intended_use = models.TextField(blank=True, default="")
+    out_of_scope_uses = models.TextField(blank=True, default="")
+    training_data = models.TextField(blank=True, default="")
+    evaluation = models.TextField(blank=True, default="")
+    limitations = models.TextField(blank=True, default="")
+    ethical_considerations = models.TextField(blank=True, default="")
+    caveats = models.TextField(blank=True, default="")
+    state = models.CharField(max_length=16, choices=CardState.choices, default=CardState.DRAFT)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # Everyone who wrote any of it since it was last approved: none of them may approve it.
+    contributor_ids = models.JSONField(default=list)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_digest = models.CharField(
+        max_length=128, blank=True, default="", help_text="The version's artifact digest the approval covers."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"model card of {self.version}"

@@ -96,3 +96,21 @@ def validation_status(outcome: str | None, next_review_on: date | None, today: d
     if outcome not in PASSING:
         return "failed"
     return "current" if validation_current(outcome, next_review_on, today) else "overdue"
+
+
+def card_approval_refusal(
+    *, state: str, approver_id: int, contributor_ids: Sequence[int], author_id: int, digest: str | None
+) -> str | None:
+    """Why this person may not approve this model card now, or None."""
+    if state != "submitted":
+        return f"Only a submitted model card is approved; this one is {state}."
+    if approver_id == author_id or approver_id in contributor_ids:
+        return "A model card is approved by someone other than its author (you wrote part of it)."
+    if not digest:
+        return "The version's artifacts have no digest yet: the approval could not be bound to them."
+    return None
+
+
+def card_approved(state: str, approved_digest: str, current_digest: str | None) -> bool:
+    """An approved card counts only for the artifacts it was approved for."""
+    return state == "approved" and bool(approved_digest) and approved_digest == current_digest

@@ -8,7 +8,7 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from inventory import reports, rules
-from inventory.models import PASSING_OUTCOMES, InventoryRecord, LifecycleStatus, Validation
+from inventory.models import PASSING_OUTCOMES, InventoryRecord, LifecycleStatus, ModelCard, Validation
 from registry.errors import InvalidParameter, NotFound
 from registry.models import ModelVersion, Stage
 from registry.selectors import model_version_get, registered_model_get, registered_models_visible_to
@@ -102,3 +102,18 @@ def validations_overdue_visible_to(user: Any, today: date) -> QuerySet[Validatio
     return validations_overdue(today).filter(
         version__model__in=registered_models_visible_to(user).values("pk")
     )
+
+
+def model_card_get(user: Any, name: str, version: int) -> ModelCard:
+    """A visible version's model card (NotFound when it has none, or the version is hidden)."""
+    row = model_version_get(user, name, version)
+    card = ModelCard.objects.filter(version=row).select_related("version__model", "approved_by").first()
+    if card is None:
+        raise NotFound(f"Version {version} of '{name}' has no model card.")
+    return card
+
+
+def model_cards_visible_to(user: Any) -> QuerySet[ModelCard]:
+    return ModelCard.objects.filter(
+        version__model__in=registered_models_visible_to(user).values("pk"), version__deleted_at__isnull=True
+    ).select_related("version__model", "author", "approved_by")

@@ -8,21 +8,25 @@ from django.utils import timezone
 
 import audit
 import events
-from access.grants import Level, user_holds_global
+from access.grants import Level, user_can, user_holds_global
 from accounts.models import User
+from artifacts import services as artifact_services
 from audit.models import Action
 from inventory import rules, selectors
 from inventory.events import InventoryChanged, ValidationRecorded, ValidationReviewOverdue
 from inventory.models import (
+    CARD_SECTIONS,
+    CardState,
     Finding,
     FindingSeverity,
     InventoryRecord,
     LifecycleStatus,
+    ModelCard,
     RemediationStatus,
     Validation,
     ValidationOutcome,
 )
-from registry.errors import InvalidParameter, NotFound, PermissionDenied
+from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.events import ModelCreated
 from registry.models import ModelVersion
 from registry.services import registered_model_for_update
@@ -259,9 +263,19 @@ def validation_record(
 
 
 class InventoryEvidence:
-    """Fills the workflow's evidence port: is the version's latest validation current?"""
+    """Fills the workflow's evidence port: is the version's latest validation current, its card approved?"""
 
     def version_evidence(self, version: ModelVersion) -> dict[str, Any]:
+        card = ModelCard.objects.filter(version=version).first()
+        digest = artifact_services.version_evidence(version).get("artifact_digest")
+        approved = card is not None and rules.card_approved(card.state, card.approved_digest, digest)
+        return {
+            "card_approved": approved,
+            "card_state": card.state if card else "none",
+            **self._validation(version),
+        }
+
+    def _validation(self, version: ModelVersion) -> dict[str, Any]:
         latest = Validation.objects.filter(version=version).order_by("-validated_on", "-pk").first()
         today = timezone.localdate()
         if latest is None:
@@ -305,3 +319,118 @@ def validation_reviews_overdue_announce(*, today: date | None = None) -> list[Va
         )
         announced.append(validation)
     return announced
+
+
+def card_described(card: ModelCard) -> dict[str, Any]:
+    return {
+        **{section: getattr(card, section) for section in CARD_SECTIONS},
+        "state": card.state,
+        "approved_by": card.approved_by.get_username() if card.approved_by_id else None,
+        "approved_digest": card.approved_digest or None,
+    }
+
+
+def _card_locked(
+    actor: Any, name: str, version: int, level: Level, doing: str
+) -> tuple[ModelVersion, ModelCard | None]:
+    model = registered_model_for_update(actor, name, level, doing)
+    row = ModelVersion.objects.filter(model=model, version=version).first()
+    if row is None:
+        raise NotFound(f"Model Version (name={name}, version={version}) not found")
+    return row, ModelCard.objects.select_for_update().filter(version=row).first()
+
+
+def _card_audited(
+    actor: Any, row: ModelVersion, card: ModelCard, before: dict | None, reason: str = ""
+) -> None:
+    audit.record(
+        actor=actor,
+        action=Action.MODEL_CARD_CHANGED,
+        target=card,
+        model_name=row.model.name,
+        registered_model_id=row.model_id,
+        version=row.version,
+        before=before,
+        after=card_described(card),
+        reason=reason,
+    )
+
+
+@transaction.atomic
+def model_card_update(*, actor: Any, name: str, version: int, sections: object) -> ModelCard:
+    """Write sections of a version's card (EDIT); any edit of a submitted or approved card returns it to Draft."""
+    if not isinstance(sections, dict):
+        raise InvalidParameter("The request body must be a JSON object of card sections.")
+    unknown = sorted(set(sections) - set(CARD_SECTIONS))
+    if unknown:
+        raise InvalidParameter(
+            f"Unknown section '{unknown[0]}'; sections: {', '.join(CARD_SECTIONS)}.", field=unknown[0]
+        )
+    for section, text in sections.items():
+        if not isinstance(text, str) or len(text) > 50_000:
+            raise InvalidParameter(
+                f"Section '{section}' must be text (at most 50000 characters).", field=section
+            )
+    row, card = _card_locked(actor, name, version, Level.EDIT, "Writing a model card")
+    before = card_described(card) if card else None
+    if card is None:
+        card = ModelCard(version=row, author=actor)
+    for section, text in sections.items():
+        setattr(card, section, text)
+    was = card.state
+    card.state = CardState.DRAFT
+    card.approved_by, card.approved_at, card.approved_digest = None, None, ""
+    if was == CardState.APPROVED:
+        card.contributor_ids = []  # a new round of review: the last approval no longer covers it
+    if actor.pk not in card.contributor_ids:
+        card.contributor_ids = [*card.contributor_ids, actor.pk]
+    card.save()
+    _card_audited(
+        actor,
+        row,
+        card,
+        before,
+        reason="" if was == CardState.DRAFT else f"edited while {was}: back to draft",
+    )
+    return card
+
+
+@transaction.atomic
+def model_card_submit(*, actor: Any, name: str, version: int) -> ModelCard:
+    """Submit a draft card for review (EDIT)."""
+    row, card = _card_locked(actor, name, version, Level.EDIT, "Submitting a model card")
+    if card is None:
+        raise NotFound(f"Version {version} of '{name}' has no model card.")
+    if card.state != CardState.DRAFT:
+        raise Conflict(f"Only a draft model card is submitted; this one is {card.state}.")
+    before = card_described(card)
+    card.state = CardState.SUBMITTED
+    card.save(update_fields=["state", "updated_at"])
+    _card_audited(actor, row, card, before)
+    return card
+
+
+@transaction.atomic
+def model_card_approve(*, actor: Any, name: str, version: int) -> ModelCard:
+    """Approve a submitted card (APPROVE_PRODUCTION, not an author), bound to the version's artifact digest."""
+    row, card = _card_locked(actor, name, version, Level.READ, "Approving a model card")
+    if card is None:
+        raise NotFound(f"Version {version} of '{name}' has no model card.")
+    if not user_can(actor, Level.APPROVE_PRODUCTION, row.model):
+        raise PermissionDenied("Approving a model card needs the APPROVE_PRODUCTION permission on the model.")
+    digest = artifact_services.version_evidence(row).get("artifact_digest")
+    refusal = rules.card_approval_refusal(
+        state=card.state,
+        approver_id=actor.pk,
+        contributor_ids=card.contributor_ids,
+        author_id=card.author_id,
+        digest=digest,
+    )
+    if refusal:
+        raise (Conflict if card.state != CardState.SUBMITTED or not digest else PermissionDenied)(refusal)
+    before = card_described(card)
+    card.state = CardState.APPROVED
+    card.approved_by, card.approved_at, card.approved_digest = actor, timezone.now(), digest
+    card.save()
+    _card_audited(actor, row, card, before)
+    return card

@@ -11,5 +11,16 @@ urlpatterns = [
         api.VersionValidationListView.as_view(),
         name="version-validations",
     ),
+    path("models/<str:name>/versions/<str:version>/card", api.ModelCardView.as_view(), name="version-card"),
+    path(
+        "models/<str:name>/versions/<str:version>/card/submit",
+        api.ModelCardSubmitView.as_view(),
+        name="version-card-submit",
+    ),
+    path(
+        "models/<str:name>/versions/<str:version>/card/approve",
+        api.ModelCardApproveView.as_view(),
+        name="version-card-approve",
+    ),
     path("models/<str:name>/inventory", api.ModelInventoryView.as_view(), name="model-inventory"),
 ]

@@ -34,6 +34,8 @@ class Policy:
     service_accounts_count: bool = False
     # The version needs a current passing independent validation (evidence `validation_current`).
     require_current_validation: bool = False
+    # The version needs an approved model card for its current artifacts (evidence `card_approved`).
+    require_approved_card: bool = False
     # A superuser set this model policy although it loosens the organisation's floor (audited).
     floor_waived: bool = False
 
@@ -73,6 +75,7 @@ _FLOOR_FIELDS: tuple[tuple[str, Callable[[object], object], str], ...] = (
     ("approval_ttl", lambda v: -v.total_seconds(), "approvals stay valid longer than the organisation's"),
     ("service_accounts_count", lambda v: not v, "lets service accounts' approvals count"),
     ("require_current_validation", lambda v: bool(v), "drops the current-validation condition"),
+    ("require_approved_card", lambda v: bool(v), "drops the approved-model-card condition"),
 )
 
 
@@ -206,7 +209,12 @@ def transition_policy(entering: Policy | None, leaving: Policy | None) -> Policy
     if leaving is None:
         return entering
     if entering is None:
-        return replace(leaving, require_validated_artifacts=False, require_current_validation=False)
+        return replace(
+            leaving,
+            require_validated_artifacts=False,
+            require_current_validation=False,
+            require_approved_card=False,
+        )
     return policy_floored(replace(entering, floor_waived=False), leaving)
 
 
@@ -335,6 +343,8 @@ def quorum_verdict(
     independent = independent_validation_refusal(policy, evidence)
     if independent:
         missing.append(independent)
+    if policy.require_approved_card and evidence.get("card_approved") is not True:
+        missing.append("an approved model card for this version's artifacts")
     if missing:
         return Verdict(False, "Still needed: " + "; ".join(missing) + ".", names, tuple(missing))
     return Verdict(True, f"Approved by {', '.join(names)}.", names, ())

@@ -36,6 +36,7 @@ def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
         approval_ttl=timedelta(hours=row.approval_ttl_hours),
         service_accounts_count=row.service_accounts_count,
         require_current_validation=row.require_current_validation,
+        require_approved_card=row.require_approved_card,
         floor_waived=row.floor_waived,
     )
 
@@ -98,6 +99,7 @@ def policies_effective(model: RegisteredModel | None) -> list[dict]:
                 "approval_ttl_hours": int(policy.approval_ttl.total_seconds() // 3600),
                 "service_accounts_count": policy.service_accounts_count,
                 "require_current_validation": policy.require_current_validation,
+                "require_approved_card": policy.require_approved_card,
             }
         entry["floor_waived"] = bool(mine and mine.floor_waived)
         entry["raised_to_floor"] = bool(

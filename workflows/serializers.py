@@ -125,6 +125,7 @@ class PolicySerializer(serializers.ModelSerializer):
             "approval_ttl_hours",
             "service_accounts_count",
             "require_current_validation",
+            "require_approved_card",
             "floor_waived",
             "updated_at",
         ]
@@ -147,6 +148,7 @@ class PolicySetSerializer(serializers.Serializer):
     approval_ttl_hours = serializers.IntegerField(required=False, default=72, min_value=1, max_value=8760)
     service_accounts_count = serializers.BooleanField(required=False, default=False)
     require_current_validation = serializers.BooleanField(required=False, default=False)
+    require_approved_card = serializers.BooleanField(required=False, default=False)
 
 
 class EffectivePolicySerializer(serializers.Serializer):
@@ -165,5 +167,6 @@ class EffectivePolicySerializer(serializers.Serializer):
     approval_ttl_hours = serializers.IntegerField(required=False)
     service_accounts_count = serializers.BooleanField(required=False)
     require_current_validation = serializers.BooleanField(required=False)
+    require_approved_card = serializers.BooleanField(required=False)
     floor_waived = serializers.BooleanField()
     raised_to_floor = serializers.BooleanField()

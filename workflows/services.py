@@ -162,6 +162,7 @@ _POLICY_FIELDS = (
     "approval_ttl_hours",
     "service_accounts_count",
     "require_current_validation",
+    "require_approved_card",
     "floor_waived",
 )
 
@@ -183,6 +184,7 @@ def promotion_policy_set(
     approval_ttl_hours: int = 72,
     service_accounts_count: bool = False,
     require_current_validation: bool = False,
+    require_approved_card: bool = False,
 ) -> PromotionPolicy:
     """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser).
 
@@ -223,6 +225,7 @@ def promotion_policy_set(
         "approval_ttl_hours": approval_ttl_hours,
         "service_accounts_count": service_accounts_count,
         "require_current_validation": require_current_validation,
+        "require_approved_card": require_approved_card,
         "floor_waived": False,
     }
     loosens: tuple[str, ...] = ()
@@ -240,6 +243,7 @@ def promotion_policy_set(
             approval_ttl=timedelta(hours=approval_ttl_hours),
             service_accounts_count=service_accounts_count,
             require_current_validation=require_current_validation,
+            require_approved_card=require_approved_card,
         )
         loosens = rules.policy_loosenings(proposed, selectors.organisation_floor(target_kind, target))
         if loosens and not actor.is_superuser:
