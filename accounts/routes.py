@@ -186,6 +186,20 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     },
     "trusted-signer-detail": {"DELETE": Rule(Audience.SUPERUSER)},
     "version-downloads": {"GET": Rule(A, MANAGE, "who fetched which files, when")},
+    # Model inventory (inventory): lists and reports show only models the caller can READ.
+    "inventory-list": {"GET": Rule(A, note=VISIBLE)},
+    "inventory-report": {"GET": Rule(A, note=VISIBLE)},
+    "model-inventory": {"GET": Rule(A, READ), "PATCH": Rule(A, MANAGE)},
+    "inventory-overdue-reviews": {"GET": Rule(A, note=VISIBLE)},
+    "version-card": {"GET": Rule(A, READ), "PATCH": Rule(A, EDIT, "an edit returns the card to draft")},
+    "version-card-submit": {"POST": Rule(A, EDIT)},
+    "version-card-approve": {
+        "POST": Rule(A, READ, "APPROVE_PRODUCTION, checked by the service; not an author")
+    },
+    "version-validations": {
+        "GET": Rule(A, READ),
+        "POST": Rule(A, READ, "global inventory.add_validation; the validator must be independent"),
+    },
     # Webhooks (webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
     # per-model ones MANAGE on the model; others' webhooks answer 404.
     "webhook-list": {

@@ -50,6 +50,11 @@ class Action(models.TextChoices):
     SUPERUSER_ACTION = "auth.superuser_action"
     WEBHOOK_CHANGED = "webhook.changed"
     CHECKPOINT_CREATED = "audit.checkpoint_created"
+    # The model inventory (issue 25)
+    INVENTORY_CHANGED = "inventory.changed"
+    VALIDATION_RECORDED = "validation.recorded"
+    VALIDATION_REVIEW_OVERDUE = "validation.review_overdue"
+    MODEL_CARD_CHANGED = "model_card.changed"
 
 
 class ActorKind(models.TextChoices):

@@ -50,10 +50,14 @@ def main() -> int:
                 out.write(os.urandom(1024 * 1024))
     key = ec.generate_private_key(ec.SECP256R1())
     (work / "key.pem").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
     )
     (work / "key.pub").write_bytes(
-        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     hashing = model_signing.hashing.Config().set_ignored_paths(paths=["model.sig"])
     signer = model_signing.signing.Config().use_elliptic_key_signer(private_key=work / "key.pem")
@@ -76,7 +80,9 @@ def main() -> int:
             run()
             timings[name].append(time.perf_counter() - started)
     floor = statistics.median(timings["sha256"])
-    print(f"{args.mb} MiB in {args.files} files, {args.rounds} interleaved rounds, python {sys.version.split()[0]}")
+    print(
+        f"{args.mb} MiB in {args.files} files, {args.rounds} interleaved rounds, python {sys.version.split()[0]}"
+    )
     for name, values in timings.items():
         median = statistics.median(values)
         print(

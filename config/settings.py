@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "registry",
     "artifacts",
     "workflows",
+    "inventory",
     "webhooks",
 ]
 
@@ -325,6 +326,11 @@ QUORUM_WEBHOOK_LEASE_SECONDS = float(
 # --- Approval workflows ---
 # Pending transition requests older than this expire (approvals expire per policy).
 QUORUM_REQUEST_TTL_HOURS = float(os.environ.get("QUORUM_REQUEST_TTL_HOURS", str(30 * 24)))
+
+# --- Model inventory ---
+# The organisation's risk tiers, each <name>:<review interval in days>: a validation of a model in
+# that tier is due for review that many days after it was done.
+QUORUM_RISK_TIERS = env_list("QUORUM_RISK_TIERS", "high:180,medium:365,low:730")
 
 # --- Periodic work (one Celery beat process) ---
 CELERY_BEAT_SCHEDULE = {

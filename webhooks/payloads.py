@@ -15,6 +15,7 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 
 from artifacts.events import DeploymentReported, GovernedCopyFinished, ValidationFinished
+from inventory.events import ValidationRecorded, ValidationReviewOverdue
 from registry import prompts
 from registry.events import (
     AliasDeleted,
@@ -206,6 +207,25 @@ def deployment_reported(event: DeploymentReported) -> Raised:
     return raised
 
 
+def independent_validation_recorded(event: ValidationRecorded) -> Raised:
+    validation = event.validation
+    data = _of_version(
+        event.version,
+        validation_id=validation.pk,
+        outcome=validation.outcome,
+        validator=validation.validator.get_username(),
+        next_review_on=validation.next_review_on.isoformat() if validation.next_review_on else None,
+    )
+    return [("model_version.independent_validation_recorded", data)]
+
+
+def validation_review_overdue(event: ValidationReviewOverdue) -> Raised:
+    data = _of_version(
+        event.version, validation_id=event.validation.pk, next_review_on=event.next_review_on.isoformat()
+    )
+    return [("model_version.validation_review_overdue", data)]
+
+
 def _json(value: dict[str, Any]) -> dict[str, Any]:
     """Plain JSON values (a receiver sees what the audit trail's normalizer would keep)."""
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
@@ -228,6 +248,8 @@ RAISED_BY: dict[type, Callable[[Any], Raised]] = {
     ValidationFinished: validation_finished,
     GovernedCopyFinished: governed_copy_finished,
     DeploymentReported: deployment_reported,
+    ValidationRecorded: independent_validation_recorded,
+    ValidationReviewOverdue: validation_review_overdue,
 }
 
 

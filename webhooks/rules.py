@@ -44,6 +44,8 @@ QUORUM_EVENTS: tuple[str, ...] = (
     "model_version.governed_copy_finished",
     "model_version.deployed",
     "model_version.deployment_drift",
+    "model_version.independent_validation_recorded",
+    "model_version.validation_review_overdue",
 )
 EVENTS: tuple[str, ...] = MLFLOW_EVENTS + QUORUM_EVENTS
 WILDCARD = "*"

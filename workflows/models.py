@@ -90,6 +90,13 @@ class PromotionPolicy(models.Model):
         default=False,
         help_text="Organisation policies: service accounts' approvals count towards the quorum (off: people only).",
     )
+    require_current_validation = models.BooleanField(
+        default=False,
+        help_text="The version needs a current passing independent validation (the model inventory's).",
+    )
+    require_approved_card = models.BooleanField(
+        default=False, help_text="The version needs an approved model card (for its current artifacts)."
+    )
     floor_waived = models.BooleanField(
         default=False,
         help_text="Model policies: a superuser set it although it loosens the organisation's policy (audited).",

@@ -35,6 +35,10 @@ class Policy:
     approval_ttl: timedelta = timedelta(hours=72)
     # Organisation policies only (a model's own may not loosen it): service accounts' approvals count.
     service_accounts_count: bool = False
+    # The version needs a current passing independent validation (evidence `validation_current`).
+    require_current_validation: bool = False
+    # The version needs an approved model card for its current artifacts (evidence `card_approved`).
+    require_approved_card: bool = False
     # A superuser set this model policy although it loosens the organisation's floor (audited).
     floor_waived: bool = False
 
@@ -82,6 +86,8 @@ _FLOOR_FIELDS: tuple[tuple[str, Callable[[object], object], str], ...] = (
     ),
     ("approval_ttl", lambda v: -v.total_seconds(), "approvals stay valid longer than the organisation's"),
     ("service_accounts_count", lambda v: not v, "lets service accounts' approvals count"),
+    ("require_current_validation", lambda v: bool(v), "drops the current-validation condition"),
+    ("require_approved_card", lambda v: bool(v), "drops the approved-model-card condition"),
 )
 
 
@@ -215,7 +221,12 @@ def transition_policy(entering: Policy | None, leaving: Policy | None) -> Policy
     if leaving is None:
         return entering
     if entering is None:
-        return replace(leaving, require_validated_artifacts=False)
+        return replace(
+            leaving,
+            require_validated_artifacts=False,
+            require_current_validation=False,
+            require_approved_card=False,
+        )
     return policy_floored(replace(entering, floor_waived=False), leaving)
 
 
@@ -321,6 +332,17 @@ def validation_refusal(policy: Policy, evidence: dict) -> str | None:
     return "; ".join(missing) or None
 
 
+def independent_validation_refusal(policy: Policy, evidence: dict) -> str | None:
+    """Why the version lacks the current passing independent validation the policy requires, or None.
+
+    As with artifacts, only an explicit `validation_current: True` satisfies it (no inventory
+    installed, or nothing known, blocks).
+    """
+    if not policy.require_current_validation or evidence.get("validation_current") is True:
+        return None
+    return "a current passing independent validation of this version"
+
+
 def quorum_verdict(
     policy: Policy,
     approvals: Sequence[ApprovalFacts],
@@ -342,6 +364,11 @@ def quorum_verdict(
     validation = validation_refusal(policy, evidence)
     if validation:
         missing.append(validation)
+    independent = independent_validation_refusal(policy, evidence)
+    if independent:
+        missing.append(independent)
+    if policy.require_approved_card and evidence.get("card_approved") is not True:
+        missing.append("an approved model card for this version's artifacts")
     if missing:
         return Verdict(False, "Still needed: " + "; ".join(missing) + ".", names, tuple(missing))
     return Verdict(True, f"Approved by {', '.join(names)}.", names, ())

@@ -10,6 +10,7 @@ from registry.models import ModelVersion, RegisteredModel
 from registry.selectors import model_version_get, registered_models_visible_to
 from workflows import rules
 from workflows.models import (
+    OPEN_STATES,
     Approval,
     PromotionPolicy,
     RequestState,
@@ -36,6 +37,8 @@ def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
         refuse_pickle_severity=row.refuse_pickle_severity,
         approval_ttl=timedelta(hours=row.approval_ttl_hours),
         service_accounts_count=row.service_accounts_count,
+        require_current_validation=row.require_current_validation,
+        require_approved_card=row.require_approved_card,
         floor_waived=row.floor_waived,
     )
 
@@ -99,6 +102,8 @@ def policies_effective(model: RegisteredModel | None) -> list[dict]:
                 "refuse_pickle_severity": policy.refuse_pickle_severity,
                 "approval_ttl_hours": int(policy.approval_ttl.total_seconds() // 3600),
                 "service_accounts_count": policy.service_accounts_count,
+                "require_current_validation": policy.require_current_validation,
+                "require_approved_card": policy.require_approved_card,
             }
         entry["floor_waived"] = bool(mine and mine.floor_waived)
         entry["raised_to_floor"] = bool(
@@ -274,4 +279,13 @@ def version_holding(request: TransitionRequest) -> ModelVersion | None:
         .exclude(pk=request.version_id)
         .order_by("-version")
         .first()
+    )
+
+
+def open_request_requester_ids(version: ModelVersion) -> list[int]:
+    """Who requested a transition of `version` that is still open (pending, approved or applying)."""
+    return list(
+        TransitionRequest.objects.filter(version=version, state__in=OPEN_STATES, requester__isnull=False)
+        .values_list("requester_id", flat=True)
+        .distinct()
     )

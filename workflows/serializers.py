@@ -126,6 +126,8 @@ class PolicySerializer(serializers.ModelSerializer):
             "refuse_pickle_severity",
             "approval_ttl_hours",
             "service_accounts_count",
+            "require_current_validation",
+            "require_approved_card",
             "floor_waived",
             "updated_at",
         ]
@@ -151,6 +153,8 @@ class PolicySetSerializer(serializers.Serializer):
     )
     approval_ttl_hours = serializers.IntegerField(required=False, default=72, min_value=1, max_value=8760)
     service_accounts_count = serializers.BooleanField(required=False, default=False)
+    require_current_validation = serializers.BooleanField(required=False, default=False)
+    require_approved_card = serializers.BooleanField(required=False, default=False)
 
 
 class EffectivePolicySerializer(serializers.Serializer):
@@ -170,5 +174,7 @@ class EffectivePolicySerializer(serializers.Serializer):
     refuse_pickle_severity = serializers.CharField(required=False, allow_blank=True)
     approval_ttl_hours = serializers.IntegerField(required=False)
     service_accounts_count = serializers.BooleanField(required=False)
+    require_current_validation = serializers.BooleanField(required=False)
+    require_approved_card = serializers.BooleanField(required=False)
     floor_waived = serializers.BooleanField()
     raised_to_floor = serializers.BooleanField()

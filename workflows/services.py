@@ -37,6 +37,7 @@ from registry.errors import (
 from registry.events import AliasMoved, StageChanged, VersionDeleted
 from registry.models import ModelVersion, RegisteredModel, Stage
 from registry.services import alias_apply, alias_remove_apply, registered_model_for_update, stage_apply
+from workflows import ports as workflow_ports
 from workflows import rules, selectors
 from workflows.events import CommentCreated, RequestChanged
 from workflows.models import (
@@ -78,7 +79,7 @@ def activity_record(
 
 
 def version_evidence(version: ModelVersion) -> dict:
-    """What is known about a version's artifacts (digest, validation), from the pipeline.
+    """What is known about a version's artifacts (digest, validation) and its inventory (validation, card).
 
     A prompt version has no artifacts: it is its template, stored in the registry, so its evidence is
     the template's digest (approvals record it, and a changed digest fails the request as for models).
@@ -94,8 +95,13 @@ def version_evidence(version: ModelVersion) -> dict:
             # Complete by construction: the registry holds the whole template, nothing to validate.
             "validated": True,
             "validation_state": "prompt_template",
+            **workflow_ports.version_evidence(version),
         }
-    return {"pipeline": True, **artifact_services.version_evidence(version)}
+    return {
+        "pipeline": True,
+        **artifact_services.version_evidence(version),
+        **workflow_ports.version_evidence(version),
+    }
 
 
 def _text(value: object, field: str, *, required: bool) -> str:
@@ -174,6 +180,8 @@ _POLICY_FIELDS = (
     "refuse_pickle_severity",
     "approval_ttl_hours",
     "service_accounts_count",
+    "require_current_validation",
+    "require_approved_card",
     "floor_waived",
 )
 
@@ -196,6 +204,8 @@ def promotion_policy_set(
     refuse_pickle_severity: str = "",
     approval_ttl_hours: int = 72,
     service_accounts_count: bool = False,
+    require_current_validation: bool = False,
+    require_approved_card: bool = False,
 ) -> PromotionPolicy:
     """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser).
 
@@ -241,6 +251,8 @@ def promotion_policy_set(
         "refuse_pickle_severity": refuse_pickle_severity,
         "approval_ttl_hours": approval_ttl_hours,
         "service_accounts_count": service_accounts_count,
+        "require_current_validation": require_current_validation,
+        "require_approved_card": require_approved_card,
         "floor_waived": False,
     }
     loosens: tuple[str, ...] = ()
@@ -259,6 +271,8 @@ def promotion_policy_set(
             refuse_pickle_severity=refuse_pickle_severity,
             approval_ttl=timedelta(hours=approval_ttl_hours),
             service_accounts_count=service_accounts_count,
+            require_current_validation=require_current_validation,
+            require_approved_card=require_approved_card,
         )
         loosens = rules.policy_loosenings(proposed, selectors.organisation_floor(target_kind, target))
         if loosens and not actor.is_superuser:

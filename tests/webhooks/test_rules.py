@@ -1,6 +1,6 @@
 """Unit tests of the pure parts: event mapping, retry schedule, URL and address checks, and the signature."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from hypothesis import given
@@ -14,7 +14,10 @@ NO_ALLOWLIST = rules.Allowlist.parse([])
 
 def _domain_events() -> list[tuple[object, list[str]]]:
     """One of each domain event (unsaved instances are enough: builders read fields), with what it raises."""
+    from accounts.models import User
     from artifacts.events import GovernedCopyFinished, ValidationFinished
+    from inventory.events import ValidationRecorded, ValidationReviewOverdue
+    from inventory.models import Validation
     from registry import events as registry_events
     from registry.models import ModelVersion, RegisteredModel
     from workflows.events import CommentCreated, RequestChanged
@@ -27,7 +30,19 @@ def _domain_events() -> list[tuple[object, list[str]]]:
         pk=5, model=model, version=v2, target_kind="stage", target="Production", state="pending"
     )
     actor = "system"
+    due = date(2026, 6, 1)
+    validation = Validation(
+        pk=4, version=v2, validator=User(username="val"), outcome="pass", next_review_on=due
+    )
     return [
+        (
+            ValidationRecorded(actor=actor, validation=validation, version=v2),
+            ["model_version.independent_validation_recorded"],
+        ),
+        (
+            ValidationReviewOverdue(actor=actor, validation=validation, version=v2, next_review_on=due),
+            ["model_version.validation_review_overdue"],
+        ),
         (registry_events.ModelCreated(actor=actor, model=model), ["registered_model.created"]),
         (registry_events.VersionCreated(actor=actor, version=v1), ["model_version.created"]),
         (
@@ -110,7 +125,7 @@ def test_every_webhook_event_is_raised_by_some_domain_event():
 
 
 def test_every_event_can_be_raised_and_subscribed():
-    assert len(set(rules.EVENTS)) == len(rules.EVENTS) == 18
+    assert len(set(rules.EVENTS)) == len(rules.EVENTS) == 20
     assert rules.events_parse(["MODEL_VERSION.created", "model_version.created", "*"]) == [
         "model_version.created",
         "*",
