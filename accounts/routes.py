@@ -53,6 +53,9 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "readyz": {"GET": Rule(Audience.PUBLIC, note="readiness; no data")},
     "metrics": {"GET": Rule(Audience.PUBLIC, note="QUORUM_METRICS_TOKEN bearer, checked by the view")},
     "schema": {"GET": Rule(Audience.PUBLIC, note="OpenAPI description; no data")},
+    "databricks-config": {
+        "GET": Rule(Audience.PUBLIC, note="the Databricks SDK's host-metadata probe; constant, no data")
+    },
     "bench-floor": {"GET": Rule(Audience.PUBLIC, note="QUORUM_BENCH_FLOOR only; constant answer, no data")},
     "admin-moved": {
         "GET": Rule(

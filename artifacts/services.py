@@ -1491,3 +1491,33 @@ def deployment_report(
         )
     )
     return record
+
+
+# --- Evidence for approvers: the model's own files, as validated -------------------------
+
+# The files an approver compares between versions (MLflow writes them beside the MLmodel).
+MODEL_EVIDENCE_FILES = ("MLmodel", "requirements.txt", "conda.yaml", "python_env.yaml")
+MODEL_EVIDENCE_FILE_MAX_BYTES = 256 * 1024
+
+
+def version_model_files(version: ModelVersion) -> dict[str, str]:
+    """The validated version's MLmodel and dependency files as text, each checked against its manifest.
+
+    Only files the manifest lists are read, from where the validated bytes are; one that no longer
+    matches its manifest digest (or is too large to show) is left out. StoreError when the store
+    cannot be read; Conflict when the version has no validated artifacts.
+    """
+    served = version_served(version)
+    store = store_for_uri(served.location)
+    entries = {e.path: e for e in served.manifest.entries.filter(path__in=MODEL_EVIDENCE_FILES)}
+    files: dict[str, str] = {}
+    for path in MODEL_EVIDENCE_FILES:
+        entry = entries.get(path)
+        if entry is None or entry.size > MODEL_EVIDENCE_FILE_MAX_BYTES:
+            continue
+        with contextlib.closing(store.open(path)) as stream:
+            data = stream.read(MODEL_EVIDENCE_FILE_MAX_BYTES + 1)
+        if hashlib.sha256(data).hexdigest() != entry.sha256:
+            continue  # not the validated bytes: never shown as if they were
+        files[path] = data.decode("utf-8", errors="replace")
+    return files

@@ -27,6 +27,7 @@ class Action(models.TextChoices):
     REQUEST_EXPIRED = "request.expired"
     REQUEST_APPLIED = "request.applied"
     REQUEST_FAILED = "request.failed"
+    REQUEST_EVIDENCE_REFRESHED = "request.evidence_refreshed"
     POLICY_CHANGED = "policy.changed"
     # Refused governance attempts (workflows, issue 20 item 5): direct moves into or out of governed
     # targets, and approvals the rules refuse (self-approval, the author, a service account).

@@ -4,6 +4,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config import health, metrics, moved, schema  # noqa: F401  (schema registers auth schemes)
+from fronts.databricks import urls as databricks_front
 from fronts.mlflow import views as mlflow_views
 from registry.api import views as native_views
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("oidc/", include("accounts.oidc_urls")),
     path("api/2.0/mlflow/", include("fronts.databricks.urls")),
+    path(".well-known/databricks-config", databricks_front.databricks_config, name="databricks-config"),
     path("api/v1/", include("registry.api.urls")),
     path("api/v1/", include("workflows.urls")),
     path("api/v1/audit/", include("audit.api.urls")),

@@ -5,6 +5,8 @@ it, checks the actor's level, applies the rules, writes, and publishes what happ
 event (registry/events.py) in the same transaction; the audit trail records it (audit/recorders.py).
 """
 
+import functools
+
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
@@ -364,7 +366,10 @@ def model_version_create(
         # NotFound / PermissionDenied from the locked check below. Resolved before the
         # transaction: a slow tracking server must not hold the write lock.
         if registered_models_allowed(actor, Level.EDIT).filter(name=name).exists():
-            storage_location = _source_location(actor, source)
+            resolved = _source_location(actor, source)
+            storage_location = resolved.location
+            # MLflow's registry fills run_id from the logged model's source run when none was sent.
+            run_id = run_id or resolved.source_run_id
     elif (
         (run_id or model_id)
         and isinstance(run_id, str)
@@ -375,7 +380,11 @@ def model_version_create(
         # asked here first, outside the lock, so a slow tracking server holds no one up.
         if registered_models_allowed(actor, Level.EDIT).filter(name=name).exists():
             tracking.lineage_root_prefetch(run_id=run_id, model_id=model_id)
-    return _model_version_create(
+    if not run_id and model_id and isinstance(model_id, str) and tracking.tracking_uri():
+        # A logged model named by model_id alone (source elsewhere): its run, as MLflow fills it.
+        if registered_models_allowed(actor, Level.EDIT).filter(name=name).exists():
+            run_id = tracking.logged_model_source_run(model_id)
+    version = _model_version_create(
         actor=actor,
         name=name,
         source=source,
@@ -386,15 +395,26 @@ def model_version_create(
         model_id=model_id,
         storage_location=storage_location,
     )
+    if version.logged_model_id and tracking.tracking_uri():
+        # As MLflow's server does: the logged model lists the versions registered from it.
+        transaction.on_commit(
+            functools.partial(
+                tracking.logged_model_versions_tag,
+                model_id=version.logged_model_id,
+                name=version.model.name,
+                version=version.version,
+            )
+        )
+    return version
 
 
-def _source_location(actor, source: str) -> str:
-    """Where a source's artifacts concretely are, or "" when the source itself says so."""
+def _source_location(actor, source: str) -> tracking.ResolvedSource:
+    """Where a source's artifacts concretely are ("" when the source itself says so), and its run."""
     if is_registry_copy_source(source):
         # A copy of a registered version (MlflowClient.copy_model_version): the caller must READ it.
         copied = model_uri_resolve(actor, source)
         prompts.copy_source_check(source, source_is_prompt=prompts.model_is_prompt(copied.model))
-        return copied.download_uri
+        return tracking.ResolvedSource(copied.download_uri)
     return tracking.source_resolve(source)
 
 

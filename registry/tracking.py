@@ -10,10 +10,13 @@ reported it (it is relative to QUORUM_MLFLOW_TRACKING_URI); `absolute_location` 
 point elsewhere.
 """
 
+import json
+import logging
 import posixpath
 import re
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from urllib.parse import quote, urlparse
 
 import requests
@@ -21,7 +24,12 @@ from django.conf import settings
 
 from registry.errors import InvalidParameter, RegistryError
 
+logger = logging.getLogger(__name__)
+
 TIMEOUT_SECONDS = 10
+# The logged-model tag MLflow's server writes when a version registers from a logged model
+# (mlflow.utils.mlflow_tags.MLFLOW_MODEL_VERSIONS): a JSON list of {"name", "version"}.
+MODEL_VERSIONS_TAG = "mlflow.modelVersions"
 # Run and logged-model artifact locations never change in MLflow, so they are kept per process.
 LINEAGE_CACHE_SIZE = 4096
 _lineage_cache: OrderedDict[tuple[str, str, str], str] = OrderedDict()
@@ -122,27 +130,70 @@ def _run_logged_model_uri(base: str, run_id: str, experiment_id: str, name: str)
     return None
 
 
-def _logged_model_artifact_uri(base: str, model_id: str) -> str:
+def run_get(run_id: str) -> dict:
+    """The run as the tracking server reports it (info, data, inputs); RegistryError when it cannot.
+
+    TrackingServerUnavailable when no server is configured or it does not answer; InvalidParameter
+    when it does not know the run.
+    """
+    base = tracking_uri()
+    if not base:
+        raise TrackingServerUnavailable("No tracking server is configured (QUORUM_MLFLOW_TRACKING_URI).")
+    run = _get_json(base, "/api/2.0/mlflow/runs/get", {"run_id": run_id}, f"run '{run_id}'").get("run", {})
+    return run if isinstance(run, dict) else {}
+
+
+def run_ui_url(experiment_id: str, run_id: str) -> str:
+    """The run's page in the tracking server's UI."""
+    base = tracking_uri()
+    return (
+        f"{base}/#/experiments/{quote(experiment_id, safe='')}/runs/{quote(run_id, safe='')}" if base else ""
+    )
+
+
+def _logged_model(base: str, model_id: str) -> dict:
     body = _get_json(
         base, f"/api/2.0/mlflow/logged-models/{quote(model_id, safe='')}", {}, f"logged model '{model_id}'"
     )
-    uri = body.get("model", {}).get("info", {}).get("artifact_uri")
-    if not isinstance(uri, str) or not uri:
+    model = body.get("model", {})
+    return model if isinstance(model, dict) else {}
+
+
+def _logged_model_info(base: str, model_id: str) -> dict:
+    info = _logged_model(base, model_id).get("info", {})
+    if (
+        not isinstance(info, dict)
+        or not isinstance(info.get("artifact_uri"), str)
+        or not info["artifact_uri"]
+    ):
         raise TrackingServerUnavailable(
             f"The tracking server returned no artifact location for logged model '{model_id}'."
         )
-    return uri
+    return info
 
 
-def source_resolve(source: str) -> str:
-    """The concrete storage location of a validated source, or "" when it needs no resolution.
+def _logged_model_artifact_uri(base: str, model_id: str) -> str:
+    return _logged_model_info(base, model_id)["artifact_uri"]
+
+
+@dataclass(frozen=True)
+class ResolvedSource:
+    """Where a source's artifacts are, and the run that produced them when the source says so."""
+
+    location: str
+    source_run_id: str = ""
+
+
+def source_resolve(source: str) -> ResolvedSource:
+    """The concrete storage location of a validated source ("" when it needs no resolution), and
+    for an MLflow 3 logged model the run that logged it (MLflow's registry fills run_id from it).
 
     Only `runs:/` and `models:/<model_id>` are resolved, and only with a tracking server
     configured; without one they are stored as sent and clients resolve them themselves.
     """
     base = tracking_uri()
     if not base:
-        return ""
+        return ResolvedSource("")
     run = re.match(r"^runs:/([^/]+)(?:/(.*))?$", source)
     if run:
         run_id, relative = run.group(1), (run.group(2) or "").strip("/")
@@ -151,13 +202,61 @@ def source_resolve(source: str) -> str:
             name, _, rest = relative.partition("/")
             logged = _run_logged_model_uri(base, run_id, str(info.get("experiment_id", "")), name)
             if logged:
-                return f"{logged.rstrip('/')}/{rest}" if rest else logged
-            return f"{info['artifact_uri'].rstrip('/')}/{relative}"
-        return info["artifact_uri"]
+                return ResolvedSource(f"{logged.rstrip('/')}/{rest}" if rest else logged, run_id)
+            return ResolvedSource(f"{info['artifact_uri'].rstrip('/')}/{relative}", run_id)
+        return ResolvedSource(info["artifact_uri"], run_id)
     logged = re.match(r"^models:/(m-[0-9a-f]{32})/?$", source)
     if logged:
-        return _logged_model_artifact_uri(base, logged.group(1))
-    return ""
+        info = _logged_model_info(base, logged.group(1))
+        source_run = info.get("source_run_id")
+        return ResolvedSource(info["artifact_uri"], source_run if isinstance(source_run, str) else "")
+    return ResolvedSource("")
+
+
+def logged_model_source_run(model_id: str) -> str:
+    """The run that logged an MLflow 3 logged model, or "" (none, or no tracking server to ask)."""
+    base = tracking_uri()
+    if not base or not model_id:
+        return ""
+    source_run = _logged_model_info(base, model_id).get("source_run_id")
+    return source_run if isinstance(source_run, str) else ""
+
+
+def logged_model_versions_tag(*, model_id: str, name: str, version: int) -> None:
+    """Record on the logged model that `name` version `version` was registered from it.
+
+    What MLflow's server does after create_model_version (AbstractStore.set_model_versions_tags):
+    read the tag, append {"name", "version"} unless it is already listed, write it back. Best
+    effort, after commit: the version exists whether or not the tracking server takes the tag
+    (MLflow's client only warns when it cannot write it either).
+    """
+    base = tracking_uri()
+    if not base or not model_id:
+        return
+    entry = {"name": name, "version": version}
+    try:
+        info = _logged_model(base, model_id).get("info", {})
+        tags = info.get("tags", []) if isinstance(info, dict) else []  # LoggedModelInfo.tags
+        current = next(
+            (t.get("value") for t in tags if isinstance(t, dict) and t.get("key") == MODEL_VERSIONS_TAG),
+            None,
+        )
+        listed = json.loads(current) if current else []
+        if not isinstance(listed, list):
+            listed = []
+        if entry in listed:
+            return
+        response = requests.patch(
+            f"{base}/api/2.0/mlflow/logged-models/{quote(model_id, safe='')}/tags",
+            json={"tags": [{"key": MODEL_VERSIONS_TAG, "value": json.dumps([*listed, entry])}]},
+            timeout=TIMEOUT_SECONDS,
+        )
+        response.raise_for_status()
+    except (RegistryError, requests.RequestException, ValueError) as exc:
+        logger.warning(
+            "Could not tag logged model %s with %s for %s version %s: %s",
+            model_id, MODEL_VERSIONS_TAG, name, version, exc,
+        )  # fmt: skip
 
 
 def lineage_root(*, run_id: str = "", model_id: str = "") -> str | None:

@@ -11,6 +11,7 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from registry.errors import NotFound, RegistryError
+from workflows import evidence as request_evidence
 from workflows import selectors, services
 from workflows.models import RequestState, TransitionRequest
 
@@ -25,8 +26,11 @@ def _version_facts(row, evidence: dict | None) -> dict:
 
 
 def _comparison(request_row: TransitionRequest) -> dict:
-    """The requested version beside the one holding the target now: tags, description, digest."""
-    holder = selectors.version_holding(request_row)
+    """The requested version beside the one holding the target now (for a decided request: the one
+    it held when the request was decided): tags, description, digest."""
+    holder = (
+        request_row.replaced_version if request_row.decided_at else selectors.version_holding(request_row)
+    )
     candidate = _version_facts(request_row.version, services.version_evidence(request_row.version))
     current = _version_facts(holder, services.version_evidence(holder)) if holder else None
     keys = sorted(set(candidate["tags"]) | set(current["tags"] if current else ()))
@@ -35,6 +39,25 @@ def _comparison(request_row: TransitionRequest) -> dict:
         for key in keys
     ]
     return {"candidate": candidate, "current": current, "tag_rows": tag_rows}
+
+
+def _evidence(request_row: TransitionRequest) -> dict:
+    """The request's evidence snapshot with every run parameter beside the holder's (differences marked)."""
+    shown = request_evidence.request_evidence_view(request_row)
+    if shown["state"] == "not_taken":
+        return shown
+    mine = (shown["candidate"].get("run") or {}).get("params") or {}
+    theirs = ((shown["holder"] or {}).get("run") or {}).get("params") or {}
+    shown["param_rows"] = [
+        {
+            "key": key,
+            "candidate": mine.get(key),
+            "holder": theirs.get(key),
+            "differs": mine.get(key) != theirs.get(key),
+        }
+        for key in sorted(set(mine) | set(theirs))
+    ]
+    return shown
 
 
 def queue_view(request: HttpRequest) -> HttpResponse:
@@ -77,6 +100,7 @@ def request_view(request: HttpRequest, request_id: int) -> HttpResponse:
         "may_reject": selectors.reject_refusal_for(request.user, row) is None,
         "may_end_stuck": row.state == RequestState.APPLYING and selectors.manages(request.user, row),
         "comparison": _comparison(row),
+        "evidence": _evidence(row),
         "timeline": timeline,
         "policy": selectors.request_policy(row),
     }

@@ -9,7 +9,7 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self) -> None:
         import events
-        from artifacts.events import GovernedCopyFinished
+        from artifacts.events import GovernedCopyFinished, ValidationFinished
         from registry import ports
         from registry.events import AliasMoved, StageChanged, VersionDeleted
         from workflows import services
@@ -19,3 +19,4 @@ class WorkflowsConfig(AppConfig):
         events.subscribe(AliasMoved, services.direct_change_timeline)
         events.subscribe(GovernedCopyFinished, services.copy_verified_apply)
         events.subscribe(VersionDeleted, services.version_deleted_requests_close)
+        events.subscribe(ValidationFinished, services.validation_finished_evidence_refresh)

@@ -148,6 +148,11 @@ class TransitionRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # What the target held when the request was decided (None: nothing, or not decided yet), so a
+    # decided request is compared with the version it replaced, not with today's holder.
+    replaced_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         db_table = "registry_transitionrequest"  # the table it had as part of the registry app
@@ -235,3 +240,28 @@ __all__ = [
     "TransitionRequest",
     "VersionActivity",
 ]
+
+
+class EvidenceSnapshot(models.Model):
+    """What approvers were shown for a request: the version's run, model files and validation, and
+    the target holder's, frozen with a content digest (a refresh adds a row; rows never change)."""
+
+    request = models.ForeignKey(TransitionRequest, on_delete=models.CASCADE, related_name="snapshots")
+    reason = models.CharField(
+        max_length=64, help_text="Why it was taken: filed, validation finished, decided."
+    )
+    candidate = models.JSONField(help_text="The requested version's evidence.")
+    holder_version = models.ForeignKey(
+        ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    holder = models.JSONField(
+        null=True, blank=True, help_text="The evidence of the version holding the target."
+    )
+    content_digest = models.CharField(max_length=64, help_text="SHA-256 of the canonical JSON of both.")
+    taken_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-taken_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"evidence of request #{self.request_id} ({self.reason})"

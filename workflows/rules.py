@@ -350,9 +350,13 @@ def quorum_verdict(
     requester_id: int | None,
     creator_id: int | None,
     evidence: dict,
+    shown: dict | None,
     now: datetime,
 ) -> Verdict:
-    """May a request under `policy`, with these approvals and this evidence, apply now?"""
+    """May a request under `policy`, with these approvals and this evidence, apply now?
+
+    `evidence`: the pipeline's facts now; `shown`: those the request's approvers were shown. Stale
+    evidence never applies: it waits for the refresh (issue 21)."""
     counted = approvals_counted(policy, approvals, requester_id=requester_id, creator_id=creator_id, now=now)
     names = tuple(a.approver_name for a in counted)
     missing: list[str] = []
@@ -369,6 +373,9 @@ def quorum_verdict(
         missing.append(independent)
     if policy.require_approved_card and evidence.get("card_approved") is not True:
         missing.append("an approved model card for this version's artifacts")
+    stale = evidence_refusal(shown, evidence)
+    if stale:
+        missing.append(stale)
     if missing:
         return Verdict(False, "Still needed: " + "; ".join(missing) + ".", names, tuple(missing))
     return Verdict(True, f"Approved by {', '.join(names)}.", names, ())
@@ -385,3 +392,102 @@ def digest_change(approvals: Sequence[ApprovalFacts], current_digest: str | None
                 f"({approval.artifact_digest[:12]}… -> {current_digest[:12]}…); file a new request."
             )
     return None
+
+
+# --- Evidence approvers decide on (issue 21) ----------------------------------------------
+
+# The facts of the artifact pipeline that make evidence current: what approvers were shown must
+# still be what the version's validation says, or it is stale.
+EVIDENCE_CURRENCY_KEYS = ("validated", "artifact_digest", "validation_state", "tampered_at")
+
+
+def evidence_staleness(shown: dict | None, live: dict) -> str | None:
+    """Why the evidence a request shows is not the version's evidence now, or None when it is current.
+
+    The one rule of what counts as current: the validation state, its digest and tampering must be
+    what the pipeline says now. Evidence never taken is stale.
+    """
+    if not shown:
+        return "no evidence was taken for this request"
+    changed = [key for key in EVIDENCE_CURRENCY_KEYS if shown.get(key) != live.get(key)]
+    if not changed:
+        return None
+    return "the version's " + ", ".join(k.replace("_", " ") for k in changed) + " changed since it was taken"
+
+
+def evidence_refusal(shown: dict | None, live: dict) -> str | None:
+    """What a request still needs because its evidence is stale, or None (blocks apply, in words)."""
+    why = evidence_staleness(shown, live)
+    return f"current evidence ({why}; it is refreshed when validation finishes)" if why else None
+
+
+# Metric names where lower is better; others are taken as higher-is-better only when they say so.
+_LOWER_BETTER = ("loss", "error", "mse", "rmse", "mae", "mape", "latency", "log_loss", "brier")
+_HIGHER_BETTER = ("accuracy", "auc", "score", "r2", "f1", "precision", "recall", "ap", "gain", "lift")
+
+
+def metric_better_direction(key: str) -> str | None:
+    """'higher' or 'lower' when the metric's name says which is better, else None (not guessed)."""
+    words = [w for w in key.lower().replace("-", "_").replace(".", "_").split("_") if w]
+    if any(w in _LOWER_BETTER for w in words):
+        return "lower"
+    if any(w in _HIGHER_BETTER for w in words):
+        return "higher"
+    return None
+
+
+def _requirement_name(line: str) -> str:
+    for separator in ("==", ">=", "<=", "~=", "!=", ">", "<", "[", ";", " "):
+        line = line.split(separator, 1)[0]
+    return line.strip().lower()
+
+
+def requirements_diff(candidate: list[str], holder: list[str]) -> dict[str, list]:
+    """Added, removed and changed requirement lines, by package name."""
+    new = {_requirement_name(line): line for line in candidate}
+    old = {_requirement_name(line): line for line in holder}
+    return {
+        "added": sorted(new[n] for n in new.keys() - old.keys()),
+        "removed": sorted(old[n] for n in old.keys() - new.keys()),
+        "changed": sorted([old[n], new[n]] for n in new.keys() & old.keys() if new[n] != old[n]),
+    }
+
+
+def evidence_comparison(candidate: dict, holder: dict | None) -> dict:
+    """The candidate's evidence beside the holder's: metric deltas with direction, differing params,
+    dependency, signature and flavor changes. `holder` None: the target holds no version."""
+    run = candidate.get("run") or {}
+    other_run = (holder or {}).get("run") or {}
+    metrics = []
+    their_metrics = other_run.get("metrics") or {}
+    for key in sorted(set(run.get("metrics") or {}) | set(their_metrics)):
+        mine, theirs = (run.get("metrics") or {}).get(key), their_metrics.get(key)
+        row: dict = {"key": key, "candidate": mine, "holder": theirs, "delta": None, "direction": None}
+        if isinstance(mine, int | float) and isinstance(theirs, int | float):
+            row["delta"] = mine - theirs
+            row["direction"] = "up" if mine > theirs else "down" if mine < theirs else "same"
+            better = metric_better_direction(key)
+            if better and row["direction"] != "same":
+                row["better"] = (row["direction"] == "up") == (better == "higher")
+        metrics.append(row)
+    params_mine, params_theirs = run.get("params") or {}, other_run.get("params") or {}
+    params = [
+        {"key": key, "candidate": params_mine.get(key), "holder": params_theirs.get(key)}
+        for key in sorted(set(params_mine) | set(params_theirs))
+        if params_mine.get(key) != params_theirs.get(key)
+    ]
+    model, other_model = candidate.get("model") or {}, (holder or {}).get("model") or {}
+    return {
+        "holder_version": (holder or {}).get("version"),
+        "metrics": metrics,
+        "params_differing": params,
+        "params_same": sorted(
+            k for k in params_mine if k in params_theirs and params_mine[k] == params_theirs[k]
+        ),
+        "requirements": requirements_diff(
+            model.get("requirements") or [], other_model.get("requirements") or []
+        ),
+        "signature_changed": holder is not None and model.get("signature") != other_model.get("signature"),
+        "flavors_changed": holder is not None and model.get("flavors") != other_model.get("flavors"),
+        "python_env_changed": holder is not None and model.get("python_env") != other_model.get("python_env"),
+    }

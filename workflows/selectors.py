@@ -5,6 +5,7 @@ from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 
 from access.grants import Level, user_can
+from artifacts import services as artifact_services
 from registry.errors import NotFound
 from registry.models import ModelVersion, RegisteredModel
 from registry.selectors import model_version_get, registered_models_visible_to
@@ -126,15 +127,14 @@ def request_detail_queryset(qs: QuerySet[TransitionRequest]) -> QuerySet[Transit
 
 
 def pending_stage_requests_of(
-    user, name: str, version: int, stage: str | None = None
+    user, name: str, version: int, stage: str | None = None, *, target_kind: str = TargetKind.STAGE
 ) -> QuerySet[TransitionRequest]:
-    """Pending stage requests of one version the user can see (hidden or missing: NotFound), oldest first."""
+    """Pending requests of one version the user can see (hidden or missing: NotFound), oldest first:
+    stage requests (or `target_kind` alias requests) to `stage`, or every pending one when None."""
     row = model_version_get(user, name, version)
-    found = TransitionRequest.objects.filter(
-        version=row, target_kind=TargetKind.STAGE, state=RequestState.PENDING
-    )
+    found = TransitionRequest.objects.filter(version=row, state=RequestState.PENDING)
     if stage is not None:
-        found = found.filter(target=stage)
+        found = found.filter(target_kind=target_kind, target=stage)
     return request_detail_queryset(found).order_by("created_at")
 
 
@@ -213,16 +213,20 @@ def request_timeline(request: TransitionRequest) -> QuerySet[VersionActivity]:
 
 
 def request_verdict(request: TransitionRequest, evidence: dict | None = None) -> rules.Verdict:
-    """What the request has and what it still needs, as of now."""
+    """What the request has and what it still needs, as of now (`evidence`: the pipeline's facts
+    now, read when not given; the request's stored evidence is what its approvers were shown)."""
     policy = request_policy(request)
     if policy is None:
         return rules.Verdict(True, "The target is no longer governed.")
+    if evidence is None:
+        evidence = {"pipeline": True, **artifact_services.version_evidence(request.version)}
     return rules.quorum_verdict(
         policy,
         approval_facts(request, policy),
         requester_id=request.requester_id,
         creator_id=request.version.creator_id,
-        evidence=evidence if evidence is not None else request.evidence,
+        evidence=evidence,
+        shown=request.evidence,
         now=timezone.now(),
     )
 

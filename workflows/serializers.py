@@ -20,6 +20,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
     approvals = ApprovalSerializer(many=True, read_only=True)
     still_needed = serializers.SerializerMethodField()
     version_deleted = serializers.SerializerMethodField()
+    evidence_snapshot = serializers.SerializerMethodField()
 
     class Meta:
         model = TransitionRequest
@@ -38,12 +39,18 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
             "state",
             "state_reason",
             "evidence",
+            "evidence_snapshot",
             "approvals",
             "still_needed",
             "created_at",
             "updated_at",
             "decided_at",
         ]
+
+    def get_evidence_snapshot(self, obj: TransitionRequest) -> dict:
+        from workflows.evidence import request_evidence_view
+
+        return request_evidence_view(obj)
 
     def get_version_deleted(self, obj: TransitionRequest) -> bool:
         return obj.version.deleted_at is not None
@@ -60,7 +67,11 @@ class TransitionRequestListSerializer(TransitionRequestSerializer):
     """Requests in a list: without `still_needed`, which re-checks every approver's permissions."""
 
     class Meta(TransitionRequestSerializer.Meta):
-        fields = [f for f in TransitionRequestSerializer.Meta.fields if f != "still_needed"]
+        fields = [
+            f
+            for f in TransitionRequestSerializer.Meta.fields
+            if f not in ("still_needed", "evidence_snapshot")
+        ]
 
 
 class TransitionRequestCreateSerializer(serializers.Serializer):

@@ -20,7 +20,7 @@ import audit
 import events
 from access.grants import LEVEL_CODENAMES, Level, user_can, user_holds
 from artifacts import services as artifact_services
-from artifacts.events import GovernedCopyFinished
+from artifacts.events import GovernedCopyFinished, ValidationFinished
 from audit.models import Action
 from audit.services import superuser_action_record
 from registry import ports, prompts
@@ -37,6 +37,7 @@ from registry.errors import (
 from registry.events import AliasMoved, StageChanged, VersionDeleted
 from registry.models import ModelVersion, RegisteredModel, Stage
 from registry.services import alias_apply, alias_remove_apply, registered_model_for_update, stage_apply
+from workflows import evidence as request_evidence
 from workflows import ports as workflow_ports
 from workflows import rules, selectors
 from workflows.events import CommentCreated, RequestChanged
@@ -97,11 +98,7 @@ def version_evidence(version: ModelVersion) -> dict:
             "validation_state": "prompt_template",
             **workflow_ports.version_evidence(version),
         }
-    return {
-        "pipeline": True,
-        **artifact_services.version_evidence(version),
-        **workflow_ports.version_evidence(version),
-    }
+    return {**request_evidence.pipeline_facts(version), **workflow_ports.version_evidence(version)}
 
 
 def _text(value: object, field: str, *, required: bool) -> str:
@@ -433,6 +430,7 @@ def transition_request_create(
         comment=reason,
     )
     _request_changed(actor, Action.REQUEST_CREATED, request, reason=reason, evidence=request.evidence)
+    request_evidence.snapshot_take_on_commit(request.pk, "filed")
     return request
 
 
@@ -508,7 +506,8 @@ def _request_fail(request: TransitionRequest, why: str, *, by=None) -> Transitio
     request.state = RequestState.FAILED
     request.state_reason = why
     request.decided_at = timezone.now()
-    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
+    _decision_holder_record(request)
+    request.save(update_fields=["state", "state_reason", "decided_at", "replaced_version", "updated_at"])
     activity_record(
         version=request.version,
         request=request,
@@ -567,6 +566,7 @@ def _request_recheck(request: TransitionRequest, policy: rules.Policy, evidence:
         requester_id=request.requester_id,
         creator_id=request.version.creator_id,
         evidence=evidence,
+        shown=request.evidence,
         now=timezone.now(),
     )
     return None, verdict
@@ -624,6 +624,62 @@ def copy_verified_apply(event: GovernedCopyFinished) -> None:
                 event.job_id,
                 f"Governed copy done; transition request {request_id} was not applied: {exc.message}",
             )
+
+
+def validation_finished_evidence_refresh(event: ValidationFinished) -> None:
+    """Subscriber: the version's evidence changed; once validation's transaction commits, its open
+    requests take the new facts (each refresh audited) and their full snapshots are taken again."""
+    version_id, outcome = event.version.pk, event.outcome
+    # Its own transaction after the commit: locks model, then requests, in the order every other
+    # request change takes them (validation holds the version's lock).
+    transaction.on_commit(lambda: evidence_refresh(version_id=version_id, outcome=outcome))
+
+
+@transaction.atomic
+def evidence_refresh(*, version_id: int, outcome: str) -> int:
+    """Give the version's open requests the pipeline's current facts where theirs are stale; how many."""
+    model_pk = ModelVersion.objects.filter(pk=version_id).values_list("model_id", flat=True).first()
+    if model_pk is None:
+        return 0
+    RegisteredModel.objects.select_for_update().get(pk=model_pk)
+    requests = list(
+        TransitionRequest.objects.select_for_update(of=("self",))
+        .select_related("model", "version")
+        .filter(version_id=version_id, state__in=OPEN_STATES)
+    )
+    refreshed = 0
+    for request in requests:
+        live = version_evidence(request.version)
+    for request in requests:
+        stale = rules.evidence_staleness(request.evidence, live)
+        if stale is None:
+            continue
+        before = request.evidence
+        request.evidence = live
+        request.save(update_fields=["evidence", "updated_at"])
+        activity_record(
+            version=request.version,
+            request=request,
+            activity_type=ActivityType.SYSTEM_TRANSITION,
+            from_stage=request.from_stage,
+            to_stage=request.target_label,
+            system_comment=f"Evidence refreshed: validation finished ({outcome}).",
+        )
+        _request_changed(
+            "system",
+            Action.REQUEST_EVIDENCE_REFRESHED,
+            request,
+            reason=f"Validation finished ({outcome}); {stale}.",
+            evidence_before=before,
+            evidence=live,
+        )
+        request_evidence.snapshot_take_on_commit(request.pk, f"validation finished ({outcome})")
+        refreshed += 1
+        policy = selectors.request_policy(request)
+        if policy is not None and request.state == RequestState.PENDING:
+            # Approvals that waited for current evidence apply now, under the same lock.
+            _request_advance(request, policy, live)
+    return refreshed
 
 
 def direct_change_timeline(event: StageChanged | AliasMoved) -> None:
@@ -707,9 +763,17 @@ def version_deleted_requests_close(event: VersionDeleted) -> None:
         )
 
 
+def _decision_holder_record(request: TransitionRequest) -> None:
+    """Remember what the target held when the request was decided (before an apply moves it), and
+    take the decided request's evidence snapshot beside that version once this commits."""
+    request.replaced_version = selectors.version_holding(request)
+    request_evidence.snapshot_take_on_commit(request.pk, "decided")
+
+
 def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionRequest:
     model: RegisteredModel = request.model
     row = request.version
+    _decision_holder_record(request)
     if request.target_kind == TargetKind.STAGE:
         target = Stage(request.target)
         archived = []
@@ -746,7 +810,7 @@ def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionReq
     request.state = RequestState.APPLIED
     request.state_reason = why
     request.decided_at = timezone.now()
-    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
+    request.save(update_fields=["state", "state_reason", "decided_at", "replaced_version", "updated_at"])
     activity_record(
         version=row,
         request=request,
@@ -854,7 +918,8 @@ def _request_close(
     request.state = state
     request.state_reason = reason
     request.decided_at = when or timezone.now()
-    request.save(update_fields=["state", "state_reason", "decided_at", "updated_at"])
+    _decision_holder_record(request)
+    request.save(update_fields=["state", "state_reason", "decided_at", "replaced_version", "updated_at"])
     by_system = actor == "system"
     activity_record(
         version=request.version,

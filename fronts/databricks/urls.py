@@ -4,8 +4,13 @@ Existing scripts written against Databricks' Model Registry keep working: same p
 activity shapes. They are a thin front over the same workflow services as the native API, and errors
 use MLflow's JSON format `{"error_code", "message"}`. Databricks applies a stage on one approval;
 here an approval counts towards the policy's quorum and the request applies once it is met.
+
+Quorum extensions, ignored by Databricks clients that do not know them: a `stage` of `@<alias>`
+requests a governed alias (the Databricks SDK's model_registry passes it through as a string), and
+request answers carry `evidence`, what approvers are shown (workflows/evidence.py).
 """
 
+from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,6 +18,7 @@ from rest_framework.views import APIView
 from access.grants import Level, user_can
 from registry import rules as registry_rules
 from registry.errors import InvalidParameter, NotFound
+from workflows import evidence as request_evidence
 from workflows import selectors, services
 from workflows.models import (
     ActivityType,
@@ -20,6 +26,17 @@ from workflows.models import (
     TransitionRequest,
     VersionActivity,
 )
+
+
+def databricks_config(request: HttpRequest) -> JsonResponse:
+    """What the Databricks SDK asks every host for when it configures itself (HostMetadata).
+
+    Quorum is a workspace reached with a personal access token: no OIDC endpoint to discover, no
+    account or cloud. Answering stops the SDK's "Failed to automatically resolve config" warning.
+    """
+    if request.method != "GET":
+        return JsonResponse({"error_code": "BAD_REQUEST", "message": "Use GET."}, status=405)
+    return JsonResponse({"oidc_endpoint": "", "account_id": None, "workspace_id": None, "cloud": None})
 
 
 def _ms(moment) -> int:
@@ -95,28 +112,41 @@ def _latest_activity(request: TransitionRequest, activity_type: ActivityType, us
     return activity_json(entry)
 
 
+def _target(value: object) -> tuple[str, str]:
+    """(target kind, target) from a Databricks `stage`: a stage name, or `@alias` for a governed alias."""
+    if isinstance(value, str) and value.startswith("@"):
+        return TargetKind.ALIAS, value[1:]
+    # Stage names are matched as MLflow accepts them (case-insensitive), returned canonical.
+    return TargetKind.STAGE, registry_rules.parse_stage(value).value
+
+
 def _open_stage_request(user, params: dict, *, creator: str | None = None) -> TransitionRequest:
     name = _required(params, "name")
     version = registry_rules.parse_version_number(_required(params, "version"))
-    stage = registry_rules.parse_stage(_required(params, "stage")).value
-    found = selectors.pending_stage_requests_of(user, name, version, stage)
+    kind, target = _target(_required(params, "stage"))
+    found = selectors.pending_stage_requests_of(user, name, version, target, target_kind=kind)
     if creator is not None:
         found = found.filter(requester__username=creator)
     request = found.first()
     if request is None:
-        raise NotFound(f"No open transition request for '{name}' version {version} to stage '{stage}'.")
+        label = f"@{target}" if kind == TargetKind.ALIAS else f"stage '{target}'"
+        raise NotFound(f"No open transition request for '{name}' version {version} to {label}.")
     return request
 
 
 class CreateTransitionRequestView(APIView):
     def post(self, request):
         params = _params(request)
+        stage = _required(params, "stage")
+        # A stage is checked by the service as on every route; `@alias` names a governed alias.
+        is_alias = isinstance(stage, str) and stage.startswith("@")
+        kind, target = (TargetKind.ALIAS, stage[1:]) if is_alias else (TargetKind.STAGE, stage)
         row = services.transition_request_create(
             actor=request.user,
             name=_required(params, "name"),
             version=_required(params, "version"),
-            target_kind=TargetKind.STAGE,
-            target=_required(params, "stage"),
+            target_kind=kind,
+            target=target,
             reason=params.get("comment"),
         )
         entry = _requested_activity(row)
@@ -125,10 +155,11 @@ class CreateTransitionRequestView(APIView):
                 "request": {
                     "id": str(row.pk),
                     "creation_timestamp": _ms(entry.created_at),
-                    "to_stage": row.target,
+                    "to_stage": row.target_label if kind == TargetKind.ALIAS else row.target,
                     "user_id": request.user.get_username(),
                     "comment": row.reason,
                     "available_actions": _request_actions(request.user, row),
+                    "evidence": request_evidence.request_evidence_view(row),
                 }
             }
         )
@@ -177,6 +208,7 @@ class ListTransitionRequestsView(APIView):
         for found in pending:
             body = activity_json(_requested_activity(found))
             body["available_actions"] = _request_actions(request.user, found)
+            body["evidence"] = request_evidence.request_evidence_view(found)
             requests.append(body)
         return Response({"requests": requests})
 

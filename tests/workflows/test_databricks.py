@@ -41,7 +41,7 @@ def test_create_list_approve_apply_with_databricks_shapes(governed, client_for):
         f"{BASE}/transition-requests/list", {"name": "scoring", "version": "2"}
     )
     [listed] = r.json()["requests"]
-    assert set(listed) == ACTIVITY_KEYS | {"available_actions"}
+    assert set(listed) == ACTIVITY_KEYS | {"available_actions", "evidence"}  # + Quorum's evidence
     assert listed["activity_type"] == "REQUESTED_TRANSITION"
     assert (listed["from_stage"], listed["to_stage"]) == ("None", "Production")
     assert listed["available_actions"] == ["APPROVE_TRANSITION_REQUEST", "REJECT_TRANSITION_REQUEST"]

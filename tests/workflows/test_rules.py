@@ -31,7 +31,9 @@ VALIDATED = {"pipeline": True, "validated": True}
 
 def verdict(approvals, policy=PROD, evidence=None):
     evidence = VALIDATED if evidence is None else evidence
-    return rules.quorum_verdict(policy, approvals, requester_id=1, creator_id=2, evidence=evidence, now=NOW)
+    return rules.quorum_verdict(
+        policy, approvals, requester_id=1, creator_id=2, evidence=evidence, shown=evidence, now=NOW
+    )
 
 
 def test_embedded_defaults_govern_production_champion_and_staging():
@@ -130,7 +132,7 @@ approval_facts = st.builds(
 def test_verdict_counts_only_valid_distinct_approvers(approvals, required):
     policy = rules.Policy("stage", "Production", required, "production", required_team="model-risk")
     result = rules.quorum_verdict(
-        policy, approvals, requester_id=1, creator_id=2, evidence=VALIDATED, now=NOW
+        policy, approvals, requester_id=1, creator_id=2, evidence=VALIDATED, shown=VALIDATED, now=NOW
     )
     valid = [a for a in approvals if a.expires_at > NOW and a.holds_rank and a.approver_id not in (1, 2)]
     distinct = {a.approver_id for a in valid}
@@ -141,7 +143,13 @@ def test_verdict_counts_only_valid_distinct_approvers(approvals, required):
     # One more valid approval from a new team member never turns an applicable verdict back.
     extra = rules.ApprovalFacts(9, "new", NOW + timedelta(hours=1), True, True)
     more = rules.quorum_verdict(
-        policy, [*approvals, extra], requester_id=1, creator_id=2, evidence=VALIDATED, now=NOW
+        policy,
+        [*approvals, extra],
+        requester_id=1,
+        creator_id=2,
+        evidence=VALIDATED,
+        shown=VALIDATED,
+        now=NOW,
     )
     assert more.may_apply or not result.may_apply
 
@@ -189,7 +197,13 @@ def test_service_accounts_never_count_unless_the_policy_says_so():
     bot = rules.ApprovalFacts(
         2, "ci-bot", later, holds_rank=True, in_required_team=False, is_service_account=True
     )
-    args = {"requester_id": 9, "creator_id": 8, "evidence": {"validated": True}, "now": now}
+    args = {
+        "requester_id": 9,
+        "creator_id": 8,
+        "evidence": {"validated": True},
+        "shown": {"validated": True},
+        "now": now,
+    }
     people_only = rules.Policy("stage", "Production", 2, "production")
     assert rules.quorum_verdict(people_only, [person, bot], **args).counted == ("alice",)
     counting = rules.Policy("stage", "Production", 2, "production", service_accounts_count=True)

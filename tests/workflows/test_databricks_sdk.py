@@ -1,0 +1,72 @@
+"""Pipelines file and decide requests with the real Databricks SDK against a live Quorum (issue 21)."""
+
+import logging
+
+import pytest
+import requests
+
+from tests.fixtures_mlflow import api_token_for
+from workflows.models import RequestState, TransitionRequest
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_in_process")]
+
+
+def registry_as(live_server, user):
+    from databricks.sdk import WorkspaceClient
+
+    return WorkspaceClient(host=live_server.url, token=api_token_for(user)).model_registry
+
+
+def test_host_metadata_probe_is_answered_so_the_sdk_does_not_warn(live_server, caplog):
+    answer = requests.get(f"{live_server.url}/.well-known/databricks-config", timeout=30)
+    assert answer.status_code == 200 and answer.json()["oidc_endpoint"] == ""
+    from databricks.sdk.oauth import get_host_metadata
+
+    assert get_host_metadata(live_server.url).oidc_endpoint == ""  # the SDK's own parser accepts it
+
+
+def test_sdk_creates_lists_comments_approves_and_rejects(live_server, governed, caplog):
+    caplog.set_level(logging.WARNING, logger="databricks.sdk")
+    editor = registry_as(live_server, governed.editor)
+    assert not [r for r in caplog.records if "host metadata" in r.getMessage()], caplog.text
+
+    created = editor.create_transition_request(
+        name="scoring", version="2", stage="Production", comment="AUC up"
+    )
+    assert created.request.to_stage == "Production" and created.request.user_id == "editor"
+    champion = editor.create_transition_request(name="scoring", version="3", stage="@champion", comment="v3")
+    assert champion.request.to_stage == "@champion"
+
+    approver = registry_as(live_server, governed.approver)
+    listed = {a.to_stage for a in approver.list_transition_requests(name="scoring", version="2")}
+    assert listed == {"Production"}
+    assert {a.to_stage for a in approver.list_transition_requests(name="scoring", version="3")} == {
+        "@champion"
+    }
+    comment = approver.create_comment(name="scoring", version="2", comment="holdout checked")
+    assert comment.comment.comment == "holdout checked"
+
+    for user in (governed.approver, governed.second_approver):
+        registry_as(live_server, user).approve_transition_request(
+            name="scoring", version="2", stage="Production", archive_existing_versions=False, comment="ok"
+        )
+    production = TransitionRequest.objects.get(version__version=2, target="Production")
+    assert production.state in (RequestState.APPLIED, RequestState.APPLYING), production.state_reason
+
+    approver.reject_transition_request(name="scoring", version="3", stage="@champion", comment="not yet")
+    assert TransitionRequest.objects.get(version__version=3, target="champion").state == RequestState.REJECTED
+
+    # An outsider cannot approve: the SDK raises the server's refusal, nothing changes.
+    from databricks.sdk.errors import DatabricksError
+
+    editor.create_transition_request(name="scoring", version="3", stage="@champion", comment="again")
+    with pytest.raises(DatabricksError):
+        registry_as(live_server, governed.outsider).approve_transition_request(
+            name="scoring", version="3", stage="@champion", archive_existing_versions=False, comment="me"
+        )
+    assert (
+        TransitionRequest.objects.get(
+            version__version=3, target="champion", state="pending"
+        ).approvals.count()
+        == 0
+    )
