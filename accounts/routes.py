@@ -202,6 +202,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "audit-checkpoints": {"GET": Rule(A, note="auditors only (superuser or global audit.view_auditevent)")},
     "audit-keys": {"GET": Rule(A, note="auditors only: the checkpoints' Ed25519 public keys")},
     "audit-report-promotions": {"GET": Rule(A, READ, "from events the caller may see")},
+    "audit-report-direct-changes": {"GET": Rule(A, READ, "from events the caller may see")},
     "audit-report-promotions-per-week": {"GET": Rule(A, READ, "from events the caller may see")},
     "audit-report-aliases": {"GET": Rule(A, READ, "from events the caller may see")},
     "audit-report-access": {"GET": Rule(A, READ, "from events the caller may see")},
