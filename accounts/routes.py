@@ -63,6 +63,9 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
         "GET": Rule(Audience.PUBLIC, note="QUORUM_BENCH_FLOOR only; one primary-key read, no data")
     },
     "swagger-ui": {"GET": Rule(Audience.PUBLIC, note="API docs page; no data")},
+    "password-change": {"*": Rule(Audience.STAFF, note="the admin's change-your-own-password page")},
+    "landing": {"GET": Rule(Audience.PUBLIC, note="what this server is and its public URIs; no data")},
+    "page-not-found": {"*": Rule(Audience.PUBLIC, note="the HTML 404 of unknown paths; no route list")},
     # The admin's sign-in page is the one admin page open to anonymous callers (service accounts are refused).
     "admin:login": {
         "GET": Rule(Audience.PUBLIC, note="sign-in form"),
