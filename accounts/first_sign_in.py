@@ -8,6 +8,7 @@ quickstart prints the passwords it makes (admin, demo approvers), so the user is
   cookie here (403, `{"error_code", "message"}` with the route's API code).
 Changing it (PasswordChangeRecordedForm) clears the mark and records `user.updated` in the same
 transaction. API tokens are not affected: making one needs a signed-in user with a usable password.
+`ensure_admin` is not marked: its password is the operator's own QUORUM_ADMIN_PASSWORD, never printed.
 """
 
 from django.contrib import admin, messages
