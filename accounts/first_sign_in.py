@@ -11,6 +11,7 @@ transaction. API tokens are not affected: making one needs a signed-in user with
 `ensure_admin` is not marked: its password is the operator's own QUORUM_ADMIN_PASSWORD, never printed.
 """
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import PasswordChangeView
@@ -62,6 +63,8 @@ class PasswordChangeRequiredMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs) -> HttpResponse | None:
+        if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+            return None  # no session: token and Basic callers are checked by their authenticator
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated or not getattr(user, "must_change_password", False):
             return None

@@ -427,6 +427,8 @@ class Report:
     build: Build
     # Reshapes the rows for CSV (a spreadsheet cell holds one value): (columns, rows).
     table: Callable[[list[dict[str, Any]]], tuple[tuple[str, ...], list[dict[str, Any]]]] | None = None
+    # What the API's answer calls it ("report": ...); the path's name with underscores unless set.
+    api_name: str = ""
 
     def csv(self, rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
         return self.table(rows) if self.table else (self.fields, rows)

@@ -167,7 +167,8 @@ class ReportView(APIView):
             event_filter,
             registered_models_visible_to(request.user).order_by("name"),
         )
-        return _report(rows, report=self.report.replace("-", "_"), model=event_filter.model or None)
+        name = reports.REPORTS[self.report].api_name or self.report.replace("-", "_")
+        return _report(rows, report=name, model=event_filter.model or None)
 
 
 def report_view(name: str) -> Any:
