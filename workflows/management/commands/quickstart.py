@@ -201,5 +201,5 @@ class Command(BaseCommand):
         last = DEMO_APPROVERS[-1]
         self.stdout.write(
             f"Filed a demo Production request: fraud-detector v3 (one of two approvals in). Sign in as "
-            f"'{last}' at /admin/approvals/ and approve it."
+            f"'{last}' at /admin/approvals/ and approve it (first you set a password of your own)."
         )
