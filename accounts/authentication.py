@@ -22,6 +22,12 @@ from config.login_throttle import login_refusal
 from config.prepared import instance_copy, related_cache_set, related_cached
 
 TOKEN_PREFIX = "qrm_"
+# A printed one-time password works for one thing only: signing in to the admin to replace it.
+# Tokens are unaffected: a user makes one only after signing in, so it is no printed secret.
+PASSWORD_CHANGE_REQUIRED = (
+    "This account still has its one-time password: sign in to the admin (/admin/) and set a new "
+    "password first; until then the password cannot be used for API calls."
+)
 
 
 # Verified tokens per process, by digest; valid while the accounts generation stands (config/serving.py).
@@ -191,6 +197,8 @@ class TokenBasicAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 refusal.message if refusal else "Invalid username/password."
             )
+        if user.must_change_password:
+            raise exceptions.PermissionDenied(PASSWORD_CHANGE_REQUIRED)
         return user, None
 
     def authenticate_header(self, request) -> str:

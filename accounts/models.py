@@ -11,6 +11,11 @@ class User(AbstractUser):
     is_service_account = models.BooleanField(
         default=False, help_text="Non-human account: authenticates with API tokens only, never a password."
     )
+    must_change_password = models.BooleanField(
+        default=False,
+        help_text="Signed in with a one-time password someone else saw (printed by quickstart): the "
+        "admin shows only the password change page, and password API calls are refused, until changed.",
+    )
 
 
 class Team(models.Model):

@@ -66,6 +66,9 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
         "GET": Rule(Audience.PUBLIC, note="QUORUM_BENCH_FLOOR only; one primary-key read, no data")
     },
     "swagger-ui": {"GET": Rule(Audience.PUBLIC, note="API docs page; no data")},
+    "password-change": {"*": Rule(Audience.STAFF, note="the admin's change-your-own-password page")},
+    "landing": {"GET": Rule(Audience.PUBLIC, note="what this server is and its public URIs; no data")},
+    "page-not-found": {"*": Rule(Audience.PUBLIC, note="the HTML 404 of unknown paths; no route list")},
     # The admin's sign-in page is the one admin page open to anonymous callers (service accounts are refused).
     "admin:login": {
         "GET": Rule(Audience.PUBLIC, note="sign-in form"),
@@ -234,6 +237,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "audit-checkpoints": {"GET": Rule(A, note="auditors only (superuser or global audit.view_auditevent)")},
     "audit-keys": {"GET": Rule(A, note="auditors only: the checkpoints' Ed25519 public keys")},
     "audit-report-promotions": {"GET": Rule(A, READ, "from events the caller may see")},
+    "audit-report-direct-changes": {"GET": Rule(A, READ, "from events the caller may see")},
     "audit-report-promotions-per-week": {"GET": Rule(A, READ, "from events the caller may see")},
     "audit-report-aliases": {"GET": Rule(A, READ, "from events the caller may see")},
     "audit-report-access": {"GET": Rule(A, READ, "from events the caller may see")},

@@ -467,3 +467,34 @@ def sign_in_failure_windows_close(*, now: datetime | None = None) -> int:
             )
             recorded += 1
     return recorded
+
+
+# --- First sign-in ------------------------------------------------------------------------
+
+PASSWORD_CHANGE_PATH = "/admin/password_change/"
+
+
+def one_time_password_issued(*, user: User) -> None:
+    """Mark `user`'s password as one-time (it was printed, so others may have seen it); caller audits
+    the creation in the same transaction (the `must_change_password` field is in its `after`)."""
+    User.objects.filter(pk=user.pk).update(must_change_password=True)
+    user.must_change_password = True
+
+
+@transaction.atomic
+def password_changed(*, user: User) -> None:
+    """The user set a password of their own: a one-time password stops counting. Audited when it did."""
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if not locked.must_change_password:
+        return
+    User.objects.filter(pk=user.pk).update(must_change_password=False)
+    user.must_change_password = False
+    audit.record(
+        actor=user,
+        action=Action.USER_UPDATED,
+        target=locked,
+        target_name=locked.username,
+        before={"must_change_password": True},
+        after={"must_change_password": False, "password_changed": True},
+        reason="first sign-in: replaced the one-time password",
+    )

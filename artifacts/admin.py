@@ -7,14 +7,48 @@ from django.utils.html import format_html
 
 from access.grants import Level, user_can
 from artifacts import services
-from artifacts.models import ArtifactDownload, ArtifactJob, ArtifactManifest, ManifestEntry, SourcePrefix
+from artifacts.models import (
+    ArtifactDownload,
+    ArtifactJob,
+    ArtifactManifest,
+    EvidenceState,
+    JobKind,
+    JobStatus,
+    ManifestEntry,
+    SourcePrefix,
+)
 from artifacts.selectors import artifact_jobs_visible_to
 from registry.errors import RegistryError
 from registry.selectors import model_versions_visible_to
 
 
+def _proved_nothing(job: ArtifactJob) -> ArtifactManifest | None:
+    """The manifest of a validation job that finished without reading the source (nothing proved)."""
+    if job.kind != JobKind.VALIDATE or job.status != JobStatus.SUCCEEDED:
+        return None
+    try:
+        manifest = job.version.artifact_manifest  # list_select_related: no query per row
+    except ArtifactManifest.DoesNotExist:
+        return None
+    return manifest if manifest is not None and manifest.state == EvidenceState.UNVALIDATED else None
+
+
+def job_outcome(job: ArtifactJob) -> str:
+    """The job's state as a person reads it: a validation that could not read its source 'finished',
+    but the version was never validated, so it must not read 'Succeeded'."""
+    if _proved_nothing(job) is not None:
+        return EvidenceState.UNVALIDATED.label
+    return job.get_status_display()
+
+
 def job_progress_html(job: ArtifactJob) -> str:
     """A progress bar with objects and bytes done; reusable by other admin pages (request page)."""
+    unread = _proved_nothing(job)
+    if unread is not None:
+        return format_html(
+            '<span class="job-not-validated" title="{}">not validated: nothing was read</span>',
+            unread.message or EvidenceState.UNVALIDATED.label,
+        )
     colour = {"failed": "#ba2121", "succeeded": "#417690"}.get(job.status, "#79aec8")
     return format_html(
         '<div title="{}" style="width:160px;background:#eee;border-radius:3px">'
@@ -41,7 +75,7 @@ class ArtifactJobAdmin(admin.ModelAdmin):
         "id",
         "kind",
         "version",
-        "status",
+        "outcome",
         "progress",
         "attempts",
         "request_id",
@@ -49,9 +83,14 @@ class ArtifactJobAdmin(admin.ModelAdmin):
         "error",
     ]
     list_filter = ["kind", "status"]
+    list_select_related = ["version__model", "version__artifact_manifest"]
     search_fields = ["version__model__name"]
     actions = ["retry_failed"]
-    readonly_fields = [field.name for field in ArtifactJob._meta.fields] + ["progress"]
+    readonly_fields = [field.name for field in ArtifactJob._meta.fields] + ["outcome", "progress"]
+
+    @admin.display(description="status", ordering="status")
+    def outcome(self, job: ArtifactJob) -> str:
+        return job_outcome(job)
 
     @admin.display(description="progress")
     def progress(self, job: ArtifactJob) -> str:

@@ -1,5 +1,6 @@
 """Read-only admin for the audit trail, the reports pages and the weekly promotions chart."""
 
+import json
 from typing import Any
 
 from django.contrib import admin
@@ -14,16 +15,24 @@ from audit.selectors import EventFilter, user_is_auditor
 from registry.errors import InvalidParameter
 from registry.models import RegisteredModel
 
-REPORT_PAGES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "promotions": (
-        "Promotions (requests applied, rejected or failed; direct promotions)",
-        reports.PROMOTION_FIELDS,
-    ),
-    "aliases": ("Alias history", reports.ALIAS_FIELDS),
-    "access-changes": ("Access changes", reports.ACCESS_FIELDS),
-    "separation-of-duties": ("Separation of duties", reports.SOD_FIELDS),
-}
+# The reports with a page of their own (the weekly one is the chart on the reports page).
+REPORT_PAGES = [name for name in reports.REPORTS if name != "promotions-per-week"]
 CHART_WEEKS = 12
+
+
+def _cell(field: str, value: Any) -> dict[str, Any]:
+    """A report value as the page shows it: JSON (before/after) pretty-printed, approvers one a line."""
+    if value is None:
+        return {"text": ""}
+    if field == "approvers" and isinstance(value, list):
+        lines = [
+            f"{a.get('user')} at {a.get('at')}" + (f": {a['comment']}" if a.get("comment") else "")
+            for a in value
+        ]
+        return {"lines": lines}
+    if isinstance(value, dict | list):
+        return {"json": json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)}
+    return {"text": value}
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -75,7 +84,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
         from django.utils import timezone
 
         since = timezone.now() - timedelta(weeks=CHART_WEEKS)
-        weeks = reports.promotions_per_week(AuditEvent.objects.all(), since, timezone.now())
+        weeks = reports.report_rows(
+            "promotions-per-week", AuditEvent.objects.all(), EventFilter(since=since, until=timezone.now())
+        )
         peak = max([w["applied"] + w["rejected"] + w["failed"] for w in weeks] or [1]) or 1
         for week in weeks:
             week["applied_pct"] = round(100 * week["applied"] / peak, 1)
@@ -88,7 +99,8 @@ class AuditEventAdmin(ReadOnlyAdmin):
             "weeks": weeks,
             "chart_weeks": CHART_WEEKS,
             "report_links": [
-                (title, reverse("admin:audit_report", args=[key])) for key, (title, _) in REPORT_PAGES.items()
+                (reports.REPORTS[key].title, reverse("admin:audit_report", args=[key]))
+                for key in REPORT_PAGES
             ],
         }
         return TemplateResponse(request, "audit/admin/reports.html", context)
@@ -99,38 +111,29 @@ class AuditEventAdmin(ReadOnlyAdmin):
             from django.http import Http404
 
             raise Http404(f"no report named {report}")
-        title, fields = REPORT_PAGES[report]
+        definition = reports.REPORTS[report]
+        params = {key: request.GET.get(key, "") for key in reports.REPORT_FILTERS}
         error = ""
         rows: list[dict[str, Any]] = []
         try:
-            event_filter = EventFilter.from_params(
-                {key: request.GET.get(key, "") for key in ("model", "since", "until")}
+            rows = reports.report_rows(
+                report,
+                AuditEvent.objects.all(),
+                EventFilter.from_params(params),
+                RegisteredModel.objects.order_by("name"),
             )
         except InvalidParameter as exc:
             error = exc.message
-            event_filter = EventFilter()
-        events = AuditEvent.objects.all()
-        if not error:
-            if report == "promotions":
-                rows = reports.promotions_report(events, event_filter.since, event_filter.until)
-            elif report == "aliases":
-                rows = reports.alias_history(events, event_filter.model)
-            elif report == "access-changes":
-                rows = reports.access_changes(events, event_filter.since, event_filter.until)
-            else:
-                models = RegisteredModel.objects.order_by("name")
-                if event_filter.model:
-                    models = models.filter(name=event_filter.model)
-                rows = reports.separation_of_duties(event_filter.apply(events), models)
+        title, fields = definition.title, definition.fields
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": title,
             "report": report,
             "fields": fields,
-            "table": [[row.get(f) for f in fields] for row in rows],
+            "table": [[_cell(f, row.get(f)) for f in fields] for row in rows],
             "error": error,
-            "params": {key: request.GET.get(key, "") for key in ("model", "since", "until")},
+            "params": params,
         }
         return TemplateResponse(request, "audit/admin/report.html", context, status=400 if error else 200)
 

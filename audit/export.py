@@ -9,7 +9,9 @@ plus `hash`, so an auditor can re-verify the chain from the file alone. The *ver
 header line (`"record": "quorum-audit-export"`, when, and the chain head), then every checkpoint
 with its signature and key id (`"record": "checkpoint"`), then every event up to that head. CSV is for people:
 JSON values are serialized as JSON text, and cells that a spreadsheet would run as a formula
-(starting with = + - @ or a control character) are prefixed with a single quote.
+(starting with = + - @ or a control character) are prefixed with a single quote. Reports keep
+their own values clear of those starts where they can (an alias target is `alias:champion`, see
+audit.reports.alias_label), so the escape only marks text someone typed.
 """
 
 import csv

@@ -7,15 +7,24 @@ the API, `manage.py audit_report` and the admin pages show the same thing.
 Promotions come from events alone, so they work whichever workflow wrote them:
 - a transition request is the group of `request.*` events with the same target (type, id); its
   outcome is its last `request.applied`, `request.rejected` or `request.failed` event;
-- a direct promotion is a `model_version.stage_changed` into Staging or Production, or an
+- a direct change is a `model_version.stage_changed` into Staging or Production, or an
   `alias.set`, that is not the application of a request. Events of one transaction have
   consecutive sequence numbers (the chain head stays locked until commit), so a change whose
   neighbours within APPLY_WINDOW include a `request.applied` for the same version belongs to
   that request.
+
+Promotions count only governed targets, i.e. requests: governance refuses a direct change of a
+target a policy governs (registry.ports.direct_change_check), so a direct change moved an
+ungoverned stage or alias (a @challenger, a Staging without a policy). Those are listed apart
+(`direct_changes`, and a `direct` count beside the weekly chart's), never as promotions.
+
+Every report is named in REPORTS with its columns and how it reads an EventFilter, so the API,
+`manage.py audit_report` and the admin run the same definition (`report_rows`): a filter the
+report takes filters the same way in all three.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,6 +34,8 @@ from django.db.models import Q, QuerySet
 from access.grants import Level
 from audit.chain import canonical_timestamp
 from audit.models import Action, ActorKind, AuditEvent
+from audit.selectors import EventFilter, model_condition
+from registry.errors import InvalidParameter
 
 APPLY_WINDOW = 5
 PROMOTING_STAGES = {"Staging", "Production"}
@@ -64,7 +75,8 @@ PROMOTION_FIELDS = (
 ALIAS_FIELDS = ("seq", "at", "model", "alias", "from_version", "to_version", "actor", "reason")
 ACCESS_FIELDS = ("seq", "at", "action", "actor", "target", "model", "before", "after", "reason")
 SOD_FIELDS = ("kind", "user", "model", "version", "detail")
-WEEK_FIELDS = ("week", "applied", "rejected", "failed")
+WEEK_FIELDS = ("week", "applied", "rejected", "failed", "direct")
+DIRECT_FIELDS = ("seq", "at", "model", "version", "target", "actor", "comment")
 
 
 def _at(value: datetime | None) -> str | None:
@@ -99,7 +111,18 @@ def _request_target(event: AuditEvent) -> str:
     if not target:
         return ""
     kind = after.get("target_kind", "alias" if after.get("alias") and not after.get("stage") else "stage")
-    return f"@{target}" if kind == "alias" and not str(target).startswith("@") else str(target)
+    text = str(target)
+    # Requests record an alias target as their label, '@champion'.
+    return alias_label(text.removeprefix("@")) if kind == "alias" or text.startswith("@") else text
+
+
+def alias_label(alias: str) -> str:
+    """How a report names an alias target: `alias:champion`.
+
+    Not `@champion`: a spreadsheet reads a cell starting with @ as a formula, so a CSV would have
+    to write it as `'@champion`, which is not what the registry calls it.
+    """
+    return f"alias:{alias}"
 
 
 @dataclass
@@ -148,13 +171,13 @@ def _direct_target(event: AuditEvent) -> str | None:
         stage = after.get("stage")
         return stage if stage in PROMOTING_STAGES else None
     alias = after.get("alias")
-    return f"@{alias}" if alias else None
+    return alias_label(alias) if alias else None
 
 
 def promotions_report(
     events: QuerySet[AuditEvent], since: datetime | None = None, until: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Requests applied, rejected or failed in the period, and direct promotions; oldest first."""
+    """Requests (governed promotions) applied, rejected or failed in the period; oldest first."""
     decided = _in_period(events.filter(action__in=OUTCOME_ACTIONS), since, until)
     keys = set(decided.values_list("target_type", "target_id"))
     by_request: dict[tuple[str, str], list[AuditEvent]] = defaultdict(list)
@@ -172,6 +195,13 @@ def promotions_report(
         outcome = [e for e in request_events if e.action in OUTCOME_ACTIONS][-1]
         rows.append((outcome.seq, _Request(key, request_events).row()))
 
+    return [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+
+
+def direct_changes(
+    events: QuerySet[AuditEvent], since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Stages and aliases moved without a request (ungoverned targets) in the period; oldest first."""
     changes = _in_period(
         events.filter(action__in=[Action.VERSION_STAGE_CHANGED, Action.ALIAS_SET]), since, until
     ).order_by("seq")
@@ -182,6 +212,7 @@ def promotions_report(
     applied = _in_period(applied, since and since - margin, until and until + margin)
     for model_name, version, seq in applied.values_list("model_name", "version", "seq").iterator():
         applied_at[(model_name, version)].append(seq)
+    rows = []
     for event in changes.iterator(chunk_size=2000):
         target = _direct_target(event)
         if target is None:
@@ -190,27 +221,17 @@ def promotions_report(
         if any(abs(seq - event.seq) <= APPLY_WINDOW for seq in nearby):
             continue
         rows.append(
-            (
-                event.seq,
-                {
-                    "kind": "direct",
-                    "request": None,
-                    "model": event.model_name,
-                    "version": event.version,
-                    "target": target,
-                    "outcome": "applied",
-                    "requester": event.actor_username,
-                    "requested_at": _at(event.timestamp),
-                    "approvers": [],
-                    "decided_by": event.actor_username,
-                    "decided_at": _at(event.timestamp),
-                    "comment": event.reason,
-                    "evidence_digest": _find_digest(event.after),
-                    "seconds_to_apply": 0.0,
-                },
-            )
+            {
+                "seq": event.seq,
+                "at": _at(event.timestamp),
+                "model": event.model_name,
+                "version": event.version,
+                "target": target,
+                "actor": event.actor_username,
+                "comment": event.reason,
+            }
         )
-    return [row for _, row in sorted(rows, key=lambda pair: pair[0])]
+    return rows
 
 
 def _week_start(day: date) -> date:
@@ -220,11 +241,17 @@ def _week_start(day: date) -> date:
 def promotions_per_week(
     events: QuerySet[AuditEvent], since: datetime | None = None, until: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Applied, rejected and failed promotions per ISO week (Monday), every week of the span listed."""
+    """Applied, rejected and failed promotions per ISO week (Monday), every week of the span listed.
+
+    `direct` counts the week's direct changes of ungoverned targets apart: they are not promotions.
+    """
     counts: dict[date, dict[str, int]] = {}
-    for row in promotions_report(events, since, until):
-        week = _week_start(datetime.fromisoformat(row["decided_at"].replace("Z", "+00:00")).date())
-        counts.setdefault(week, {"applied": 0, "rejected": 0, "failed": 0})[row["outcome"]] += 1
+    empty = {"applied": 0, "rejected": 0, "failed": 0, "direct": 0}
+    dated = [(row["decided_at"], row["outcome"]) for row in promotions_report(events, since, until)]
+    dated += [(row["at"], "direct") for row in direct_changes(events, since, until)]
+    for at, column in dated:
+        week = _week_start(datetime.fromisoformat(at.replace("Z", "+00:00")).date())
+        counts.setdefault(week, dict(empty))[column] += 1
     if not counts:
         return []
     first = _week_start(since.date()) if since else min(counts)
@@ -232,20 +259,16 @@ def promotions_per_week(
     result = []
     week = first
     while week <= last:
-        result.append(
-            {"week": week.isoformat(), **counts.get(week, {"applied": 0, "rejected": 0, "failed": 0})}
-        )
+        result.append({"week": week.isoformat(), **counts.get(week, empty)})
         week += timedelta(days=7)
     return result
 
 
-def alias_history(events: QuerySet[AuditEvent], model_name: str = "") -> list[dict[str, Any]]:
-    """Every alias move and removal, oldest first (for one model when `model_name` is given)."""
-    from audit.selectors import model_condition
-
-    moves = events.filter(action__in=[Action.ALIAS_SET, Action.ALIAS_DELETED])
-    if model_name:
-        moves = moves.filter(model_condition(model_name))
+def alias_history(
+    events: QuerySet[AuditEvent], since: datetime | None = None, until: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Every alias move and removal in the period, oldest first."""
+    moves = _in_period(events.filter(action__in=[Action.ALIAS_SET, Action.ALIAS_DELETED]), since, until)
     rows = []
     for event in moves.order_by("seq").iterator(chunk_size=2000):
         before = event.before if isinstance(event.before, dict) else {}
@@ -294,6 +317,8 @@ def separation_of_duties(
     events: QuerySet[AuditEvent], models: Iterable | None = None
 ) -> list[dict[str, Any]]:
     """People who approved a version they authored (events), and holders of EDIT + APPROVE_PRODUCTION.
+
+    The holdings are today's, whatever period narrowed `events`.
 
     Superusers hold every permission by definition; they are not listed per model (the access
     changes report shows who was made one).
@@ -364,3 +389,113 @@ def separation_of_duties(
                 }
             )
     return rows
+
+
+def _approver_columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
+    most = max([len(row["approvers"]) for row in rows] or [0])
+    return tuple(
+        f"approver_{n}{suffix}" for n in range(1, max(most, 1) + 1) for suffix in ("", "_at", "_comment")
+    )
+
+
+def _promotions_table(rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+    """The promotions report for a spreadsheet: one approver per column group (name, when, comment)."""
+    at = PROMOTION_FIELDS.index("approvers")
+    fields = (*PROMOTION_FIELDS[:at], *_approver_columns(rows), *PROMOTION_FIELDS[at + 1 :])
+    table = []
+    for row in rows:
+        flat = {key: value for key, value in row.items() if key != "approvers"}
+        for n, approval in enumerate(row["approvers"], start=1):
+            flat |= {
+                f"approver_{n}": approval["user"],
+                f"approver_{n}_at": approval["at"],
+                f"approver_{n}_comment": approval["comment"],
+            }
+        table.append(flat)
+    return fields, table
+
+
+Build = Callable[[QuerySet[AuditEvent], datetime | None, datetime | None, QuerySet | None], list[dict]]
+
+
+@dataclass(frozen=True)
+class Report:
+    """A ready-made report: its title, its columns, and how its rows are made from (events, period)."""
+
+    title: str
+    fields: tuple[str, ...]
+    build: Build
+    # Reshapes the rows for CSV (a spreadsheet cell holds one value): (columns, rows).
+    table: Callable[[list[dict[str, Any]]], tuple[tuple[str, ...], list[dict[str, Any]]]] | None = None
+    # What the API's answer calls it ("report": ...); the path's name with underscores unless set.
+    api_name: str = ""
+
+    def csv(self, rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+        return self.table(rows) if self.table else (self.fields, rows)
+
+
+REPORTS: dict[str, Report] = {
+    "promotions": Report(
+        "Promotions (requests applied, rejected or failed)",
+        PROMOTION_FIELDS,
+        lambda events, since, until, models: promotions_report(events, since, until),
+        _promotions_table,
+    ),
+    "direct-changes": Report(
+        "Direct changes of ungoverned stages and aliases (no request needed; not promotions)",
+        DIRECT_FIELDS,
+        lambda events, since, until, models: direct_changes(events, since, until),
+    ),
+    "promotions-per-week": Report(
+        "Promotions per week",
+        WEEK_FIELDS,
+        lambda events, since, until, models: promotions_per_week(events, since, until),
+    ),
+    "aliases": Report(
+        "Alias history",
+        ALIAS_FIELDS,
+        lambda events, since, until, models: alias_history(events, since, until),
+    ),
+    "access-changes": Report(
+        "Access changes",
+        ACCESS_FIELDS,
+        lambda events, since, until, models: access_changes(events, since, until),
+    ),
+    "separation-of-duties": Report(
+        "Separation of duties",
+        SOD_FIELDS,
+        lambda events, since, until, models: separation_of_duties(_in_period(events, since, until), models),
+    ),
+}
+REPORT_FILTERS = ("model", "since", "until")
+
+
+def report_rows(
+    name: str, events: QuerySet[AuditEvent], event_filter: EventFilter, models: QuerySet | None = None
+) -> list[dict[str, Any]]:
+    """The rows of report `name` from `events` (already what the reader may see) and `models` (the
+    registered models the reader may see, for today's holdings), narrowed by the filter.
+
+    Every report takes the same filters, REPORT_FILTERS; any other filter is refused rather than
+    silently ignored.
+    """
+    extra = [
+        flag
+        for flag, value in (
+            ("version", event_filter.version is not None),
+            ("actor", bool(event_filter.actor)),
+            ("action", bool(event_filter.actions)),
+            ("after_seq", event_filter.after_seq is not None),
+        )
+        if value
+    ]
+    if extra:
+        raise InvalidParameter(
+            f"The {name} report takes {', '.join(REPORT_FILTERS)} only; drop {', '.join(extra)}.",
+            field=extra[0],
+        )
+    if event_filter.model:
+        events = events.filter(model_condition(event_filter.model))
+        if models is not None:
+            models = models.filter(name=event_filter.model)
+    return REPORTS[name].build(events, event_filter.since, event_filter.until, models)

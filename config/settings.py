@@ -138,6 +138,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Default deny: routes and methods without a declared permission rule never reach a view.
     "accounts.routes.RouteRuleMiddleware",
+    # A one-time password is changed before anything else (accounts/first_sign_in.py).
+    "accounts.first_sign_in.PasswordChangeRequiredMiddleware",
     "config.middleware.LazyMessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -148,7 +150,8 @@ WSGI_APPLICATION = "config.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
+        # config/templates: the site root, the HTML 404 and the admin index (config/landing.py).
+        "DIRS": [BASE_DIR / "templates", BASE_DIR / "config" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [

@@ -3,19 +3,25 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from config import health, metrics, moved, schema  # noqa: F401  (schema registers auth schemes)
+from accounts import first_sign_in
+from config import health, landing, metrics, moved, schema  # noqa: F401  (schema registers auth schemes)
 from fronts.databricks import urls as databricks_front
 from fronts.mlflow import views as mlflow_views
 from registry.api import views as native_views
 
 urlpatterns = [
-    # First: the MLflow routes carry the serving path's reads, and Django tries patterns in order.
+    path("", landing.landing, name="landing"),
+    # The MLflow routes carry the serving path's reads, and Django tries patterns in order.
     path("", include("fronts.mlflow.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/approvals/", include("workflows.admin_views")),
     re_path(moved.MOVED_ADMIN_PATTERN, moved.moved_admin_page, name="admin-moved"),
+    # Before the admin's own: the same page, whose form also ends a one-time password (audited).
+    path(
+        "admin/password_change/", admin.site.admin_view(first_sign_in.password_change), name="password-change"
+    ),
     path("admin/", admin.site.urls),
     path("oidc/", include("accounts.oidc_urls")),
     path("api/2.0/mlflow/", include("fronts.databricks.urls")),
@@ -36,6 +42,8 @@ urlpatterns = [
     re_path(
         r"^(?:ajax-)?api/[23]\.0/(?P<path>.*)$", mlflow_views.endpoint_not_found, name="mlflow-not-found"
     ),
+    # Very last: any other unknown path is a plain 404 page, never Django's debug page listing routes.
+    re_path(r"^(?P<path>.*)$", landing.page_not_found, name=landing.NOT_FOUND_ROUTE),
 ]
 
 if settings.QUORUM_BENCH_FLOOR:

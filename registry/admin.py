@@ -10,7 +10,8 @@ from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from guardian.admin import AdminGroupObjectPermissionsForm, AdminUserObjectPermissionsForm, GuardedModelAdmin
 
-from access.grants import CODENAME_LEVELS, LEVEL_CODENAMES, Level, user_can
+from access.entitlements import entitlements
+from access.grants import CODENAME_LEVELS, LEVEL_CODENAMES, Level, levels_implied, user_can
 from accounts import services as access_services
 from audit.admin import AuditTrailAdminMixin
 from registry.errors import RegistryError
@@ -59,6 +60,55 @@ def _group_form_for(actor):
             _grant_changes(actor, self.obj, principal, set(self.get_obj_perms_field_initial()), wanted)
 
     return LevelGroupPermissionsForm
+
+
+def _effective_row(principal, granted: dict[Level, list[str]]) -> dict:
+    """One user's or team's row of the permissions page: each level held or not, and how."""
+    top = next((level for level in reversed(Level) if level in granted), None)
+    return {
+        "principal": principal,
+        "levels": [(level, ", ".join(sorted(set(granted.get(level, []))))) for level in Level],
+        "effective": top.value if top else "none",
+    }
+
+
+def effective_access(model: RegisteredModel) -> tuple[list[dict], list[dict]]:
+    """Who holds which level on `model`, by the access rule (access/grants.py through
+    access/entitlements.py): MANAGE implies every level, team and global grants count, and so does
+    being a superuser. Guardian's own table shows only the stored grant rows."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+    from guardian.shortcuts import get_groups_with_perms
+
+    by_user: dict[str, dict[Level, list[str]]] = {}
+    for row in entitlements(RegisteredModel.objects.filter(pk=model.pk)):
+        how = row.via if row.granted_level == row.level else f"{row.via} {row.granted_level}"
+        how += f" ({row.team})" if row.team else ""
+        by_user.setdefault(row.user, {}).setdefault(Level(row.level), []).append(how)
+    users = {u.get_username(): u for u in get_user_model().objects.filter(username__in=by_user)}
+    user_rows = [_effective_row(users[name], granted) for name, granted in sorted(by_user.items())]
+    by_team: dict[Group, dict[Level, list[str]]] = {}
+    for group, codenames in get_groups_with_perms(model, attach_perms=True).items():
+        for codename in codenames:
+            if codename in CODENAME_LEVELS:
+                granted = CODENAME_LEVELS[codename]
+                for level in levels_implied(granted):
+                    how = "direct" if level == granted else f"direct {granted.value}"
+                    by_team.setdefault(group, {}).setdefault(level, []).append(how)
+    global_codenames = [LEVEL_CODENAMES[level] for level in Level]
+    for group in Group.objects.filter(
+        permissions__content_type__app_label="registry", permissions__codename__in=global_codenames
+    ).prefetch_related("permissions"):
+        for permission in group.permissions.all():
+            if permission.codename in CODENAME_LEVELS:
+                granted = CODENAME_LEVELS[permission.codename]
+                for level in levels_implied(granted):
+                    how = "global" if level == granted else f"global {granted.value}"
+                    by_team.setdefault(group, {}).setdefault(level, []).append(how)
+    team_rows = [
+        _effective_row(group, granted) for group, granted in sorted(by_team.items(), key=lambda g: g[0].name)
+    ]
+    return user_rows, team_rows
 
 
 def _is_database_id(raw: object) -> bool:
@@ -129,7 +179,12 @@ class RegisteredModelAdmin(AuditTrailAdminMixin, GuardedModelAdmin):
         context["model_perms"] = Permission.objects.filter(
             content_type__app_label="registry", codename__in=list(LEVEL_CODENAMES.values())
         ).order_by("pk")
+        context["levels"] = list(Level)
+        context["effective_users"], context["effective_teams"] = effective_access(obj)
         return context
+
+    def get_obj_perms_manage_template(self) -> str:
+        return "admin/registry/registeredmodel/obj_perms_manage.html"
 
     def get_obj_perms_manage_user_form(self, request: HttpRequest):
         return _user_form_for(request.user)

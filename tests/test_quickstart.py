@@ -1,5 +1,7 @@
 """`manage.py quickstart` as a person runs it: a fresh process on the embedded default in an empty folder."""
 
+import base64
+import json
 import os
 import re
 import socket
@@ -7,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -87,6 +90,12 @@ def test_quickstart_sets_up_admin_and_demo_and_a_second_run_changes_nothing(tmp_
         ("fraud-detector", "candidate", 3),
     ]
     assert _rows(tmp_path, "SELECT count(*) FROM audit_auditevent")[0][0] > 0
+    # Every printed password is one-time: its user must set their own at first sign-in (issue 21).
+    assert _rows(tmp_path, "SELECT username, must_change_password FROM accounts_user ORDER BY username") == [
+        ("admin", 1),
+        ("ml-lead", 1),
+        ("risk-approver", 1),
+    ]
 
     second = _quickstart(tmp_path)
 
@@ -110,6 +119,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_quickstart_serves_the_api_docs_and_probes(tmp_path):
+    printed = PASSWORD_LINE.search(_quickstart(tmp_path, "--no-demo").stdout)
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "manage.py", "quickstart", "--no-demo", "--addrport", f"127.0.0.1:{port}"],
@@ -132,6 +142,18 @@ def test_quickstart_serves_the_api_docs_and_probes(tmp_path):
                 time.sleep(0.3)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/docs/", timeout=5) as response:
             assert b"swagger-ui" in response.read()
+        # The root is a landing page naming the URIs to use, not Django's debug 404.
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5) as response:
+            assert b"MLFLOW_REGISTRY_URI" in response.read()
+        # The printed password only opens the admin's password change page, not the API.
+        credentials = base64.b64encode(f"{printed['user']}:{printed['password']}".encode()).decode()
+        api = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v1/models", headers={"Authorization": f"Basic {credentials}"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(api, timeout=10)
+        assert refused.value.code == 403
+        assert "one-time password" in json.loads(refused.value.read())["message"]
     finally:
         server.terminate()
         server.wait(timeout=10)

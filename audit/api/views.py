@@ -43,7 +43,7 @@ EXPORT_PARAMS = [
         "for `python -m audit.offline_verify`",
     ),
 ]
-PERIOD_PARAMS = [FILTER_PARAMS[4], FILTER_PARAMS[5]]
+REPORT_PARAMS = [FILTER_PARAMS[0], FILTER_PARAMS[4], FILTER_PARAMS[5]]  # reports.REPORT_FILTERS
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -147,55 +147,29 @@ class PublicKeysView(APIView):
         return Response({"keys": [key.as_dict() for key in public_keys()]})
 
 
-def _period(request: Request) -> tuple[Any, Any]:
-    event_filter = _filter(request)
-    return event_filter.since, event_filter.until
-
-
 def _report(rows: list[dict[str, Any]], **meta: Any) -> Response:
     return Response(
         {**meta, "generated_at": canonical_timestamp(timezone.now()), "count": len(rows), "rows": rows}
     )
 
 
-class PromotionsReportView(APIView):
-    @extend_schema(parameters=PERIOD_PARAMS, responses=dict)
+class ReportView(APIView):
+    """One ready-made report (audit.reports.REPORTS), of the events and models the caller may see."""
+
+    report = ""
+
+    @extend_schema(parameters=REPORT_PARAMS, responses=dict)
     def get(self, request: Request) -> Response:
-        since, until = _period(request)
-        events = selectors.audit_events_visible_to(request.user)
-        return _report(reports.promotions_report(events, since, until), report="promotions")
+        event_filter = _filter(request)
+        rows = reports.report_rows(
+            self.report,
+            selectors.audit_events_visible_to(request.user),
+            event_filter,
+            registered_models_visible_to(request.user).order_by("name"),
+        )
+        name = reports.REPORTS[self.report].api_name or self.report.replace("-", "_")
+        return _report(rows, report=name, model=event_filter.model or None)
 
 
-class PromotionsPerWeekReportView(APIView):
-    @extend_schema(parameters=PERIOD_PARAMS, responses=dict)
-    def get(self, request: Request) -> Response:
-        since, until = _period(request)
-        events = selectors.audit_events_visible_to(request.user)
-        return _report(reports.promotions_per_week(events, since, until), report="promotions_per_week")
-
-
-class AliasHistoryReportView(APIView):
-    @extend_schema(parameters=[FILTER_PARAMS[0]], responses=dict)
-    def get(self, request: Request) -> Response:
-        model = _filter(request).model
-        events = selectors.audit_events_visible_to(request.user)
-        return _report(reports.alias_history(events, model), report="alias_history", model=model or None)
-
-
-class AccessChangesReportView(APIView):
-    @extend_schema(parameters=PERIOD_PARAMS, responses=dict)
-    def get(self, request: Request) -> Response:
-        since, until = _period(request)
-        events = selectors.audit_events_visible_to(request.user)
-        return _report(reports.access_changes(events, since, until), report="access_changes")
-
-
-class SeparationOfDutiesReportView(APIView):
-    @extend_schema(parameters=[FILTER_PARAMS[0]], responses=dict)
-    def get(self, request: Request) -> Response:
-        events = selectors.audit_events_visible_to(request.user)
-        models = registered_models_visible_to(request.user).order_by("name")
-        if model := _filter(request).model:
-            models = models.filter(name=model)
-            events = events.filter(selectors.model_condition(model))
-        return _report(reports.separation_of_duties(events, models), report="separation_of_duties")
+def report_view(name: str) -> Any:
+    return type(f"{name.title().replace('-', '')}ReportView", (ReportView,), {"report": name}).as_view()

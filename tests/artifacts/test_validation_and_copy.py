@@ -217,3 +217,20 @@ def test_admin_shows_progress_and_retries_a_failed_job(artifact_root, owner_api,
     assert f"Job {job.pk} queued again." in response.content.decode()
     job.refresh_from_db()
     assert job.status == "failed" and job.attempts == 2  # the source is still tampered: fails again, visibly
+
+
+def test_admin_does_not_show_a_version_never_validated_as_succeeded_100_percent(
+    artifact_root, owner_api, settings, cast
+):
+    """Issue 21: the job list read 'Succeeded 100 %, 0/0 objects' for a source Quorum never read."""
+    from django.test import Client
+
+    settings.QUORUM_MLFLOW_TRACKING_URI = ""
+    register(owner_api, "runs:/0123456789abcdef/model")
+    browser = Client()
+    browser.force_login(cast.admin)
+    page = browser.get("/admin/artifacts/artifactjob/").content.decode()
+    listing = page.split('id="result_list"')[1]
+    assert "Not validated (source unreadable by Quorum)" in listing
+    assert "not validated: nothing was read" in listing
+    assert "100%" not in listing and "0/0 objects" not in listing and "Succeeded" not in listing

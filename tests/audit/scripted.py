@@ -21,7 +21,16 @@ class Clock:
         return self
 
 
-def request_event(actor, action: Action, number: int, version: int, target: str, reason: str = "", **extra):
+def request_event(
+    actor,
+    action: Action,
+    number: int,
+    version: int,
+    target: str,
+    reason: str = "",
+    model_name: str = "fraud",
+    **extra,
+):
     """An event as the approval workflow records it (workflows.services._audit_request)."""
     with transaction.atomic():
         audit.record(
@@ -29,8 +38,8 @@ def request_event(actor, action: Action, number: int, version: int, target: str,
             action=action,
             target_type="registry.transitionrequest",
             target_id=number,
-            target_name=f"request #{number}: fraud/v{version} -> {target}",
-            model_name="fraud",
+            target_name=f"request #{number}: {model_name}/v{version} -> {target}",
+            model_name=model_name,
             version=version,
             after={"state": action.value.split(".")[1], "target": target, **extra},
             reason=reason,

@@ -58,16 +58,20 @@ def test_reports_page_charts_promotions_and_rejections_per_week(history, cast, m
     text = page.content.decode()
     assert 'id="promotions-chart"' in text
     assert "1 applied, 1 rejected, 0 failed" in text  # week of 2 March
-    assert "2 applied, 0 rejected, 1 failed" in text  # week of 9 March
-    assert "width:66.7%" in text  # 2 of the busiest week's 3
+    # Week of 9 March: the two direct changes of ungoverned targets are no promotions, counted apart.
+    assert "0 applied, 0 rejected, 1 failed" in text
+    assert "2 direct changes (ungoverned)" in text
+    assert "width:50.0%" in text  # 1 of the busiest week's 2
 
 
 def test_report_pages_show_the_rows(history, cast):
     browser = _browser(cast.admin)
     page = browser.get("/admin/audit/auditevent/reports/promotions/", {"since": "2026-03-09"})
     assert page.status_code == 200
-    assert page.content.decode().count('<tr class="report-row">') == 3
-    assert b"@challenger" in page.content
+    assert page.content.decode().count('<tr class="report-row">') == 1
+    direct = browser.get("/admin/audit/auditevent/reports/direct-changes/", {"since": "2026-03-09"})
+    assert direct.content.decode().count('<tr class="report-row">') == 2
+    assert b"alias:challenger" in direct.content
     bad = browser.get("/admin/audit/auditevent/reports/promotions/", {"since": "soon"})
     assert bad.status_code == 400
     assert b"must be an ISO 8601" in bad.content

@@ -49,6 +49,11 @@ def test_quickstart_users_and_grants_are_audited(settings, tmp_path):
     assert set(created) == {"admin", "risk-approver", "ml-lead"}
     assert created["admin"].after["superuser"] is True
     assert {e.actor_detail for e in created.values()} == {"manage.py quickstart"}
+    # Their passwords were printed: each is marked to be changed at first sign-in (issue 21).
+    assert all(e.after["must_change_password"] is True for e in created.values())
+    assert set(User.objects.filter(must_change_password=True).values_list("username", flat=True)) == set(
+        created
+    )
     granted = [e.after for e in _events(Action.ACCESS_GRANTED)]
     assert {"permission": "add_registeredmodel", "user": "admin"} in granted
     for approver in ("risk-approver", "ml-lead"):

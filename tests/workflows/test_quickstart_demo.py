@@ -29,6 +29,15 @@ def test_demo_approver_can_sign_in_and_approve_the_pending_production_request(cl
     assert "Sign in as 'ml-lead' at /admin/approvals/" in out.getvalue()
 
     assert client.login(username="ml-lead", password=printed["ml-lead"])
+    # First sign-in (issue 21): the printed password leads to the password change page only.
+    held = client.get("/admin/approvals/")
+    assert held.status_code == 302 and held["Location"] == "/admin/password_change/"
+    own = "ml-lead-own-password-1!"
+    changed = client.post(
+        "/admin/password_change/",
+        {"old_password": printed["ml-lead"], "new_password1": own, "new_password2": own},
+    )
+    assert changed.status_code == 302
     queue = client.get("/admin/approvals/").content.decode()
     assert f'data-request="{request.pk}"' in queue and "1 more approval (production rank)" in queue
     client.post(

@@ -12,14 +12,7 @@ from audit.selectors import EventFilter
 from registry.errors import InvalidParameter
 from registry.models import RegisteredModel
 
-REPORTS = {
-    "events": None,
-    "promotions": reports.PROMOTION_FIELDS,
-    "promotions-per-week": reports.WEEK_FIELDS,
-    "aliases": reports.ALIAS_FIELDS,
-    "access-changes": reports.ACCESS_FIELDS,
-    "separation-of-duties": reports.SOD_FIELDS,
-}
+REPORTS = ["events", *reports.REPORTS]
 
 
 FILTER_OPTIONS = ("model", "model_version", "actor", "action", "since", "until", "after_seq")
@@ -72,8 +65,21 @@ class Command(BaseCommand):
             )
         except InvalidParameter as exc:
             raise CommandError(exc.message, returncode=2)
-        rows = self._rows(report, event_filter)
-        self._write(lines(rows, export_format, REPORTS[report] or None), output)
+        if report == "events":
+            texts = lines(event_dicts(event_filter.apply(AuditEvent.objects.all())), export_format)
+        else:
+            try:
+                rows = reports.report_rows(
+                    report, AuditEvent.objects.all(), event_filter, RegisteredModel.objects.order_by("name")
+                )
+            except InvalidParameter as exc:
+                raise CommandError(exc.message, returncode=2)
+            if export_format == "csv":
+                fields, rows = reports.REPORTS[report].csv(rows)
+                texts = lines(rows, export_format, fields)
+            else:
+                texts = lines(rows, export_format)
+        self._write(texts, output)
         if output != "-":
             self.stderr.write(f"wrote {report} ({export_format}) to {output}")
 
@@ -84,23 +90,3 @@ class Command(BaseCommand):
         with target as stream:
             for text in texts:
                 stream.write(text, ending="") if output == "-" else stream.write(text)
-
-    def _rows(self, report: str, event_filter: EventFilter):
-        events = AuditEvent.objects.all()
-        if report == "events":
-            return event_dicts(event_filter.apply(events))
-        since, until = event_filter.since, event_filter.until
-        if report == "promotions":
-            rows = reports.promotions_report(events, since, until)
-        elif report == "promotions-per-week":
-            rows = reports.promotions_per_week(events, since, until)
-        elif report == "aliases":
-            rows = reports.alias_history(events, event_filter.model)
-        elif report == "access-changes":
-            rows = reports.access_changes(events, since, until)
-        else:
-            models = RegisteredModel.objects.order_by("name")
-            if event_filter.model:
-                models = models.filter(name=event_filter.model)
-            rows = reports.separation_of_duties(event_filter.apply(events), models)
-        return iter(rows)

@@ -17,6 +17,7 @@ from django.db import transaction
 
 import audit
 from accounts.models import User
+from accounts.services import one_time_password_issued
 from artifacts.services import source_prefix_add
 from audit.context import current_task_name
 from audit.models import Action
@@ -35,12 +36,19 @@ def _one_time_password() -> str:
 
 
 def _user_created_record(user: User) -> None:
+    """Audit a user made with a printed one-time password, marked to be changed at first sign-in."""
+    one_time_password_issued(user=user)
     audit.record(
         actor="system",
         action=Action.USER_CREATED,
         target=user,
         target_name=user.username,
-        after={"username": user.username, "superuser": user.is_superuser, "staff": user.is_staff},
+        after={
+            "username": user.username,
+            "superuser": user.is_superuser,
+            "staff": user.is_staff,
+            "must_change_password": True,
+        },
     )
 
 
@@ -193,5 +201,5 @@ class Command(BaseCommand):
         last = DEMO_APPROVERS[-1]
         self.stdout.write(
             f"Filed a demo Production request: fraud-detector v3 (one of two approvals in). Sign in as "
-            f"'{last}' at /admin/approvals/ and approve it."
+            f"'{last}' at /admin/approvals/ and approve it (first you set a password of your own)."
         )
