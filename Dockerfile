@@ -1,5 +1,8 @@
 # Quorum web / worker / beat image. Slim, non-root, pinned base.
-FROM python:3.11.7-slim-bookworm
+# BASE_IMAGE: any Debian bookworm with python3.11 and pip; CI builds one with debootstrap
+# (scripts/container-smoke) because its machines reach no container registry.
+ARG BASE_IMAGE=python:3.11.7-slim-bookworm
+FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -14,10 +17,17 @@ RUN groupadd --system --gid 10001 quorum \
 
 WORKDIR /app
 COPY pyproject.toml README.md manage.py ./
+# Every app package pyproject.toml installs (the image once copied four of ten and could not start).
 COPY config ./config
 COPY registry ./registry
 COPY accounts ./accounts
 COPY audit ./audit
+COPY access ./access
+COPY events ./events
+COPY artifacts ./artifacts
+COPY workflows ./workflows
+COPY webhooks ./webhooks
+COPY fronts ./fronts
 RUN pip install . && python -c "import django, celery, boto3, psycopg2"
 # Static files (admin, API docs) are collected at build time and served by whitenoise.
 RUN QUORUM_STATIC_ROOT=/app/static DJANGO_SECRET_KEY=build-only DJANGO_DEBUG=false \

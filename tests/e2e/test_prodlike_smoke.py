@@ -4,10 +4,16 @@ a moto S3 server, driven like a team would drive it.
 A version is registered with the real mlflow client from S3, two approvers approve a champion
 promotion, the worker proves and copies the artifacts to the governed bucket, the client loads the
 model through models:/…@champion, and the audit chain verifies.
+
+The same test runs against a deployment started elsewhere (scripts/container-smoke: the image, and the
+compose stack): QUORUM_SMOKE_URL is its address, QUORUM_SMOKE_EXEC the command that runs a program
+inside its web container (management commands run there), QUORUM_SMOKE_S3_URL its S3 as seen from
+here, with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_DEFAULT_REGION.
 """
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -45,8 +51,24 @@ def _services_or_skip() -> None:
         pytest.skip(f"needs {', '.join(missing)}")
 
 
+def _started_elsewhere() -> dict | None:
+    url = os.environ.get("QUORUM_SMOKE_URL")
+    if not url:
+        return None
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": os.environ["QUORUM_SMOKE_S3_URL"],
+        "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+    }
+    return {"url": url.rstrip("/"), "env": env, "exec": shlex.split(os.environ["QUORUM_SMOKE_EXEC"])}
+
+
 @pytest.fixture(scope="module")
 def prodlike(tmp_path_factory):
+    target = _started_elsewhere()
+    if target is not None:
+        yield target
+        return
     _services_or_skip()
     state = tmp_path_factory.mktemp("prodlike")
     # A database of this run's own: another run on the same PostgreSQL must not drop it mid-test.
@@ -70,7 +92,7 @@ def prodlike(tmp_path_factory):
         ).stdout.splitlines():
             key, _, value = line.removeprefix("export ").partition("=")
             service_env[key] = value
-        yield {"url": f"http://127.0.0.1:{env['PRODLIKE_PORT']}", "env": service_env, "state": state}
+        yield {"url": f"http://127.0.0.1:{env['PRODLIKE_PORT']}", "env": service_env, "exec": None}
     finally:
         stopped = subprocess.run([script, "down"], env=env, capture_output=True, text=True, timeout=120)
         subprocess.run(
@@ -91,9 +113,11 @@ def prodlike(tmp_path_factory):
             assert not (state / f"{name}.pid").exists()
 
 
-def _manage(prodlike, *args: str) -> str:
+def _run(prodlike, *command: str) -> str:
+    """A program where the service runs: inside its container, or here with its environment."""
+    inside = prodlike["exec"]
     result = subprocess.run(
-        [sys.executable, "manage.py", *args],
+        [*inside, *command] if inside else command,
         cwd=ROOT,
         env=prodlike["env"],
         capture_output=True,
@@ -102,6 +126,31 @@ def _manage(prodlike, *args: str) -> str:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
+
+
+def _manage(prodlike, *args: str) -> str:
+    return _run(prodlike, "python" if prodlike["exec"] else sys.executable, "manage.py", *args)
+
+
+def test_migrated_healthy_ready_and_serving_static_files(prodlike):
+    _manage(prodlike, "migrate", "--check")  # exits non-zero while a migration is unapplied
+    assert requests.get(prodlike["url"] + "/healthz", timeout=10).status_code == 200
+    ready = requests.get(prodlike["url"] + "/readyz", timeout=10)
+    assert ready.status_code == 200, ready.text
+    # Collected at build time (or by prodlike up) and served by whitenoise with DEBUG off.
+    css = requests.get(prodlike["url"] + "/static/admin/css/base.css", timeout=10)
+    assert css.status_code == 200
+    assert "text/css" in css.headers["Content-Type"]
+
+
+def test_the_server_process_is_not_root(prodlike):
+    if not prodlike["exec"]:
+        pytest.skip("scripts/prodlike runs as whoever starts it; the image's user is checked in a container")
+    # PID 1 is the server itself (gunicorn or celery), not the exec'd shell.
+    status = _run(prodlike, "cat", "/proc/1/status")
+    uids = next(line.split()[1:] for line in status.splitlines() if line.startswith("Uid:"))
+    assert "0" not in uids, status
+    assert _run(prodlike, "id", "-u").strip() != "0"  # and the image's default user
 
 
 def _api(prodlike, token: str, method: str, path: str, body: dict | None = None) -> dict:
