@@ -28,6 +28,9 @@ COPY artifacts ./artifacts
 COPY workflows ./workflows
 COPY webhooks ./webhooks
 COPY fronts ./fronts
+COPY inventory ./inventory
+# Project-wide template overrides (the admin sign-in page with the identity provider button).
+COPY templates ./templates
 RUN pip install . && python -c "import django, celery, boto3, psycopg2"
 # Static files (admin, API docs) are collected at build time and served by whitenoise.
 RUN QUORUM_STATIC_ROOT=/app/static DJANGO_SECRET_KEY=build-only DJANGO_DEBUG=false \
