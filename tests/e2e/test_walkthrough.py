@@ -57,6 +57,15 @@ def _approve_in_browser(page, base: str, request_id: int, username: str, passwor
     page.fill("#id_username", username)
     page.fill("#id_password", password)
     page.click("input[type=submit]")
+    page.wait_for_load_state()
+    if page.url.endswith("/admin/password_change/"):
+        # The quickstart's printed passwords are one-time: the first sign-in sets the approver's own.
+        page.fill("#id_old_password", password)
+        page.fill("#id_new_password1", f"{username}-own-passphrase-2026")
+        page.fill("#id_new_password2", f"{username}-own-passphrase-2026")
+        page.click("input[type=submit]")
+        page.wait_for_url("**/admin/password_change/done/")
+        page.goto(f"{base}/admin/approvals/{request_id}/")
     page.wait_for_selector("#approve-button")
     page.fill("#id_comment", comment)
     page.click("#approve-button")
