@@ -208,16 +208,28 @@ class TrustedSignerSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrustedSigner
-        fields = ["id", "name", "fingerprint", "public_key_pem", "created_by", "created_at", "retired_at"]
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "fingerprint",
+            "public_key_pem",
+            "ca_certificate_pem",
+            "created_by",
+            "created_at",
+            "retired_at",
+        ]
 
 
 class TrustedSignerInputSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    public_key_pem = serializers.CharField(max_length=20000)
+    kind = serializers.ChoiceField(choices=["key", "certificate"], required=False, default="key")
+    public_key_pem = serializers.CharField(max_length=20000, required=False, default="")
+    ca_certificate_pem = serializers.CharField(max_length=50000, required=False, default="")
 
 
 class TrustedSignerListView(APIView):
-    """The keys whose OMS signatures count as a verified producer (issue 24); superusers add them."""
+    """The keys and CAs whose OMS signatures count as a verified producer (issue 24); superusers add them."""
 
     @extend_schema(responses=TrustedSignerSerializer(many=True))
     def get(self, request):

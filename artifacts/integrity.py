@@ -39,22 +39,45 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
 
 
+SIGNER_KINDS = ("key", "certificate")
+
+
 @dataclass(frozen=True)
 class TrustedKey:
-    """A public key the organisation trusts to sign models, as the verifier needs it."""
+    """What the organisation trusts to sign models, as the verifier needs it.
+
+    kind "key": `pem` is an elliptic-curve public key (OMS key method). kind "certificate": `pem` is
+    the CA certificate (or chain) a signing certificate must lead to (OMS certificate method).
+    """
 
     name: str
     fingerprint: str
-    public_key_pem: str
+    pem: str
+    kind: str = "key"
 
 
-def public_key_fingerprint(public_key_pem: str) -> str:
-    """sha256 of the key's DER SubjectPublicKeyInfo; raises ValueError for anything but an EC public key."""
+def signer_fingerprint(kind: str, pem: str) -> str:
+    """sha256 of the key's DER SubjectPublicKeyInfo, or of the first CA certificate's DER; ValueError if unfit."""
+    from cryptography import x509
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
+    if kind == "certificate":
+        try:
+            certificates = x509.load_pem_x509_certificates(pem.encode())
+        except ValueError as exc:
+            raise ValueError(
+                "ca_certificate_pem must be PEM certificates (-----BEGIN CERTIFICATE-----)."
+            ) from exc
+        try:
+            is_ca = certificates[0].extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+        except x509.ExtensionNotFound:
+            is_ca = False
+        if not is_ca:
+            raise ValueError("ca_certificate_pem must be a CA certificate (basicConstraints CA:TRUE).")
+        return hashlib.sha256(certificates[0].public_bytes(serialization.Encoding.DER)).hexdigest()
     try:
-        key = serialization.load_pem_public_key(public_key_pem.encode())
+        key = serialization.load_pem_public_key(pem.encode())
     except (ValueError, TypeError) as exc:
         raise ValueError("public_key must be a PEM public key (-----BEGIN PUBLIC KEY-----).") from exc
     if not isinstance(key, ec.EllipticCurvePublicKey):
@@ -62,6 +85,26 @@ def public_key_fingerprint(public_key_pem: str) -> str:
         raise ValueError("public_key must be an elliptic-curve key (model-signing's key method).")
     der = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     return hashlib.sha256(der).hexdigest()
+
+
+def _verifier(signer: TrustedKey, pem_file: str):
+    import model_signing  # heavy (sigstore, tuf): imported only when a version carries a signature
+
+    config = model_signing.verifying.Config()
+    if signer.kind == "certificate":
+        return config.use_certificate_verifier(certificate_chain=[pem_file])
+    return config.use_elliptic_key_verifier(public_key=pem_file)
+
+
+def _signing_certificate_subject(signature_file: Path) -> str:
+    """The subject of the leaf certificate an OMS bundle carries (certificate method), or ""."""
+    from cryptography import x509
+
+    bundle = json.loads(signature_file.read_text())
+    chain = bundle.get("verificationMaterial", {}).get("x509CertificateChain", {}).get("certificates", [])
+    if not chain:
+        return ""
+    return x509.load_der_x509_certificate(base64.b64decode(chain[0]["rawBytes"])).subject.rfc4514_string()
 
 
 @contextlib.contextmanager
@@ -106,26 +149,19 @@ def producer_signature(folder: Path, manifest: dict[str, str], trusted: Iterable
     signature_file = folder / SIGNATURE_PATH
     if SIGNATURE_PATH not in manifest:
         return {"state": "absent"}
-    import model_signing  # heavy (sigstore, tuf): imported only when a version carries a signature
-
     mismatch = ""
     for key in trusted:
-        with tempfile.NamedTemporaryFile("w", suffix=".pub") as key_file:
-            key_file.write(key.public_key_pem)
-            key_file.flush()
+        with tempfile.NamedTemporaryFile("w", suffix=".pem") as pem_file:
+            pem_file.write(key.pem)
+            pem_file.flush()
             try:
-                model_signing.verifying.Config().use_elliptic_key_verifier(public_key=key_file.name).verify(
-                    folder, signature_file
-                )
+                _verifier(key, pem_file.name).verify(folder, signature_file)
             except ValueError as exc:
                 if "Signature mismatch" in str(exc):
                     mismatch = f"{key.name}: {exc}"
-                continue  # not this key's signature
-            except Exception as exc:  # noqa: BLE001 - a malformed bundle must not fail the task
-                return {
-                    "state": "unreadable",
-                    "reason": f"not an OMS signature bundle ({type(exc).__name__})",
-                }
+                continue  # not this signer's signature
+            except Exception:  # noqa: BLE001 - an untrusted chain, another method's bundle: not this signer
+                continue
         statement = _signed_statement(signature_file)
         resources = {r["name"]: r["digest"] for r in statement["predicate"]["resources"]}
         differing = sorted(p for p, d in resources.items() if manifest.get(p) != d)
@@ -133,8 +169,13 @@ def producer_signature(folder: Path, manifest: dict[str, str], trusted: Iterable
             return {"state": "mismatch", "signer": key.name, "reason": f"signed digests differ: {differing}"}
         return {
             "state": "verified",
-            "method": "key",
+            "method": key.kind,
             "signer": key.name,
+            **(
+                {"certificate_subject": _signing_certificate_subject(signature_file)}
+                if key.kind == "certificate"
+                else {}
+            ),
             "key_fingerprint": key.fingerprint,
             "oms_digest": "sha256:" + statement["subject"][0]["digest"]["sha256"],
             "signed_files": len(resources),
@@ -146,7 +187,7 @@ def producer_signature(folder: Path, manifest: dict[str, str], trusted: Iterable
         _signed_statement(signature_file)
     except (ValueError, KeyError, TypeError):
         return {"state": "unreadable", "reason": "not an OMS signature bundle"}
-    return {"state": "untrusted", "reason": "no trusted signer's key verifies this signature"}
+    return {"state": "untrusted", "reason": "no trusted signer's key or CA verifies this signature"}
 
 
 def pickle_scan(folder: Path, paths: Iterable[str]) -> dict:

@@ -262,13 +262,24 @@ class DownloadWindow(models.Model):
 
 
 class TrustedSigner(models.Model):
-    """A public key the organisation trusts to sign models (OMS key method); superusers manage them."""
+    """A public key, or a CA, the organisation trusts to sign models (OMS key or certificate method).
+
+    Superusers manage them; each change is audited."""
 
     name = models.CharField(
         max_length=200, unique=True, help_text="Who signs with it, e.g. 'ml-platform CI'."
     )
-    public_key_pem = models.TextField()
-    fingerprint = models.CharField(max_length=64, unique=True, help_text="sha256 of the DER public key.")
+    kind = models.CharField(
+        max_length=16,
+        choices=[("key", "public key"), ("certificate", "CA certificate")],
+        default="key",
+        help_text="key: OMS key method; certificate: signing certificates issued under this CA.",
+    )
+    public_key_pem = models.TextField(blank=True, default="")
+    ca_certificate_pem = models.TextField(blank=True, default="")
+    fingerprint = models.CharField(
+        max_length=64, unique=True, help_text="sha256 of the DER public key, or of the DER CA certificate."
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -438,7 +438,12 @@ class IntegrityFindings:
 
 def _trusted_keys() -> list[integrity.TrustedKey]:
     return [
-        integrity.TrustedKey(name=row.name, fingerprint=row.fingerprint, public_key_pem=row.public_key_pem)
+        integrity.TrustedKey(
+            name=row.name,
+            fingerprint=row.fingerprint,
+            pem=row.ca_certificate_pem if row.kind == "certificate" else row.public_key_pem,
+            kind=row.kind,
+        )
         for row in TrustedSigner.objects.filter(retired_at__isnull=True)
     ]
 
@@ -1291,18 +1296,24 @@ def team_source_prefix_remove(*, actor, prefix_id: int) -> None:
 
 
 @transaction.atomic
-def trusted_signer_add(*, actor, name: str, public_key_pem: str) -> TrustedSigner:
-    """Trust a public key to sign models (superusers only); audited as a policy change."""
+def trusted_signer_add(
+    *, actor, name: str, kind: str = "key", public_key_pem: str = "", ca_certificate_pem: str = ""
+) -> TrustedSigner:
+    """Trust a public key, or a CA for signing certificates, to sign models (superusers only); audited."""
     if not getattr(actor, "is_superuser", False):
         raise PermissionDenied("Trusting a model signer needs a superuser.")
+    if kind not in integrity.SIGNER_KINDS:
+        raise InvalidParameter("kind must be 'key' or 'certificate'.", field="kind")
+    field = "ca_certificate_pem" if kind == "certificate" else "public_key_pem"
+    pem = ca_certificate_pem if kind == "certificate" else public_key_pem
     try:
-        fingerprint = integrity.public_key_fingerprint(public_key_pem)
+        fingerprint = integrity.signer_fingerprint(kind, pem or "")
     except ValueError as exc:
-        raise InvalidParameter(str(exc), field="public_key_pem")
+        raise InvalidParameter(str(exc), field=field)
     if TrustedSigner.objects.filter(Q(name=name) | Q(fingerprint=fingerprint)).exists():
         raise InvalidParameter(f"A trusted signer named '{name}' or with this key exists.", field="name")
     row = TrustedSigner.objects.create(
-        name=name, public_key_pem=public_key_pem.strip() + "\n", fingerprint=fingerprint, created_by=actor
+        name=name, kind=kind, fingerprint=fingerprint, created_by=actor, **{field: pem.strip() + "\n"}
     )
     audit.record(
         actor=actor,
@@ -1311,7 +1322,8 @@ def trusted_signer_add(*, actor, name: str, public_key_pem: str) -> TrustedSigne
         target_id=row.pk,
         target_name=name,
         before=None,
-        after={"trusted_signer": name, "key_fingerprint": fingerprint, "trusted": True},
+        after={"trusted_signer": name, "key_fingerprint": fingerprint, "trusted": True}
+        | ({"kind": kind} if kind != "key" else {}),
     )
     return row
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import model_signing
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 from sklearn.linear_model import LogisticRegression
 
 from audit.models import AuditEvent
@@ -197,3 +199,100 @@ def test_a_policy_refuses_versions_that_do_not_meet_its_integrity_conditions(
     register(owner_api, folder)
     request = request_verdict(owner_api, 1)
     assert any(needed in missing for missing in request["still_needed"]), request["still_needed"]
+
+
+def _certificate(subject: str, key, issuer_key, issuer_name: str | None, *, ca: bool):
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+        .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer_name or subject)]))
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=not ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _signing_ca(tmp_path: Path, name: str):
+    """A CA and a signing certificate under it, as a PKI team would issue them; returns (CA PEM, sign)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = _certificate(f"{name} CA", ca_key, ca_key, None, ca=True)
+    leaf_key = ec.generate_private_key(ec.SECP256R1())
+    leaf = _certificate(f"{name} model signer", leaf_key, ca_key, f"{name} CA", ca=False)
+    pem = serialization.Encoding.PEM
+    (tmp_path / f"{name}-ca.crt").write_bytes(ca.public_bytes(pem))
+    (tmp_path / f"{name}-leaf.crt").write_bytes(leaf.public_bytes(pem))
+    (tmp_path / f"{name}-leaf.pem").write_bytes(
+        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+
+    def sign_with_certificate(folder: Path) -> None:
+        hashing = model_signing.hashing.Config().set_ignored_paths(paths=["model.sig"])
+        model_signing.signing.Config().use_certificate_signer(
+            private_key=tmp_path / f"{name}-leaf.pem",
+            signing_certificate=tmp_path / f"{name}-leaf.crt",
+            certificate_chain=[tmp_path / f"{name}-ca.crt"],
+        ).set_hashing_config(hashing).sign(folder, folder / "model.sig")
+
+    return ca.public_bytes(pem).decode(), sign_with_certificate
+
+
+def test_a_model_signed_with_a_certificate_under_a_trusted_ca_is_verified(
+    artifact_root, owner_api, client_for, cast, tmp_path
+):
+    ca_pem, sign_with_certificate = _signing_ca(tmp_path, "bank-pki")
+    trusted = client_for(cast.admin).post(
+        "/api/v1/trusted-signers",
+        {"name": "bank PKI", "kind": "certificate", "ca_certificate_pem": ca_pem},
+        format="json",
+    )
+    assert trusted.status_code == 201, trusted.content
+    folder = sklearn_model(artifact_root / "runs/1/model")
+    sign_with_certificate(folder)
+    register(owner_api, folder)
+    signature = evidence(owner_api, 1)["producer_signature"]
+    assert (signature["state"], signature["method"], signature["signer"]) == (
+        "verified",
+        "certificate",
+        "bank PKI",
+    )
+    assert signature["certificate_subject"] == "CN=bank-pki model signer"
+
+    _, sign_elsewhere = _signing_ca(tmp_path, "someone-else")
+    other = sklearn_model(artifact_root / "runs/2/model")
+    sign_elsewhere(other)
+    register(owner_api, other)
+    assert evidence(owner_api, 2)["producer_signature"]["state"] == "untrusted"
+    not_a_ca = client_for(cast.admin).post(
+        "/api/v1/trusted-signers",
+        {
+            "name": "leaf",
+            "kind": "certificate",
+            "ca_certificate_pem": (tmp_path / "bank-pki-leaf.crt").read_text(),
+        },
+        format="json",
+    )
+    assert not_a_ca.status_code == 400 and "CA certificate" in not_a_ca.content.decode()
