@@ -204,7 +204,7 @@ class VersionDownloadListView(APIView):
 
 
 class TrustedSignerSerializer(serializers.ModelSerializer):
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = TrustedSigner
@@ -280,7 +280,7 @@ class VersionAttestationListView(APIView):
 class DeploymentSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="version.model.name")
     version = serializers.IntegerField(source="version.version")
-    reported_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    reported_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = DeploymentRecord

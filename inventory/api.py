@@ -27,7 +27,7 @@ from registry.errors import InvalidParameter
 
 class InventorySerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="model.name")
-    developer = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    developer = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     production_version = serializers.SerializerMethodField()
 
     class Meta:
@@ -210,7 +210,7 @@ class ModelCardSerializer(serializers.ModelSerializer):
     model = serializers.CharField(source="version.model.name")
     version = serializers.IntegerField(source="version.version")
     author = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    approved_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = ModelCard
