@@ -198,11 +198,15 @@ def pickle_scan(folder: Path, paths: Iterable[str]) -> dict:
     scanned = 0
     errors: list[str] = []
     for path in sorted(p for p in paths if p.lower().endswith(PICKLE_SUFFIXES)):
-        with open(folder / path, "rb") as stream:
-            result = scanner.scan_bytes(stream, path, Path(path).suffix.lower())
+        try:
+            with open(folder / path, "rb") as stream:
+                result = scanner.scan_bytes(stream, path, Path(path).suffix.lower())
+        except Exception:  # noqa: BLE001 - picklescan raises on bytes it cannot parse; that is a finding
+            result = None
         scanned += 1
-        if result.scan_err:
+        if result is None or result.scan_err:
             errors.append(path)
+            continue
         for found in result.globals:
             if found.safety != scanner.SafetyLevel.Innocuous:
                 findings.append(

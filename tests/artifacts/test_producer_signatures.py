@@ -296,3 +296,13 @@ def test_a_model_signed_with_a_certificate_under_a_trusted_ca_is_verified(
         format="json",
     )
     assert not_a_ca.status_code == 400 and "CA certificate" in not_a_ca.content.decode()
+
+
+def test_a_file_named_like_a_pickle_that_does_not_parse_is_a_suspicious_finding_not_a_failed_job(
+    artifact_root, owner_api
+):
+    folder = sklearn_model(artifact_root / "runs/1/model")
+    (folder / "model.pkl").write_bytes(b"N\x93.")  # a STACK_GLOBAL picklescan cannot parse (it raises)
+    assert register(owner_api, folder)["status"] == "READY"
+    scan = evidence(owner_api, 1)["pickle_scan"]
+    assert scan["highest"] == "suspicious" and scan["unparseable"] == ["model.pkl"]
