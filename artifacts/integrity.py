@@ -31,6 +31,20 @@ log = logging.getLogger(__name__)
 
 # Files picklescan reads as pickles (or as archives holding pickles: torch, numpy).
 PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill", ".pt", ".pth", ".bin", ".ckpt", ".npy", ".npz")
+# Names that are always pickles; the others (.bin, .pt, .npy, ...) are also raw weights or arrays, and
+# are scanned only when their first bytes say pickle (protocol 2+), zip (torch, npz) or numpy.
+ALWAYS_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".dill")
+PICKLE_LIKE_MAGIC = (b"\x80", b"PK\x03\x04", b"\x93NUMPY")
+
+
+def pickle_candidate(path: str, first_bytes: bytes) -> bool:
+    """Should picklescan read this file? By name, and for ambiguous names by its first bytes."""
+    name = path.lower()
+    if name.endswith(ALWAYS_PICKLE_SUFFIXES):
+        return True
+    return name.endswith(PICKLE_SUFFIXES) and first_bytes.startswith(PICKLE_LIKE_MAGIC)
+
+
 SEVERITIES = ("none", "innocuous", "suspicious", "dangerous")
 SIGNATURE_STATES = ("absent", "verified", "untrusted", "mismatch", "unreadable")
 
@@ -191,13 +205,13 @@ def producer_signature(folder: Path, manifest: dict[str, str], trusted: Iterable
 
 
 def pickle_scan(folder: Path, paths: Iterable[str]) -> dict:
-    """picklescan's findings over the pickle-like files: every non-innocuous global, with its severity."""
+    """picklescan's findings over the given pickle candidates: every non-innocuous global, with its severity."""
     from picklescan import scanner
 
     findings: list[dict] = []
     scanned = 0
     errors: list[str] = []
-    for path in sorted(p for p in paths if p.lower().endswith(PICKLE_SUFFIXES)):
+    for path in sorted(paths):
         try:
             with open(folder / path, "rb") as stream:
                 result = scanner.scan_bytes(stream, path, Path(path).suffix.lower())

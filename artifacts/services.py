@@ -448,11 +448,18 @@ def _trusted_keys() -> list[integrity.TrustedKey]:
     ]
 
 
+def _pickle_candidate(source: ArtifactStore, path: str) -> bool:
+    if not path.lower().endswith(integrity.PICKLE_SUFFIXES):
+        return False
+    with contextlib.closing(source.open(path)) as stream:
+        return integrity.pickle_candidate(path, stream.read(8))
+
+
 def integrity_inspect(source: ArtifactStore, result: ValidationResult) -> IntegrityFindings:
     """Verify the producer's signature and scan pickles, over a re-hashed private copy (issue 24)."""
     paths = [path for path, _, _ in result.entries]
     signed = integrity.SIGNATURE_PATH in paths
-    pickles = [entry for entry in result.entries if entry[0].lower().endswith(integrity.PICKLE_SUFFIXES)]
+    pickles = [entry for entry in result.entries if _pickle_candidate(source, entry[0])]
     if not signed and not pickles:
         return IntegrityFindings({"state": "absent"}, integrity.pickle_scan(Path(), []))  # nothing to read
     with integrity.private_copy(source, result.entries if signed else pickles) as folder:
