@@ -236,6 +236,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Model registry and lifecycle governance. Native API under /api/v1/.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Three models have a `state` with their own choices: name each enum after its model's states.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStateEnum": "workflows.models.RequestState",
+        "CardStateEnum": "inventory.models.CardState",
+        "EvidenceStateEnum": "artifacts.models.EvidenceState",
+    },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
