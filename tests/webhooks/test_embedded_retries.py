@@ -83,11 +83,52 @@ def _parse(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace(" ", "T"))
 
 
+def _own_password_set(server: Server) -> str:
+    """Replace the printed one-time password at the admin's change page, as its first sign-in must."""
+    import re
+
+    import requests
+
+    own = "retries-own-passphrase-2026"
+    browser = requests.Session()
+    browser.trust_env = False
+
+    def token(html: str) -> str:
+        return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+    login = browser.get(f"{server.url}/admin/login/", timeout=30)
+    changed = browser.post(
+        f"{server.url}/admin/login/?next=/admin/",
+        data={
+            "csrfmiddlewaretoken": token(login.text),
+            "username": server.username,
+            "password": server.password,
+        },
+        headers={"Referer": f"{server.url}/admin/login/"},
+        timeout=30,
+    )
+    assert changed.url.endswith("/admin/password_change/"), changed.url
+    done = browser.post(
+        changed.url,
+        data={
+            "csrfmiddlewaretoken": token(changed.text),
+            "old_password": server.password,
+            "new_password1": own,
+            "new_password2": own,
+        },
+        headers={"Referer": changed.url},
+        timeout=30,
+    )
+    assert done.url.endswith("/admin/password_change/done/"), done.url
+    return own
+
+
 @pytest.mark.slow
 def test_a_failed_delivery_is_retried_by_the_server_on_the_backoff_schedule(
     embedded_server, receiver, mlflow_env
 ):
     server = embedded_server
+    server.password = _own_password_set(server)
     mlflow_env(
         MLFLOW_TRACKING_URI=server.url,
         MLFLOW_REGISTRY_URI=server.url,
