@@ -52,6 +52,11 @@ def _manage(line: str) -> str:
     return out.getvalue().strip()
 
 
+def own_password(username: str) -> str:
+    """The password an approver sets at first sign-in, in place of the printed one-time one."""
+    return f"{username}-own-passphrase-2026"
+
+
 def _approve_in_browser(page, base: str, request_id: int, username: str, password: str, comment: str) -> None:
     page.goto(f"{base}/admin/login/?next=/admin/approvals/{request_id}/")
     page.fill("#id_username", username)
@@ -61,8 +66,8 @@ def _approve_in_browser(page, base: str, request_id: int, username: str, passwor
     if page.url.endswith("/admin/password_change/"):
         # The quickstart's printed passwords are one-time: the first sign-in sets the approver's own.
         page.fill("#id_old_password", password)
-        page.fill("#id_new_password1", f"{username}-own-passphrase-2026")
-        page.fill("#id_new_password2", f"{username}-own-passphrase-2026")
+        page.fill("#id_new_password1", own_password(username))
+        page.fill("#id_new_password2", own_password(username))
         page.click("input[type=submit]")
         page.wait_for_url("**/admin/password_change/done/")
         page.goto(f"{base}/admin/approvals/{request_id}/")
@@ -186,7 +191,7 @@ def test_readme_walkthrough_runs_as_written(
         page.set_default_timeout(60_000)
         page.goto(f"{live_server.url}/admin/login/?next=/admin/approvals/{second.pk}/")
         page.fill("#id_username", "risk-approver")
-        page.fill("#id_password", passwords["risk-approver"])
+        page.fill("#id_password", own_password("risk-approver"))  # set at the first approval
         page.click("input[type=submit]")
         page.wait_for_selector("#metrics")
         metric_row = page.inner_text('#metrics tr[data-metric="test_r2"]')
