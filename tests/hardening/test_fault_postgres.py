@@ -186,9 +186,9 @@ def quorum_on_private_cluster(
     try:
         for _ in range(100):
             try:
-                if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{base}/healthz", timeout=10).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or its first request still loading apps
                 time.sleep(0.2)
         yield base, token, env
     finally:
