@@ -204,6 +204,15 @@ def producer_signature(folder: Path, manifest: dict[str, str], trusted: Iterable
     return {"state": "untrusted", "reason": "no trusted signer's key or CA verifies this signature"}
 
 
+NOTHING_SCANNED = {
+    "scanner": "picklescan",
+    "scanned_files": 0,
+    "findings": [],
+    "highest": "none",
+    "unparseable": [],
+}
+
+
 def pickle_scan(folder: Path, paths: Iterable[str]) -> dict:
     """picklescan's findings over the given pickle candidates: every non-innocuous global, with its severity."""
     from picklescan import scanner

@@ -25,7 +25,6 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -461,7 +460,7 @@ def integrity_inspect(source: ArtifactStore, result: ValidationResult) -> Integr
     signed = integrity.SIGNATURE_PATH in paths
     pickles = [entry for entry in result.entries if _pickle_candidate(source, entry[0])]
     if not signed and not pickles:
-        return IntegrityFindings({"state": "absent"}, integrity.pickle_scan(Path(), []))  # nothing to read
+        return IntegrityFindings({"state": "absent"}, dict(integrity.NOTHING_SCANNED))
     with integrity.private_copy(source, result.entries if signed else pickles) as folder:
         manifest = {path: sha256 for path, _, sha256 in result.entries}
         signature = integrity.producer_signature(folder, manifest, _trusted_keys())
