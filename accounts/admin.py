@@ -12,10 +12,13 @@ from django.http import HttpRequest
 import audit
 from accounts import services
 from accounts.models import ApiToken, SignInFailures, Team, User
+from accounts.second_factor import SecondFactorAuthenticationForm
 from audit.models import Action
 from registry.errors import RegistryError
 
 admin.site.unregister(Group)
+# The sign-in asks for the one-time code of a second factor when the person has one (issue 23).
+admin.site.login_form = SecondFactorAuthenticationForm
 
 
 @admin.register(Group)

@@ -130,6 +130,7 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "workflow-admin-queue": {"GET": Rule(Audience.STAFF, note="requests on models the caller can READ")},
     "workflow-admin-request": {"GET": Rule(Audience.STAFF, READ)},
     "workflow-admin-decide": {"POST": Rule(Audience.STAFF, note="the services check approve/reject rights")},
+    "two-factor": {"*": Rule(Audience.STAFF, note="the caller's own second factor: enrol, confirm, remove")},
     # MLflow-compatible registry (fronts.mlflow), same services as the native API
     "mlflow:registered-models-create": {"POST": Rule(A, note="global registry.add_registeredmodel")},
     "mlflow:registered-models-rename": {"POST": Rule(A, MANAGE)},

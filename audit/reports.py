@@ -67,6 +67,7 @@ PROMOTION_FIELDS = (
     "requested_at",
     "approvers",
     "decided_by",
+    "decision_signature",
     "decided_at",
     "comment",
     "evidence_digest",
@@ -125,6 +126,13 @@ def alias_label(alias: str) -> str:
     return f"alias:{alias}"
 
 
+def _signature_line(event: AuditEvent) -> str:
+    """The electronic signature a decision's event carries, as it reads (empty: unsigned)."""
+    after = event.after if isinstance(event.after, dict) else {}
+    signature = after.get("signature")
+    return signature.get("line", "") if isinstance(signature, dict) else ""
+
+
 @dataclass
 class _Request:
     key: tuple[str, str]
@@ -155,9 +163,16 @@ class _Request:
             "requester": created.actor_username if created else None,
             "requested_at": _at(created.timestamp) if created else None,
             "approvers": [
-                {"user": e.actor_username, "at": _at(e.timestamp), "comment": e.reason} for e in approvals
+                {
+                    "user": e.actor_username,
+                    "at": _at(e.timestamp),
+                    "comment": e.reason,
+                    "signature": _signature_line(e),
+                }
+                for e in approvals
             ],
             "decided_by": outcome_event.actor_username,
+            "decision_signature": _signature_line(outcome_event) if outcome_event not in approvals else "",
             "decided_at": _at(outcome_event.timestamp),
             "comment": outcome_event.reason or (created.reason if created else ""),
             "evidence_digest": digest,
@@ -394,7 +409,9 @@ def separation_of_duties(
 def _approver_columns(rows: list[dict[str, Any]]) -> tuple[str, ...]:
     most = max([len(row["approvers"]) for row in rows] or [0])
     return tuple(
-        f"approver_{n}{suffix}" for n in range(1, max(most, 1) + 1) for suffix in ("", "_at", "_comment")
+        f"approver_{n}{suffix}"
+        for n in range(1, max(most, 1) + 1)
+        for suffix in ("", "_at", "_comment", "_signature")
     )
 
 
@@ -410,6 +427,7 @@ def _promotions_table(rows: list[dict[str, Any]]) -> tuple[tuple[str, ...], list
                 f"approver_{n}": approval["user"],
                 f"approver_{n}_at": approval["at"],
                 f"approver_{n}_comment": approval["comment"],
+                f"approver_{n}_signature": approval.get("signature", ""),
             }
         table.append(flat)
     return fields, table

@@ -84,6 +84,17 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 2000
 QUORUM_LOGIN_MAX_FAILURES = int(os.environ.get("QUORUM_LOGIN_MAX_FAILURES", "5"))
 QUORUM_LOGIN_LOCKOUT_SECONDS = int(os.environ.get("QUORUM_LOGIN_LOCKOUT_SECONDS", "900"))
 
+# Electronic signatures (21 CFR Part 11, issue 23). The meanings a signer may give a signature;
+# policies accept a subset and may require some, each from a different person.
+QUORUM_SIGNATURE_MEANINGS = env_list(
+    "QUORUM_SIGNATURE_MEANINGS", "Reviewed,Approved for production,Independent validation"
+)
+# On: everyone who may approve needs a second factor (TOTP) to sign, and the admin asks those who
+# have none to enrol before anything else.
+QUORUM_APPROVERS_NEED_SECOND_FACTOR = env_bool("QUORUM_APPROVERS_NEED_SECOND_FACTOR", False)
+# The issuer shown in authenticator apps for Quorum's TOTP codes.
+OTP_TOTP_ISSUER = os.environ.get("QUORUM_TOTP_ISSUER", "Quorum")
+
 # Prometheus metrics at /metrics, readable only with this bearer token (unset: /metrics answers 404).
 QUORUM_METRICS_TOKEN = os.environ.get("QUORUM_METRICS_TOKEN", "")
 # Benchmarks only (bench/registry_vs_mlflow.py): serve the no-database /bench/floor view.
@@ -116,6 +127,9 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served from our static files: /api/docs/ works offline
     "guardian",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "audit",
     "registry",
@@ -136,6 +150,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session signed in with its second factor.
+    "django_otp.middleware.OTPMiddleware",
     # Default deny: routes and methods without a declared permission rule never reach a view.
     "accounts.routes.RouteRuleMiddleware",
     # A one-time password is changed before anything else (accounts/first_sign_in.py).

@@ -17,6 +17,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics.metrics_view, name="metrics"),
     path("admin/approvals/", include("workflows.admin_views")),
+    path("admin/two-factor/", include("accounts.second_factor")),
     re_path(moved.MOVED_ADMIN_PATTERN, moved.moved_admin_page, name="admin-moved"),
     # Before the admin's own: the same page, whose form also ends a one-time password (audited).
     path(

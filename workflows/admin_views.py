@@ -4,12 +4,14 @@ Mounted at /admin/approvals/ with the admin's own login, look and staff check. B
 when the signed-in user may act; the services check again on every POST.
 """
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from accounts.signing import SigningCredentials, has_second_factor
 from registry.errors import NotFound, RegistryError
 from workflows import evidence as request_evidence
 from workflows import selectors, services
@@ -103,7 +105,14 @@ def request_view(request: HttpRequest, request_id: int) -> HttpResponse:
         "evidence": _evidence(row),
         "timeline": timeline,
         "policy": selectors.request_policy(row),
+        "signer_has_second_factor": has_second_factor(request.user),
     }
+    context["signature_meanings"] = [
+        m
+        for m in (context["policy"].signature_meanings if context["policy"] else ())
+        or settings.QUORUM_SIGNATURE_MEANINGS
+        if m in settings.QUORUM_SIGNATURE_MEANINGS
+    ]
     if context["policy"] is not None:
         context["ttl_hours"] = int(context["policy"].approval_ttl.total_seconds() // 3600)
     return render(request, "workflows/request.html", context)
@@ -114,14 +123,32 @@ def decide_view(request: HttpRequest, request_id: int) -> HttpResponse:
     decision = request.POST.get("decision")
     comment = request.POST.get("comment", "")
     here = reverse("workflow-admin-request", args=[request_id])
+    # A password typed into the form signs the decision; without one it is unsigned (refused where
+    # the policy requires signatures).
+    password = request.POST.get("password", "")
+    signing = (
+        SigningCredentials(
+            password=password, otp=request.POST.get("otp", ""), meaning=request.POST.get("meaning", "")
+        )
+        if password
+        else None
+    )
     try:
         if decision == "approve":
             row = services.transition_request_approve(
-                actor=request.user, request_id=request_id, comment=comment
+                actor=request.user,
+                request_id=request_id,
+                comment=comment,
+                signing=signing,
+                http_request=request,
             )
         elif decision == "reject":
             row = services.transition_request_reject(
-                actor=request.user, request_id=request_id, comment=comment
+                actor=request.user,
+                request_id=request_id,
+                comment=comment,
+                signing=signing,
+                http_request=request,
             )
         elif decision == "fail":
             row = services.transition_request_fail(actor=request.user, request_id=request_id, comment=comment)

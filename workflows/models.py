@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from registry.models import ModelVersion, RegisteredModel
+from workflows.rules import signature_content_hash, signature_line
 
 
 class TargetKind(models.TextChoices):
@@ -96,6 +97,16 @@ class PromotionPolicy(models.Model):
     )
     require_approved_card = models.BooleanField(
         default=False, help_text="The version needs an approved model card (for its current artifacts)."
+    )
+    require_signature = models.BooleanField(
+        default=False,
+        help_text="Approvals are electronic signatures: the signer re-authenticates and gives a meaning.",
+    )
+    signature_meanings = models.JSONField(
+        default=list, blank=True, help_text="Signature meanings accepted (empty: every configured meaning)."
+    )
+    required_meanings = models.JSONField(
+        default=list, blank=True, help_text="Meanings that each need a signature (from different people)."
     )
     floor_waived = models.BooleanField(
         default=False,
@@ -230,12 +241,82 @@ class VersionActivity(models.Model):
         return f"{self.version} {self.activity_type}"
 
 
+class Decision(models.TextChoices):
+    APPROVE = "approve", "Approval"
+    REJECT = "reject", "Rejection"
+
+
+class Signature(models.Model):
+    """An electronic signature of a decision on a request (21 CFR 11.50, 11.70): who (printed name and
+    username), when (the server's UTC clock), what it means, and what was signed (request, version,
+    artifact digest, evidence digest), bound by `record_hash`, which the decision's audit event
+    carries into the hash chain. Rows are never edited; one whose hash does not recompute never counts."""
+
+    request = models.ForeignKey(TransitionRequest, on_delete=models.CASCADE, related_name="signatures")
+    approval = models.OneToOneField(
+        Approval, null=True, blank=True, on_delete=models.CASCADE, related_name="signature"
+    )
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    signer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signer_username = models.CharField(max_length=150)
+    signer_full_name = models.CharField(max_length=300)
+    meaning = models.CharField(max_length=120)
+    signed_at = models.DateTimeField()
+    authentication = models.CharField(
+        max_length=32, help_text="How the signer re-authenticated: password, or password+totp."
+    )
+    model_name = models.CharField(max_length=256)
+    version_number = models.PositiveIntegerField()
+    target = models.CharField(
+        max_length=260, help_text="The request's target as shown (Production, @champion)."
+    )
+    artifact_digest = models.CharField(max_length=128, blank=True, default="")
+    evidence_digest = models.CharField(
+        max_length=64, blank=True, default="", help_text="The evidence snapshot the signer was shown."
+    )
+    record_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["signed_at", "pk"]
+
+    def __str__(self) -> str:
+        return self.line
+
+    def content(self) -> dict:
+        """What `record_hash` covers."""
+        return {
+            "request": self.request_id,
+            "decision": self.decision,
+            "signer_id": self.signer_id,
+            "signer_username": self.signer_username,
+            "signer_full_name": self.signer_full_name,
+            "meaning": self.meaning,
+            "signed_at": self.signed_at.isoformat(),
+            "authentication": self.authentication,
+            "model": self.model_name,
+            "version": self.version_number,
+            "target": self.target,
+            "artifact_digest": self.artifact_digest,
+            "evidence_digest": self.evidence_digest,
+        }
+
+    @property
+    def line(self) -> str:
+        return signature_line(self.signer_full_name, self.signer_username, self.signed_at, self.meaning)
+
+    @property
+    def intact(self) -> bool:
+        return signature_content_hash(self.content()) == self.record_hash
+
+
 __all__ = [
     "ActivityType",
     "Approval",
+    "Decision",
     "PromotionPolicy",
     "Rank",
     "RequestState",
+    "Signature",
     "TargetKind",
     "TransitionRequest",
     "VersionActivity",

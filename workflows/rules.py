@@ -4,9 +4,11 @@ Everything here takes plain values (policies, approval facts, evidence) so it is
 services gather the facts under the right locks and act on the verdicts.
 """
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from registry.models import Stage
 
@@ -39,14 +41,22 @@ class Policy:
     require_current_validation: bool = False
     # The version needs an approved model card for its current artifacts (evidence `card_approved`).
     require_approved_card: bool = False
+    # Issue 23: approvals (and rejections) are electronic signatures: the signer re-authenticates and
+    # gives a meaning; `signature_meanings` are those accepted (empty: every configured meaning),
+    # `required_meanings` each need a counted signature (from different people, one per person).
+    require_signature: bool = False
+    signature_meanings: tuple[str, ...] = ()
+    required_meanings: tuple[str, ...] = ()
     # A superuser set this model policy although it loosens the organisation's floor (audited).
     floor_waived: bool = False
 
 
 # The embedded default policy set: applies when the organisation has configured no default of its own.
 EMBEDDED_DEFAULT_POLICIES: tuple[Policy, ...] = (
-    Policy(STAGE_KIND, Stage.PRODUCTION.value, required_approvals=2, rank=PRODUCTION_RANK),
-    Policy(ALIAS_KIND, "champion", required_approvals=2, rank=PRODUCTION_RANK),
+    Policy(
+        STAGE_KIND, Stage.PRODUCTION.value, required_approvals=2, rank=PRODUCTION_RANK, require_signature=True
+    ),
+    Policy(ALIAS_KIND, "champion", required_approvals=2, rank=PRODUCTION_RANK, require_signature=True),
     Policy(
         STAGE_KIND,
         Stage.STAGING.value,
@@ -88,7 +98,32 @@ _FLOOR_FIELDS: tuple[tuple[str, Callable[[object], object], str], ...] = (
     ("service_accounts_count", lambda v: not v, "lets service accounts' approvals count"),
     ("require_current_validation", lambda v: bool(v), "drops the current-validation condition"),
     ("require_approved_card", lambda v: bool(v), "drops the approved-model-card condition"),
+    ("require_signature", lambda v: bool(v), "drops the electronic-signature condition"),
 )
+
+
+def _meanings_loosenings(policy: Policy, floor: Policy) -> list[str]:
+    """How the policy's signature meanings loosen the floor's: fewer required, or more accepted."""
+    found = []
+    dropped = [m for m in floor.required_meanings if m not in policy.required_meanings]
+    if dropped:
+        found.append("does not require the signature meaning(s) " + ", ".join(f"'{m}'" for m in dropped))
+    if floor.signature_meanings and (
+        not policy.signature_meanings or not set(policy.signature_meanings) <= set(floor.signature_meanings)
+    ):
+        found.append("accepts signature meanings the organisation does not")
+    return found
+
+
+def _meanings_floored(policy: Policy, floor: Policy) -> dict[str, tuple[str, ...]]:
+    """The policy's meanings raised to the floor: every meaning either requires, and only those both
+    accept (the floor's where they share none: an empty list would accept every meaning)."""
+    required = tuple(dict.fromkeys((*floor.required_meanings, *policy.required_meanings)))
+    accepted = policy.signature_meanings
+    if floor.signature_meanings:
+        shared = tuple(m for m in accepted if m in floor.signature_meanings)
+        accepted = shared or floor.signature_meanings
+    return {"required_meanings": required, "signature_meanings": accepted}
 
 
 def policy_loosenings(policy: Policy, floor: Policy | None) -> tuple[str, ...]:
@@ -104,6 +139,7 @@ def policy_loosenings(policy: Policy, floor: Policy | None) -> tuple[str, ...]:
     ]
     if floor.required_team and policy.required_team != floor.required_team:
         found.append(f"does not require an approval from team '{floor.required_team}'")
+    found.extend(_meanings_loosenings(policy, floor))
     return tuple(found)
 
 
@@ -117,6 +153,7 @@ def policy_floored(policy: Policy, floor: Policy | None) -> Policy:
         raised[name] = theirs if strictness(theirs) > strictness(mine) else mine
     if floor.required_team:
         raised["required_team"] = floor.required_team  # one team per policy: the organisation's wins
+    raised |= _meanings_floored(policy, floor)
     return replace(policy, **raised)
 
 
@@ -258,6 +295,65 @@ def approver_refusal(
     return None
 
 
+# --- Electronic signatures (issue 23, 21 CFR Part 11) -----------------------------------------
+
+# A rejection's signature means this; approvals' meanings come from the organisation's list.
+REJECTION_MEANING = "Rejected"
+
+
+@dataclass(frozen=True)
+class SignatureFacts:
+    """An approval's electronic signature as the rules see it."""
+
+    meaning: str
+    artifact_digest: str
+    intact: bool  # its record hash recomputes from its stored fields (nobody edited the row)
+
+
+def signature_content_hash(content: dict) -> str:
+    """The hash binding a signature to what was signed: SHA-256 of its canonical JSON."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def signature_line(full_name: str, username: str, signed_at: datetime, meaning: str) -> str:
+    """How a signature reads wherever its record is shown (21 CFR 11.50: name, time, meaning)."""
+    when = signed_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return f"Signed by {full_name} ({username}) on {when}: {meaning}"
+
+
+def signature_meaning_refusal(policy: Policy | None, meaning: str, configured: Sequence[str]) -> str | None:
+    """Why an approval may not be signed with `meaning` under `policy`, or None."""
+    accepted = [m for m in (policy.signature_meanings if policy else ()) or configured if m in configured]
+    if meaning in accepted:
+        return None
+    if not meaning:
+        return "A signature needs a meaning: one of " + ", ".join(f"'{m}'" for m in accepted) + "."
+    return (
+        f"'{meaning}' is not a signature meaning this policy accepts; use one of "
+        + ", ".join(f"'{m}'" for m in accepted)
+        + "."
+    )
+
+
+def signature_refusal(
+    policy: Policy, signature: SignatureFacts | None, current_digest: str | None
+) -> str | None:
+    """Why an approval's signature does not count under `policy` now (None: it counts, or none is
+    needed). A signature over other artifacts than the version's current ones no longer counts."""
+    if not policy.require_signature:
+        return None
+    if signature is None:
+        return "it is not an electronic signature"
+    if not signature.intact:
+        return "its signature record does not match its hash"
+    if current_digest and signature.artifact_digest != current_digest:
+        return "it signed other artifacts than the version's current ones"
+    if policy.signature_meanings and signature.meaning not in policy.signature_meanings:
+        return f"its meaning '{signature.meaning}' is not one the policy accepts"
+    return None
+
+
 @dataclass(frozen=True)
 class ApprovalFacts:
     """An approval with what is true of its approver *now* (permission and team are re-checked)."""
@@ -269,6 +365,7 @@ class ApprovalFacts:
     in_required_team: bool
     artifact_digest: str = ""
     is_service_account: bool = False
+    signature: SignatureFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -288,13 +385,17 @@ def approvals_counted(
     requester_id: int | None,
     creator_id: int | None,
     now: datetime,
+    current_digest: str | None = None,
 ) -> list[ApprovalFacts]:
     """Approvals that still count: unexpired, by distinct people (not service accounts, unless the
-    organisation's policy says so) who still hold the rank's permission."""
+    organisation's policy says so) who still hold the rank's permission, and electronically signed
+    for the version's current artifacts where the policy requires signatures."""
     seen: set[int] = set()
     counted = []
     for approval in approvals:
         if approval.approver_id in seen or approval.expires_at <= now or not approval.holds_rank:
+            continue
+        if signature_refusal(policy, approval.signature, current_digest):
             continue
         if approval.is_service_account and not policy.service_accounts_count:
             continue  # a pipeline's token is not a second pair of eyes
@@ -357,12 +458,20 @@ def quorum_verdict(
 
     `evidence`: the pipeline's facts now; `shown`: those the request's approvers were shown. Stale
     evidence never applies: it waits for the refresh (issue 21)."""
-    counted = approvals_counted(policy, approvals, requester_id=requester_id, creator_id=creator_id, now=now)
+    digest = evidence.get("artifact_digest")
+    counted = approvals_counted(
+        policy, approvals, requester_id=requester_id, creator_id=creator_id, now=now, current_digest=digest
+    )
     names = tuple(a.approver_name for a in counted)
     missing: list[str] = []
     short = policy.required_approvals - len(counted)
     if short > 0:
-        missing.append(f"{short} more approval{'s' if short > 1 else ''} ({policy.rank} rank)")
+        signed = " electronically signed" if policy.require_signature else ""
+        missing.append(f"{short} more{signed} approval{'s' if short > 1 else ''} ({policy.rank} rank)")
+    meanings = {a.signature.meaning for a in counted if a.signature is not None}
+    for meaning in policy.required_meanings:
+        if meaning not in meanings:
+            missing.append(f"a signature meaning '{meaning}'")
     if policy.required_team and not any(a.in_required_team for a in counted):
         missing.append(f"an approval from team '{policy.required_team}'")
     validation = validation_refusal(policy, evidence)

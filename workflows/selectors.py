@@ -15,6 +15,7 @@ from workflows.models import (
     Approval,
     PromotionPolicy,
     RequestState,
+    Signature,
     TargetKind,
     TransitionRequest,
     VersionActivity,
@@ -40,6 +41,9 @@ def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
         service_accounts_count=row.service_accounts_count,
         require_current_validation=row.require_current_validation,
         require_approved_card=row.require_approved_card,
+        require_signature=row.require_signature,
+        signature_meanings=tuple(row.signature_meanings or ()),
+        required_meanings=tuple(row.required_meanings or ()),
         floor_waived=row.floor_waived,
     )
 
@@ -105,6 +109,9 @@ def policies_effective(model: RegisteredModel | None) -> list[dict]:
                 "service_accounts_count": policy.service_accounts_count,
                 "require_current_validation": policy.require_current_validation,
                 "require_approved_card": policy.require_approved_card,
+                "require_signature": policy.require_signature,
+                "signature_meanings": list(policy.signature_meanings),
+                "required_meanings": list(policy.required_meanings),
             }
         entry["floor_waived"] = bool(mine and mine.floor_waived)
         entry["raised_to_floor"] = bool(
@@ -122,7 +129,11 @@ def request_ttl():
 
 def request_detail_queryset(qs: QuerySet[TransitionRequest]) -> QuerySet[TransitionRequest]:
     return qs.select_related("model", "version", "version__creator", "requester").prefetch_related(
-        Prefetch("approvals", queryset=Approval.objects.select_related("approver").order_by("created_at"))
+        Prefetch(
+            "approvals",
+            queryset=Approval.objects.select_related("approver", "signature").order_by("created_at"),
+        ),
+        Prefetch("signatures", queryset=Signature.objects.order_by("signed_at", "pk")),
     )
 
 
@@ -162,6 +173,7 @@ def approval_facts(request: TransitionRequest, policy: rules.Policy) -> list[rul
     for approval in request.approvals.all():
         approver = approval.approver
         in_team = bool(policy.required_team) and approver.groups.filter(name=policy.required_team).exists()
+        signed = getattr(approval, "signature", None)
         facts.append(
             rules.ApprovalFacts(
                 approver_id=approver.pk,
@@ -171,6 +183,11 @@ def approval_facts(request: TransitionRequest, policy: rules.Policy) -> list[rul
                 in_required_team=in_team,
                 artifact_digest=approval.artifact_digest,
                 is_service_account=approver.is_service_account,
+                signature=rules.SignatureFacts(
+                    meaning=signed.meaning, artifact_digest=signed.artifact_digest, intact=signed.intact
+                )
+                if signed is not None
+                else None,
             )
         )
     return facts

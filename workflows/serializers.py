@@ -2,15 +2,47 @@
 
 from rest_framework import serializers
 
-from workflows.models import Approval, PromotionPolicy, TransitionRequest, VersionActivity
+from workflows.models import Approval, PromotionPolicy, Signature, TransitionRequest, VersionActivity
+
+
+class SignatureSerializer(serializers.ModelSerializer):
+    """An electronic signature: who, when (UTC), what it means, what was signed, and whether it still
+    verifies (`intact`: its hash recomputes; `current`: it signed the version's current artifacts)."""
+
+    line = serializers.CharField(read_only=True)
+    intact = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Signature
+        fields = [
+            "decision",
+            "line",
+            "signer_username",
+            "signer_full_name",
+            "meaning",
+            "signed_at",
+            "authentication",
+            "model_name",
+            "version_number",
+            "target",
+            "artifact_digest",
+            "evidence_digest",
+            "record_hash",
+            "intact",
+        ]
 
 
 class ApprovalSerializer(serializers.ModelSerializer):
     approver = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    signature = serializers.SerializerMethodField()
 
     class Meta:
         model = Approval
-        fields = ["approver", "comment", "artifact_digest", "created_at", "expires_at"]
+        fields = ["approver", "comment", "artifact_digest", "created_at", "expires_at", "signature"]
+
+    def get_signature(self, obj: Approval) -> dict | None:
+        signed = getattr(obj, "signature", None)
+        return SignatureSerializer(signed).data if signed is not None else None
 
 
 class TransitionRequestSerializer(serializers.ModelSerializer):
@@ -18,6 +50,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
     version = serializers.IntegerField(source="version.version")
     requester = serializers.SlugRelatedField(slug_field="username", read_only=True)
     approvals = ApprovalSerializer(many=True, read_only=True)
+    signatures = SignatureSerializer(many=True, read_only=True)
     still_needed = serializers.SerializerMethodField()
     version_deleted = serializers.SerializerMethodField()
     evidence_snapshot = serializers.SerializerMethodField()
@@ -41,6 +74,7 @@ class TransitionRequestSerializer(serializers.ModelSerializer):
             "evidence",
             "evidence_snapshot",
             "approvals",
+            "signatures",
             "still_needed",
             "created_at",
             "updated_at",
@@ -88,8 +122,22 @@ class TransitionRequestCreateSerializer(serializers.Serializer):
         return attrs
 
 
+class SigningSerializer(serializers.Serializer):
+    """The re-authentication an electronic signature carries (21 CFR 11.200): never a token alone."""
+
+    password = serializers.CharField(trim_whitespace=False, max_length=4096, write_only=True)
+    otp = serializers.CharField(required=False, allow_blank=True, default="", max_length=64, write_only=True)
+    meaning = serializers.CharField(required=False, allow_blank=True, default="", max_length=120)
+
+
 class DecisionSerializer(serializers.Serializer):
     comment = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
+class SignedDecisionSerializer(DecisionSerializer):
+    signature = SigningSerializer(
+        required=False, help_text="Sign the decision (required where the policy requires signatures)."
+    )
 
 
 class CancelSerializer(serializers.Serializer):
@@ -139,6 +187,9 @@ class PolicySerializer(serializers.ModelSerializer):
             "service_accounts_count",
             "require_current_validation",
             "require_approved_card",
+            "require_signature",
+            "signature_meanings",
+            "required_meanings",
             "floor_waived",
             "updated_at",
         ]
@@ -166,6 +217,13 @@ class PolicySetSerializer(serializers.Serializer):
     service_accounts_count = serializers.BooleanField(required=False, default=False)
     require_current_validation = serializers.BooleanField(required=False, default=False)
     require_approved_card = serializers.BooleanField(required=False, default=False)
+    require_signature = serializers.BooleanField(required=False, default=False)
+    signature_meanings = serializers.ListField(
+        child=serializers.CharField(max_length=120), required=False, default=list, max_length=20
+    )
+    required_meanings = serializers.ListField(
+        child=serializers.CharField(max_length=120), required=False, default=list, max_length=20
+    )
 
 
 class EffectivePolicySerializer(serializers.Serializer):
@@ -187,5 +245,8 @@ class EffectivePolicySerializer(serializers.Serializer):
     service_accounts_count = serializers.BooleanField(required=False)
     require_current_validation = serializers.BooleanField(required=False)
     require_approved_card = serializers.BooleanField(required=False)
+    require_signature = serializers.BooleanField(required=False)
+    signature_meanings = serializers.ListField(child=serializers.CharField(), required=False)
+    required_meanings = serializers.ListField(child=serializers.CharField(), required=False)
     floor_waived = serializers.BooleanField()
     raised_to_floor = serializers.BooleanField()

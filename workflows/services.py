@@ -13,12 +13,14 @@ proven.
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import audit
 import events
 from access.grants import LEVEL_CODENAMES, Level, user_can, user_holds
+from accounts.signing import SigningCredentials, SigningRefused, signer_full_name, signer_reauthenticate
 from artifacts import services as artifact_services
 from artifacts.events import GovernedCopyFinished, ValidationFinished
 from audit.models import Action
@@ -45,8 +47,10 @@ from workflows.models import (
     OPEN_STATES,
     ActivityType,
     Approval,
+    Decision,
     PromotionPolicy,
     RequestState,
+    Signature,
     TargetKind,
     TransitionRequest,
     VersionActivity,
@@ -179,6 +183,9 @@ _POLICY_FIELDS = (
     "service_accounts_count",
     "require_current_validation",
     "require_approved_card",
+    "require_signature",
+    "signature_meanings",
+    "required_meanings",
     "floor_waived",
 )
 
@@ -203,6 +210,9 @@ def promotion_policy_set(
     service_accounts_count: bool = False,
     require_current_validation: bool = False,
     require_approved_card: bool = False,
+    require_signature: bool = False,
+    signature_meanings: list[str] | tuple[str, ...] = (),
+    required_meanings: list[str] | tuple[str, ...] = (),
 ) -> PromotionPolicy:
     """Create or replace the policy of one target, for one model (MANAGE) or organisation-wide (superuser).
 
@@ -223,6 +233,26 @@ def promotion_policy_set(
         )
     if not isinstance(approval_ttl_hours, int) or not 1 <= approval_ttl_hours <= 24 * 365:
         raise InvalidParameter("approval_ttl_hours must be between 1 and 8760.", field="approval_ttl_hours")
+    configured = settings.QUORUM_SIGNATURE_MEANINGS
+    for field, meanings in (
+        ("signature_meanings", signature_meanings),
+        ("required_meanings", required_meanings),
+    ):
+        unknown = [m for m in meanings if m not in configured]
+        if unknown:
+            raise InvalidParameter(
+                f"{field}: {', '.join(repr(m) for m in unknown)} is not a configured signature meaning "
+                f"(QUORUM_SIGNATURE_MEANINGS: {', '.join(repr(m) for m in configured)}).",
+                field=field,
+            )
+    if signature_meanings and any(m not in signature_meanings for m in required_meanings):
+        raise InvalidParameter(
+            "required_meanings must be among signature_meanings (a required meaning nobody may give "
+            "could never be met).",
+            field="required_meanings",
+        )
+    signature_meanings = list(dict.fromkeys(signature_meanings))
+    required_meanings = list(dict.fromkeys(required_meanings))
     team = None
     if required_team:
         team = Team.objects.filter(group__name=required_team).first()
@@ -250,6 +280,9 @@ def promotion_policy_set(
         "service_accounts_count": service_accounts_count,
         "require_current_validation": require_current_validation,
         "require_approved_card": require_approved_card,
+        "require_signature": bool(require_signature),
+        "signature_meanings": signature_meanings,
+        "required_meanings": required_meanings,
         "floor_waived": False,
     }
     loosens: tuple[str, ...] = ()
@@ -270,6 +303,9 @@ def promotion_policy_set(
             service_accounts_count=service_accounts_count,
             require_current_validation=require_current_validation,
             require_approved_card=require_approved_card,
+            require_signature=bool(require_signature),
+            signature_meanings=tuple(signature_meanings),
+            required_meanings=tuple(required_meanings),
         )
         loosens = rules.policy_loosenings(proposed, selectors.organisation_floor(target_kind, target))
         if loosens and not actor.is_superuser:
@@ -434,11 +470,142 @@ def transition_request_create(
     return request
 
 
-@ports.refusals_recorded
+# --- Electronic signatures (issue 23) --------------------------------------------------------
+
+
+def _signature_needed(policy: rules.Policy | None) -> bool:
+    return policy is not None and (policy.require_signature or bool(policy.required_meanings))
+
+
+def _signer_verified(
+    actor, request_id: int, signing: SigningCredentials | None, http_request, *, rejecting: bool
+) -> str | None:
+    """Re-authenticate a signer before the decision's transaction, so that a failure's lockout count
+    and its audit event commit although the decision does not; returns how they re-authenticated
+    (None: no signature was given). The meaning is checked first: a typo costs no password attempt."""
+    if signing is None:
+        return None
+    found = (
+        selectors.transition_requests_visible_to(actor).filter(pk=request_id).select_related("model").first()
+    )
+    if found is None:
+        raise NotFound(f"Transition request {request_id} not found")
+    if not rejecting:
+        refusal = rules.signature_meaning_refusal(
+            selectors.request_policy(found), signing.meaning, settings.QUORUM_SIGNATURE_MEANINGS
+        )
+        if refusal:
+            raise InvalidParameter(refusal, field="signature.meaning")
+    try:
+        return signer_reauthenticate(actor, signing, http_request)
+    except SigningRefused as exc:
+        with transaction.atomic():
+            audit.record(
+                actor=actor,
+                action=Action.SIGNATURE_FAILED,
+                target=found,
+                target_name=str(found),
+                model_name=found.model.name,
+                after={"attempted": "reject" if rejecting else "approve", "counted": exc.counted},
+                reason=exc.message,
+            )
+        raise GovernanceRefused(exc.message, field="signature") from None
+
+
+def _signature_missing(actor, request: TransitionRequest, *, rejecting: bool) -> GovernanceRefused:
+    doing = "rejection" if rejecting else "approval"
+    message = (
+        f"The policy of {request.target_label} requires electronic signatures: this {doing} must be "
+        'signed. Send "signature": {"password": "<your password>", "otp": "<one-time code, if you '
+        'have a second factor>"'
+        + ("" if rejecting else ', "meaning": "<one of the policy\'s meanings>"')
+        + "} with it (21 CFR Part 11: an API token alone cannot sign)."
+    )
+    return GovernanceRefused(
+        message,
+        field="signature",
+        refusal=Refusal(
+            actor=actor,
+            action=Action.APPROVAL_REFUSED.value,
+            target=request,
+            model_name=request.model.name,
+            attempted=f"{'reject' if rejecting else 'approve'} request #{request.pk} without a signature",
+            reason=message,
+            version=request.version.version,
+        ),
+    )
+
+
+def _signature_record(
+    actor,
+    request: TransitionRequest,
+    *,
+    decision: str,
+    meaning: str,
+    authentication: str,
+    artifact_digest: str,
+    approval: Approval | None = None,
+) -> Signature:
+    """Write the signature of a decision, bound by its hash to the request, version, digests and signer."""
+    snapshot = request.snapshots.order_by("-taken_at", "-pk").first()
+    signature = Signature(
+        request=request,
+        approval=approval,
+        decision=decision,
+        signer=actor,
+        signer_username=actor.get_username(),
+        signer_full_name=signer_full_name(actor),
+        meaning=meaning,
+        signed_at=timezone.now().replace(microsecond=0),
+        authentication=authentication,
+        model_name=request.model.name,
+        version_number=request.version.version,
+        target=request.target_label,
+        artifact_digest=artifact_digest,
+        evidence_digest=snapshot.content_digest if snapshot else "",
+    )
+    signature.record_hash = rules.signature_content_hash(signature.content())
+    signature.save()
+    return signature
+
+
+def signature_described(signature: Signature) -> dict:
+    """A signature as the audit event, API answers and reports show it."""
+    return signature.content() | {"line": signature.line, "record_hash": signature.record_hash}
+
+
 def transition_request_approve(
-    *, actor, request_id: int, comment: object, archive_existing_versions: bool | None = None
+    *,
+    actor,
+    request_id: int,
+    comment: object,
+    archive_existing_versions: bool | None = None,
+    signing: SigningCredentials | None = None,
+    http_request=None,
 ) -> TransitionRequest:
-    """Approve a request; the approval that completes the quorum applies it (or hands it to the pipeline)."""
+    """Approve a request, signed when `signing` is given (required where the policy says); the
+    approval that completes the quorum applies it (or hands it to the pipeline)."""
+    authentication = _signer_verified(actor, request_id, signing, http_request, rejecting=False)
+    return _transition_request_approve(
+        actor=actor,
+        request_id=request_id,
+        comment=comment,
+        archive_existing_versions=archive_existing_versions,
+        meaning=signing.meaning if signing else "",
+        authentication=authentication,
+    )
+
+
+@ports.refusals_recorded
+def _transition_request_approve(
+    *,
+    actor,
+    request_id: int,
+    comment: object,
+    archive_existing_versions: bool | None,
+    meaning: str,
+    authentication: str | None,
+) -> TransitionRequest:
     comment = _text(comment, "comment", required=True)
     request = _locked_request(actor, request_id, Level.READ, "Approving a request")
     policy = selectors.request_policy(request)
@@ -475,15 +642,33 @@ def transition_request_approve(
                 version=request.version.version,
             ),
         )
+    if authentication is None and _signature_needed(policy):
+        raise _signature_missing(actor, request, rejecting=False)
+    if authentication is not None:
+        refusal = rules.signature_meaning_refusal(policy, meaning, settings.QUORUM_SIGNATURE_MEANINGS)
+        if refusal:  # the policy changed between the check and the lock
+            raise InvalidParameter(refusal, field="signature.meaning")
     _superuser_power_record(actor, request, selectors.rank_level(policy), "Approving a transition request")
     evidence = version_evidence(request.version)
-    Approval.objects.create(
+    approval = Approval.objects.create(
         request=request,
         approver=actor,
         comment=comment,
         artifact_digest=evidence.get("artifact_digest") or "",
         expires_at=timezone.now() + policy.approval_ttl,
     )
+    signed = {}
+    if authentication is not None:
+        signature = _signature_record(
+            actor,
+            request,
+            decision=Decision.APPROVE,
+            meaning=meaning,
+            authentication=authentication,
+            artifact_digest=approval.artifact_digest,
+            approval=approval,
+        )
+        signed = {"signature": signature_described(signature)}
     if archive_existing_versions:
         request.archive_existing_versions = True
         request.save(update_fields=["archive_existing_versions", "updated_at"])
@@ -496,7 +681,7 @@ def transition_request_approve(
         to_stage=request.target_label,
         comment=comment,
     )
-    _request_changed(actor, Action.REQUEST_APPROVED, request, reason=comment)
+    _request_changed(actor, Action.REQUEST_APPROVED, request, reason=comment, **signed)
     return _request_advance(request, policy, evidence)
 
 
@@ -825,10 +1010,21 @@ def _request_apply_locked(request: TransitionRequest, why: str) -> TransitionReq
     return request
 
 
+def _attested_signature(approval: Approval) -> dict | None:
+    signed = getattr(approval, "signature", None)
+    if signed is None:
+        return None
+    return {
+        "meaning": signed.meaning,
+        "signed_at": signed.signed_at.isoformat(),
+        "record_hash": signed.record_hash,
+    }
+
+
 def _promotion_attest(request: TransitionRequest, why: str) -> None:
     """Quorum's signed statement that this version was promoted, by whom and under which policy (issue 24)."""
     policy = selectors.policy_governing(request.model, request.target_kind, request.target)
-    approvals = request.approvals.select_related("approver").order_by("created_at", "pk")
+    approvals = request.approvals.select_related("approver", "signature").order_by("created_at", "pk")
     artifact_services.promotion_attest(
         version=request.version,
         request_id=request.pk,
@@ -846,6 +1042,7 @@ def _promotion_attest(request: TransitionRequest, why: str) -> None:
                     "approved_at": a.created_at.isoformat(),
                     "comment": a.comment,
                     "artifact_digest": a.artifact_digest,
+                    "signature": _attested_signature(a),
                 }
                 for a in approvals
             ],
@@ -855,6 +1052,8 @@ def _promotion_attest(request: TransitionRequest, why: str) -> None:
                 "require_validated_artifacts": bool(policy and policy.require_validated_artifacts),
                 "require_producer_signature": bool(policy and policy.require_producer_signature),
                 "refuse_pickle_severity": policy.refuse_pickle_severity if policy else "",
+                "require_signature": bool(policy and policy.require_signature),
+                "required_meanings": list(policy.required_meanings) if policy else [],
             },
             "manifest_digest": request.version.artifact_manifest.digest,
             "applied_at": request.decided_at.isoformat(),
@@ -913,6 +1112,7 @@ def _request_close(
     activity_type: ActivityType,
     action: Action,
     when=None,
+    **extra,
 ) -> TransitionRequest:
     """End a request (rejected, cancelled, expired): state, timeline entry and audit event together."""
     request.state = state
@@ -931,13 +1131,25 @@ def _request_close(
         comment="" if by_system else reason,
         system_comment="Request expired." if state == RequestState.EXPIRED else "",
     )
-    _request_changed(actor, action, request, reason=reason)
+    _request_changed(actor, action, request, reason=reason, **extra)
     return request
 
 
-@transaction.atomic
-def transition_request_reject(*, actor, request_id: int, comment: object) -> TransitionRequest:
-    """End a request: anyone who could approve it may reject it, with a comment."""
+def transition_request_reject(
+    *, actor, request_id: int, comment: object, signing: SigningCredentials | None = None, http_request=None
+) -> TransitionRequest:
+    """End a request: anyone who could approve it may reject it, with a comment (signed when
+    `signing` is given, and where the policy requires signatures)."""
+    authentication = _signer_verified(actor, request_id, signing, http_request, rejecting=True)
+    return _transition_request_reject(
+        actor=actor, request_id=request_id, comment=comment, authentication=authentication
+    )
+
+
+@ports.refusals_recorded
+def _transition_request_reject(
+    *, actor, request_id: int, comment: object, authentication: str | None
+) -> TransitionRequest:
     comment = _text(comment, "comment", required=True)
     request = _locked_request(actor, request_id, Level.READ, "Rejecting a request")
     if request.state not in (RequestState.PENDING, RequestState.APPROVED):
@@ -946,10 +1158,23 @@ def transition_request_reject(*, actor, request_id: int, comment: object) -> Tra
     if refusal:
         raise PermissionDenied(refusal)
     policy = selectors.request_policy(request)
+    if authentication is None and _signature_needed(policy):
+        raise _signature_missing(actor, request, rejecting=True)
     if policy is not None:
         _superuser_power_record(
             actor, request, selectors.rank_level(policy), "Rejecting a transition request"
         )
+    signed = {}
+    if authentication is not None:
+        signature = _signature_record(
+            actor,
+            request,
+            decision=Decision.REJECT,
+            meaning=rules.REJECTION_MEANING,
+            authentication=authentication,
+            artifact_digest=version_evidence(request.version).get("artifact_digest") or "",
+        )
+        signed = {"signature": signature_described(signature)}
     return _request_close(
         request,
         RequestState.REJECTED,
@@ -957,6 +1182,7 @@ def transition_request_reject(*, actor, request_id: int, comment: object) -> Tra
         reason=comment,
         activity_type=ActivityType.REJECTED_REQUEST,
         action=Action.REQUEST_REJECTED,
+        **signed,
     )
 
 

@@ -5,6 +5,7 @@ from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.signing import SigningCredentials
 from registry.api.schema import envelope, paginated
 from registry.api.views import _paged, _validated
 from registry.errors import InvalidParameter
@@ -75,21 +76,36 @@ class RequestDetailView(APIView):
         return _request_response(request.user, request_id)
 
 
+def _signing(data: dict) -> SigningCredentials | None:
+    signed = data.get("signature")
+    return SigningCredentials(**signed) if signed else None
+
+
 class RequestApproveView(APIView):
-    @extend_schema(request=s.DecisionSerializer, responses=s.TransitionRequestSerializer)
+    @extend_schema(request=s.SignedDecisionSerializer, responses=s.TransitionRequestSerializer)
     def post(self, request, request_id: int):
-        data = _validated(s.DecisionSerializer, request.data)
+        data = _validated(s.SignedDecisionSerializer, request.data)
         services.transition_request_approve(
-            actor=request.user, request_id=request_id, comment=data["comment"]
+            actor=request.user,
+            request_id=request_id,
+            comment=data["comment"],
+            signing=_signing(data),
+            http_request=request,
         )
         return _request_response(request.user, request_id)
 
 
 class RequestRejectView(APIView):
-    @extend_schema(request=s.DecisionSerializer, responses=s.TransitionRequestSerializer)
+    @extend_schema(request=s.SignedDecisionSerializer, responses=s.TransitionRequestSerializer)
     def post(self, request, request_id: int):
-        data = _validated(s.DecisionSerializer, request.data)
-        services.transition_request_reject(actor=request.user, request_id=request_id, comment=data["comment"])
+        data = _validated(s.SignedDecisionSerializer, request.data)
+        services.transition_request_reject(
+            actor=request.user,
+            request_id=request_id,
+            comment=data["comment"],
+            signing=_signing(data),
+            http_request=request,
+        )
         return _request_response(request.user, request_id)
 
 

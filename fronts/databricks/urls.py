@@ -16,16 +16,19 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.grants import Level, user_can
+from accounts.signing import SigningCredentials
 from registry import rules as registry_rules
 from registry.errors import InvalidParameter, NotFound
 from workflows import evidence as request_evidence
 from workflows import selectors, services
 from workflows.models import (
     ActivityType,
+    Signature,
     TargetKind,
     TransitionRequest,
     VersionActivity,
 )
+from workflows.serializers import SignatureSerializer
 
 
 def databricks_config(request: HttpRequest) -> JsonResponse:
@@ -67,6 +70,35 @@ def _flag(value: object) -> bool:
     if isinstance(value, bool):
         return value
     return str(value).strip().lower() in {"1", "true", "yes"}
+
+
+def _signing(params: dict) -> SigningCredentials | None:
+    """The decision's electronic signature: {"password", "otp", "meaning"} beside Databricks' own fields."""
+    signed = params.get("signature")
+    if signed is None or signed == "":
+        return None
+    if not isinstance(signed, dict) or not all(
+        isinstance(signed.get(key, ""), str) for key in ("password", "otp", "meaning")
+    ):
+        raise InvalidParameter(
+            "Parameter 'signature' must be an object with string fields password, otp and meaning.",
+            field="signature",
+        )
+    if not signed.get("password"):
+        raise InvalidParameter(
+            "Missing value for required parameter 'signature.password'.", field="signature"
+        )
+    return SigningCredentials(
+        password=signed["password"], otp=signed.get("otp", ""), meaning=signed.get("meaning", "")
+    )
+
+
+def _signature_json(request_id: int, user) -> dict | None:
+    """The signature the user just gave this request, as the native API shows it (None: unsigned)."""
+    signed = (
+        Signature.objects.filter(request_id=request_id, signer=user).order_by("-signed_at", "-pk").first()
+    )
+    return SignatureSerializer(signed).data if signed is not None else None
 
 
 def activity_json(entry: VersionActivity) -> dict:
@@ -174,8 +206,15 @@ class ApproveTransitionRequestView(APIView):
             request_id=found.pk,
             comment=params.get("comment"),
             archive_existing_versions=_flag(params.get("archive_existing_versions", False)),
+            signing=_signing(params),
+            http_request=request,
         )
-        return Response({"activity": _latest_activity(found, ActivityType.APPROVED_REQUEST, request.user)})
+        return Response(
+            {
+                "activity": _latest_activity(found, ActivityType.APPROVED_REQUEST, request.user),
+                "signature": _signature_json(found.pk, request.user),
+            }
+        )
 
 
 class RejectTransitionRequestView(APIView):
@@ -183,9 +222,18 @@ class RejectTransitionRequestView(APIView):
         params = _params(request)
         found = _open_stage_request(request.user, params)
         services.transition_request_reject(
-            actor=request.user, request_id=found.pk, comment=params.get("comment")
+            actor=request.user,
+            request_id=found.pk,
+            comment=params.get("comment"),
+            signing=_signing(params),
+            http_request=request,
         )
-        return Response({"activity": _latest_activity(found, ActivityType.REJECTED_REQUEST, request.user)})
+        return Response(
+            {
+                "activity": _latest_activity(found, ActivityType.REJECTED_REQUEST, request.user),
+                "signature": _signature_json(found.pk, request.user),
+            }
+        )
 
 
 class DeleteTransitionRequestView(APIView):
