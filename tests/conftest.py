@@ -32,6 +32,9 @@ class Cast:
 def make_user(username: str, *, can_create_models: bool = False, **extra):
     from accounts.models import User
 
+    # People have a printed name: an electronic signature shows it (21 CFR 11.50).
+    extra.setdefault("first_name", username.replace("_", " ").title())
+    extra.setdefault("last_name", "Tester")
     user = User.objects.create_user(username=username, password=f"{username}-pw-123!", **extra)
     if can_create_models:
         user.user_permissions.add(Permission.objects.get(codename="add_registeredmodel"))

@@ -19,6 +19,26 @@ def grant_levels(user, model: RegisteredModel, *levels: Level):
     return type(user).objects.get(pk=user.pk)
 
 
+APPROVAL_MEANING = "Approved for production"
+
+
+def password_of(user) -> str:
+    """The password tests/conftest.make_user gives every test user."""
+    return f"{user.username}-pw-123!"
+
+
+def signature_of(user, meaning: str = APPROVAL_MEANING, **extra) -> dict:
+    """The `signature` object of an API decision signed by `user` (password again, and a meaning)."""
+    return {"password": password_of(user), "meaning": meaning, **extra}
+
+
+def signing_of(user, meaning: str = APPROVAL_MEANING, otp: str = ""):
+    """The services' SigningCredentials of `user`."""
+    from accounts.signing import SigningCredentials
+
+    return SigningCredentials(password=password_of(user), otp=otp, meaning=meaning)
+
+
 def pipeline_run_queued() -> list[int]:
     """Run every queued artifact job in-process, as a worker would (the tests' transaction never commits)."""
     from artifacts import services as artifact_services
