@@ -59,6 +59,7 @@ def client_for():
 
     def build(user=None) -> APIClient:
         client = APIClient()
+        client.user = user  # who it acts as, so a helper can sign a decision with their password
         if user is not None:
             client.force_authenticate(user=user)
         return client

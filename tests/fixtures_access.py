@@ -167,6 +167,7 @@ def api_as(access_cast: AccessCast) -> Callable[[str], APIClient]:
     def build(role: str) -> APIClient:
         client = APIClient()
         user = access_cast.user(role)
+        client.user = user  # who it acts as, so a decision can be signed as them
         if user is not None:
             client.force_authenticate(user=user)
         return client

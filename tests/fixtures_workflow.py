@@ -32,6 +32,15 @@ def signature_of(user, meaning: str = APPROVAL_MEANING, **extra) -> dict:
     return {"password": password_of(user), "meaning": meaning, **extra}
 
 
+def signed(client, comment: str = "ok", meaning: str = APPROVAL_MEANING) -> dict:
+    """A decision's body signed by the client's person (tests/conftest.client_for); service accounts,
+    which cannot sign, send the comment alone."""
+    user = getattr(client, "user", None)
+    if user is None or user.is_service_account:
+        return {"comment": comment}
+    return {"comment": comment, "signature": signature_of(user, meaning)}
+
+
 def signing_of(user, meaning: str = APPROVAL_MEANING, otp: str = ""):
     """The services' SigningCredentials of `user`."""
     from accounts.signing import SigningCredentials

@@ -37,6 +37,7 @@ class Row:
     success: int
     body: dict | None = None
     query: str = ""
+    signed: bool = False  # a decision the policy requires to be an electronic signature
 
     @property
     def label(self) -> str:
@@ -144,8 +145,8 @@ WORKFLOW_ROWS = [
     Row("GET", f"{V}/requests/{{staging}}", R, 200),
     Row("POST", f"{V}/requests/{{staging}}/approve", S, 200, {"comment": "ok"}),
     Row("POST", f"{V}/requests/{{staging}}/reject", S, 200, {"comment": "no"}),
-    Row("POST", f"{V}/requests/{{production}}/approve", P, 200, {"comment": "ok"}),
-    Row("POST", f"{V}/requests/{{production}}/reject", P, 200, {"comment": "no"}),
+    Row("POST", f"{V}/requests/{{production}}/approve", P, 200, {"comment": "ok"}, signed=True),
+    Row("POST", f"{V}/requests/{{production}}/reject", P, 200, {"comment": "no"}, signed=True),
     Row("POST", f"{V}/requests/{{staging}}/cancel", REQUESTER, 200, {"comment": "withdrawn"}),
     Row("POST", f"{V}/requests/{{staging}}/comments", R, 201, {"comment": "looks fine"}),
     Row("GET", f"{V}/models/fraud/policies", R, 200),
@@ -184,15 +185,18 @@ def fraud_with_local_artifacts(access_cast, settings, tmp_path):
 
 
 @pytest.fixture
-def promotion_requests(fraud_with_local_artifacts) -> dict[str, int]:
+def promotion_requests(fraud_with_local_artifacts, tmp_path) -> dict[str, int]:
     """A Staging and a Production request for a version the editor registered and requested."""
     from registry import services as registry
+    from tests.fixtures_workflow import pipeline_run_queued
     from workflows import services as workflows
 
     cast = fraud_with_local_artifacts
-    version = registry.model_version_create(
-        actor=cast.editor, name="fraud", source="s3://bucket/fraud/editor"
-    )
+    folder = tmp_path / "fraud" / "editor"
+    folder.mkdir(parents=True)
+    (folder / "MLmodel").write_text("artifact_path: model\nflavors:\n  python_function: {}\n")
+    version = registry.model_version_create(actor=cast.editor, name="fraud", source=str(folder))
+    pipeline_run_queued()  # validated: a signature binds to the artifacts' digest
     ids = {}
     for key, stage in (("staging", "Staging"), ("production", "Production")):
         filed = workflows.transition_request_create(
@@ -226,11 +230,26 @@ def expected_status(row: Row, role: str) -> int:
     return row.success if row.requires in held else 403
 
 
+MATRIX_SIGNING_PASSWORD = "matrix-signing-pw-1!"
+
+
+def _signed_body(client, body: dict) -> dict:
+    """Sign as the client's person: give them a password and a printed name (rolled back with the call)."""
+    user = getattr(client, "user", None)
+    if user is None:
+        return body
+    user.set_password(MATRIX_SIGNING_PASSWORD)
+    user.first_name, user.last_name = user.username, "Matrix"
+    user.save(update_fields=["password", "first_name", "last_name"])
+    return body | {"signature": {"password": MATRIX_SIGNING_PASSWORD, "meaning": "Approved for production"}}
+
+
 def _send(client, row: Row, ids: dict[str, int]):
     path = row.path.format(**ids) + (f"?{row.query}" if row.query else "")
+    body = _signed_body(client, row.body or {}) if row.signed else row.body
     return (
-        getattr(client, row.method.lower())(path, row.body, format="json")
-        if row.body
+        getattr(client, row.method.lower())(path, body, format="json")
+        if body
         else getattr(client, row.method.lower())(path)
     )
 

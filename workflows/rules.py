@@ -466,8 +466,16 @@ def quorum_verdict(
     missing: list[str] = []
     short = policy.required_approvals - len(counted)
     if short > 0:
-        signed = " electronically signed" if policy.require_signature else ""
-        missing.append(f"{short} more{signed} approval{'s' if short > 1 else ''} ({policy.rank} rank)")
+        missing.append(f"{short} more approval{'s' if short > 1 else ''} ({policy.rank} rank)")
+        unsigned = [
+            a.approver_name
+            for a in approvals
+            if a.expires_at > now and signature_refusal(policy, a.signature, digest) is not None
+        ]
+        if unsigned:
+            missing.append(
+                "approvals that are valid electronic signatures (not counted: " + ", ".join(unsigned) + ")"
+            )
     meanings = {a.signature.meaning for a in counted if a.signature is not None}
     for meaning in policy.required_meanings:
         if meaning not in meanings:

@@ -217,7 +217,12 @@ class PolicySetSerializer(serializers.Serializer):
     service_accounts_count = serializers.BooleanField(required=False, default=False)
     require_current_validation = serializers.BooleanField(required=False, default=False)
     require_approved_card = serializers.BooleanField(required=False, default=False)
-    require_signature = serializers.BooleanField(required=False, default=False)
+    require_signature = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Unset: on for production rank, as by default.",
+    )
     signature_meanings = serializers.ListField(
         child=serializers.CharField(max_length=120), required=False, default=list, max_length=20
     )

@@ -210,7 +210,7 @@ def promotion_policy_set(
     service_accounts_count: bool = False,
     require_current_validation: bool = False,
     require_approved_card: bool = False,
-    require_signature: bool = False,
+    require_signature: bool | None = None,
     signature_meanings: list[str] | tuple[str, ...] = (),
     required_meanings: list[str] | tuple[str, ...] = (),
 ) -> PromotionPolicy:
@@ -266,6 +266,8 @@ def promotion_policy_set(
         model = registered_model_for_update(actor, name, Level.MANAGE, "Changing promotion policies")
     if require_validated_artifacts is None:
         require_validated_artifacts = rank == rules.PRODUCTION_RANK
+    if require_signature is None:
+        require_signature = rank == rules.PRODUCTION_RANK
     values = {
         "governed": governed,
         "required_approvals": required_approvals,
@@ -515,7 +517,8 @@ def _signer_verified(
 def _signature_missing(actor, request: TransitionRequest, *, rejecting: bool) -> GovernanceRefused:
     doing = "rejection" if rejecting else "approval"
     message = (
-        f"The policy of {request.target_label} requires electronic signatures: this {doing} must be "
+        f"The policy governing request #{request.pk} ({request.from_stage} -> {request.target_label}) "
+        f"requires electronic signatures: this {doing} must be "
         'signed. Send "signature": {"password": "<your password>", "otp": "<one-time code, if you '
         'have a second factor>"'
         + ("" if rejecting else ', "meaning": "<one of the policy\'s meanings>"')
@@ -650,6 +653,11 @@ def _transition_request_approve(
             raise InvalidParameter(refusal, field="signature.meaning")
     _superuser_power_record(actor, request, selectors.rank_level(policy), "Approving a transition request")
     evidence = version_evidence(request.version)
+    if authentication is not None and not evidence.get("artifact_digest"):
+        raise Conflict(
+            f"Version {request.version.version}'s artifact digest is not known yet (validation has not "
+            "finished): a signature binds to the digest of what was approved, so sign once it has."
+        )
     approval = Approval.objects.create(
         request=request,
         approver=actor,

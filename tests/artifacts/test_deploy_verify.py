@@ -20,7 +20,7 @@ from artifacts.models import Attestation
 from registry.models import RegisteredModel
 from tests.artifacts.test_producer_signatures import sign, sklearn_model, trust
 from tests.fixtures_mlflow import api_token_for
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, signature_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,7 +46,9 @@ def champion(local_artifact_store, cast, client_for, signing_key):
     assert filed.status_code == 201, filed.content
     for approver in approvers:
         answer = client_for(approver).post(
-            f"/api/v1/requests/{filed.json()['id']}/approve", {"comment": "ok"}, format="json"
+            f"/api/v1/requests/{filed.json()['id']}/approve",
+            {"comment": "ok", "signature": signature_of(approver)},
+            format="json",
         )
         assert answer.status_code == 200, answer.content
     assert client_for(cast.owner).get(f"/api/v1/requests/{filed.json()['id']}").json()["state"] == "applied"

@@ -6,7 +6,7 @@ from artifacts.models import ArtifactJob
 from artifacts.selectors import copy_job_for_request
 from registry.models import ModelVersion
 from tests.artifacts.helpers import model_files, sha256, write_tree
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, signing_of
 from workflows import services as workflow_services
 from workflows.models import RequestState
 
@@ -49,7 +49,9 @@ def approve_to_quorum(cast, approvers):
         reason="ship it",
     )
     for approver in approvers:
-        workflow_services.transition_request_approve(actor=approver, request_id=request.pk, comment="lgtm")
+        workflow_services.transition_request_approve(
+            actor=approver, request_id=request.pk, comment="lgtm", signing=signing_of(approver)
+        )
     request.refresh_from_db()
     return request
 
@@ -91,7 +93,9 @@ def test_every_request_waiting_on_the_copy_is_applied_when_it_is_proven(cast, pr
         actor=cast.owner, name="scoring", version=1, target_kind="alias", target="champion", reason="promote"
     )
     for approver in promotable["approvers"]:
-        workflow_services.transition_request_approve(actor=approver, request_id=champion.pk, comment="ok")
+        workflow_services.transition_request_approve(
+            actor=approver, request_id=champion.pk, comment="ok", signing=signing_of(approver)
+        )
     champion.refresh_from_db()
     assert (to_production.state, champion.state) == (RequestState.APPLYING, RequestState.APPLYING)
 

@@ -19,7 +19,7 @@ from audit.models import Action, AuditEvent
 from registry import services
 from registry.models import ModelVersion
 from tests.artifacts.helpers import model_files, write_tree
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, signing_of
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -47,7 +47,9 @@ def staged(cast, tmp_path, settings, live_server, mlflow_env):
     request = workflows.transition_request_create(
         actor=editor, name="fraud", version=1, target_kind="stage", target="Staging", reason="holdout AUC"
     )
-    applied = workflows.transition_request_approve(actor=approver, request_id=request.pk, comment="ok")
+    applied = workflows.transition_request_approve(
+        actor=approver, request_id=request.pk, comment="ok", signing=signing_of(approver)
+    )
     assert applied.state == "applied"
     version = ModelVersion.objects.get(model=model, version=1)
     assert version.stage == "Staging" and not version.artifact_manifest.governed_location

@@ -71,10 +71,15 @@ def _approve_in_browser(page, base: str, request_id: int, username: str, passwor
         page.click("input[type=submit]")
         page.wait_for_url("**/admin/password_change/done/")
         page.goto(f"{base}/admin/approvals/{request_id}/")
+        password = own_password(username)
     page.wait_for_selector("#approve-button")
     page.fill("#id_comment", comment)
+    # @champion's approvals are electronic signatures: a meaning, and the password again.
+    page.select_option("#id_meaning", "Approved for production")
+    page.fill("#id_password", password)
     page.click("#approve-button")
     page.wait_for_selector("#request-state")
+    assert f"({username}) on " in page.inner_text("#signatures")
 
 
 def test_readme_walkthrough_runs_as_written(

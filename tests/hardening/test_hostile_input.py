@@ -13,6 +13,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.fixtures_mlflow import api_token_for
+from tests.fixtures_workflow import signature_of
 
 pytestmark = pytest.mark.django_db
 
@@ -476,7 +477,10 @@ def test_approving_without_the_rank_or_twice_is_refused(governed, file_request, 
         assert_native_error(response, 403)
     approver = bearer(governed.approver)
     response = post_raw(
-        api, f"{NATIVE}/requests/{request.pk}/approve", json.dumps({"comment": "ok"}), approver
+        api,
+        f"{NATIVE}/requests/{request.pk}/approve",
+        json.dumps({"comment": "ok", "signature": signature_of(governed.approver)}),
+        approver,
     )
     assert response.status_code == 200, response.content
     with unchanged(audit_only="approval.refused"):

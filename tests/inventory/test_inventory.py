@@ -10,7 +10,7 @@ from access.grants import Level
 from audit.models import Action, AuditEvent
 from inventory.models import InventoryRecord
 from registry import services
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, signing_of
 
 pytestmark = pytest.mark.django_db
 
@@ -158,7 +158,9 @@ def test_report_is_csv_and_json_with_the_production_version(governed, file_reque
 
     request = file_request(2, stage="Production")
     for approver in (governed.approver, governed.second_approver):
-        workflow_services.transition_request_approve(actor=approver, request_id=request.pk, comment="ok")
+        workflow_services.transition_request_approve(
+            actor=approver, request_id=request.pk, comment="ok", signing=signing_of(approver)
+        )
     request.refresh_from_db()
     assert request.state == "applied", request.state_reason
     patch(

@@ -7,7 +7,7 @@ from access.grants import Level
 from artifacts.models import ArtifactManifest
 from audit.models import Action, AuditEvent
 from inventory.models import ModelCard
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, signing_of
 from workflows import services as workflow_services
 
 pytestmark = pytest.mark.django_db
@@ -119,7 +119,9 @@ def test_policy_requiring_an_approved_card_holds_the_promotion(governed, file_re
     def promote() -> str:
         request = file_request(2, stage="Production")
         for approver in (governed.approver, governed.second_approver):
-            workflow_services.transition_request_approve(actor=approver, request_id=request.pk, comment="ok")
+            workflow_services.transition_request_approve(
+                actor=approver, request_id=request.pk, comment="ok", signing=signing_of(approver)
+            )
         request.refresh_from_db()
         if request.state == "pending":
             workflow_services.transition_request_cancel(

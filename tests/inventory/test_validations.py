@@ -13,7 +13,7 @@ from django.utils import timezone
 from audit.models import Action, AuditEvent
 from inventory.models import Validation
 from tests.conftest import make_user
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, signing_of
 from webhooks.models import WebhookEventRecord
 from workflows import rules as workflow_rules
 from workflows import services as workflow_services
@@ -152,7 +152,9 @@ def test_missing_version_is_a_404(governed, validator, client_for):
 
 def _approve_twice(governed, request_id: int):
     for approver in (governed.approver, governed.second_approver):
-        workflow_services.transition_request_approve(actor=approver, request_id=request_id, comment="ok")
+        workflow_services.transition_request_approve(
+            actor=approver, request_id=request_id, comment="ok", signing=signing_of(approver)
+        )
 
 
 def test_policy_requiring_validation_holds_a_promotion_without_a_current_pass(

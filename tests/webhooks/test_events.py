@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from registry import services as registry_services
+from tests.fixtures_workflow import signature_of, signing_of
 from webhooks import services as webhook_services
 from webhooks.models import Webhook, WebhookDelivery, WebhookEventRecord, WebhookStatus
 from workflows import services as workflow_services
@@ -141,11 +142,15 @@ def test_transition_request_and_comment_events(governed, file_request, client_fo
     start = last_pk()
     staging = file_request(3, stage="Staging")
     approved = client_for(governed.approver).post(
-        f"/api/v1/requests/{staging.pk}/approve", {"comment": "fine"}, format="json"
+        f"/api/v1/requests/{staging.pk}/approve",
+        {"comment": "fine", "signature": signature_of(governed.approver)},
+        format="json",
     )
     assert approved.json()["state"] == "applied", approved.content
     rejected = file_request(2)
-    workflow_services.transition_request_reject(actor=governed.approver, request_id=rejected.pk, comment="no")
+    workflow_services.transition_request_reject(
+        actor=governed.approver, request_id=rejected.pk, comment="no", signing=signing_of(governed.approver)
+    )
     cancelled = file_request(2, alias="champion")
     workflow_services.transition_request_cancel(
         actor=governed.editor, request_id=cancelled.pk, comment="oops"

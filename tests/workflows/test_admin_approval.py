@@ -4,6 +4,7 @@ import pytest
 
 from audit.models import Action, AuditEvent
 from registry.models import ModelVersion
+from tests.fixtures_workflow import password_of, signature_of
 from workflows.models import RequestState
 
 pytestmark = pytest.mark.django_db
@@ -45,7 +46,11 @@ def test_request_page_shows_evidence_comparison_and_buttons(
 ):
     holder = file_request(1, stage="Production")
     for user in (governed.approver, governed.second_approver):
-        client_for(user).post(f"/api/v1/requests/{holder.pk}/approve", {"comment": "ok"}, format="json")
+        client_for(user).post(
+            f"/api/v1/requests/{holder.pk}/approve",
+            {"comment": "ok", "signature": signature_of(user)},
+            format="json",
+        )
     request = file_request(2)
     html = approver_client.get(f"/admin/approvals/{request.pk}/").content.decode()
     comparison = html.split('id="comparison"')[1].split("</table>")[0]
@@ -79,7 +84,20 @@ def test_approve_needs_a_comment_then_records_it(approver_client, governed, file
         {"decision": "approve", "comment": "checked the backtest"},
         follow=True,
     )
+    assert "must be signed" in r.content.decode()  # Production's policy requires a signature
+    assert not request.approvals.exists()
+    r = approver_client.post(
+        f"/admin/approvals/{request.pk}/decide",
+        {
+            "decision": "approve",
+            "comment": "checked the backtest",
+            "meaning": "Approved for production",
+            "password": password_of(governed.approver),
+        },
+        follow=True,
+    )
     assert "is now pending" in r.content.decode()
+    assert request.approvals.get().signature.meaning == "Approved for production"
     assert request.approvals.get().comment == "checked the backtest"
     event = AuditEvent.objects.get(action=Action.REQUEST_APPROVED)
     assert (event.actor_username, event.reason) == ("approver", "checked the backtest")
@@ -87,7 +105,10 @@ def test_approve_needs_a_comment_then_records_it(approver_client, governed, file
 
 def test_reject_from_the_admin_ends_the_request(approver_client, governed, file_request):
     request = file_request(2)
-    approver_client.post(f"/admin/approvals/{request.pk}/decide", {"decision": "reject", "comment": "drift"})
+    approver_client.post(
+        f"/admin/approvals/{request.pk}/decide",
+        {"decision": "reject", "comment": "drift", "password": password_of(governed.approver)},
+    )
     request.refresh_from_db()
     assert request.state == RequestState.REJECTED
     assert ModelVersion.objects.get(pk=request.version_id).stage == "None"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from registry.models import ModelVersion
+from tests.fixtures_workflow import signing_of
 from workflows import services as workflow_services
 from workflows.models import RequestState, TransitionRequest
 
@@ -48,7 +49,9 @@ def browser_or_skip():
 
 def promote(request_id: int, *approvers) -> None:
     for user in approvers:
-        workflow_services.transition_request_approve(actor=user, request_id=request_id, comment="reviewed")
+        workflow_services.transition_request_approve(
+            actor=user, request_id=request_id, comment="reviewed", signing=signing_of(user)
+        )
 
 
 def test_approver_signs_in_opens_queue_and_approves_in_a_real_browser(
@@ -95,9 +98,19 @@ def test_approver_signs_in_opens_queue_and_approves_in_a_real_browser(
         page.click("#approve-button")  # the comment is required: the browser refuses the empty form
         assert page.inner_text("#request-state") == "Pending"
         page.fill("#id_comment", "Backtest and calibration reviewed; approved.")
+        page.click("#approve-button")  # no password: Production's approvals must be signed
+        page.wait_for_selector("#request-state")
+        assert "must be signed" in page.inner_text(".messagelist")
+        assert page.inner_text("#request-state") == "Pending"
+        page.fill("#id_comment", "Backtest and calibration reviewed; approved.")
+        page.select_option("#id_meaning", "Independent validation")
+        page.fill("#id_password", f"{approver.username}-pw-123!")
         page.click("#approve-button")
         page.wait_for_selector("#request-state")
         assert page.inner_text("#request-state") == "Applied"
+        signatures = page.inner_text("#signatures")
+        assert "Signed by Approver Tester (approver) on " in signatures
+        assert " UTC: Independent validation" in signatures
         assert page.query_selector("#approve-button") is None
         assert "Applied Transition" in page.inner_text("#timeline")
         page.screenshot(path=str(SCREENSHOTS / "approval-applied.png"), full_page=True)

@@ -10,7 +10,7 @@ from registry.errors import RegistryError
 from registry.models import ModelVersion
 from tests.conftest import make_user
 from tests.fixtures_foundation import postgres_or_skip
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, signing_of
 from workflows import services as workflow_services
 from workflows.models import Approval, RequestState, TransitionRequest
 
@@ -50,7 +50,7 @@ def test_concurrent_approvals_apply_exactly_once(governed, file_request):
 
     def approving(user):
         return lambda: workflow_services.transition_request_approve(
-            actor=user, request_id=request.pk, comment="ship it"
+            actor=user, request_id=request.pk, comment="ship it", signing=signing_of(user)
         )
 
     results = run_together([approving(u) for u in approvers])
@@ -70,15 +70,21 @@ def test_two_requests_for_the_same_alias_apply_in_turn_not_on_stale_state(govern
     first, second = file_request(2, alias="champion"), file_request(3, alias="champion")
     for request in (first, second):
         workflow_services.transition_request_approve(
-            actor=governed.approver, request_id=request.pk, comment="a"
+            actor=governed.approver, request_id=request.pk, comment="a", signing=signing_of(governed.approver)
         )
     results = run_together(
         [
             lambda: workflow_services.transition_request_approve(
-                actor=governed.second_approver, request_id=first.pk, comment="b"
+                actor=governed.second_approver,
+                request_id=first.pk,
+                comment="b",
+                signing=signing_of(governed.second_approver),
             ),
             lambda: workflow_services.transition_request_approve(
-                actor=governed.second_approver, request_id=second.pk, comment="b"
+                actor=governed.second_approver,
+                request_id=second.pk,
+                comment="b",
+                signing=signing_of(governed.second_approver),
             ),
         ]
     )

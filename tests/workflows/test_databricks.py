@@ -4,6 +4,7 @@ import pytest
 
 from audit.models import Action, AuditEvent
 from registry.models import ModelVersion
+from tests.fixtures_workflow import password_of, signature_of
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +49,9 @@ def test_create_list_approve_apply_with_databricks_shapes(governed, client_for):
 
     body = {"name": "scoring", "version": "2", "stage": "Production", "archive_existing_versions": True}
     r = client_for(governed.approver).post(
-        f"{BASE}/transition-requests/approve", body | {"comment": "ok"}, format="json"
+        f"{BASE}/transition-requests/approve",
+        body | {"comment": "ok", "signature": signature_of(governed.approver)},
+        format="json",
     )
     assert r.status_code == 200, r.content
     activity = r.json()["activity"]
@@ -60,7 +63,9 @@ def test_create_list_approve_apply_with_databricks_shapes(governed, client_for):
     )
     assert ModelVersion.objects.get(model=governed.model, version=2).stage == "None"  # 1 of 2
     r = client_for(governed.second_approver).post(
-        f"{BASE}/transition-requests/approve", body | {"comment": "ok too"}, format="json"
+        f"{BASE}/transition-requests/approve",
+        body | {"comment": "ok too", "signature": signature_of(governed.second_approver)},
+        format="json",
     )
     assert r.status_code == 200
     assert ModelVersion.objects.get(model=governed.model, version=2).stage == "Production"
@@ -74,6 +79,7 @@ def test_create_list_approve_apply_with_databricks_shapes(governed, client_for):
 def test_reject_and_delete(governed, client_for):
     create(client_for, governed.editor)
     body = {"name": "scoring", "version": "2", "stage": "Production", "comment": "not yet"}
+    body["signature"] = {"password": password_of(governed.approver)}  # Production's decisions are signed
     r = client_for(governed.approver).post(f"{BASE}/transition-requests/reject", body, format="json")
     assert r.json()["activity"]["activity_type"] == "REJECTED_REQUEST"
     create(client_for, governed.editor, stage="Staging")

@@ -6,15 +6,20 @@ import pytest
 import requests
 
 from tests.fixtures_mlflow import api_token_for
+from tests.fixtures_workflow import password_of, signature_of
 from workflows.models import RequestState, TransitionRequest
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_in_process")]
 
 
-def registry_as(live_server, user):
+def client_as(live_server, user):
     from databricks.sdk import WorkspaceClient
 
-    return WorkspaceClient(host=live_server.url, token=api_token_for(user)).model_registry
+    return WorkspaceClient(host=live_server.url, token=api_token_for(user))
+
+
+def registry_as(live_server, user):
+    return client_as(live_server, user).model_registry
 
 
 def test_host_metadata_probe_is_answered_so_the_sdk_does_not_warn(live_server, caplog):
@@ -46,19 +51,45 @@ def test_sdk_creates_lists_comments_approves_and_rejects(live_server, governed, 
     comment = approver.create_comment(name="scoring", version="2", comment="holdout checked")
     assert comment.comment.comment == "holdout checked"
 
-    for user in (governed.approver, governed.second_approver):
-        registry_as(live_server, user).approve_transition_request(
+    # Production's decisions are electronic signatures: the SDK's typed call, which cannot carry
+    # one, is refused; the same route with the signature beside Databricks' fields signs.
+    from databricks.sdk.errors import DatabricksError
+
+    with pytest.raises(DatabricksError, match="electronic signatures"):
+        approver.approve_transition_request(
             name="scoring", version="2", stage="Production", archive_existing_versions=False, comment="ok"
         )
+    for user in (governed.approver, governed.second_approver):
+        signed = client_as(live_server, user).api_client.do(
+            "POST",
+            "/api/2.0/mlflow/transition-requests/approve",
+            body={
+                "name": "scoring",
+                "version": "2",
+                "stage": "Production",
+                "archive_existing_versions": False,
+                "comment": "ok",
+                "signature": signature_of(user),
+            },
+        )
+        assert signed["signature"]["meaning"] == "Approved for production"
     production = TransitionRequest.objects.get(version__version=2, target="Production")
     assert production.state in (RequestState.APPLIED, RequestState.APPLYING), production.state_reason
 
-    approver.reject_transition_request(name="scoring", version="3", stage="@champion", comment="not yet")
+    client_as(live_server, governed.approver).api_client.do(
+        "POST",
+        "/api/2.0/mlflow/transition-requests/reject",
+        body={
+            "name": "scoring",
+            "version": "3",
+            "stage": "@champion",
+            "comment": "not yet",
+            "signature": {"password": password_of(governed.approver)},
+        },
+    )
     assert TransitionRequest.objects.get(version__version=3, target="champion").state == RequestState.REJECTED
 
     # An outsider cannot approve: the SDK raises the server's refusal, nothing changes.
-    from databricks.sdk.errors import DatabricksError
-
     editor.create_transition_request(name="scoring", version="3", stage="@champion", comment="again")
     with pytest.raises(DatabricksError):
         registry_as(live_server, governed.outsider).approve_transition_request(

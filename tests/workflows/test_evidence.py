@@ -6,9 +6,10 @@ import socket
 import pytest
 
 from registry import services
+from registry.errors import Conflict
 from registry.models import ModelVersion
 from tests.artifacts.helpers import model_files, write_tree
-from tests.fixtures_workflow import pipeline_run_queued
+from tests.fixtures_workflow import pipeline_run_queued, signing_of
 from workflows import evidence as request_evidence
 from workflows import rules
 from workflows import services as workflow_services
@@ -109,12 +110,25 @@ def test_request_filed_before_validation_does_not_apply_on_stale_evidence(
         target="Production", reason="filed before validation",
     )  # fmt: skip
     assert request.evidence["validated"] is False and request.evidence["artifact_digest"] is None
-    workflow_services.transition_request_approve(actor=governed.approver, request_id=request.pk, comment="ok")
+    # A signature binds to the artifacts' digest: none can be given before validation knows it.
+    with pytest.raises(Conflict, match="not known yet"):
+        workflow_services.transition_request_approve(
+            actor=governed.approver,
+            request_id=request.pk,
+            comment="ok",
+            signing=signing_of(governed.approver),
+        )
     pipeline_run_queued()  # validation finishes; its refresh waits for a commit that never comes here
     assert workflow_services.version_evidence(row)["validated"] is True
+    workflow_services.transition_request_approve(
+        actor=governed.approver, request_id=request.pk, comment="ok", signing=signing_of(governed.approver)
+    )
 
     workflow_services.transition_request_approve(
-        actor=governed.second_approver, request_id=request.pk, comment="ok too"
+        actor=governed.second_approver,
+        request_id=request.pk,
+        comment="ok too",
+        signing=signing_of(governed.second_approver),
     )
     request.refresh_from_db()
     assert request.state == RequestState.PENDING  # was APPLIED before the fix, on evidence never shown
@@ -179,7 +193,9 @@ def test_decided_request_compares_with_the_version_it_replaced(governed, file_re
     for version in (1, 2):
         request = file_request(version)
         for approver in (governed.approver, governed.second_approver):
-            workflow_services.transition_request_approve(actor=approver, request_id=request.pk, comment="ok")
+            workflow_services.transition_request_approve(
+                actor=approver, request_id=request.pk, comment="ok", signing=signing_of(approver)
+            )
         request.refresh_from_db()
         assert request.state == RequestState.APPLIED, request.state_reason
     assert request.replaced_version.version == 1  # recorded when decided; v2 holds Production now

@@ -10,6 +10,7 @@ from audit.models import Action, AuditEvent
 from registry import services
 from registry.models import ModelAlias, ModelVersion
 from tests.fixtures_mlflow import basic_header
+from tests.fixtures_workflow import signature_of
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 
@@ -53,7 +54,9 @@ def test_a_manager_cannot_delete_it_either_but_an_approved_removal_request_does(
     assert r.status_code == 201, r.content
     for approver in (champion.approver, champion.second_approver):
         client_for(approver).post(
-            f"/api/v1/requests/{r.json()['id']}/approve", {"comment": "ok"}, format="json"
+            f"/api/v1/requests/{r.json()['id']}/approve",
+            {"comment": "ok", "signature": signature_of(approver)},
+            format="json",
         )
     assert not ModelAlias.objects.filter(model=champion.model, alias="champion").exists()
     event = AuditEvent.objects.get(action=Action.ALIAS_DELETED)

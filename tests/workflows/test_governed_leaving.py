@@ -12,6 +12,7 @@ import pytest
 from audit.models import Action, AuditEvent
 from registry.models import ModelAlias, ModelVersion
 from tests.fixtures_mlflow import basic_header
+from tests.fixtures_workflow import signature_of, signing_of
 from workflows import services as workflow_services
 from workflows.models import RequestState, TransitionRequest
 
@@ -21,7 +22,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_passwords")]
 def approve_all(governed, request_id: int):
     for approver in (governed.approver, governed.second_approver):
         row = workflow_services.transition_request_approve(
-            actor=approver, request_id=request_id, comment="ok"
+            actor=approver, request_id=request_id, comment="ok", signing=signing_of(approver)
         )
     return row
 
@@ -123,7 +124,13 @@ def test_a_demotion_request_through_the_databricks_route_archives_once_approved(
     for approver in (in_production.approver, in_production.second_approver):
         r = client_for(approver).post(
             "/api/2.0/mlflow/transition-requests/approve",
-            {"name": "scoring", "version": "2", "stage": "Archived", "comment": "agreed"},
+            {
+                "name": "scoring",
+                "version": "2",
+                "stage": "Archived",
+                "comment": "agreed",
+                "signature": signature_of(approver, "Reviewed"),
+            },
             format="json",
         )
         assert r.status_code == 200, r.content
@@ -142,7 +149,11 @@ def test_an_alias_removal_request_through_the_native_api(in_production, client_f
     for approver in (in_production.approver, in_production.second_approver):
         state = (
             client_for(approver)
-            .post(f"/api/v1/requests/{r.json()['id']}/approve", {"comment": "ok"}, format="json")
+            .post(
+                f"/api/v1/requests/{r.json()['id']}/approve",
+                {"comment": "ok", "signature": signature_of(approver)},
+                format="json",
+            )
             .json()["state"]
         )
     assert state == "applied"

@@ -5,6 +5,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from registry.models import ModelVersion
+from tests.fixtures_workflow import signing_of
 from workflows import services as workflow_services
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -31,7 +32,9 @@ def test_mlflow_client_cannot_set_governed_targets_but_approved_request_shows_th
 
     request = file_request(2, alias="champion")
     for approver in (governed.approver, governed.second_approver):
-        workflow_services.transition_request_approve(actor=approver, request_id=request.pk, comment="ok")
+        workflow_services.transition_request_approve(
+            actor=approver, request_id=request.pk, comment="ok", signing=signing_of(approver)
+        )
     assert client.get_model_version_by_alias("scoring", "champion").version == "2"
     client.set_registered_model_alias("scoring", "shadow", "3")  # ungoverned: direct set works
     assert client.get_model_version_by_alias("scoring", "shadow").version == "3"
@@ -44,7 +47,9 @@ def test_mlflow_client_cannot_take_a_version_out_of_production_or_drop_champion(
     for target in ({"stage": "Production"}, {"alias": "champion"}):
         request = file_request(2, **target)
         for approver in (governed.approver, governed.second_approver):
-            workflow_services.transition_request_approve(actor=approver, request_id=request.pk, comment="ok")
+            workflow_services.transition_request_approve(
+                actor=approver, request_id=request.pk, comment="ok", signing=signing_of(approver)
+            )
     mlflow_env(
         MLFLOW_TRACKING_URI=live_server.url,
         MLFLOW_REGISTRY_URI=live_server.url,

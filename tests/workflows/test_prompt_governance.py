@@ -10,7 +10,7 @@ from mlflow.exceptions import MlflowException
 from access.grants import Level
 from audit.models import Action, AuditEvent
 from registry.models import ModelAlias, RegisteredModel
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import grant_levels, password_of, signature_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -78,7 +78,9 @@ def _file(client_for, user, version: int) -> dict:
 
 def _approve(client_for, user, request_id: int):
     r = client_for(user).post(
-        f"/api/v1/requests/{request_id}/approve", {"comment": "reviewed"}, format="json"
+        f"/api/v1/requests/{request_id}/approve",
+        {"comment": "reviewed", "signature": signature_of(user)},
+        format="json",
     )
     assert r.status_code == 200, r.content
     return r.json()
@@ -94,7 +96,9 @@ def test_two_approvals_move_the_prompt_alias_and_load_prompt_returns_the_approve
 
     # Four-eyes: the requester (also the version's author) may not approve their own prompt.
     r = client_for(cast.owner).post(
-        f"/api/v1/requests/{request['id']}/approve", {"comment": "mine"}, format="json"
+        f"/api/v1/requests/{request['id']}/approve",
+        {"comment": "mine", "signature": signature_of(cast.owner)},
+        format="json",
     )
     assert r.status_code == 403
     assert _approve(client_for, cast.approver, request["id"])["state"] == "pending"
@@ -107,7 +111,15 @@ def test_two_approvals_move_the_prompt_alias_and_load_prompt_returns_the_approve
     client.force_login(cast.second_approver)
     page = client.get(f"/admin/approvals/{request['id']}/").content.decode()
     assert f'<code id="template-digest">{digest}</code>' in page
-    r = client.post(f"/admin/approvals/{request['id']}/decide", {"decision": "approve", "comment": "ok"})
+    r = client.post(
+        f"/admin/approvals/{request['id']}/decide",
+        {
+            "decision": "approve",
+            "comment": "ok",
+            "meaning": "Approved for production",
+            "password": password_of(cast.second_approver),
+        },
+    )
     assert r.status_code in (200, 302)
 
     served = mlflow.genai.load_prompt("prompts:/support-bot@production")

@@ -13,6 +13,7 @@ from django.test import Client
 
 from audit.models import Action, AuditEvent
 from tests.fixtures_mlflow import basic_header
+from tests.fixtures_workflow import signature_of
 
 APPROVAL_REFUSED, TRANSITION_REFUSED = "approval.refused", "transition.refused"
 REFUSED = (APPROVAL_REFUSED, TRANSITION_REFUSED)
@@ -26,7 +27,9 @@ def refused() -> list[AuditEvent]:
 def test_self_approval_is_refused_and_audited(governed, file_request, client_for):
     request = file_request(2)
     r = client_for(governed.editor).post(
-        f"/api/v1/requests/{request.pk}/approve", {"comment": "mine"}, format="json"
+        f"/api/v1/requests/{request.pk}/approve",
+        {"comment": "mine", "signature": signature_of(governed.editor)},
+        format="json",
     )
     assert r.status_code == 403
     [event] = refused()
@@ -94,7 +97,9 @@ def test_unauthenticated_and_unseen_attempts_do_not_grow_the_chain(governed, cli
 def test_the_refusal_is_committed_although_the_attempt_rolls_back(governed, file_request, client_for):
     request = file_request(2)
     client_for(governed.editor).post(
-        f"/api/v1/requests/{request.pk}/approve", {"comment": "mine"}, format="json"
+        f"/api/v1/requests/{request.pk}/approve",
+        {"comment": "mine", "signature": signature_of(governed.editor)},
+        format="json",
     )
     client_for(governed.editor).post(
         "/api/v1/models/scoring/versions/2/stage", {"stage": "Production"}, format="json"

@@ -18,7 +18,13 @@ from registry import services
 from registry.errors import PermissionDenied
 from registry.models import AliasAssignment, ModelVersion
 from tests.conftest import make_user
-from tests.fixtures_workflow import grant_levels, pipeline_run_queued, version_from_local_artifacts
+from tests.fixtures_workflow import (
+    grant_levels,
+    pipeline_run_queued,
+    signature_of,
+    signed,
+    version_from_local_artifacts,
+)
 from workflows import services as workflow_services
 from workflows.models import Approval, RequestState, TransitionRequest
 
@@ -34,9 +40,8 @@ def events(action: Action) -> list[AuditEvent]:
 
 
 def approve(client_for, user, request_id: int, comment: str = "looks good"):
-    return client_for(user).post(
-        f"/api/v1/requests/{request_id}/approve", {"comment": comment}, format="json"
-    )
+    client = client_for(user)
+    return client.post(f"/api/v1/requests/{request_id}/approve", signed(client, comment), format="json")
 
 
 def test_request_is_filed_with_reason_and_evidence_and_audited(governed, client_for):
@@ -311,15 +316,20 @@ def test_version_moved_since_request_fails_instead_of_applying_stale_state(
 def test_reject_ends_the_request_and_cancel_is_for_requester_or_manager(governed, file_request, client_for):
     request = file_request(2)
     r = client_for(governed.outsider).post(
-        f"/api/v1/requests/{request.pk}/reject", {"comment": "no"}, format="json"
+        f"/api/v1/requests/{request.pk}/reject",
+        {"comment": "no", "signature": signature_of(governed.outsider)},
+        format="json",
     )
     assert r.status_code == 403
     r = client_for(governed.approver).post(
-        f"/api/v1/requests/{request.pk}/reject", {"comment": ""}, format="json"
+        f"/api/v1/requests/{request.pk}/reject",
+        {"comment": "", "signature": signature_of(governed.approver)},
+        format="json",
     )
     assert r.status_code == 400
-    r = client_for(governed.approver).post(
-        f"/api/v1/requests/{request.pk}/reject", {"comment": "calibration is off"}, format="json"
+    approver = client_for(governed.approver)
+    r = approver.post(
+        f"/api/v1/requests/{request.pk}/reject", signed(approver, "calibration is off"), format="json"
     )
     assert r.json()["state"] == "rejected"
     assert approve(client_for, governed.second_approver, request.pk).status_code == 409

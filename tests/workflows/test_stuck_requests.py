@@ -10,7 +10,7 @@ from django.test import Client
 
 from artifacts.models import ArtifactJob
 from audit.models import Action, AuditEvent
-from tests.fixtures_workflow import pipeline_run_queued, version_from_local_artifacts
+from tests.fixtures_workflow import pipeline_run_queued, signature_of, version_from_local_artifacts
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,11 @@ def stuck(governed, file_request, client_for, local_artifact_store):
     version = version_from_local_artifacts(governed.editor, "scoring", folder)
     request = file_request(version.version)
     for approver in (governed.approver, governed.second_approver):
-        client_for(approver).post(f"/api/v1/requests/{request.pk}/approve", {"comment": "ok"}, format="json")
+        client_for(approver).post(
+            f"/api/v1/requests/{request.pk}/approve",
+            {"comment": "ok", "signature": signature_of(approver)},
+            format="json",
+        )
     moved = folder / "MLmodel"
     kept = moved.read_bytes()
     moved.unlink()

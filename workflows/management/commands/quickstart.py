@@ -29,6 +29,10 @@ ADMIN_USERNAME = "admin"
 DEMO_MODELS = {"fraud-detector": 3, "churn-predictor": 2, "credit-scoring": 1}
 # Approvers of every demo model (READ + APPROVE_STAGING + APPROVE_PRODUCTION, admin pages).
 DEMO_APPROVERS = ("risk-approver", "ml-lead")
+DEMO_APPROVER_NAMES = {
+    "risk-approver": ("Rosa", "Risk (demo approver)"),
+    "ml-lead": ("Lee", "Lead (demo approver)"),
+}
 
 
 def _one_time_password() -> str:
@@ -75,6 +79,10 @@ class Command(BaseCommand):
                 self.stdout.write("The registry already has models; the demo registry is not loaded again.")
             else:
                 self._load_demo(admin)
+                # After the load commits: its versions are validated on commit, and a signed approval
+                # binds to the artifacts' digest, which only validation knows.
+                with transaction.atomic():
+                    self._demo_approvers(User.objects.get(pk=admin.pk))
         finally:
             current_task_name.reset(reset)
         if not settings.CELERY_BROKER_URL:
@@ -135,7 +143,6 @@ class Command(BaseCommand):
                 )
             services.alias_set(actor=admin, name=name, alias="candidate", version=versions)
         self._demo_request(admin)
-        self._demo_approvers(admin)
         count = sum(DEMO_MODELS.values())
         self.stdout.write(
             self.style.SUCCESS(
@@ -162,6 +169,7 @@ class Command(BaseCommand):
         from guardian.shortcuts import assign_perm
 
         from access.grants import LEVEL_CODENAMES, Level
+        from accounts.signing import SigningCredentials
         from workflows.services import transition_request_approve, transition_request_create
 
         approvers = []
@@ -169,7 +177,11 @@ class Command(BaseCommand):
             if User.objects.filter(username=username).exists():
                 continue  # never take over someone's account
             password = _one_time_password()
-            user = User.objects.create_user(username, f"{username}@localhost", password, is_staff=True)
+            # A printed name: their approvals are electronic signatures, which show it (21 CFR 11.50).
+            first, last = DEMO_APPROVER_NAMES[username]
+            user = User.objects.create_user(
+                username, f"{username}@localhost", password, is_staff=True, first_name=first, last_name=last
+            )
             _user_created_record(user)
             for model in RegisteredModel.objects.filter(name__in=DEMO_MODELS):
                 for level in (Level.READ, Level.APPROVE_STAGING, Level.APPROVE_PRODUCTION):
@@ -181,7 +193,7 @@ class Command(BaseCommand):
                         model_name=model.name,
                         after={"model": model.name, "user": username, "level": level.value},
                     )
-            approvers.append(User.objects.get(pk=user.pk))
+            approvers.append((User.objects.get(pk=user.pk), password))
             self.stdout.write(
                 self.style.WARNING(f"Created approver '{username}' with one-time password: {password}")
             )
@@ -195,11 +207,17 @@ class Command(BaseCommand):
             archive_existing_versions=True,
         )
         if approvers:
+            first, password = approvers[0]
+            # Production's approvals are electronic signatures: the demo signs with the password it printed.
             transition_request_approve(
-                actor=approvers[0], request_id=request.pk, comment="Demo: backtest reviewed."
+                actor=first,
+                request_id=request.pk,
+                comment="Demo: backtest reviewed.",
+                signing=SigningCredentials(password=password, meaning="Approved for production"),
             )
         last = DEMO_APPROVERS[-1]
         self.stdout.write(
             f"Filed a demo Production request: fraud-detector v3 (one of two approvals in). Sign in as "
-            f"'{last}' at /admin/approvals/ and approve it (first you set a password of your own)."
+            f"'{last}' at /admin/approvals/ and approve it (first you set a password of your own; "
+            "the approval is signed with it)."
         )
