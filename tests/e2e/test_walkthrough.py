@@ -216,15 +216,32 @@ def test_readme_walkthrough_runs_as_written(
     lead.create_comment(name="diabetes-ridge", version="2", comment="Lower alpha; R² checked.")
     listed = lead.list_transition_requests(name="diabetes-ridge", version="2")
     assert [a.to_stage for a in listed] == ["@champion"]
-    lead.approve_transition_request(
-        name="diabetes-ridge", version="2", stage="@champion", archive_existing_versions=False, comment="ok"
-    )
+    # @champion's decisions are electronic signatures: the SDK's typed call cannot carry one and is
+    # refused; the same route signs with the person's password beside Databricks' fields.
+    from databricks.sdk.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied, match="electronic signatures"):
+        lead.approve_transition_request(
+            name="diabetes-ridge",
+            version="2",
+            stage="@champion",
+            archive_existing_versions=False,
+            comment="ok",
+        )
+
+    def decide(token: str, username: str, verb: str, **body) -> dict:
+        return WorkspaceClient(host=live_server.url, token=token).api_client.do(
+            "POST",
+            f"/api/2.0/mlflow/transition-requests/{verb}",
+            body={"name": "diabetes-ridge", "stage": "@champion", **body}
+            | {"signature": {"password": own_password(username), "meaning": "Approved for production"}},
+        )
+
+    decide(lead_token, "ml-lead", "approve", version="2", comment="ok")
     second.refresh_from_db()
     assert second.state == RequestState.PENDING  # one approval so far: the browser only looked
     risk_token = _manage(".venv/bin/python manage.py create_token --user risk-approver --name review")
-    WorkspaceClient(host=live_server.url, token=risk_token).model_registry.approve_transition_request(
-        name="diabetes-ridge", version="2", stage="@champion", archive_existing_versions=False, comment="ok"
-    )
+    decide(risk_token, "risk-approver", "approve", version="2", comment="ok")
     second.refresh_from_db()
     assert second.state == RequestState.APPLIED, second.state_reason
     assert second.replaced_version.version == 1
@@ -233,6 +250,6 @@ def test_readme_walkthrough_runs_as_written(
     namespace["registry"].create_transition_request(
         name="diabetes-ridge", version="1", stage="@champion", comment="roll back"
     )
-    lead.reject_transition_request(name="diabetes-ridge", version="1", stage="@champion", comment="no")
+    decide(lead_token, "ml-lead", "reject", version="1", comment="no")
     rejected = TransitionRequest.objects.filter(version=first, target="champion").latest("created_at")
     assert rejected.state == RequestState.REJECTED
