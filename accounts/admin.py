@@ -8,6 +8,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
 from accounts import services
@@ -19,6 +21,11 @@ from registry.errors import RegistryError
 admin.site.unregister(Group)
 # The sign-in asks for the one-time code of a second factor when the person has one (issue 23).
 admin.site.login_form = SecondFactorAuthenticationForm
+# django-otp's own device pages would show TOTP secrets to any superuser and change devices unaudited:
+# people manage their own at /admin/two-factor/, and `manage.py second_factor_reset` resets a lost one.
+for _device in (TOTPDevice, StaticDevice):
+    if admin.site.is_registered(_device):
+        admin.site.unregister(_device)
 
 
 @admin.register(Group)

@@ -11,11 +11,14 @@ from artifacts.models import (
     ArtifactDownload,
     ArtifactJob,
     ArtifactManifest,
+    Attestation,
+    DeploymentRecord,
     EvidenceState,
     JobKind,
     JobStatus,
     ManifestEntry,
     SourcePrefix,
+    TrustedSigner,
 )
 from artifacts.selectors import artifact_jobs_visible_to
 from registry.errors import RegistryError
@@ -237,3 +240,76 @@ class ArtifactDownloadAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return _staff(request)
+
+
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by the audited services (API routes, tasks): shown, never edited here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return _staff(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff(request)
+
+
+@admin.register(DeploymentRecord)
+class DeploymentRecordAdmin(_ReadOnlyAdmin):
+    """What is deployed where (reported by `quorum verify` or a serving system), drift first."""
+
+    list_display = ["reported_at", "environment", "endpoint", "version", "alias", "drift_flag", "reported_by"]
+    list_filter = ["drift", "environment"]
+    search_fields = ["endpoint", "environment", "version__model__name", "reported_digest"]
+    readonly_fields = [field.name for field in DeploymentRecord._meta.fields]
+    ordering = ["-drift", "-reported_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[DeploymentRecord]:
+        visible = model_versions_visible_to(request.user).values("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(version__in=visible)
+            .select_related("version__model", "reported_by")
+        )
+
+    @admin.display(description="Drift", ordering="drift")
+    def drift_flag(self, record: DeploymentRecord) -> str:
+        if not record.drift:
+            return "as approved"
+        return format_html('<strong class="deployment-drift" title="{}">DRIFT</strong>', record.drift_reason)
+
+
+@admin.register(Attestation)
+class AttestationAdmin(_ReadOnlyAdmin):
+    """Quorum's signed statements about a version (validation, promotion), as served by the API."""
+
+    list_display = ["created_at", "version", "kind", "request_id", "subject_digest", "key_id"]
+    list_filter = ["kind"]
+    search_fields = ["version__model__name", "subject_digest"]
+    readonly_fields = [field.name for field in Attestation._meta.fields]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Attestation]:
+        visible = model_versions_visible_to(request.user).values("pk")
+        return super().get_queryset(request).filter(version__in=visible).select_related("version__model")
+
+
+@admin.register(TrustedSigner)
+class TrustedSignerAdmin(_ReadOnlyAdmin):
+    """Producer keys and CAs a policy may require (added and retired through the audited API)."""
+
+    list_display = ["name", "kind", "fingerprint", "created_by", "created_at", "retired_at"]
+    readonly_fields = [field.name for field in TrustedSigner._meta.fields]
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)

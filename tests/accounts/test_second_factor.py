@@ -140,3 +140,21 @@ def test_removal_needs_password_and_code_and_is_audited(governed):
     )
     assert not TOTPDevice.objects.filter(user=governed.approver).exists()
     assert AuditEvent.objects.filter(action=Action.SECOND_FACTOR_REMOVED, target_name="approver").exists()
+
+
+def test_a_lost_second_factor_is_reset_by_command_with_a_reason_audited(governed):
+    from django.core.management import CommandError, call_command
+
+    enrol(governed.approver)
+    with pytest.raises(CommandError):
+        call_command("second_factor_reset", "approver", "--reason", " ")
+    call_command("second_factor_reset", "approver", "--reason", "lost phone; ID checked by the service desk")
+    assert not TOTPDevice.objects.filter(user=governed.approver).exists()
+    event = AuditEvent.objects.get(action=Action.SECOND_FACTOR_REMOVED)
+    assert "lost phone" in event.reason
+
+
+def test_device_secrets_are_not_exposed_in_the_admin(cast):
+    browser = Client()
+    browser.force_login(cast.admin)
+    assert browser.get("/admin/otp_totp/totpdevice/").status_code == 404

@@ -220,3 +220,20 @@ def test_deployments_are_recorded_and_a_wrong_digest_raises_the_drift_flag_and_w
         format="json",
     )
     assert hidden.status_code == 404
+
+    # What is deployed where, in the admin: the drifted deployment first, flagged; outsiders see none.
+    from django.test import Client
+
+    owner = type(cast.owner).objects.get(pk=cast.owner.pk)
+    owner.is_staff = True
+    owner.save(update_fields=["is_staff"])
+    browser = Client()
+    browser.force_login(owner)
+    page = browser.get("/admin/artifacts/deploymentrecord/").content.decode()
+    assert page.index("canary") < page.index("scoring-api")
+    assert page.count('class="deployment-drift"') == 1
+    outsider = type(cast.outsider).objects.get(pk=cast.outsider.pk)
+    outsider.is_staff = True
+    outsider.save(update_fields=["is_staff"])
+    browser.force_login(outsider)
+    assert "canary" not in browser.get("/admin/artifacts/deploymentrecord/").content.decode()

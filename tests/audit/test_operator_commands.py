@@ -41,6 +41,9 @@ def test_ensure_admin_resetting_a_password_or_restoring_superuser_is_audited(mon
     assert len(_events(Action.USER_UPDATED)) == 1
 
 
+# Committed for real, as quickstart runs: the demo's versions validate on commit, and its signed demo
+# approval needs their digests.
+@pytest.mark.django_db(transaction=True)
 def test_quickstart_users_and_grants_are_audited(settings, tmp_path):
     settings.QUORUM_ARTIFACT_ROOT = tmp_path / "artifacts"
     settings.QUORUM_ALLOWED_LOCAL_ROOTS = [tmp_path / "artifacts"]
