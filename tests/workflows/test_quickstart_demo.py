@@ -40,9 +40,21 @@ def test_demo_approver_can_sign_in_and_approve_the_pending_production_request(cl
     assert changed.status_code == 302
     queue = client.get("/admin/approvals/").content.decode()
     assert f'data-request="{request.pk}"' in queue and "1 more approval (production rank)" in queue
+    # Production's approvals are electronic signatures: a meaning, and the (own) password again.
     client.post(
-        f"/admin/approvals/{request.pk}/decide", {"decision": "approve", "comment": "Looks right to me."}
+        f"/admin/approvals/{request.pk}/decide",
+        {
+            "decision": "approve",
+            "comment": "Looks right to me.",
+            "meaning": "Approved for production",
+            "password": own,
+        },
     )
     request.refresh_from_db()
     assert request.state == RequestState.APPLIED
+    lines = [s.line for s in request.signatures.all()]
+    assert [line.split(" on ")[0] for line in lines] == [
+        "Signed by Rosa Risk (risk-approver)",
+        "Signed by Lee Lead (ml-lead)",
+    ]
     assert ModelVersion.objects.get(pk=request.version_id).stage == "Production"

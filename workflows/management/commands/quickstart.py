@@ -30,8 +30,8 @@ DEMO_MODELS = {"fraud-detector": 3, "churn-predictor": 2, "credit-scoring": 1}
 # Approvers of every demo model (READ + APPROVE_STAGING + APPROVE_PRODUCTION, admin pages).
 DEMO_APPROVERS = ("risk-approver", "ml-lead")
 DEMO_APPROVER_NAMES = {
-    "risk-approver": ("Rosa", "Risk (demo approver)"),
-    "ml-lead": ("Lee", "Lead (demo approver)"),
+    "risk-approver": ("Rosa", "Risk"),
+    "ml-lead": ("Lee", "Lead"),
 }
 
 
