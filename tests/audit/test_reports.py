@@ -24,10 +24,11 @@ REQUEST_1 = {
     "requester": "editor",
     "requested_at": "2026-03-02T10:00:00.000000Z",
     "approvers": [
-        {"user": "approver", "at": "2026-03-02T10:00:00.000000Z", "comment": "looks good"},
-        {"user": "second_approver", "at": "2026-03-03T09:00:00.000000Z", "comment": "ok"},
+        {"user": "approver", "at": "2026-03-02T10:00:00.000000Z", "comment": "looks good", "signature": ""},
+        {"user": "second_approver", "at": "2026-03-03T09:00:00.000000Z", "comment": "ok", "signature": ""},
     ],
     "decided_by": "system",
+    "decision_signature": "",
     "decided_at": "2026-03-03T09:05:00.000000Z",
     "comment": "approved by 2",
     "evidence_digest": "sha256:aaa",

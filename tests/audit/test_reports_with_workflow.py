@@ -6,7 +6,6 @@ from guardian.shortcuts import assign_perm
 from access.grants import LEVEL_CODENAMES, Level
 from audit.models import AuditEvent
 from audit.reports import promotions_report
-from tests.fixtures_workflow import signing_of
 from workflows import services as workflow
 
 pytestmark = pytest.mark.django_db
@@ -21,15 +20,11 @@ def test_applied_and_rejected_staging_requests(fraud, cast):
     first = workflow.transition_request_create(
         actor=editor, name="fraud", version=1, target_kind="stage", target="Staging", reason="ready"
     )
-    workflow.transition_request_approve(
-        actor=approver, request_id=first.pk, comment="tests pass", signing=signing_of(approver)
-    )
+    workflow.transition_request_approve(actor=approver, request_id=first.pk, comment="tests pass")
     second = workflow.transition_request_create(
         actor=editor, name="fraud", version=2, target_kind="stage", target="Staging", reason="also"
     )
-    workflow.transition_request_reject(
-        actor=approver, request_id=second.pk, comment="not yet", signing=signing_of(approver)
-    )
+    workflow.transition_request_reject(actor=approver, request_id=second.pk, comment="not yet")
 
     rows = promotions_report(AuditEvent.objects.all())
     assert [(r["kind"], r["request"], r["version"], r["target"], r["outcome"]) for r in rows] == [

@@ -278,8 +278,10 @@ def test_unvalidated_artifacts_hold_a_production_request(governed, file_request,
     assert ArtifactManifest.objects.get(version=version).state == "failed"
     request = file_request(version.version)
     assert request.evidence["validated"] is False
-    approve(client_for, governed.approver, request.pk)
-    r = approve(client_for, governed.second_approver, request.pk)
+    # Production's approvals are signatures over the artifacts' digest, which a failed validation never set.
+    r = approve(client_for, governed.approver, request.pk)
+    assert r.status_code == 409 and "digest is not known yet" in r.json()["message"]
+    r = client_for(governed.owner).get(f"/api/v1/requests/{request.pk}")
     assert r.json()["state"] == "pending"
     assert any("validated artifacts" in m for m in r.json()["still_needed"])
 
