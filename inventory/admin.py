@@ -36,6 +36,8 @@ class InventoryForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "lifecycle_status" not in self.fields:
+            return  # the view-only page (READ without MANAGE): every field is shown read-only
         self.fields["risk_tier"].choices = [("", "(not tiered)")] + [
             (t.name, f"{t.name} (review every {t.review_interval_days} days)") for t in selectors.risk_tiers()
         ]
