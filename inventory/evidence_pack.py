@@ -25,7 +25,7 @@ from audit import selectors as audit_selectors
 from audit.chain import ED25519, canonical_timestamp
 from audit.checkpoint_store import checkpoint_dict
 from audit.export import chain_segment_lines, event_dicts
-from audit.keys import public_keys
+from audit.keys import CheckpointKeyUnavailable, public_keys
 from audit.models import AuditCheckpoint
 from audit.services import checkpoint_create, pending_seal
 from inventory import selectors
@@ -157,7 +157,8 @@ class EvidencePack:
     manifest: dict[str, Any] | None
     events: list[dict[str, Any]]
     checkpoint: dict[str, Any] | None
-    chain_proof: list[str] | None
+    # (first seq, covering checkpoint) of the chain proof, streamed into the zip when written
+    chain_proof: tuple[int, AuditCheckpoint] | None
     keys: list[dict[str, Any]] | None
     notes: list[str] = field(default_factory=list)
 
@@ -172,11 +173,18 @@ def evidence_pack_collect(user: Any, name: str, version: int) -> EvidencePack:
     events.sort(key=lambda e: e["seq"])
     notes = []
     checkpoint = proof = keys = None
+    cover = None
     if events:
-        cover = covering_checkpoint(events[-1]["seq"], user)
+        try:
+            cover = covering_checkpoint(events[-1]["seq"], user)
+        except CheckpointKeyUnavailable as exc:
+            notes.append(
+                f"No checkpoint covers this version's latest events, and none could be signed: {exc}"
+            )
+    if cover is not None:
         checkpoint = checkpoint_dict(cover)
         if audit_selectors.user_is_auditor(user):
-            proof = list(chain_segment_lines(events[0]["seq"], cover))
+            proof = (events[0]["seq"], cover)
             keys = [key.as_dict() for key in public_keys()]
         else:
             notes.append(
@@ -274,23 +282,32 @@ def evidence_pack_write(pack: EvidencePack, pdf: bytes) -> tempfile.SpooledTempo
         PDF_NAME: pdf,
     }
     if pack.chain_proof is not None:
-        files["chain-proof.jsonl"] = "".join(pack.chain_proof).encode()
         files["audit-keys.json"] = _json({"keys": pack.keys})
-    index = {
-        "format": PACK_FORMAT,
-        "model": pack.model,
-        "version": pack.version,
-        "generated_at": pack.generated_at,
-        "generated_by": pack.generated_by,
-        "artifact_digest": pack.artifact_digest,
-        "notes": pack.notes,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in sorted(files.items())},
-    }
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("index.json", _json(index))
         for name, data in files.items():
             archive.writestr(name, data)
+        if pack.chain_proof is not None:
+            # Streamed: the segment holds every event between the version's first and the checkpoint.
+            digest = hashlib.sha256()
+            with archive.open("chain-proof.jsonl", "w", force_zip64=True) as entry:
+                for text in chain_segment_lines(*pack.chain_proof):
+                    chunk = text.encode()
+                    digest.update(chunk)
+                    entry.write(chunk)
+            digests["chain-proof.jsonl"] = digest.hexdigest()
+        index = {
+            "format": PACK_FORMAT,
+            "model": pack.model,
+            "version": pack.version,
+            "generated_at": pack.generated_at,
+            "generated_by": pack.generated_by,
+            "artifact_digest": pack.artifact_digest,
+            "notes": pack.notes,
+            "files": dict(sorted(digests.items())),
+        }
+        archive.writestr("index.json", _json(index))
     out.seek(0)
     return out
 

@@ -96,6 +96,9 @@ def test_card_review_author_submits_another_approves_and_the_author_cannot(
     _sign_in(page, live_server.url, "editor", password(governed.editor), CARDS)
     page.wait_for_selector("#result_list")
     assert "Draft" in page.inner_text("#result_list")
+    # Drafting from the run's evidence is an action too; this version names no run, and it says so.
+    assert "names no run" in run_action(page, live_server.url, "draft_cards_from_evidence")
+    assert ModelCard.objects.get().limitations == "Thin-file applicants"
     assert "Submitted 1 model card(s)" in run_action(page, live_server.url, "submit_cards")
     assert "Submitted" in page.inner_text("#result_list")
     shown = run_action(page, live_server.url, "approve_cards")
