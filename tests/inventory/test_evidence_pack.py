@@ -16,7 +16,9 @@ from django.contrib.auth.models import Permission
 
 from artifacts.models import ArtifactManifest, Attestation
 from audit.models import Action, AuditEvent
+from audit.services import checkpoint_create
 from inventory.models import ModelCard
+from registry import services as registry_services
 from tests.conftest import make_user
 from tests.fixtures_workflow import grant_levels
 from workflows import services as workflow_services
@@ -41,6 +43,7 @@ PARTS = {
     "evidence-pack.pdf",
 }
 AUDITOR_PARTS = {"chain-proof.jsonl", "audit-keys.json"}
+USE = "Retail pre-screening (信用, Kreditprüfung) <b>not markup</b> & more"
 
 
 @pytest.fixture
@@ -64,7 +67,7 @@ def promoted(governed, file_request, client_for):
     )  # fmt: skip
     assert r.status_code == 201, r.content
     editor = client_for(governed.editor)
-    assert editor.patch(CARD, {"intended_use": "Retail pre-screening"}, format="json").status_code == 200
+    assert editor.patch(CARD, {"intended_use": USE}, format="json").status_code == 200
     assert editor.post(CARD + "/submit").status_code == 200
     assert client_for(governed.approver).post(CARD + "/approve").status_code == 200
     request = file_request(2)
@@ -144,8 +147,22 @@ def test_pack_of_a_promoted_version_holds_every_part(promoted, governed, client_
 
 
 def test_the_chain_proof_verifies_with_the_offline_verifier(promoted, governed, client_for, tmp_path):
+    # Another model's events and a timer checkpoint fall between the version's events: the proof
+    # spans them, and the checkpoint made for the pack covers the last of the version's.
+    registry_services.registered_model_create(actor=governed.owner, name="other-model")
+    checkpoint_create(actor="system")
+    registry_services.model_version_tag_set(
+        actor=governed.editor, name="scoring", version=2, key="reviewed", value="yes"
+    )
     pack = download(client_for, auditor_for(governed))
     pack.extractall(tmp_path)
+    proof = [json.loads(line) for line in (tmp_path / "chain-proof.jsonl").read_text().splitlines()]
+    assert {r.get("model_name") for r in proof if "seq" in r and "record" not in r} >= {
+        "scoring",
+        "other-model",
+    }
+    assert [r["record"] for r in proof[:3]] == ["quorum-audit-export", "checkpoint", "checkpoint"]
+    assert proof[-1]["action"] == "model_version.tag_set"  # the pack's checkpoint signed up to it
     # As an auditor runs it: its own process, no Django settings, the pack's files only.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "DATABASE"))}
     verify = [sys.executable, "-m", "audit.offline_verify", str(tmp_path / "chain-proof.jsonl")]
@@ -198,8 +215,13 @@ def test_the_pdf_renders_a_non_blank_first_page(promoted, governed, client_for, 
     assert dark > 2000, "page 1 is (nearly) blank"  # title, facts tables and text
     assert histogram[255] > image.size[0] * image.size[1] // 2  # mostly white paper, not a black page
     info = subprocess.run(["pdfinfo", str(tmp_path / "pack.pdf")], capture_output=True, text=True)
-    if info.returncode == 0:
-        assert "Evidence pack: scoring v2" in info.stdout
+    assert "Evidence pack: scoring v2" in info.stdout
+    text = subprocess.run(
+        ["pdftotext", str(tmp_path / "pack.pdf"), "-"], capture_output=True, text=True
+    ).stdout
+    # Typed text is text, never markup; approvals and the audit trail are in it.
+    assert "<b>not markup</b> & more" in text and "Kreditprüfung" in text
+    assert "backtest reviewed" in text and "request.applied" in text
 
 
 def test_a_reader_gets_the_pack_without_the_chain_proof_and_the_download_is_audited(
