@@ -300,7 +300,7 @@ class EvidencePackView(NativeAPIView):
         archive.seek(0)
         services.evidence_pack_download_record(
             actor=request.user,
-            version=selectors.version_for_pack(request.user, name, version),
+            version=pack.row,
             archive_sha256=evidence_pack.pack_digest(archive),
             files=files,
             chain_proof=pack.chain_proof is not None,

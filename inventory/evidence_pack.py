@@ -1,4 +1,8 @@
-"""The evidence pack of one version: what an auditor asks for, in one zip (reads only).
+"""The evidence pack of one version: what an auditor asks for, in one zip.
+
+Reads only, but for one write the audit trail needs: when no checkpoint covers the version's
+latest events yet, one is signed now (audit.services.checkpoint_create), so the pack carries a
+signature over every event it holds.
 
 Model card, validations, transition requests with their approvals, the version's audit events with
 a chain proof and the signed checkpoint covering them, attestations, the artifact manifest, and a
@@ -143,6 +147,7 @@ def covering_checkpoint(last_seq: int, actor: Any) -> AuditCheckpoint:
 class EvidencePack:
     """The pack's parts as data, before they are written out (the PDF is drawn from the same)."""
 
+    row: ModelVersion
     model: str
     version: int
     generated_at: str
@@ -199,6 +204,7 @@ def evidence_pack_collect(user: Any, name: str, version: int) -> EvidencePack:
         workflow_selectors.transition_requests_visible_to(user).filter(version=row).order_by("created_at")
     )
     return EvidencePack(
+        row=row,
         model=row.model.name,
         version=row.version,
         generated_at=canonical_timestamp(timezone.now()),

@@ -117,8 +117,3 @@ def model_cards_visible_to(user: Any) -> QuerySet[ModelCard]:
     return ModelCard.objects.filter(
         version__model__in=registered_models_visible_to(user).values("pk"), version__deleted_at__isnull=True
     ).select_related("version__model", "author", "approved_by")
-
-
-def version_for_pack(user: Any, name: str, version: int) -> ModelVersion:
-    """The version whose evidence pack `user` downloads (READ on the model; hidden == missing)."""
-    return model_version_get(user, name, version)
