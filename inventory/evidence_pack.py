@@ -39,18 +39,21 @@ from registry.errors import NotFound
 from registry.models import ModelVersion
 from registry.selectors import model_version_get
 from workflows import selectors as workflow_selectors
+from workflows.services import signature_described
 
 PACK_FORMAT = "quorum-evidence-pack/1"
 PDF_NAME = "evidence-pack.pdf"
 
 
-def approval_signatures(approval: Any) -> list[dict[str, Any]]:
-    """The electronic signatures of one approval, as the pack shows them (JSON and PDF lines).
+def signature_pack_described(signature: Any) -> dict[str, Any]:
+    """A signature as the pack shows it: what it covers, its printable line, and whether its hash recomputes."""
+    return signature_described(signature) | {"intact": signature.intact}
 
-    Approvals carry no signatures yet: this is where the workflows app's e-signatures (signer,
-    meaning, time, what was signed) are added, each as one dict; the PDF prints each as a line.
-    """
-    return []
+
+def approval_signatures(approval: Any) -> list[dict[str, Any]]:
+    """The electronic signature of one approval (none when the policy did not ask for one)."""
+    signature = getattr(approval, "signature", None)  # prefetched by the requests selector
+    return [signature_pack_described(signature)] if signature is not None else []
 
 
 def approval_described(approval: Any) -> dict[str, Any]:
@@ -78,6 +81,8 @@ def request_described(request: Any) -> dict[str, Any]:
         "decided_at": request.decided_at,
         "evidence": request.evidence,
         "approvals": [approval_described(a) for a in request.approvals.all()],
+        # Every signature of the request, a signed rejection's too.
+        "signatures": [signature_pack_described(s) for s in request.signatures.all()],
     }
 
 

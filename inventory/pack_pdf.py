@@ -176,15 +176,13 @@ def evidence_pack_pdf(pack: EvidencePack) -> bytes:
                 ("Decided", r["decided_at"]),
             ]
         )
-        rows = []
-        for a in r["approvals"]:
-            signed = "; ".join(_signature_line(s) for s in a["signatures"])
-            rows.append((a["approver"], a["approved_at"], a["comment"], a["artifact_digest"], signed))
         doc.table(
-            ["Approver", "Approved at", "Comment", "Artifact digest", "Signatures"],
-            rows,
-            widths=[25 * mm, 32 * mm, 50 * mm, 40 * mm, 28 * mm],
+            ["Approver", "Approved at", "Comment", "Artifact digest"],
+            [(a["approver"], a["approved_at"], a["comment"], a["artifact_digest"]) for a in r["approvals"]],
+            widths=[30 * mm, 38 * mm, 62 * mm, 45 * mm],
         )
+        for signature in r["signatures"]:
+            doc.para(f"Signed ({signature['decision']}): {_signature_line(signature)}")
 
     doc.heading("Attestations")
     doc.table(
@@ -264,5 +262,6 @@ def evidence_pack_pdf(pack: EvidencePack) -> bytes:
 
 
 def _signature_line(signature: dict[str, Any]) -> str:
-    """One signature as a line of the approvals table (fields as the workflows app names them)."""
-    return ", ".join(f"{key}: {value}" for key, value in signature.items())
+    """One signature as a line of the approvals table: the signer's printed line, and its state."""
+    line = f"{signature['line']} ({signature['authentication']}; record {signature['record_hash'][:16]})"
+    return line if signature["intact"] else f"{line} - DOES NOT VERIFY: its record was altered"

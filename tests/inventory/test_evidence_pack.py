@@ -20,7 +20,7 @@ from audit.services import checkpoint_create
 from inventory.models import ModelCard
 from registry import services as registry_services
 from tests.conftest import make_user
-from tests.fixtures_workflow import grant_levels
+from tests.fixtures_workflow import APPROVAL_MEANING, grant_levels, signing_of
 from workflows import services as workflow_services
 from workflows.models import RequestState
 
@@ -72,7 +72,9 @@ def promoted(governed, file_request, client_for):
     assert client_for(governed.approver).post(CARD + "/approve").status_code == 200
     request = file_request(2)
     for approver, comment in ((governed.approver, "backtest reviewed"), (governed.second_approver, "agreed")):
-        workflow_services.transition_request_approve(actor=approver, request_id=request.pk, comment=comment)
+        workflow_services.transition_request_approve(
+            actor=approver, request_id=request.pk, comment=comment, signing=signing_of(approver)
+        )  # Production's policy asks for electronic signatures
     request.refresh_from_db()
     assert request.state == RequestState.APPLIED, request.state_reason
     return request
@@ -121,7 +123,14 @@ def test_pack_of_a_promoted_version_holds_every_part(promoted, governed, client_
         ("approver", "backtest reviewed", digest),
         ("second_approver", "agreed", digest),
     ]
-    assert all(a["approved_at"] and a["signatures"] == [] for a in request["approvals"])
+    for approval in request["approvals"]:
+        [signature] = approval["signatures"]
+        assert (signature["signer_username"], signature["meaning"]) == (
+            approval["approver"],
+            APPROVAL_MEANING,
+        )
+        assert signature["intact"] and signature["artifact_digest"] == digest and signature["record_hash"]
+    assert len(request["signatures"]) == 2
     version = json.loads(pack.read("version.json"))
     assert (version["stage"], version["artifact_digest"], version["inventory"]["risk_tier"]) == (
         "Production", digest, "high",
@@ -222,6 +231,7 @@ def test_the_pdf_renders_a_non_blank_first_page(promoted, governed, client_for, 
     # Typed text is text, never markup; approvals and the audit trail are in it.
     assert "<b>not markup</b> & more" in text and "Kreditprüfung" in text
     assert "backtest reviewed" in text and "request.applied" in text
+    assert APPROVAL_MEANING in text  # the signature lines of the approvals
 
 
 def test_a_reader_gets_the_pack_without_the_chain_proof_and_the_download_is_audited(
