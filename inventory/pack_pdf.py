@@ -247,6 +247,16 @@ def evidence_pack_pdf(pack: EvidencePack) -> bytes:
     if len(pack.events) > EVENTS_SHOWN_MAX:
         doc.para(f"... and {len(pack.events) - EVENTS_SHOWN_MAX} more in audit-events.jsonl.", "note")
 
+    footer = f"Quorum evidence pack: {pack.model} v{pack.version}, generated {pack.generated_at}"
+
+    def page_footer(canvas: Any, document: Any) -> None:
+        # Printed pages stay attributable and in order once they leave the zip.
+        canvas.saveState()
+        canvas.setFont(doc.styles["note"].fontName, 7)
+        canvas.drawString(17 * mm, 9 * mm, footer)
+        canvas.drawRightString(A4[0] - 17 * mm, 9 * mm, f"page {document.page}")
+        canvas.restoreState()
+
     out = io.BytesIO()
     SimpleDocTemplate(
         out,
@@ -257,7 +267,7 @@ def evidence_pack_pdf(pack: EvidencePack) -> bytes:
         bottomMargin=15 * mm,
         title=f"Evidence pack: {pack.model} v{pack.version}",
         author="Quorum",
-    ).build(doc.flow)
+    ).build(doc.flow, onFirstPage=page_footer, onLaterPages=page_footer)
     return out.getvalue()
 
 

@@ -232,6 +232,7 @@ def test_the_pdf_renders_a_non_blank_first_page(promoted, governed, client_for, 
     assert "<b>not markup</b> & more" in text and "Kreditprüfung" in text
     assert "backtest reviewed" in text and "request.applied" in text
     assert APPROVAL_MEANING in text  # the signature lines of the approvals
+    assert "Quorum evidence pack: scoring v2" in text and "page 2" in text  # every page's footer
 
 
 def test_a_reader_gets_the_pack_without_the_chain_proof_and_the_download_is_audited(
