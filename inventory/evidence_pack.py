@@ -1,15 +1,16 @@
 """The evidence pack of one version: what an auditor asks for, in one zip.
 
 Reads only, but for one write the audit trail needs: when no checkpoint covers the version's
-latest events yet, one is signed now (audit.services.checkpoint_create), so the pack carries a
-signature over every event it holds.
+latest events yet, one is signed now for an auditor's pack (audit.services.checkpoint_create), so
+the pack carries a signature over every event it holds.
 
 Model card, validations, transition requests with their approvals, the version's audit events with
 a chain proof and the signed checkpoint covering them, attestations, the artifact manifest, and a
 PDF of all of it (inventory/pack_pdf.py). Every part comes from the selectors of its app, started
 from what the downloader may READ; the chain proof also carries the events of other models that
 fall between the version's (a hash chain proves a segment, not single events), so only auditors
-(audit.view_auditevent) receive it, and the pack says so when it is left out.
+(audit.view_auditevent) receive it and its checkpoint, as only they see checkpoints in the audit
+API, and the pack says so when they are left out.
 """
 
 import hashlib
@@ -183,24 +184,25 @@ def evidence_pack_collect(user: Any, name: str, version: int) -> EvidencePack:
     events.sort(key=lambda e: e["seq"])
     notes = []
     checkpoint = proof = keys = None
-    cover = None
-    if events:
+    auditor = audit_selectors.user_is_auditor(user)
+    if not auditor:
+        # As the audit API: checkpoints, keys and other models' events are for auditors.
+        notes.append(
+            "The covering checkpoint and the chain proof are left out: the proof carries the events of "
+            "other models recorded between this version's, so both go to auditors "
+            "(audit.view_auditevent) only."
+        )
+    elif events:
         try:
             cover = covering_checkpoint(events[-1]["seq"], user)
         except CheckpointKeyUnavailable as exc:
             notes.append(
                 f"No checkpoint covers this version's latest events, and none could be signed: {exc}"
             )
-    if cover is not None:
-        checkpoint = checkpoint_dict(cover)
-        if audit_selectors.user_is_auditor(user):
+        else:
+            checkpoint = checkpoint_dict(cover)
             proof = (events[0]["seq"], cover)
             keys = [key.as_dict() for key in public_keys()]
-        else:
-            notes.append(
-                "The chain proof (chain-proof.jsonl) is left out: it carries the events of other models "
-                "recorded between this version's, so it goes to auditors (audit.view_auditevent) only."
-            )
     try:
         inventory = inventory_described(selectors.inventory_get(user, name))
     except NotFound:
@@ -252,7 +254,7 @@ model-card.json        the model card (state, approval bound to the artifact dig
 validations.json       independent validations and their findings
 transition-requests.json  transition requests with their approvals (and their signatures)
 audit-events.jsonl     the version's audit events, every chained field as hashed, plus its hash
-checkpoint.json        the signed checkpoint covering those events
+checkpoint.json        (auditors) the signed checkpoint covering those events
 chain-proof.jsonl      (auditors) the chain from the first of them to that checkpoint
 audit-keys.json        (auditors) the checkpoint public keys Quorum showed when the pack was made
 attestations.json      Quorum's signed in-toto statements about the version
@@ -287,12 +289,12 @@ def evidence_pack_write(pack: EvidencePack, pdf: bytes) -> tempfile.SpooledTempo
         "audit-events.jsonl": "".join(
             json.dumps(e, ensure_ascii=False, separators=(",", ":"), default=str) + "\n" for e in pack.events
         ).encode(),
-        "checkpoint.json": _json(pack.checkpoint),
         "attestations.json": _json(pack.attestations),
         "artifact-manifest.json": _json(pack.manifest),
         PDF_NAME: pdf,
     }
     if pack.chain_proof is not None:
+        files["checkpoint.json"] = _json(pack.checkpoint)
         files["audit-keys.json"] = _json({"keys": pack.keys})
     digests = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     out = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)

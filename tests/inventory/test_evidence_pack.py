@@ -15,7 +15,7 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from artifacts.models import ArtifactManifest, Attestation
-from audit.models import Action, AuditEvent
+from audit.models import Action, AuditCheckpoint, AuditEvent
 from audit.services import checkpoint_create
 from inventory.models import ModelCard
 from registry import services as registry_services
@@ -37,12 +37,11 @@ PARTS = {
     "validations.json",
     "transition-requests.json",
     "audit-events.jsonl",
-    "checkpoint.json",
     "attestations.json",
     "artifact-manifest.json",
     "evidence-pack.pdf",
 }
-AUDITOR_PARTS = {"chain-proof.jsonl", "audit-keys.json"}
+AUDITOR_PARTS = {"checkpoint.json", "chain-proof.jsonl", "audit-keys.json"}
 USE = "Retail pre-screening (信用, Kreditprüfung) <b>not markup</b> & more"
 
 
@@ -242,7 +241,8 @@ def test_a_reader_gets_the_pack_without_the_chain_proof_and_the_download_is_audi
     assert set(pack.namelist()) == PARTS
     index = json.loads(pack.read("index.json"))
     assert any("chain proof" in note and "auditors" in note for note in index["notes"])
-    assert json.loads(pack.read("checkpoint.json"))["signature"]  # the checkpoint itself is there
+    assert [e["action"] for e in map(json.loads, pack.read("audit-events.jsonl").splitlines())]
+    assert not AuditCheckpoint.objects.exists()  # a reader's download signs nothing
     [event] = AuditEvent.objects.filter(action=Action.EVIDENCE_PACK_DOWNLOADED)
     assert (event.actor_username, event.model_name, event.version) == ("outsider", "scoring", 2)
     assert event.after["chain_proof"] is False and "evidence-pack.pdf" in event.after["files"]
