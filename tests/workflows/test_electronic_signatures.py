@@ -33,7 +33,9 @@ def test_production_approval_without_a_signature_is_refused_and_audited(governed
     assert "without a signature" in refused.after["attempted"]
 
 
-def test_signed_approval_shows_name_time_and_meaning_in_answer_audit_and_chain(governed, file_request, client_for):
+def test_signed_approval_shows_name_time_and_meaning_in_answer_audit_and_chain(
+    governed, file_request, client_for
+):
     request = file_request(2)
     answer = approve(client_for(governed.approver), request.pk, signature=signature_of(governed.approver))
     assert answer.status_code == 200, answer.content
@@ -73,7 +75,9 @@ def test_a_wrong_password_does_not_sign_is_audited_and_counts_towards_lockout(
     request = file_request(2)
     client = client_for(governed.approver)
     for _ in range(3):
-        answer = approve(client, request.pk, signature=signature_of(governed.approver) | {"password": "guess"})
+        answer = approve(
+            client, request.pk, signature=signature_of(governed.approver) | {"password": "guess"}
+        )
         assert answer.status_code == 403
         assert "password is not correct" in answer.json()["message"]
     failures = AuditEvent.objects.filter(action=Action.SIGNATURE_FAILED, actor_username="approver")
@@ -84,7 +88,8 @@ def test_a_wrong_password_does_not_sign_is_audited_and_counts_towards_lockout(
     assert not Signature.objects.exists()
     browser = Client()
     login = browser.post(
-        "/admin/login/", {"username": "approver", "password": password_of(governed.approver), "next": "/admin/"}
+        "/admin/login/",
+        {"username": "approver", "password": password_of(governed.approver), "next": "/admin/"},
     )
     assert login.status_code == 200 and "_auth_user_id" not in browser.session
 
@@ -166,7 +171,9 @@ def test_an_edited_signature_row_no_longer_counts(governed, file_request):
 
 
 def test_a_signature_over_other_artifacts_does_not_count():
-    policy = rules.Policy("stage", "Production", required_approvals=1, rank="production", require_signature=True)
+    policy = rules.Policy(
+        "stage", "Production", required_approvals=1, rank="production", require_signature=True
+    )
     signed = rules.SignatureFacts(meaning="Approved for production", artifact_digest="aaa", intact=True)
     assert rules.signature_refusal(policy, signed, "aaa") is None
     assert "other artifacts" in rules.signature_refusal(policy, signed, "bbb")
@@ -190,7 +197,10 @@ def test_a_bare_api_token_cannot_sign(governed, file_request, client):
     request = file_request(2)
     headers = {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
     answer = client.post(
-        f"/api/v1/requests/{request.pk}/approve", {"comment": "ok"}, content_type="application/json", **headers
+        f"/api/v1/requests/{request.pk}/approve",
+        {"comment": "ok"},
+        content_type="application/json",
+        **headers,
     )
     assert answer.status_code == 403
     signed = client.post(
