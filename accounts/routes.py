@@ -203,6 +203,10 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
     "version-card-approve": {
         "POST": Rule(A, READ, "APPROVE_PRODUCTION, checked by the service; not an author")
     },
+    "version-card-draft-from-evidence": {
+        "POST": Rule(A, EDIT, "fills empty sections of a draft from the run; never an approved card")
+    },
+    "version-evidence-pack": {"GET": Rule(A, READ, "audited; checkpoint and chain proof only for auditors")},
     "version-validations": {
         "GET": Rule(A, READ),
         "POST": Rule(A, READ, "global inventory.add_validation; the validator must be independent"),

@@ -125,3 +125,29 @@ def verifiable_export_lines(chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
     yield from jsonl_lines(
         event_dicts(AuditEvent.objects.filter(seq__lte=head_seq).order_by("seq"), chunk_size)
     )
+
+
+def chain_segment_lines(first_seq: int, checkpoint: AuditCheckpoint) -> Iterator[str]:
+    """A verifiable export of the chain from `first_seq` up to what `checkpoint` signed, for the
+    offline verifier: it proves the events in it are unaltered and covered by that signature.
+
+    Carries the checkpoint, and every checkpoint whose `audit.checkpoint_created` event falls in
+    the segment (the verifier accounts for each). Its link below `first_seq` is not checked (the
+    verifier says so): the segment's events are bound to the signed head, not to the genesis.
+    """
+    exported_at = timezone.now()
+    header = {
+        "record": "quorum-audit-export",
+        "format": 1,
+        "exported_at": canonical_timestamp(exported_at),
+        "head_seq": checkpoint.seq,
+        "head_hash": checkpoint.hash,
+        "first_seq": first_seq,
+    }
+    yield json.dumps(header, separators=(",", ":")) + "\n"
+    events = AuditEvent.objects.filter(seq__gte=first_seq, seq__lte=checkpoint.seq).order_by("seq")
+    recorded = events.filter(action="audit.checkpoint_created").values_list("target_id", flat=True)
+    ids = {checkpoint.pk, *(int(target) for target in recorded if str(target).isdigit())}
+    checkpoints = AuditCheckpoint.objects.filter(pk__in=ids, seq__lte=checkpoint.seq).order_by("seq", "pk")
+    yield from jsonl_lines({"record": "checkpoint", **checkpoint_dict(c)} for c in checkpoints)
+    yield from jsonl_lines(event_dicts(events))

@@ -60,6 +60,7 @@ class Action(models.TextChoices):
     VALIDATION_RECORDED = "validation.recorded"
     VALIDATION_REVIEW_OVERDUE = "validation.review_overdue"
     MODEL_CARD_CHANGED = "model_card.changed"
+    EVIDENCE_PACK_DOWNLOADED = "evidence_pack.downloaded"
 
 
 class ActorKind(models.TextChoices):

@@ -7,6 +7,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from access.grants import Level, user_can
 from inventory import selectors, services
@@ -34,6 +36,8 @@ class InventoryForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if "lifecycle_status" not in self.fields:
+            return  # the view-only page (READ without MANAGE): every field is shown read-only
         self.fields["risk_tier"].choices = [("", "(not tiered)")] + [
             (t.name, f"{t.name} (review every {t.review_interval_days} days)") for t in selectors.risk_tiers()
         ]
@@ -126,7 +130,7 @@ class ModelCardAdmin(admin.ModelAdmin):
     list_display = ["version", "state", "author", "approved_by", "approved_at", "updated_at"]
     list_filter = ["state"]
     search_fields = ["version__model__name"]
-    actions = ["submit_cards", "approve_cards"]
+    actions = ["draft_cards_from_evidence", "submit_cards", "approve_cards"]
     readonly_fields = [
         "version",
         *CARD_SECTIONS,
@@ -136,8 +140,14 @@ class ModelCardAdmin(admin.ModelAdmin):
         "approved_at",
         "approved_digest",
         "updated_at",
+        "evidence_pack",
     ]
     exclude = ["contributor_ids"]
+
+    @admin.display(description="evidence pack")
+    def evidence_pack(self, card: ModelCard) -> str:
+        url = reverse("version-evidence-pack", args=[card.version.model.name, card.version.version])
+        return format_html('<a href="{}" id="evidence-pack-link">Download the evidence pack (zip)</a>', url)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ModelCard]:
         return selectors.model_cards_visible_to(request.user)
@@ -152,6 +162,11 @@ class ModelCardAdmin(admin.ModelAdmin):
                 messages.error(request, f"{card.version}: {exc.message}")
         if count:
             messages.success(request, f"{done} {count} model card(s).")
+
+    @admin.action(description="Draft empty sections of selected cards from their run's evidence")
+    def draft_cards_from_evidence(self, request: HttpRequest, queryset: QuerySet[ModelCard]) -> None:
+        # Never overwrite from the admin: sections a person wrote are named in the refusal instead.
+        self._each(request, queryset, services.model_card_draft_from_evidence, "Drafted")
 
     @admin.action(description="Submit selected cards for review")
     def submit_cards(self, request: HttpRequest, queryset: QuerySet[ModelCard]) -> None:

@@ -1,16 +1,19 @@
 """Native API of the model inventory (/api/v1/inventory…, /api/v1/models/<name>/inventory)."""
 
 import json
+import zipfile
 from typing import Any
 
+from django.http import FileResponse
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from inventory import reports, selectors, services
+from inventory import evidence_pack, pack_pdf, reports, selectors, services
 from inventory.models import (
     CARD_SECTIONS,
     Finding,
@@ -257,4 +260,54 @@ class ModelCardApproveView(NativeAPIView):
             ModelCardSerializer(
                 services.model_card_approve(actor=request.user, name=name, version=version)
             ).data
+        )
+
+
+class DraftFromEvidenceInput(serializers.Serializer):
+    overwrite = serializers.BooleanField(
+        required=False, help_text="Replace sections that already hold text (never an approved card's)."
+    )
+
+
+class ModelCardDraftFromEvidenceView(NativeAPIView):
+    """Fill the card's training-data and evaluation sections from the version's run (params, metrics,
+    datasets): a starting draft; 409 for an approved or submitted card, or text a person wrote."""
+
+    @extend_schema(request=DraftFromEvidenceInput, responses=ModelCardSerializer)
+    def post(self, request: Request, name: str, version: int) -> Response:
+        body = request.data if request.data else {}
+        if not isinstance(body, dict):
+            raise InvalidParameter("The request body must be a JSON object.")
+        unknown = sorted(set(body) - {"overwrite"})
+        if unknown:
+            raise InvalidParameter(f"Unknown field '{unknown[0]}'.", field=unknown[0])
+        card = services.model_card_draft_from_evidence(
+            actor=request.user, name=name, version=version, overwrite=body.get("overwrite", False)
+        )
+        return Response(ModelCardSerializer(card).data)
+
+
+class EvidencePackView(NativeAPIView):
+    """One zip for an auditor: card, validations, requests and approvals, audit events with their chain
+    proof and covering checkpoint, attestations, manifest, and a PDF of it all. The download is audited."""
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY})
+    def get(self, request: Request, name: str, version: int) -> FileResponse:
+        pack = evidence_pack.evidence_pack_collect(request.user, name, version)
+        archive = evidence_pack.evidence_pack_write(pack, pack_pdf.evidence_pack_pdf(pack))
+        with zipfile.ZipFile(archive) as opened:
+            files = sorted(opened.namelist())
+        archive.seek(0)
+        services.evidence_pack_download_record(
+            actor=request.user,
+            version=pack.row,
+            archive_sha256=evidence_pack.pack_digest(archive),
+            files=files,
+            chain_proof=pack.chain_proof is not None,
+        )
+        return FileResponse(
+            archive,
+            as_attachment=True,
+            filename=f"evidence-pack-{pack.model}-v{pack.version}.zip",
+            content_type="application/zip",
         )

@@ -114,3 +114,86 @@ def card_approval_refusal(
 def card_approved(state: str, approved_digest: str, current_digest: str | None) -> bool:
     """An approved card counts only for the artifacts it was approved for."""
     return state == "approved" and bool(approved_digest) and approved_digest == current_digest
+
+
+PARAMS_SHOWN_MAX = 100
+METRICS_SHOWN_MAX = 100
+
+
+def _value_text(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def card_sections_from_run(run: dict) -> dict[str, str]:
+    """A starting draft of the card's training-data and evaluation sections from a run's evidence
+    (workflows.evidence: params, final metrics, dataset inputs); a section with nothing to say is left out."""
+    name = run.get("run_name") or run.get("run_id") or "the run"
+    source = f"run '{name}' ({run.get('run_id')})" + (f", {run['url']}" if run.get("url") else "")
+    sections: dict[str, str] = {}
+    datasets = run.get("datasets") or []
+    params = run.get("params") or {}
+    if datasets or params:
+        lines = [f"Drafted from the tracking server's record of {source}; review before submitting."]
+        if datasets:
+            lines += ["", "Datasets the run logged as inputs:"]
+            for dataset in datasets:
+                facts = [
+                    f"{label} {dataset[key]}"
+                    for key, label in (
+                        ("context", "context"),
+                        ("source_type", "source"),
+                        ("digest", "digest"),
+                    )
+                    if dataset.get(key)
+                ]
+                lines.append(
+                    f"- {dataset.get('name') or '(unnamed)'}" + (f" ({', '.join(facts)})" if facts else "")
+                )
+        if params:
+            lines += ["", "Training parameters:"]
+            lines += [
+                f"- {key}: {_value_text(value)}" for key, value in sorted(params.items())[:PARAMS_SHOWN_MAX]
+            ]
+        sections["training_data"] = "\n".join(lines)
+    metrics = run.get("metrics") or {}
+    if metrics:
+        lines = [f"Final metrics of {source}; review before submitting.", ""]
+        lines += [
+            f"- {key}: {_value_text(value)}" for key, value in sorted(metrics.items())[:METRICS_SHOWN_MAX]
+        ]
+        sections["evaluation"] = "\n".join(lines)
+    return sections
+
+
+def card_state_draft_refusal(state: str | None) -> str | None:
+    """Why a card in this state is not drafted from run evidence (None: no card yet, or a draft).
+
+    An approved card is never drafted over (that would undo its review); a submitted one is under review.
+    """
+    if state == "approved":
+        return (
+            "An approved model card is never drafted over; edit it section by section (it returns to draft)."
+        )
+    if state == "submitted":
+        return "The model card is submitted for review; it is not drafted over while reviewers read it."
+    return None
+
+
+def card_draft_refusal(
+    *, state: str | None, current: dict[str, str], proposed: dict[str, str], overwrite: bool
+) -> str | None:
+    """Why a card may not be filled from run evidence now, or None: its state, nothing to draft, or
+    text a person wrote that would be replaced without their asking (`overwrite`)."""
+    refusal = card_state_draft_refusal(state)
+    if refusal:
+        return refusal
+    if not proposed:
+        return "The run's evidence has no parameters, metrics or datasets to draft the card from."
+    written = sorted(section for section in proposed if current.get(section, "").strip())
+    if written and not overwrite:
+        return (
+            f"Section(s) {', '.join(written)} already hold text; pass overwrite=true to replace them "
+            "with the run's evidence."
+        )
+    return None

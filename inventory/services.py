@@ -29,7 +29,9 @@ from inventory.models import (
 from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.events import ModelCreated
 from registry.models import ModelVersion
+from registry.selectors import model_version_get
 from registry.services import registered_model_for_update
+from workflows import evidence as workflow_evidence
 from workflows import selectors as workflow_selectors
 
 INVENTORY_FIELDS = (
@@ -372,6 +374,13 @@ def model_card_update(*, actor: Any, name: str, version: int, sections: object) 
                 f"Section '{section}' must be text (at most 50000 characters).", field=section
             )
     row, card = _card_locked(actor, name, version, Level.EDIT, "Writing a model card")
+    return _card_sections_write(actor, row, card, sections)
+
+
+def _card_sections_write(
+    actor: Any, row: ModelVersion, card: ModelCard | None, sections: dict[str, str], reason: str = ""
+) -> ModelCard:
+    """Write sections of a locked card (new if None), back to Draft, the writer a contributor; audited."""
     before = card_described(card) if card else None
     if card is None:
         card = ModelCard(version=row, author=actor)
@@ -390,9 +399,56 @@ def model_card_update(*, actor: Any, name: str, version: int, sections: object) 
         row,
         card,
         before,
-        reason="" if was == CardState.DRAFT else f"edited while {was}: back to draft",
+        reason="; ".join(
+            part
+            for part in (reason, "" if was == CardState.DRAFT else f"edited while {was}: back to draft")
+            if part
+        ),
     )
     return card
+
+
+def model_card_draft_from_evidence(
+    *, actor: Any, name: str, version: int, overwrite: bool = False
+) -> ModelCard:
+    """Fill a draft (or new) card's training-data and evaluation sections from the version's run evidence.
+
+    The run is read from the tracking server first, outside any lock (it calls out); the write then
+    re-checks, under the model lock, that the card is still a draft and that no section a person
+    wrote would be replaced without `overwrite` (rules.card_draft_refusal).
+    """
+    if not isinstance(overwrite, bool):
+        raise InvalidParameter("overwrite must be true or false.", field="overwrite")
+    row = model_version_get(actor, name, version)
+    if not user_can(actor, Level.EDIT, row.model):
+        raise PermissionDenied(
+            f"Writing a model card of registered model '{name}' needs the EDIT permission."
+        )
+    card = ModelCard.objects.filter(version=row).first()
+    early = rules.card_state_draft_refusal(card.state if card else None)
+    if early:  # refused before calling the tracking server; re-checked under the lock
+        raise Conflict(early)
+    run = workflow_evidence.version_evidence_collect(row)["run"]
+    if run.get("state") != "ok":
+        raise Conflict(f"The version's run evidence cannot be read: {run.get('reason')}")
+    return _card_draft_write(actor, name, version, run, overwrite)
+
+
+@transaction.atomic
+def _card_draft_write(actor: Any, name: str, version: int, run: dict, overwrite: bool) -> ModelCard:
+    row, card = _card_locked(actor, name, version, Level.EDIT, "Writing a model card")
+    proposed = rules.card_sections_from_run(run)
+    current = {section: getattr(card, section) for section in CARD_SECTIONS} if card else {}
+    refusal = rules.card_draft_refusal(
+        state=card.state if card else None, current=current, proposed=proposed, overwrite=overwrite
+    )
+    if refusal:
+        raise Conflict(refusal)
+    replaced = sorted(section for section in proposed if current.get(section, "").strip())
+    reason = f"drafted {', '.join(sorted(proposed))} from run {run.get('run_id')}"
+    if replaced:
+        reason += f" (overwrote {', '.join(replaced)})"
+    return _card_sections_write(actor, row, card, proposed, reason=reason)
 
 
 @transaction.atomic
@@ -434,3 +490,19 @@ def model_card_approve(*, actor: Any, name: str, version: int) -> ModelCard:
     card.save()
     _card_audited(actor, row, card, before)
     return card
+
+
+@transaction.atomic
+def evidence_pack_download_record(
+    *, actor: Any, version: ModelVersion, archive_sha256: str, files: list[str], chain_proof: bool
+) -> None:
+    """Audit that `actor` downloaded the evidence pack of `version` (before the bytes leave)."""
+    audit.record(
+        actor=actor,
+        action=Action.EVIDENCE_PACK_DOWNLOADED,
+        target=version,
+        model_name=version.model.name,
+        registered_model_id=version.model_id,
+        version=version.version,
+        after={"sha256": archive_sha256, "files": files, "chain_proof": chain_proof},
+    )

@@ -22,5 +22,15 @@ urlpatterns = [
         api.ModelCardApproveView.as_view(),
         name="version-card-approve",
     ),
+    path(
+        "models/<str:name>/versions/<str:version>/card/draft-from-evidence",
+        api.ModelCardDraftFromEvidenceView.as_view(),
+        name="version-card-draft-from-evidence",
+    ),
+    path(
+        "models/<str:name>/versions/<str:version>/evidence-pack",
+        api.EvidencePackView.as_view(),
+        name="version-evidence-pack",
+    ),
     path("models/<str:name>/inventory", api.ModelInventoryView.as_view(), name="model-inventory"),
 ]

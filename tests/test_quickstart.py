@@ -97,6 +97,42 @@ def test_quickstart_sets_up_admin_and_demo_and_a_second_run_changes_nothing(tmp_
         ("risk-approver", 1),
     ]
 
+    # The demo inventory (issue 25): tiers, one validated model, one approved card.
+    assert _rows(
+        tmp_path,
+        "SELECT m.name, i.risk_tier, i.lifecycle_status FROM inventory_inventoryrecord i "
+        "JOIN registry_registeredmodel m ON m.id = i.model_id ORDER BY m.name",
+    ) == [
+        ("churn-predictor", "low", "development"),
+        ("credit-scoring", "high", "development"),
+        ("fraud-detector", "high", "in_use"),
+    ]
+    [(model, number, outcome, validator, author, next_review)] = _rows(
+        tmp_path,
+        "SELECT m.name, v.version, x.outcome, u.username, a.username, x.next_review_on "
+        "FROM inventory_validation x JOIN registry_modelversion v ON v.id = x.version_id "
+        "JOIN registry_registeredmodel m ON m.id = v.model_id JOIN accounts_user u ON u.id = x.validator_id "
+        "JOIN accounts_user a ON a.id = v.creator_id",
+    )
+    assert (model, number, outcome, validator) == ("fraud-detector", 3, "pass", "risk-approver")
+    assert validator != author and next_review  # independent of the author; reviewed per its tier
+    [(model, number, state, card_author, approver, bound, digest)] = _rows(
+        tmp_path,
+        "SELECT m.name, v.version, c.state, a.username, u.username, c.approved_digest, f.digest "
+        "FROM inventory_modelcard c JOIN registry_modelversion v ON v.id = c.version_id "
+        "JOIN registry_registeredmodel m ON m.id = v.model_id JOIN accounts_user a ON a.id = c.author_id "
+        "JOIN accounts_user u ON u.id = c.approved_by_id JOIN registry_artifactmanifest f ON f.version_id = v.id",
+    )
+    assert (model, number, state, card_author, approver) == (
+        "fraud-detector",
+        3,
+        "approved",
+        "admin",
+        "ml-lead",
+    )
+    assert bound and bound == digest
+    assert "fraud-detector v3 validated by 'risk-approver'" in first.stdout
+
     second = _quickstart(tmp_path)
 
     assert "one-time password" not in second.stdout

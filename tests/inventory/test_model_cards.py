@@ -114,6 +114,7 @@ def test_policy_requiring_an_approved_card_holds_the_promotion(governed, file_re
         target_kind="stage",
         target="Production",
         require_approved_card=True,
+        require_signature=True,  # the organisation's floor for Production asks for signatures
     )
 
     def promote() -> str:

@@ -166,6 +166,7 @@ def test_policy_requiring_validation_holds_a_promotion_without_a_current_pass(
         target_kind="stage",
         target="Production",
         require_current_validation=True,
+        require_signature=True,  # the organisation's floor for Production asks for signatures
     )
     request = file_request(2, stage="Production")
     _approve_twice(governed, request.pk)
@@ -199,6 +200,7 @@ def test_an_overdue_validation_no_longer_counts(governed, validator, file_reques
         target_kind="stage",
         target="Production",
         require_current_validation=True,
+        require_signature=True,  # the organisation's floor for Production asks for signatures
     )
     client_for(governed.owner).patch("/api/v1/models/scoring/inventory", {"risk_tier": "high"}, format="json")
     assert validate(client_for, validator).status_code == 201

@@ -83,6 +83,9 @@ class Command(BaseCommand):
                 # binds to the artifacts' digest, which only validation knows.
                 with transaction.atomic():
                     self._demo_approvers(User.objects.get(pk=admin.pk))
+                # The demo inventory: its card binds to the validated digest too. The inventory app
+                # sits above workflows, so it is reached by command name, not imported.
+                call_command("inventory_demo", stdout=self.stdout)
         finally:
             current_task_name.reset(reset)
         if not settings.CELERY_BROKER_URL:
