@@ -7,7 +7,7 @@ services gather the facts under the right locks and act on the verdicts.
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 
 from registry.models import Stage
@@ -49,6 +49,30 @@ class Policy:
     required_meanings: tuple[str, ...] = ()
     # A superuser set this model policy although it loosens the organisation's floor (audited).
     floor_waived: bool = False
+
+
+POLICY_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Policy))
+
+
+def policy_values(policy: Policy) -> dict:
+    """A policy's settings as stored and shown (JSON-ready): `approval_ttl_hours`, meanings as lists."""
+    values = {}
+    for name in POLICY_FIELD_NAMES:
+        value = getattr(policy, name)
+        if name == "approval_ttl":
+            values["approval_ttl_hours"] = int(value.total_seconds() // 3600)
+        else:
+            values[name] = list(value) if isinstance(value, tuple) else value
+    return values
+
+
+def policy_from_values(values: dict) -> Policy:
+    """The inverse of `policy_values` (a row's or the API's settings as the rules see them)."""
+    given = dict(values)
+    if "approval_ttl_hours" in given:
+        given["approval_ttl"] = timedelta(hours=given.pop("approval_ttl_hours"))
+    known = {k: tuple(v) if isinstance(v, list) else v for k, v in given.items() if k in POLICY_FIELD_NAMES}
+    return Policy(**known)
 
 
 # The embedded default policy set: applies when the organisation has configured no default of its own.

@@ -22,30 +22,22 @@ from workflows.models import (
 )
 
 
-def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
-    from datetime import timedelta
+def policy_row_values(row: PromotionPolicy) -> dict:
+    """Every setting of a policy row under its rules.Policy name (the one list of policy fields is
+    rules.Policy): the team by name, the approvals' lifetime in hours, meanings as lists."""
+    values = {}
+    for name in rules.POLICY_FIELD_NAMES:
+        if name == "required_team":
+            values[name] = row.required_team.name if row.required_team_id else None
+        elif name == "approval_ttl":
+            values["approval_ttl_hours"] = row.approval_ttl_hours
+        else:
+            values[name] = getattr(row, name)
+    return values
 
-    return rules.Policy(
-        target_kind=row.target_kind,
-        target=row.target,
-        governed=row.governed,
-        required_approvals=row.required_approvals,
-        rank=row.rank,
-        requester_may_approve=row.requester_may_approve,
-        creator_may_approve=row.creator_may_approve,
-        required_team=row.required_team.name if row.required_team_id else None,
-        require_validated_artifacts=row.require_validated_artifacts,
-        require_producer_signature=row.require_producer_signature,
-        refuse_pickle_severity=row.refuse_pickle_severity,
-        approval_ttl=timedelta(hours=row.approval_ttl_hours),
-        service_accounts_count=row.service_accounts_count,
-        require_current_validation=row.require_current_validation,
-        require_approved_card=row.require_approved_card,
-        require_signature=row.require_signature,
-        signature_meanings=tuple(row.signature_meanings or ()),
-        required_meanings=tuple(row.required_meanings or ()),
-        floor_waived=row.floor_waived,
-    )
+
+def policy_as_rule(row: PromotionPolicy) -> rules.Policy:
+    return rules.policy_from_values(policy_row_values(row))
 
 
 def policy_layers(model: RegisteredModel) -> tuple[list[rules.Policy], list[rules.Policy]]:
@@ -97,21 +89,9 @@ def policies_effective(model: RegisteredModel | None) -> list[dict]:
         entry = {"target_kind": kind, "target": target, "source": source, "governed": policy is not None}
         if policy is not None:
             entry |= {
-                "required_approvals": policy.required_approvals,
-                "rank": policy.rank,
-                "requester_may_approve": policy.requester_may_approve,
-                "creator_may_approve": policy.creator_may_approve,
-                "required_team": policy.required_team,
-                "require_validated_artifacts": policy.require_validated_artifacts,
-                "require_producer_signature": policy.require_producer_signature,
-                "refuse_pickle_severity": policy.refuse_pickle_severity,
-                "approval_ttl_hours": int(policy.approval_ttl.total_seconds() // 3600),
-                "service_accounts_count": policy.service_accounts_count,
-                "require_current_validation": policy.require_current_validation,
-                "require_approved_card": policy.require_approved_card,
-                "require_signature": policy.require_signature,
-                "signature_meanings": list(policy.signature_meanings),
-                "required_meanings": list(policy.required_meanings),
+                k: v
+                for k, v in rules.policy_values(policy).items()
+                if k not in ("target_kind", "target", "governed", "floor_waived")
             }
         entry["floor_waived"] = bool(mine and mine.floor_waived)
         entry["raised_to_floor"] = bool(

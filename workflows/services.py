@@ -11,8 +11,6 @@ artifacts waits (state `applying`) for the version's governed copy, and the pipe
 proven.
 """
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -166,28 +164,8 @@ def _locked_request(actor, request_id: int, level: Level, doing: str) -> Transit
 def _policy_described(row: PromotionPolicy | None) -> dict | None:
     if row is None:
         return None
-    facts = {key: getattr(row, key) for key in _POLICY_FIELDS}
-    return facts | {"required_team": row.required_team.name if row.required_team_id else None}
-
-
-_POLICY_FIELDS = (
-    "governed",
-    "required_approvals",
-    "rank",
-    "requester_may_approve",
-    "creator_may_approve",
-    "require_validated_artifacts",
-    "require_producer_signature",
-    "refuse_pickle_severity",
-    "approval_ttl_hours",
-    "service_accounts_count",
-    "require_current_validation",
-    "require_approved_card",
-    "require_signature",
-    "signature_meanings",
-    "required_meanings",
-    "floor_waived",
-)
+    described = selectors.policy_row_values(row)
+    return {k: v for k, v in described.items() if k not in ("target_kind", "target")}
 
 
 @transaction.atomic
@@ -289,25 +267,8 @@ def promotion_policy_set(
     }
     loosens: tuple[str, ...] = ()
     if model is not None:
-        proposed = rules.Policy(
-            target_kind=target_kind,
-            target=target,
-            required_approvals=required_approvals,
-            rank=rank,
-            governed=governed,
-            requester_may_approve=requester_may_approve,
-            creator_may_approve=creator_may_approve,
-            required_team=required_team or None,
-            require_validated_artifacts=require_validated_artifacts,
-            require_producer_signature=bool(require_producer_signature),
-            refuse_pickle_severity=refuse_pickle_severity,
-            approval_ttl=timedelta(hours=approval_ttl_hours),
-            service_accounts_count=service_accounts_count,
-            require_current_validation=require_current_validation,
-            require_approved_card=require_approved_card,
-            require_signature=bool(require_signature),
-            signature_meanings=tuple(signature_meanings),
-            required_meanings=tuple(required_meanings),
+        proposed = selectors.policy_as_rule(
+            PromotionPolicy(model=model, target_kind=target_kind, target=target, **values)
         )
         loosens = rules.policy_loosenings(proposed, selectors.organisation_floor(target_kind, target))
         if loosens and not actor.is_superuser:

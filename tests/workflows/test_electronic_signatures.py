@@ -269,3 +269,26 @@ def test_promotions_report_and_csv_show_signatures(governed, file_request, clien
     text = out.read_text()
     assert "approver_1_signature" in text.splitlines()[0]
     assert "Signed by Second Approver Tester (second_approver) on " in text
+
+
+def test_signature_meanings_floors_tighten_never_loosen():
+    floor = rules.Policy(
+        "stage",
+        "Production",
+        required_approvals=2,
+        rank="production",
+        require_signature=True,
+        signature_meanings=("Reviewed", "Approved for production"),
+        required_meanings=("Approved for production",),
+    )
+    loose = rules.replace(floor, require_signature=False, signature_meanings=(), required_meanings=())
+    found = rules.policy_loosenings(loose, floor)
+    assert "drops the electronic-signature condition" in found
+    assert "does not require the signature meaning(s) 'Approved for production'" in found
+    assert "accepts signature meanings the organisation does not" in found
+    raised = rules.policy_floored(loose, floor)
+    assert raised.require_signature and raised.required_meanings == ("Approved for production",)
+    assert raised.signature_meanings == floor.signature_meanings
+    tighter = rules.replace(floor, signature_meanings=("Approved for production",))
+    assert rules.policy_loosenings(tighter, floor) == ()
+    assert rules.policy_from_values(rules.policy_values(tighter)) == tighter
