@@ -145,8 +145,12 @@ def user_create(
     password: str | None = None,
     is_service_account: bool = False,
     can_create_models: bool = False,
+    full_name: str = "",
+    one_time_password: bool = False,
 ) -> User:
-    """Create a person (optionally with a password) or a token-only service account."""
+    """Create a person (optionally with a password: `one_time_password`, someone else saw it, so it is
+    changed at first sign-in) or a token-only service account. `full_name` is the printed name an
+    electronic signature shows: "First Last" (the last word is the last name)."""
     _require_superuser(actor, "Creating users")
     if not isinstance(username, str) or not username or len(username) > 150:
         raise InvalidParameter("Username must be 1 to 150 characters.", field="username")
@@ -158,7 +162,17 @@ def user_create(
         raise AlreadyExists(f"User '{username}' already exists.")
     if is_service_account and password:
         raise InvalidParameter("Service accounts authenticate with tokens only, never a password.")
-    user = User(username=username, email=email, is_service_account=is_service_account)
+    first_name, _, last_name = (
+        full_name.strip().rpartition(" ") if " " in full_name.strip() else (full_name.strip(), "", "")
+    )
+    user = User(
+        username=username,
+        email=email,
+        is_service_account=is_service_account,
+        first_name=first_name[:150],
+        last_name=last_name[:150],
+        must_change_password=bool(password and one_time_password),
+    )
     if password:
         user.set_password(password)
     else:
@@ -174,8 +188,10 @@ def user_create(
         target=user,
         after={
             "username": username,
+            "full_name": user.get_full_name(),
             "service_account": is_service_account,
             "can_create_models": can_create_models,
+            "must_change_password": user.must_change_password,
         },
     )
     return user

@@ -167,8 +167,10 @@ def test_register_approve_copy_load_and_verify(prodlike, sklearn_model_dir, mlfl
 
     tokens = {}
     _manage(prodlike, "create_user", "owner", "--no-password", "--can-create-models")
-    for approver in ("risk-alice", "risk-bob"):
-        _manage(prodlike, "create_user", approver, "--no-password")
+    passwords = {}
+    for approver, name in (("risk-alice", "Alice Risk"), ("risk-bob", "Bob Risk")):
+        printed = _manage(prodlike, "create_user", approver, "--full-name", name, "--one-time-password")
+        passwords[approver] = printed.strip().rsplit(": ", 1)[1]
     for user in ("owner", "risk-alice", "risk-bob"):
         tokens[user] = _manage(prodlike, "create_token", "--user", user, "--name", "smoke").strip()
 
@@ -218,8 +220,14 @@ def test_register_approve_copy_load_and_verify(prodlike, sklearn_model_dir, mlfl
         {"version": 1, "alias": "champion", "reason": "smoke test: first champion"},
     )
     for approver in ("risk-alice", "risk-bob"):
+        # @champion's approvals are electronic signatures: the approver's password again, and a meaning.
+        signature = {"password": passwords[approver], "meaning": "Approved for production"}
         _api(
-            prodlike, tokens[approver], "POST", f"/api/v1/requests/{request['id']}/approve", {"comment": "ok"}
+            prodlike,
+            tokens[approver],
+            "POST",
+            f"/api/v1/requests/{request['id']}/approve",
+            {"comment": "ok", "signature": signature},
         )
 
     deadline = time.monotonic() + 120

@@ -1,6 +1,8 @@
-"""python manage.py create_user alice [--email ...] [--service-account] [--can-create-models]."""
+"""python manage.py create_user alice [--email ...] [--full-name "Alice Risk"] [--one-time-password]
+[--service-account] [--can-create-models]."""
 
 import getpass
+import secrets
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -19,10 +21,20 @@ class Command(BaseCommand):
         parser.add_argument(
             "--can-create-models", action="store_true", help="global add_registeredmodel grant"
         )
+        parser.add_argument("--full-name", default="", help="printed name, shown on electronic signatures")
+        parser.add_argument(
+            "--one-time-password",
+            action="store_true",
+            help="generate and print a password, to be changed at first sign-in (no prompt)",
+        )
 
     def handle(self, *args, **options) -> None:
         password = None
-        if not options["service_account"] and not options["no_password"]:
+        if options["one_time_password"]:
+            if options["service_account"] or options["no_password"]:
+                raise CommandError("--one-time-password is for people with a password.")
+            password = secrets.token_urlsafe(12)
+        elif not options["service_account"] and not options["no_password"]:
             password = getpass.getpass("Password: ")
             if not password:
                 raise CommandError("Empty password; use --no-password for an account without one.")
@@ -34,6 +46,12 @@ class Command(BaseCommand):
                 password=password,
                 is_service_account=options["service_account"],
                 can_create_models=options["can_create_models"],
+                full_name=options["full_name"],
+                one_time_password=options["one_time_password"],
             )
         kind = "service account" if user.is_service_account else "user"
-        self.stdout.write(f"Created {kind} '{user.username}'.")
+        if options["one_time_password"]:
+            # Printed once, never stored in clear; the first sign-in asks for a password of their own.
+            self.stdout.write(f"Created {kind} '{user.username}' with one-time password: {password}")
+        else:
+            self.stdout.write(f"Created {kind} '{user.username}'.")
