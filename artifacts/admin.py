@@ -213,52 +213,45 @@ class SourcePrefixAdmin(admin.ModelAdmin):
             services.team_source_prefix_remove(actor=request.user, prefix_id=obj.pk)
 
 
+class _ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by the audited services (API routes, tasks): shown, never edited here,
+    and only for versions the user can read (`version_path`; None: not about a version)."""
+
+    version_path: str | None = "version"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        rows = super().get_queryset(request)
+        if self.version_path is None:
+            return rows
+        visible = model_versions_visible_to(request.user).values("pk")
+        return rows.filter(**{f"{self.version_path}__in": visible}).select_related(
+            f"{self.version_path}__model"
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
+        return _staff(request)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _staff(request)
+
+
 @admin.register(ArtifactDownload)
-class ArtifactDownloadAdmin(admin.ModelAdmin):
+class ArtifactDownloadAdmin(_ReadOnlyAdmin):
     """Who fetched which version's files through the proxy, and when (read-only)."""
 
     list_display = ["started_at", "username", "version", "path", "bytes_sent", "outcome", "served_from"]
     list_filter = ["outcome"]
     search_fields = ["username", "version__model__name", "path"]
     readonly_fields = [field.name for field in ArtifactDownload._meta.fields]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ArtifactDownload]:
-        visible = model_versions_visible_to(request.user).values("pk")
-        return super().get_queryset(request).filter(version__in=visible).select_related("version__model")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return _staff(request)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _staff(request)
-
-
-class _ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written only by the audited services (API routes, tasks): shown, never edited here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
-        return _staff(request)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _staff(request)
 
 
 @admin.register(DeploymentRecord)
@@ -296,10 +289,6 @@ class AttestationAdmin(_ReadOnlyAdmin):
     search_fields = ["version__model__name", "subject_digest"]
     readonly_fields = [field.name for field in Attestation._meta.fields]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Attestation]:
-        visible = model_versions_visible_to(request.user).values("pk")
-        return super().get_queryset(request).filter(version__in=visible).select_related("version__model")
-
 
 @admin.register(TrustedSigner)
 class TrustedSignerAdmin(_ReadOnlyAdmin):
@@ -307,6 +296,7 @@ class TrustedSignerAdmin(_ReadOnlyAdmin):
 
     list_display = ["name", "kind", "fingerprint", "created_by", "created_at", "retired_at"]
     readonly_fields = [field.name for field in TrustedSigner._meta.fields]
+    version_path = None
 
     def has_view_permission(self, request: HttpRequest, obj=None) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)

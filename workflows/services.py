@@ -485,16 +485,24 @@ def _signature_missing(actor, request: TransitionRequest, *, rejecting: bool) ->
         + ("" if rejecting else ', "meaning": "<one of the policy\'s meanings>"')
         + "} with it (21 CFR Part 11: an API token alone cannot sign)."
     )
+    attempted = f"{'reject' if rejecting else 'approve'} request #{request.pk} without a signature"
+    return _approval_refused(actor, request, attempted, message, field="signature")
+
+
+def _approval_refused(
+    actor, request: TransitionRequest, attempted: str, reason: str, *, field: str | None = None
+) -> GovernanceRefused:
+    """A refused decision, audited (approval.refused) once the attempt has rolled back."""
     return GovernanceRefused(
-        message,
-        field="signature",
+        reason,
+        field=field,
         refusal=Refusal(
             actor=actor,
             action=Action.APPROVAL_REFUSED.value,
             target=request,
             model_name=request.model.name,
-            attempted=f"{'reject' if rejecting else 'approve'} request #{request.pk} without a signature",
-            reason=message,
+            attempted=attempted,
+            reason=reason,
             version=request.version.version,
         ),
     )
@@ -594,17 +602,8 @@ def _transition_request_approve(
         is_service_account=actor.is_service_account,
     )
     if refusal:
-        raise GovernanceRefused(
-            refusal,
-            refusal=Refusal(
-                actor=actor,
-                action=Action.APPROVAL_REFUSED.value,
-                target=request,
-                model_name=request.model.name,
-                attempted=f"approve request #{request.pk} ({request.target_label})",
-                reason=refusal,
-                version=request.version.version,
-            ),
+        raise _approval_refused(
+            actor, request, f"approve request #{request.pk} ({request.target_label})", refusal
         )
     if authentication is None and _signature_needed(policy):
         raise _signature_missing(actor, request, rejecting=False)
