@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class RetentionConfig(AppConfig):
+    """Retention classes, legal holds, S3 Object Lock of governed copies and the purge."""
+
+    name = "retention"
+    verbose_name = "Retention and legal hold"
+
+    def ready(self) -> None:
+        from registry import ports
+        from retention import services
+
+        ports.retention_install(services.HoldRetention())
