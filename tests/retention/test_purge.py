@@ -1,0 +1,138 @@
+"""The purge removes only ended versions whose retention expired and that no legal hold covers, and
+records each removal; the retention class comes from what the version ever reached."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from audit.models import Action, AuditEvent
+from registry import services as registry_services
+from registry.models import ModelVersion
+from retention import rules
+from workflows import services as workflow_services
+
+pytestmark = pytest.mark.django_db
+
+EXPIRE_STANDARD_AT_ONCE = "production:10:stage=Production|governed-alias,staging:5:stage=Staging,standard:0"
+
+
+def purge(*args: str) -> dict:
+    out = StringIO()
+    call_command("retention_purge", *args, "--json", stdout=out)
+    return json.loads(out.getvalue())
+
+
+def named(items: list[dict]) -> set[str]:
+    return {f"{item['model']}/v{item['version']}" for item in items}
+
+
+def test_the_default_classes_keep_production_ten_years_staging_five_others_one():
+    classes = rules.classes_parse(
+        ["production:10:stage=Production|governed-alias", "staging:5:stage=Staging", "standard:1"]
+    )
+    ended = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def facts(stages=(), aliases=(), governed=()):
+        return rules.VersionFacts(frozenset(stages), frozenset(aliases), frozenset(governed), ended)
+
+    assert (
+        rules.retention_for(facts(["Production", "Archived"]), classes).retention_class.name == "production"
+    )
+    assert rules.retention_for(
+        facts(aliases=["champion"], governed=["champion"]), classes
+    ).retention_class.name == ("production")
+    assert (
+        rules.retention_for(facts(["Staging"], aliases=["shadow"]), classes).retention_class.name == "staging"
+    )
+    standard = rules.retention_for(facts(["Archived"]), classes)
+    assert standard.retention_class.name == "standard"
+    assert standard.retain_until == ended + timedelta(days=365.25)
+    still_in_use = rules.VersionFacts(frozenset(["Production"]), frozenset(), frozenset(), None)
+    assert rules.retention_for(still_in_use, classes).retain_until is None
+    assert rules.purge_refusal(standard, held=False, now=ended + timedelta(days=366)) is None
+    assert "keeps it until 2027-01-01" in rules.purge_refusal(standard, held=False, now=ended)
+    assert (
+        rules.purge_refusal(standard, held=True, now=ended + timedelta(days=9999)) == "a legal hold covers it"
+    )
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [[], ["production:10:stage=Production"], ["x:ten"], ["x:-1"], ["x:1:colour=blue", "rest:1"], ["nothing"]],
+)
+def test_a_retention_configuration_that_does_not_parse_is_refused(entries):
+    with pytest.raises(rules.RetentionConfigError):
+        rules.classes_parse(entries)
+
+
+def test_purge_removes_only_expired_unheld_ended_versions_and_records_them(fraud, cast, settings, hold):
+    settings.QUORUM_RETENTION_CLASSES = EXPIRE_STANDARD_AT_ONCE.split(",")
+    registry_services.model_version_create(actor=cast.owner, name="fraud", source="s3://bucket/fraud/4")
+    stage = registry_services.model_version_stage_transition
+    stage(actor=cast.owner, name="fraud", version=1, stage="Production", archive_existing_versions=False)
+    for number in (1, 2, 4):
+        stage(
+            actor=cast.owner, name="fraud", version=number, stage="Archived", archive_existing_versions=False
+        )
+    hold("fraud", 4)
+    # v1 was in Production: 10 years; v2 and v4 were never anywhere: at once, but v4 is held; v3 is in use.
+
+    dry = purge("--dry-run")
+    assert named(dry["removed"]) == {"fraud/v2"}
+    assert ModelVersion.all_objects.filter(model=fraud).count() == 4
+    assert not AuditEvent.objects.filter(
+        action__in=[Action.RETENTION_PURGED, Action.RETENTION_PURGE_RUN]
+    ).exists()
+
+    report = purge()
+    assert named(report["removed"]) == {"fraud/v2"}
+    kept = {f"{item['model']}/v{item['version']}": item["why"] for item in report["kept"]}
+    assert kept["fraud/v4"] == "a legal hold covers it"
+    assert "retention class 'production' keeps it until" in kept["fraud/v1"]
+    assert sorted(ModelVersion.all_objects.filter(model=fraud).values_list("version", flat=True)) == [1, 3, 4]
+    removed = AuditEvent.objects.get(action=Action.RETENTION_PURGED)
+    assert (removed.actor_username, removed.model_name, removed.version) == ("system", "fraud", 2)
+    assert removed.before["class"] == "standard"
+    run = AuditEvent.objects.get(action=Action.RETENTION_PURGE_RUN)
+    assert run.after["removed"] == ["fraud/v2"]
+
+
+def test_purge_removes_an_expired_tombstone_with_its_governed_copy_unless_held(
+    governed, file_request, local_artifact_store, settings, client_for, compliance
+):
+    settings.QUORUM_RETENTION_CLASSES = ["production:10:stage=Production|governed-alias", "standard:0"]
+    for stage in ("Staging", "Archived"):  # in and out of Staging by approved requests: a governance history
+        request = file_request(3, stage=stage)
+        for approver in (governed.approver, governed.second_approver):
+            decided = workflow_services.transition_request_approve(
+                actor=approver, request_id=request.pk, comment="ok"
+            )
+            if decided.state == "applied":
+                break
+    assert ModelVersion.objects.get(model=governed.model, version=3).stage == "Archived"
+    registry_services.model_version_delete(actor=governed.owner, name="scoring", version=3)
+    tombstone = ModelVersion.all_objects.get(model=governed.model, version=3)
+    assert tombstone.deleted_at is not None  # its requests keep it as a tombstone
+    copy = local_artifact_store / "governed" / "scoring" / "3"
+    assert any(copy.rglob("MLmodel"))
+
+    placed = client_for(compliance).post(
+        "/api/v1/legal-holds", {"model": "scoring", "version": 3, "reason": "audit sample"}, format="json"
+    )
+    assert placed.status_code == 201, placed.content
+    assert named(purge()["removed"]) == set()
+    assert any(copy.rglob("MLmodel")), "a held version's governed copy stays"
+
+    release = f"/api/v1/legal-holds/{placed.json()['id']}/release"
+    assert client_for(compliance).post(release, {"reason": "sampled"}, format="json").status_code == 200
+    report = purge()
+    assert named(report["removed"]) == {"scoring/v3"}
+    assert not ModelVersion.all_objects.filter(pk=tombstone.pk).exists()
+    assert not any(path.is_file() for path in copy.rglob("*"))
+    event = AuditEvent.objects.get(action=Action.RETENTION_PURGED)
+    assert event.before["state"] == "deleted" and len(event.before["governed_objects_removed"]) >= 2
+    # The other versions, live, are untouched.
+    assert ModelVersion.objects.filter(model=governed.model).count() == 2
