@@ -785,6 +785,9 @@ def _copy_one(source: ArtifactStore, destination: ArtifactStore, entry: Manifest
             f"bytes with sha256 {entry.sha256[:16]}…, read {size} bytes with {digest[:16]}…). The "
             "source changed after validation: register the current artifacts as a new version."
         )
+    # Locked once verified (S3 Object Lock, where the retention asks for it): a mismatch above can
+    # still be removed, a verified object no longer.
+    destination.lock_apply(entry.path)
     return outcome
 
 

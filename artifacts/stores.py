@@ -131,12 +131,6 @@ class ObjectLock:
     retain_until: datetime
     legal_hold: bool = False
 
-    def put_args(self) -> dict:
-        return {
-            "ObjectLockMode": self.mode,
-            "ObjectLockRetainUntilDate": self.retain_until,
-            "ObjectLockLegalHoldStatus": "ON" if self.legal_hold else "OFF",
-        }
 
 
 class ArtifactStore(ABC):
@@ -191,8 +185,12 @@ class ArtifactStore(ABC):
         return False
 
     def locked(self, lock: ObjectLock) -> ArtifactStore:
-        """This store, writing every new object under `lock` (only where object_lock_supported)."""
+        """This store, locking objects under `lock` (only where object_lock_supported)."""
         raise StoreError(f"{self.uri_for()} cannot lock objects.")
+
+    def lock_apply(self, relpath: str) -> None:
+        """Lock one written (and verified) object under this store's lock; nothing without one."""
+        return None
 
     def legal_hold_set(self, relpath: str, on: bool) -> None:
         """Turn the store's legal hold of one object on or off (only where object_lock_supported)."""
@@ -428,6 +426,25 @@ class S3Store(ArtifactStore):
     def locked(self, lock: ObjectLock) -> S3Store:
         return S3Store(self.bucket, self.prefix, lock)
 
+    def lock_apply(self, relpath: str) -> None:
+        if self.lock is None:
+            return
+        key = self.key(relpath)
+        with _s3_errors(self.uri_for(relpath)):
+            try:
+                current = self.client.get_object_retention(Bucket=self.bucket, Key=key)["Retention"]
+            except ClientError:
+                current = {}  # none yet
+            # Retention only ever lengthens: an object already kept longer (an earlier copy) stays so.
+            if not current.get("RetainUntilDate") or current["RetainUntilDate"] < self.lock.retain_until:
+                self.client.put_object_retention(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Retention={"Mode": self.lock.mode, "RetainUntilDate": self.lock.retain_until},
+                )
+            if self.lock.legal_hold:
+                self.client.put_object_legal_hold(Bucket=self.bucket, Key=key, LegalHold={"Status": "ON"})
+
     def legal_hold_set(self, relpath: str, on: bool) -> None:
         with _s3_errors(self.uri_for(relpath)):
             self.client.put_object_legal_hold(
@@ -483,8 +500,7 @@ class S3Store(ArtifactStore):
         )
 
     def _governance_args(self, sha256: str) -> dict:
-        args = {"Metadata": {DIGEST_KEY: sha256}, "Tagging": f"{DIGEST_KEY}={sha256}"}
-        return {**args, **self.lock.put_args()} if self.lock is not None else args
+        return {"Metadata": {DIGEST_KEY: sha256}, "Tagging": f"{DIGEST_KEY}={sha256}"}
 
     def put(self, relpath: str, stream: BinaryIO, *, size: int, sha256: str) -> None:
         key = self.key(relpath)
