@@ -889,6 +889,20 @@ def governed_copy_legal_hold(version: ModelVersion, on: bool) -> str:
     return f"legal hold {'ON' if on else 'OFF'} on {len(paths)} objects under {store.uri_for()}"
 
 
+def governed_copy_relock(version: ModelVersion, lock: ObjectLock) -> str:
+    """Lengthen the S3 Object Lock retention of the governed copy's objects (never shortens it)."""
+    found = _governed_copy_store(version)
+    if found is None:
+        return "no governed copy"
+    store, paths = found
+    if not store.object_lock_supported():
+        return f"{store.uri_for()} has no Object Lock"
+    locked = store.locked(lock)
+    for path in paths:
+        locked.lock_apply(path)
+    return f"{lock.mode} retention until {lock.retain_until.isoformat()} on {len(paths)} objects"
+
+
 def governed_copy_purge(*, actor, version: ModelVersion) -> list[str]:
     """Remove the governed copy's objects for good (the retention purge); a legal hold refuses it.
     Returns the URIs removed."""

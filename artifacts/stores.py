@@ -132,7 +132,6 @@ class ObjectLock:
     legal_hold: bool = False
 
 
-
 class ArtifactStore(ABC):
     """A tree of objects under one root URI."""
 

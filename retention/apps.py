@@ -8,7 +8,11 @@ class RetentionConfig(AppConfig):
     verbose_name = "Retention and legal hold"
 
     def ready(self) -> None:
+        import events
         from registry import ports
+        from registry.events import AliasMoved, StageChanged
         from retention import services
 
         ports.retention_install(services.HoldRetention())
+        events.subscribe(StageChanged, services.copy_retention_follow)
+        events.subscribe(AliasMoved, services.copy_retention_follow)

@@ -6,20 +6,22 @@ event in one transaction. The store's own locks (S3 Object Lock legal hold) foll
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 import audit
 from access.grants import Level, user_holds_global
 from artifacts import services as artifact_services
-from artifacts.stores import StoreError
+from artifacts.stores import ObjectLock, StoreError
 from audit.models import Action
 from registry import ports
 from registry import services as registry_services
 from registry.errors import Conflict, GovernanceRefused, InvalidParameter, NotFound, Refusal
+from registry.events import AliasMoved, StageChanged
 from registry.models import ModelVersion, RegisteredModel
 from retention import rules, selectors
 from retention.models import CopyLockRecord, LegalHold
@@ -27,6 +29,8 @@ from retention.models import CopyLockRecord, LegalHold
 logger = logging.getLogger(__name__)
 
 REASON_MAX = 4000
+# A lock is lengthened only when the class grew, not by the days that passed since the copy.
+RELOCK_MARGIN = timedelta(days=30)
 
 
 class HoldRetention:
@@ -182,6 +186,38 @@ def store_holds_sync(hold_id: int) -> None:
         CopyLockRecord.objects.filter(version=version).update(
             legal_hold=held and "legal hold ON" in detail, detail=detail
         )
+
+
+def copy_retention_follow(event: StageChanged | AliasMoved) -> None:
+    """Subscriber: a version reached a stage or alias. Once that commits, its governed copy's S3
+    retention is lengthened if its class now keeps it longer (Staging, then Production: 5, then 10 years)."""
+    version = event.version if isinstance(event, StageChanged) else event.current
+    version_pk = version.pk
+    transaction.on_commit(lambda: store_retention_extend(version_pk))
+
+
+def store_retention_extend(version_pk: int) -> None:
+    record = CopyLockRecord.objects.filter(version_id=version_pk, applied=True).select_related(
+        "version__model"
+    )
+    record = record.first()
+    if record is None:
+        return
+    lock = HoldRetention().copy_lock(record.version)
+    if lock is None or (record.retain_until and lock.retain_until <= record.retain_until + RELOCK_MARGIN):
+        return  # same class: the copy's lock already covers it
+    mode = record.mode or settings.QUORUM_OBJECT_LOCK_MODE
+    try:
+        detail = artifact_services.governed_copy_relock(
+            record.version, ObjectLock(mode, lock.retain_until, lock.legal_hold)
+        )
+    except StoreError as exc:
+        logger.warning("retention of %s's governed copy not lengthened: %s", record.version, exc)
+        CopyLockRecord.objects.filter(pk=record.pk).update(
+            detail=f"the store refused a longer retention: {exc}"
+        )
+        return
+    CopyLockRecord.objects.filter(pk=record.pk).update(retain_until=lock.retain_until, detail=detail)
 
 
 # --- Purge ---------------------------------------------------------------------------------

@@ -83,6 +83,18 @@ def test_governed_copy_is_written_with_object_lock_and_follows_the_legal_hold(
     for path in files:
         assert legal_hold(client, bucket, f"fraud/1/{path}") == "OFF"
 
+    # Reaching what a longer class names lengthens the objects' retention (it never shortens).
+    settings.QUORUM_RETENTION_CLASSES = ["shadowed:7:alias=shadow", "standard:1"]
+    assert owner_api.put(
+        "/api/v1/models/fraud/aliases/shadow", {"version": 1}, format="json"
+    ).status_code in (200, 201)
+    for path in files:
+        until = client.head_object(Bucket=bucket, Key=f"fraud/1/{path}")["ObjectLockRetainUntilDate"]
+        assert until > timezone.now() + timedelta(days=6 * 365), path
+    assert CopyLockRecord.objects.get(version__version=1).retain_until > timezone.now() + timedelta(
+        days=6 * 365
+    )
+
 
 def test_a_bucket_without_object_lock_gets_an_unlocked_copy_and_a_record_of_it(moto_env, owner_api, settings):
     client = moto_env.client()

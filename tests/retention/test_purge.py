@@ -7,6 +7,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from registry import services as registry_services
@@ -136,3 +137,24 @@ def test_purge_removes_an_expired_tombstone_with_its_governed_copy_unless_held(
     assert event.before["state"] == "deleted" and len(event.before["governed_objects_removed"]) >= 2
     # The other versions, live, are untouched.
     assert ModelVersion.objects.filter(model=governed.model).count() == 2
+
+
+def test_a_copy_made_for_a_production_request_is_locked_for_the_production_class(governed, file_request):
+    from registry import ports
+
+    version = ModelVersion.objects.get(model=governed.model, version=2)
+    assert ports.retention().copy_lock(version).retain_until < timezone.now() + timedelta(days=400)
+    file_request(2, stage="Production")
+    ten_years = ports.retention().copy_lock(version).retain_until - timezone.now()
+    assert timedelta(days=3650) < ten_years < timedelta(days=3654)
+
+
+def test_the_governed_copy_of_a_held_version_cannot_be_deleted(governed, local_artifact_store, hold):
+    from artifacts import services as artifact_services
+    from registry.errors import HoldRefused
+
+    hold("scoring", 1)
+    version = ModelVersion.objects.get(model=governed.model, version=1)
+    with pytest.raises(HoldRefused, match="Deleting the governed copy of version 1"):
+        artifact_services.governed_copy_purge(actor="system", version=version)
+    assert any((local_artifact_store / "governed" / "scoring" / "1").rglob("MLmodel"))
