@@ -108,10 +108,16 @@ def years_delta(years: float) -> timedelta:
     return timedelta(days=years * DAYS_PER_YEAR)
 
 
-def purge_refusal(retention: Retention, *, held: bool, now: datetime) -> str | None:
-    """Why the purge keeps this (ended) version, or None when it may go."""
+def purge_refusal(
+    retention: Retention, *, held: bool, now: datetime, aliases: frozenset[str] = frozenset()
+) -> str | None:
+    """Why the purge keeps this (ended) version, or None when it may go. An archived version that still
+    holds an alias stays: removing an alias is its own (possibly governed) change, never a purge's side effect."""
     if held:
         return "a legal hold covers it"
+    if aliases:
+        named = ", ".join(f"@{alias}" for alias in sorted(aliases))
+        return f"it still holds {named}; remove the alias first"
     if retention.retain_until is None:
         return "it is still in use (neither deleted nor archived)"
     if now < retention.retain_until:

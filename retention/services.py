@@ -246,7 +246,8 @@ def _describe(version: ModelVersion, retention: rules.Retention) -> dict:
 def _verdict(version: ModelVersion, now: datetime) -> tuple[rules.Retention, str | None]:
     retention = selectors.version_retention(version)
     held = selectors.holds_active_on(version.model, version).exists()
-    return retention, rules.purge_refusal(retention, held=held, now=now)
+    aliases = frozenset(version.aliases.values_list("alias", flat=True))
+    return retention, rules.purge_refusal(retention, held=held, now=now, aliases=aliases)
 
 
 @transaction.atomic

@@ -79,11 +79,20 @@ def test_purge_removes_only_expired_unheld_ended_versions_and_records_them(fraud
             actor=cast.owner, name="fraud", version=number, stage="Archived", archive_existing_versions=False
         )
     hold("fraud", 4)
-    # v1 was in Production: 10 years; v2 and v4 were never anywhere: at once, but v4 is held; v3 is in use.
+    registry_services.model_version_create(actor=cast.owner, name="fraud", source="s3://bucket/fraud/5")
+    stage(actor=cast.owner, name="fraud", version=5, stage="Archived", archive_existing_versions=False)
+    registry_services.alias_set(actor=cast.owner, name="fraud", alias="fallback", version=5)
+    # v1 was in Production: 10 years; v2, v4 and v5 were never anywhere: at once, but v4 is held and
+    # v5 still holds an alias; v3 is in use.
 
+    printed = StringIO()
+    call_command("retention_purge", "--dry-run", stdout=printed)
+    assert "would remove fraud/v2 (archived, class standard" in printed.getvalue()
+    assert "kept fraud/v4: a legal hold covers it" in printed.getvalue()
+    assert printed.getvalue().rstrip().endswith("1 would remove, 3 kept, 0 failed (dry run: nothing removed)")
     dry = purge("--dry-run")
     assert named(dry["removed"]) == {"fraud/v2"}
-    assert ModelVersion.all_objects.filter(model=fraud).count() == 4
+    assert ModelVersion.all_objects.filter(model=fraud).count() == 5
     assert not AuditEvent.objects.filter(
         action__in=[Action.RETENTION_PURGED, Action.RETENTION_PURGE_RUN]
     ).exists()
@@ -92,8 +101,14 @@ def test_purge_removes_only_expired_unheld_ended_versions_and_records_them(fraud
     assert named(report["removed"]) == {"fraud/v2"}
     kept = {f"{item['model']}/v{item['version']}": item["why"] for item in report["kept"]}
     assert kept["fraud/v4"] == "a legal hold covers it"
+    assert kept["fraud/v5"] == "it still holds @fallback; remove the alias first"
     assert "retention class 'production' keeps it until" in kept["fraud/v1"]
-    assert sorted(ModelVersion.all_objects.filter(model=fraud).values_list("version", flat=True)) == [1, 3, 4]
+    assert sorted(ModelVersion.all_objects.filter(model=fraud).values_list("version", flat=True)) == [
+        1,
+        3,
+        4,
+        5,
+    ]
     removed = AuditEvent.objects.get(action=Action.RETENTION_PURGED)
     assert (removed.actor_username, removed.model_name, removed.version) == ("system", "fraud", 2)
     assert removed.before["class"] == "standard"
