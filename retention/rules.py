@@ -13,6 +13,7 @@ ALIAS_CONDITION = "alias="
 GOVERNED_ALIAS_CONDITION = "governed-alias"
 DAYS_PER_YEAR = 365.25  # a retention period in years, leap days included
 PLACE_PERMISSION = "retention.place_legal_hold"
+OBJECT_LOCK_MODES = ("GOVERNANCE", "COMPLIANCE")
 
 
 class RetentionConfigError(ValueError):
