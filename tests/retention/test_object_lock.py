@@ -106,3 +106,33 @@ def test_a_bucket_without_object_lock_gets_an_unlocked_copy_and_a_record_of_it(m
     record = CopyLockRecord.objects.get(version__version=1)
     assert record.applied is False and "has no Object Lock" in record.detail
     assert owner_api.get("/api/v1/models/fraud/versions/1/artifacts").json()["evidence"]["validated"] is True
+
+
+def test_purge_removes_every_stored_version_of_an_expired_copy_but_not_of_a_held_one(
+    moto_env, owner_api, settings, client_for, compliance
+):
+    client = moto_env.client()
+    bucket = f"purged-{timezone.now().timestamp():.0f}"
+    client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    settings.QUORUM_GOVERNED_STORE = f"s3://{bucket}/"
+    settings.QUORUM_RETENTION_CLASSES = ["standard:0"]  # kept no time at all: the lock lapses at once
+    governed_copy_of_v1(moto_env, owner_api)
+    archived = owner_api.post("/api/v1/models/fraud/versions/1/stage", {"stage": "Archived"}, format="json")
+    assert archived.status_code == 200, archived.content
+    placed = client_for(compliance).post(
+        "/api/v1/legal-holds", {"model": "fraud", "reason": "pending review"}, format="json"
+    )
+
+    def stored() -> list[str]:
+        listing = client.list_object_versions(Bucket=bucket, Prefix="fraud/1/")
+        return [item["Key"] for item in listing.get("Versions", []) + listing.get("DeleteMarkers", [])]
+
+    assert stored()
+    call_command("retention_purge")
+    assert stored(), "held: the governed copy stays"
+
+    release = f"/api/v1/legal-holds/{placed.json()['id']}/release"
+    assert client_for(compliance).post(release, {"reason": "reviewed"}, format="json").status_code == 200
+    call_command("retention_purge")
+    assert stored() == []
+    assert owner_api.get("/api/v1/models/fraud/versions/1").status_code == 404
