@@ -11,6 +11,7 @@ from registry import services as registry_services
 from registry.errors import HoldRefused
 from registry.models import ModelAlias, ModelVersion, RegisteredModel
 from tests.fixtures_mlflow import basic_header
+from tests.fixtures_workflow import signature_of
 
 pytestmark = pytest.mark.django_db
 
@@ -144,7 +145,9 @@ def test_an_approved_removal_request_cannot_take_the_alias_from_a_held_version(
     assert filed.status_code == 201, filed.content
     answers = [
         client_for(approver).post(
-            f"/api/v1/requests/{filed.json()['id']}/approve", {"comment": "ok"}, format="json"
+            f"/api/v1/requests/{filed.json()['id']}/approve",
+            {"comment": "ok", "signature": signature_of(approver)},
+            format="json",
         )
         for approver in (governed.approver, governed.second_approver)
     ]
@@ -158,7 +161,9 @@ def test_an_approved_removal_request_cannot_take_the_alias_from_a_held_version(
     release = f"/api/v1/legal-holds/{placed['id']}/release"
     assert client_for(compliance).post(release, {"reason": "closed"}, format="json").status_code == 200
     again = client_for(governed.second_approver).post(
-        f"/api/v1/requests/{filed.json()['id']}/approve", {"comment": "ok"}, format="json"
+        f"/api/v1/requests/{filed.json()['id']}/approve",
+        {"comment": "ok", "signature": signature_of(governed.second_approver)},
+        format="json",
     )
     assert again.status_code == 200, again.content
     assert not ModelAlias.objects.filter(model=model, alias="champion").exists()
