@@ -74,7 +74,7 @@ class LegalHoldReleaseForm(forms.ModelForm):
 class LegalHoldAdmin(admin.ModelAdmin):
     list_display = ["id", "model", "version", "active", "placed_by", "placed_at", "released_at"]
     list_filter = ["released_at"]
-    search_fields = ["model__name", "reason"]
+    search_fields = ["model__name"]
     readonly_fields = [
         "model",
         "version",
@@ -107,6 +107,10 @@ class LegalHoldAdmin(admin.ModelAdmin):
         if obj is None:
             return ["model_name", "version_number", "hold_reason"]
         fields = list(self.readonly_fields)
+        if not selectors.is_compliance(request.user):
+            return [
+                name for name in fields if name not in ("reason", "release_reason")
+            ]  # the matter's details
         return [*fields, "release_reason_text"] if obj.active else fields
 
     @admin.display(boolean=True)

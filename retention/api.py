@@ -40,6 +40,13 @@ class LegalHoldSerializer(serializers.ModelSerializer):
     def get_version(self, hold: LegalHold) -> int | None:
         return hold.version.version if hold.version_id else None
 
+    def to_representation(self, hold: LegalHold) -> dict[str, Any]:
+        data = super().to_representation(hold)
+        if not self.context.get("compliance"):
+            # A matter's details are the compliance role's: others learn that a hold exists, not why.
+            data["reason"] = data["release_reason"] = None
+        return data
+
 
 class LegalHoldInput(serializers.Serializer):
     model = serializers.CharField()
@@ -69,7 +76,8 @@ class LegalHoldListView(NativeAPIView):
             holds = holds.filter(released_at__isnull=True)
         paginator = Pagination()
         page = paginator.paginate_queryset(holds, request, view=self)
-        return paginator.get_paginated_response(LegalHoldSerializer(page, many=True).data)
+        context = {"compliance": selectors.is_compliance(request.user)}
+        return paginator.get_paginated_response(LegalHoldSerializer(page, many=True, context=context).data)
 
     @extend_schema(request=LegalHoldInput, responses={201: LegalHoldSerializer})
     def post(self, request: Request) -> Response:
@@ -83,7 +91,9 @@ class LegalHoldListView(NativeAPIView):
             version=_version_number(data.get("version")),
             reason=data.get("reason"),
         )
-        return Response(LegalHoldSerializer(hold).data, status=status.HTTP_201_CREATED)
+        return Response(
+            LegalHoldSerializer(hold, context={"compliance": True}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class LegalHoldReleaseView(NativeAPIView):
@@ -91,7 +101,7 @@ class LegalHoldReleaseView(NativeAPIView):
     def post(self, request: Request, hold_id: int) -> Response:
         data = request.data if isinstance(request.data, dict) else {}
         hold = services.legal_hold_release(actor=request.user, hold_id=hold_id, reason=data.get("reason"))
-        return Response(LegalHoldSerializer(hold).data)
+        return Response(LegalHoldSerializer(hold, context={"compliance": True}).data)
 
 
 class VersionRetentionView(NativeAPIView):

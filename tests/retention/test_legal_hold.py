@@ -51,7 +51,15 @@ def test_only_the_compliance_role_places_a_hold_and_a_refusal_is_audited(fraud, 
         .status_code
         == 201
     )
-    assert client_for(cast.owner).get("/api/v1/legal-holds").json()["count"] == 2
+    seen = client_for(cast.owner).get("/api/v1/legal-holds").json()
+    assert seen["count"] == 2
+    assert {hold["reason"] for hold in seen["results"]} == {None}  # the matter is the compliance role's
+    assert {
+        hold["reason"] for hold in client_for(compliance).get("/api/v1/legal-holds").json()["results"]
+    } == {
+        "regulator inquiry",
+        "x",
+    }
     assert client_for(cast.outsider).get("/api/v1/legal-holds").json()["count"] == 0
 
 
