@@ -21,6 +21,10 @@ class LegalHoldSerializer(serializers.ModelSerializer):
     placed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     released_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     active = serializers.BooleanField(read_only=True)
+    reason = serializers.CharField(
+        read_only=True, allow_null=True, help_text="Null unless the caller is compliance."
+    )
+    release_reason = serializers.CharField(read_only=True, allow_null=True)
 
     class Meta:
         model = LegalHold
