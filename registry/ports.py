@@ -79,6 +79,10 @@ class Retention(Protocol):
         """Why `doing` (deleting the model or `version`, removing an alias from it, purging it, deleting
         its governed copy) is refused (a legal hold covers it), or None. `version` None: the whole model."""
 
+    def keeps_record(self, version: ModelVersion) -> bool:
+        """Whether a retention class the organisation names (ever in Production, say) keeps `version`
+        after deletion: it is then a tombstone until the purge finds its retention over."""
+
     def copy_lock(self, version: ModelVersion) -> CopyLock | None:
         """The object lock a governed copy of `version` written now carries, or None for none."""
 
@@ -186,8 +190,11 @@ def leave_check(
 
 
 def version_keeps_history(version: ModelVersion) -> bool:
-    """Whether deleting `version` must leave a tombstone (its governance history stays visible)."""
-    return _governance().keeps_history(version)
+    """Whether deleting `version` must leave a tombstone: its governance history stays visible, or
+    its retention class keeps its record (an unfilled retention port keeps it)."""
+    if _governance().keeps_history(version):
+        return True
+    return _ports.retention is None or _ports.retention.keeps_record(version)
 
 
 def _refusal(actor: Any, model: RegisteredModel, attempted: str, reason: str, version: int | None) -> Refusal:

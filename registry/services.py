@@ -292,7 +292,8 @@ def registered_model_delete(*, actor, name: str) -> None:
     if kept:
         raise PermissionDenied(
             f"Registered model '{name}' cannot be deleted: version(s) {', '.join(map(str, sorted(kept)))} "
-            "have a governance history (transition requests, approvals, evidence) that is never deleted. "
+            "have a governance history (transition requests, approvals, evidence) or a retention class "
+            "that keeps their record. "
             "Archive or delete its versions instead; deleted ones are kept as tombstones."
         )
     now = timezone.now()

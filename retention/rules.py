@@ -105,6 +105,13 @@ def retention_for(facts: VersionFacts, classes: list[RetentionClass]) -> Retenti
     return Retention(chosen, until)
 
 
+def keeps_record(retention_class: RetentionClass) -> bool:
+    """Whether a deleted version of this class stays as a tombstone until the purge: the classes the
+    organisation names by what a version reached do; the catch-all (never anywhere) is deleted at once,
+    as it always was, and its years count for archived versions."""
+    return not retention_class.matches_all and retention_class.years > 0
+
+
 def years_delta(years: float) -> timedelta:
     return timedelta(days=years * DAYS_PER_YEAR)
 

@@ -42,6 +42,10 @@ class HoldRetention:
         holds = selectors.holds_active_on(model, version)
         return rules.hold_refusal([(hold.pk, hold.covers) for hold in holds], doing)
 
+    def keeps_record(self, version: ModelVersion) -> bool:
+        chosen = selectors.version_retention(version).retention_class
+        return rules.keeps_record(chosen)
+
     def copy_lock(self, version: ModelVersion) -> ports.CopyLock | None:
         facts = selectors.version_facts(version, heading_for=True)
         chosen = rules.retention_for(facts, selectors.retention_classes()).retention_class

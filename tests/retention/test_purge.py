@@ -173,3 +173,18 @@ def test_the_governed_copy_of_a_held_version_cannot_be_deleted(governed, local_a
     with pytest.raises(HoldRefused, match="Deleting the governed copy of version 1"):
         artifact_services.governed_copy_purge(actor="system", version=version)
     assert any((local_artifact_store / "governed" / "scoring" / "1").rglob("MLmodel"))
+
+
+def test_a_deleted_version_that_was_in_production_stays_a_tombstone_for_its_class(fraud, cast, client_for):
+    stage = registry_services.model_version_stage_transition
+    stage(actor=cast.owner, name="fraud", version=1, stage="Production", archive_existing_versions=False)
+    owner = client_for(cast.owner)
+    assert owner.delete("/api/v1/models/fraud/versions/1").status_code == 204
+    assert owner.delete("/api/v1/models/fraud/versions/2").status_code == 204
+    tombstone = ModelVersion.all_objects.get(model=fraud, version=1)
+    assert tombstone.deleted_at is not None, "ever in Production: kept ten years, as a tombstone"
+    assert not ModelVersion.all_objects.filter(model=fraud, version=2).exists(), "never anywhere: deleted"
+    refused = owner.delete("/api/v1/models/fraud")
+    assert refused.status_code == 403 and "retention class" in refused.json()["message"]
+    kept = {f"{item['model']}/v{item['version']}": item["why"] for item in purge()["kept"]}
+    assert "retention class 'production' keeps it until" in kept["fraud/v1"]
