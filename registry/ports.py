@@ -190,10 +190,12 @@ def leave_check(
 
 
 def version_keeps_history(version: ModelVersion) -> bool:
-    """Whether deleting `version` must leave a tombstone: its governance history stays visible, or
-    its retention class keeps its record (an unfilled retention port keeps it)."""
-    if _governance().keeps_history(version):
-        return True
+    """Whether deleting `version` must leave a tombstone (its governance history stays visible)."""
+    return _governance().keeps_history(version)
+
+
+def version_keeps_record(version: ModelVersion) -> bool:
+    """Whether a deleted `version` stays a tombstone for its retention class (an unfilled port keeps it)."""
     return _ports.retention is None or _ports.retention.keeps_record(version)
 
 

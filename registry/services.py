@@ -292,8 +292,7 @@ def registered_model_delete(*, actor, name: str) -> None:
     if kept:
         raise PermissionDenied(
             f"Registered model '{name}' cannot be deleted: version(s) {', '.join(map(str, sorted(kept)))} "
-            "have a governance history (transition requests, approvals, evidence) or a retention class "
-            "that keeps their record. "
+            "have a governance history (transition requests, approvals, evidence) that is never deleted. "
             "Archive or delete its versions instead; deleted ones are kept as tombstones."
         )
     now = timezone.now()
@@ -522,7 +521,8 @@ def model_version_delete(*, actor, name: str, version: int) -> None:
     _governed_holdings_check(
         actor, model, [(row.version, row.stage)], [(alias, row.version) for alias in aliases], doing
     )
-    tombstone = ports.version_keeps_history(row)
+    # Kept as a tombstone for its governance history, or until the purge finds its retention over.
+    tombstone = ports.version_keeps_history(row) or ports.version_keeps_record(row)
     now = timezone.now()
     AliasAssignment.objects.filter(model=model, alias__in=aliases, cleared_at__isnull=True).update(
         cleared_at=now

@@ -184,7 +184,5 @@ def test_a_deleted_version_that_was_in_production_stays_a_tombstone_for_its_clas
     tombstone = ModelVersion.all_objects.get(model=fraud, version=1)
     assert tombstone.deleted_at is not None, "ever in Production: kept ten years, as a tombstone"
     assert not ModelVersion.all_objects.filter(model=fraud, version=2).exists(), "never anywhere: deleted"
-    refused = owner.delete("/api/v1/models/fraud")
-    assert refused.status_code == 403 and "retention class" in refused.json()["message"]
     kept = {f"{item['model']}/v{item['version']}": item["why"] for item in purge()["kept"]}
     assert "retention class 'production' keeps it until" in kept["fraud/v1"]
