@@ -49,6 +49,8 @@ class HoldRetention:
     def copy_lock(self, version: ModelVersion) -> ports.CopyLock | None:
         facts = selectors.version_facts(version, heading_for=True)
         chosen = rules.retention_for(facts, selectors.retention_classes()).retention_class
+        if chosen.years <= 0:
+            return None  # kept no time: S3 refuses a retain-until date that is not in the future
         # Counted from the copy: a floor. The purge re-derives the date from the version's end.
         until = timezone.now() + rules.years_delta(chosen.years)
         held = selectors.holds_active_on(version.model, version).exists()

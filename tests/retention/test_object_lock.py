@@ -115,7 +115,7 @@ def test_purge_removes_every_stored_version_of_an_expired_copy_but_not_of_a_held
     bucket = f"purged-{timezone.now().timestamp():.0f}"
     client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
     settings.QUORUM_GOVERNED_STORE = f"s3://{bucket}/"
-    settings.QUORUM_RETENTION_CLASSES = ["standard:0"]  # kept no time at all: the lock lapses at once
+    settings.QUORUM_RETENTION_CLASSES = ["standard:0"]  # kept no time at all: no retention lock
     governed_copy_of_v1(moto_env, owner_api)
     archived = owner_api.post("/api/v1/models/fraud/versions/1/stage", {"stage": "Archived"}, format="json")
     assert archived.status_code == 200, archived.content
