@@ -211,6 +211,16 @@ ROUTE_RULES: dict[str, dict[str, Rule]] = {
         "GET": Rule(A, READ),
         "POST": Rule(A, READ, "global inventory.add_validation; the validator must be independent"),
     },
+    # Retention and legal hold (retention): the compliance role (retention.place_legal_hold) or a
+    # superuser places and releases holds on any model; others see the holds on models they can READ.
+    "legal-hold-list": {
+        "GET": Rule(A, note=VISIBLE),
+        "POST": Rule(A, note="global retention.place_legal_hold or superuser, checked by the service"),
+    },
+    "legal-hold-release": {
+        "POST": Rule(A, note="global retention.place_legal_hold or superuser, checked by the service")
+    },
+    "version-retention": {"GET": Rule(A, READ)},
     # Webhooks (webhooks): registry-wide ones need the global registry.manage_registry_webhooks,
     # per-model ones MANAGE on the model; others' webhooks answer 404.
     "webhook-list": {

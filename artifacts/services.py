@@ -58,6 +58,7 @@ from artifacts.models import (
 from artifacts.stores import (
     ArtifactStore,
     ObjectExists,
+    ObjectLock,
     ObjectMissing,
     SourceUnsupported,
     StorageUnavailable,
@@ -69,7 +70,7 @@ from artifacts.stores import (
     store_for_uri,
 )
 from audit.models import Action
-from registry import tracking
+from registry import ports, tracking
 from registry.errors import Conflict, InvalidParameter, NotFound, PermissionDenied
 from registry.models import ModelVersion, RegisteredModel, VersionStatus
 from registry.ports import Companion
@@ -784,6 +785,9 @@ def _copy_one(source: ArtifactStore, destination: ArtifactStore, entry: Manifest
             f"bytes with sha256 {entry.sha256[:16]}…, read {size} bytes with {digest[:16]}…). The "
             "source changed after validation: register the current artifacts as a new version."
         )
+    # Locked once verified (S3 Object Lock, where the retention asks for it): a mismatch above can
+    # still be removed, a verified object no longer.
+    destination.lock_apply(entry.path)
     return outcome
 
 
@@ -807,7 +811,7 @@ def _copy_run(job: ArtifactJob, token: str) -> None:
     progress.bytes_done = sum(entry.size for entry in done)
     try:
         source = store_for_uri(manifest.source_location)
-        destination = governed_store().child(governed_prefix(version))
+        destination = _copy_destination_locked(version, governed_store().child(governed_prefix(version)))
     except StorageUnavailable:
         raise
     except StoreError as exc:
@@ -845,6 +849,78 @@ def _copy_run(job: ArtifactJob, token: str) -> None:
         return
     progress.save(force=True)
     _copy_record(job, token, manifest, destination.uri_for())
+
+
+def _copy_destination_locked(version: ModelVersion, destination: ArtifactStore) -> ArtifactStore:
+    """The destination writing under the S3 Object Lock the version's retention asks for, where the
+    bucket has Object Lock; where it has not, the copy is written unlocked and that is recorded."""
+    retention = ports.retention()
+    lock = retention.copy_lock(version) if retention is not None else None
+    if retention is None or lock is None:
+        return destination
+    mode = settings.QUORUM_OBJECT_LOCK_MODE
+    if not destination.object_lock_supported():
+        detail = f"{destination.uri_for()} has no Object Lock: the copy is written without retention."
+        retention.copy_lock_recorded(version, lock, mode="", applied=False, detail=detail)
+        return destination
+    detail = f"{mode} retention until {lock.retain_until.isoformat()} on {destination.uri_for()}"
+    retention.copy_lock_recorded(version, lock, mode=mode, applied=True, detail=detail)
+    return destination.locked(ObjectLock(mode, lock.retain_until, lock.legal_hold))
+
+
+def _governed_copy_store(version: ModelVersion) -> tuple[ArtifactStore, list[str]] | None:
+    """The store holding the version's governed copy and its objects' paths, or None (never copied)."""
+    manifest = ArtifactManifest.objects.filter(version=version).exclude(governed_location="").first()
+    if manifest is None:
+        return None
+    return store_for_uri(manifest.governed_location), list(manifest.entries.values_list("path", flat=True))
+
+
+def governed_copy_legal_hold(version: ModelVersion, on: bool) -> str:
+    """Turn the store's legal hold on the governed copy's objects on or off; says what it did."""
+    found = _governed_copy_store(version)
+    if found is None:
+        return "no governed copy"
+    store, paths = found
+    if not store.object_lock_supported():
+        return f"{store.uri_for()} has no Object Lock: the hold is kept by Quorum only"
+    for path in paths:
+        store.legal_hold_set(path, on)
+    return f"legal hold {'ON' if on else 'OFF'} on {len(paths)} objects under {store.uri_for()}"
+
+
+def governed_copy_relock(version: ModelVersion, lock: ObjectLock) -> str:
+    """Lengthen the S3 Object Lock retention of the governed copy's objects (never shortens it)."""
+    found = _governed_copy_store(version)
+    if found is None:
+        return "no governed copy"
+    store, paths = found
+    if not store.object_lock_supported():
+        return f"{store.uri_for()} has no Object Lock"
+    locked = store.locked(lock)
+    for path in paths:
+        locked.lock_apply(path)
+    return f"{lock.mode} retention until {lock.retain_until.isoformat()} on {len(paths)} objects"
+
+
+def governed_copy_purge(*, actor, version: ModelVersion) -> list[str]:
+    """Remove the governed copy's objects for good (the retention purge); a legal hold refuses it.
+    Returns the URIs removed."""
+    ports.removal_check(
+        model=version.model,
+        version=version,
+        doing=f"Deleting the governed copy of version {version.version} of '{version.model.name}'",
+        actor=actor,
+    )
+    found = _governed_copy_store(version)
+    if found is None:
+        return []
+    store, paths = found
+    removed = []
+    for path in paths:
+        store.purge(path)
+        removed.append(store.uri_for(path))
+    return removed
 
 
 def _paths_present(store: ArtifactStore) -> Iterator[str]:

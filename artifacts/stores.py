@@ -22,6 +22,7 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote, unquote, urlparse
@@ -122,6 +123,15 @@ def relpath_clean(relpath: str) -> str:
     return "/".join(parts)
 
 
+@dataclass(frozen=True)
+class ObjectLock:
+    """S3 Object Lock of new objects: `mode` GOVERNANCE or COMPLIANCE until `retain_until`; `legal_hold` on."""
+
+    mode: str
+    retain_until: datetime
+    legal_hold: bool = False
+
+
 class ArtifactStore(ABC):
     """A tree of objects under one root URI."""
 
@@ -166,6 +176,28 @@ class ArtifactStore(ABC):
     def abort_incomplete_uploads(self, prefix: str = "") -> int:
         """Abort multipart uploads left behind under `prefix` (e.g. by a killed worker)."""
         return 0
+
+    # --- retention (issue 25): a store that cannot lock objects says so and writes them unlocked ---
+
+    def object_lock_supported(self) -> bool:
+        """Whether objects written here can carry an Object Lock retention and legal hold."""
+        return False
+
+    def locked(self, lock: ObjectLock) -> ArtifactStore:
+        """This store, locking objects under `lock` (only where object_lock_supported)."""
+        raise StoreError(f"{self.uri_for()} cannot lock objects.")
+
+    def lock_apply(self, relpath: str) -> None:
+        """Lock one written (and verified) object under this store's lock; nothing without one."""
+        return None
+
+    def legal_hold_set(self, relpath: str, on: bool) -> None:
+        """Turn the store's legal hold of one object on or off (only where object_lock_supported)."""
+        raise StoreError(f"{self.uri_for()} cannot lock objects.")
+
+    def purge(self, relpath: str) -> None:
+        """Remove one object for good (every stored version of it, where the store keeps versions)."""
+        self.delete(relpath)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.uri_for()}>"
@@ -367,17 +399,69 @@ class S3Store(ArtifactStore):
 
     writable = True
 
-    def __init__(self, bucket: str, prefix: str = ""):
+    def __init__(self, bucket: str, prefix: str = "", lock: ObjectLock | None = None):
         self.bucket = bucket
         clean = relpath_clean(prefix)
         self.prefix = f"{clean}/" if clean else ""
         self.client = s3_client()
+        self.lock = lock
 
     def uri_for(self, relpath: str = "") -> str:
         return f"s3://{self.bucket}/{(self.prefix + relpath_clean(relpath)).rstrip('/')}"
 
     def child(self, subpath: str) -> S3Store:
-        return S3Store(self.bucket, self.prefix + relpath_clean(subpath))
+        return S3Store(self.bucket, self.prefix + relpath_clean(subpath), self.lock)
+
+    def object_lock_supported(self) -> bool:
+        try:
+            with _s3_errors(self.uri_for()):
+                configuration = self.client.get_object_lock_configuration(Bucket=self.bucket)
+        except StorageUnavailable:
+            raise
+        except StoreError:
+            return False  # ObjectLockConfigurationNotFoundError: the bucket was created without it
+        return configuration.get("ObjectLockConfiguration", {}).get("ObjectLockEnabled") == "Enabled"
+
+    def locked(self, lock: ObjectLock) -> S3Store:
+        return S3Store(self.bucket, self.prefix, lock)
+
+    def lock_apply(self, relpath: str) -> None:
+        if self.lock is None:
+            return
+        key = self.key(relpath)
+        with _s3_errors(self.uri_for(relpath)):
+            try:
+                current = self.client.get_object_retention(Bucket=self.bucket, Key=key)["Retention"]
+            except ClientError:
+                current = {}  # none yet
+            # Retention only ever lengthens: an object already kept longer (an earlier copy) stays so.
+            if not current.get("RetainUntilDate") or current["RetainUntilDate"] < self.lock.retain_until:
+                self.client.put_object_retention(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Retention={"Mode": self.lock.mode, "RetainUntilDate": self.lock.retain_until},
+                )
+            if self.lock.legal_hold:
+                self.client.put_object_legal_hold(Bucket=self.bucket, Key=key, LegalHold={"Status": "ON"})
+
+    def legal_hold_set(self, relpath: str, on: bool) -> None:
+        with _s3_errors(self.uri_for(relpath)):
+            self.client.put_object_legal_hold(
+                Bucket=self.bucket, Key=self.key(relpath), LegalHold={"Status": "ON" if on else "OFF"}
+            )
+
+    def purge(self, relpath: str) -> None:
+        key = self.key(relpath)
+        paginator = self.client.get_paginator("list_object_versions")
+        with _s3_errors(self.uri_for(relpath)):
+            found = False
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=key):
+                for item in page.get("Versions", []) + page.get("DeleteMarkers", []):
+                    if item["Key"] == key:
+                        found = True
+                        self.client.delete_object(Bucket=self.bucket, Key=key, VersionId=item["VersionId"])
+            if not found:
+                self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def key(self, relpath: str) -> str:
         clean = relpath_clean(relpath)

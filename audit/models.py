@@ -61,6 +61,13 @@ class Action(models.TextChoices):
     VALIDATION_REVIEW_OVERDUE = "validation.review_overdue"
     MODEL_CARD_CHANGED = "model_card.changed"
     EVIDENCE_PACK_DOWNLOADED = "evidence_pack.downloaded"
+    # Retention and legal hold (issue 25)
+    LEGAL_HOLD_PLACED = "legal_hold.placed"
+    LEGAL_HOLD_RELEASED = "legal_hold.released"
+    LEGAL_HOLD_REFUSED = "legal_hold.refused"
+    RETENTION_REFUSED = "retention.refused"  # a removal a legal hold refused
+    RETENTION_PURGED = "retention.purged"  # one version (and its governed copy) removed by the purge
+    RETENTION_PURGE_RUN = "retention.purge_run"  # the purge's summary
 
 
 class ActorKind(models.TextChoices):

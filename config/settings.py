@@ -136,6 +136,7 @@ INSTALLED_APPS = [
     "artifacts",
     "workflows",
     "inventory",
+    "retention",
     "webhooks",
 ]
 
@@ -356,6 +357,19 @@ QUORUM_REQUEST_TTL_HOURS = float(os.environ.get("QUORUM_REQUEST_TTL_HOURS", str(
 # The organisation's risk tiers, each <name>:<review interval in days>: a validation of a model in
 # that tier is due for review that many days after it was done.
 QUORUM_RISK_TIERS = env_list("QUORUM_RISK_TIERS", "high:180,medium:365,low:730")
+
+# --- Retention and legal hold ---
+# The organisation's retention classes, checked in order (the first that matches wins), each
+# <name>:<years>[:<condition>|<condition>…]; a condition is stage=<Stage> (the version was ever in that
+# stage), alias=<alias> (it ever held that alias) or governed-alias (it ever held an alias a promotion
+# policy governs). A class without conditions matches every version. Retention counts from the version's
+# end (deleted or archived); the purge removes nothing before it. EU AI Act Art. 18: ten years.
+QUORUM_RETENTION_CLASSES = env_list(
+    "QUORUM_RETENTION_CLASSES",
+    "production:10:stage=Production|governed-alias,staging:5:stage=Staging,standard:1",
+)
+# S3 Object Lock mode of governed copies where the bucket has Object Lock: GOVERNANCE or COMPLIANCE.
+QUORUM_OBJECT_LOCK_MODE = os.environ.get("QUORUM_OBJECT_LOCK_MODE", "GOVERNANCE")
 
 # --- Periodic work (one Celery beat process) ---
 CELERY_BEAT_SCHEDULE = {

@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/v1/", include("artifacts.urls")),
     path("api/v1/", include("webhooks.urls")),
     path("api/v1/", include("inventory.urls")),
+    path("api/v1/", include("retention.urls")),
     # After every /api/v1/ include: unknown native paths get a JSON 404, not Django's HTML page.
     re_path(r"^api/v1/(?P<path>.*)$", native_views.endpoint_not_found, name="api-v1-not-found"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -90,6 +90,10 @@ class ApprovalRequired(GovernanceRefused):
     """The target is governed by a promotion policy: a transition request is needed."""
 
 
+class HoldRefused(GovernanceRefused):
+    """A legal hold (or the retention rules) refused removing something: a deletion, purge or alias removal."""
+
+
 class Conflict(RegistryError):
     code = "RESOURCE_CONFLICT"
     http_status = 409

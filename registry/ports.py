@@ -4,20 +4,24 @@
   version leave it, and must a deleted version stay as a tombstone?
 - Registration (filled by artifacts): which rows commit with a new version (its evidence manifest,
   validation job and outbox message), and what to do once they are written.
+- Retention (filled by retention): may this model, version or alias be removed (a legal hold says
+  no), and with which S3 Object Lock is a version's governed copy written?
 
-An unfilled port fails closed: a governed-looking change is refused and a version cannot be
-registered without its validation, never waved through.
+An unfilled port fails closed: a governed-looking change is refused, a version cannot be
+registered without its validation, and nothing is deleted while no retention app can say whether it
+is held, never waved through.
 """
 
 import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from django.db import transaction
 from django.db.models import Model
 
-from registry.errors import ApprovalRequired, Conflict, GovernanceRefused, Refusal
+from registry.errors import ApprovalRequired, Conflict, GovernanceRefused, HoldRefused, Refusal
 from registry.models import ModelVersion, RegisteredModel
 
 
@@ -59,10 +63,40 @@ class Registration(Protocol):
         """Called inside the transaction once the rows have their ids (e.g. to publish on commit)."""
 
 
+@dataclass(frozen=True)
+class CopyLock:
+    """How a governed copy's objects are locked in the store: kept at least until `retain_until`,
+    and under a legal hold (`legal_hold`) until it is lifted."""
+
+    retain_until: datetime
+    legal_hold: bool = False
+
+
+class Retention(Protocol):
+    def deletion_refusal(
+        self, model: RegisteredModel, version: ModelVersion | None, doing: str
+    ) -> str | None:
+        """Why `doing` (deleting the model or `version`, removing an alias from it, purging it, deleting
+        its governed copy) is refused (a legal hold covers it), or None. `version` None: the whole model."""
+
+    def keeps_record(self, version: ModelVersion) -> bool:
+        """Whether a retention class the organisation names (ever in Production, say) keeps `version`
+        after deletion: it is then a tombstone until the purge finds its retention over."""
+
+    def copy_lock(self, version: ModelVersion) -> CopyLock | None:
+        """The object lock a governed copy of `version` written now carries, or None for none."""
+
+    def copy_lock_recorded(
+        self, version: ModelVersion, lock: CopyLock, *, mode: str, applied: bool, detail: str
+    ) -> None:
+        """Remember whether the store locked the copy (a bucket without Object Lock cannot)."""
+
+
 @dataclass
 class _Ports:
     governance: Governance | None = None
     registration: Registration | None = None
+    retention: Retention | None = None
 
 
 _ports = _Ports()
@@ -74,6 +108,42 @@ def governance_install(implementation: Governance) -> None:
 
 def registration_install(implementation: Registration) -> None:
     _ports.registration = implementation
+
+
+def retention_install(implementation: Retention) -> None:
+    _ports.retention = implementation
+
+
+def retention() -> Retention | None:
+    """The installed retention (None: no retention app; deletions are then refused, copies unlocked)."""
+    return _ports.retention
+
+
+def removal_check(
+    *, model: RegisteredModel, version: ModelVersion | None, doing: str, actor: Any = None
+) -> None:
+    """Refuse removing what a legal hold covers: the model, a version, an alias from it, its copy."""
+    if _ports.retention is None:
+        reason = (
+            f"{doing} is refused: no retention is installed (the retention app is missing from "
+            "INSTALLED_APPS), so nobody can tell whether a legal hold covers it."
+        )
+    else:
+        reason = _ports.retention.deletion_refusal(model, version, doing)
+    if reason:
+        number = version.version if version is not None else None
+        raise HoldRefused(
+            reason,
+            refusal=Refusal(
+                actor=actor,
+                action="retention.refused",
+                target=model,
+                model_name=model.name,
+                attempted=doing,
+                reason=reason,
+                version=number,
+            ),
+        )
 
 
 def _governance() -> Governance:
@@ -122,6 +192,11 @@ def leave_check(
 def version_keeps_history(version: ModelVersion) -> bool:
     """Whether deleting `version` must leave a tombstone (its governance history stays visible)."""
     return _governance().keeps_history(version)
+
+
+def version_keeps_record(version: ModelVersion) -> bool:
+    """Whether a deleted `version` stays a tombstone for its retention class (an unfilled port keeps it)."""
+    return _ports.retention is None or _ports.retention.keeps_record(version)
 
 
 def _refusal(actor: Any, model: RegisteredModel, attempted: str, reason: str, version: int | None) -> Refusal:

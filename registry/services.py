@@ -274,6 +274,7 @@ def registered_model_delete(*, actor, name: str) -> None:
         "aliases": dict(model.aliases.values_list("alias", "version__version")),
     }
     doing = f"Deleting registered model '{name}'"
+    ports.removal_check(model=model, version=None, doing=doing, actor=actor)
     _governed_holdings_check(
         actor,
         model,
@@ -515,14 +516,13 @@ def model_version_delete(*, actor, name: str, version: int) -> None:
     model = registered_model_for_update(actor, name, Level.MANAGE, "Deleting a model version")
     row = _version_for_update(model, version)
     aliases = list(row.aliases.order_by("alias").values_list("alias", flat=True))
+    doing = f"Deleting version {row.version} of '{name}'"
+    ports.removal_check(model=model, version=row, doing=doing, actor=actor)
     _governed_holdings_check(
-        actor,
-        model,
-        [(row.version, row.stage)],
-        [(alias, row.version) for alias in aliases],
-        f"Deleting version {row.version} of '{name}'",
+        actor, model, [(row.version, row.stage)], [(alias, row.version) for alias in aliases], doing
     )
-    tombstone = ports.version_keeps_history(row)
+    # Kept as a tombstone for its governance history, or until the purge finds its retention over.
+    tombstone = ports.version_keeps_history(row) or ports.version_keeps_record(row)
     now = timezone.now()
     AliasAssignment.objects.filter(model=model, alias__in=aliases, cleared_at__isnull=True).update(
         cleared_at=now
@@ -535,6 +535,18 @@ def model_version_delete(*, actor, name: str, version: int) -> None:
     else:
         row.delete()  # its aliases and tags go with it
     _touch(model)
+
+
+def model_version_purge(*, actor, row: ModelVersion) -> None:
+    """Remove a version row for good, its retention over (the retention app's purge; caller holds the
+    model and version locks and records what it removed). A legal hold still refuses it."""
+    ports.removal_check(
+        model=row.model,
+        version=row,
+        doing=f"Purging version {row.version} of '{row.model.name}'",
+        actor=actor,
+    )
+    row.delete()  # its aliases, tags, requests and evidence go with it; the audit trail keeps the record
 
 
 @transaction.atomic
@@ -732,6 +744,9 @@ def alias_delete(*, actor, name: str, alias: str) -> None:
     row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
     if row is None:
         raise NotFound(f"Registered model alias {alias} not found.")
+    ports.removal_check(
+        model=model, version=row.version, doing=f"Deleting the alias '{alias}' of '{name}'", actor=actor
+    )
     # Taking a governed alias such as @champion away changes what serves production: like pointing
     # it, it needs an approved (removal) request, whatever the caller's level.
     ports.leave_check(
@@ -750,6 +765,10 @@ def alias_remove_apply(*, actor, model: RegisteredModel, alias: str, reason: str
     row = ModelAlias.objects.filter(model=model, alias=alias).select_related("version").first()
     if row is None:
         raise NotFound(f"Registered model alias {alias} not found.")
+    # An approved removal request is still a removal: a legal hold on the version refuses it too.
+    ports.removal_check(
+        model=model, version=row.version, doing=f"Removing the alias '{alias}' of '{model.name}'", actor=actor
+    )
     _alias_remove(actor=actor, model=model, row=row, governed=True, reason=reason)
 
 
