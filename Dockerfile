@@ -29,6 +29,7 @@ COPY workflows ./workflows
 COPY webhooks ./webhooks
 COPY fronts ./fronts
 COPY inventory ./inventory
+COPY retention ./retention
 # Project-wide template overrides (the admin sign-in page with the identity provider button).
 COPY templates ./templates
 RUN pip install . && python -c "import django, celery, boto3, psycopg2"
