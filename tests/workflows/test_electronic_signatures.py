@@ -292,3 +292,17 @@ def test_signature_meanings_floors_tighten_never_loosen():
     tighter = rules.replace(floor, signature_meanings=("Approved for production",))
     assert rules.policy_loosenings(tighter, floor) == ()
     assert rules.policy_from_values(rules.policy_values(tighter)) == tighter
+
+
+def test_a_changed_digest_voids_the_earlier_signature(governed, file_request, client_for):
+    """Someone with database access rewrites the validated digest after the first signature."""
+    from artifacts.models import ArtifactManifest
+    from registry.models import ModelVersion
+
+    request = file_request(2)
+    approve(client_for(governed.approver), request.pk, signature=signature_of(governed.approver))
+    version = ModelVersion.objects.get(model=governed.model, version=2)
+    ArtifactManifest.objects.filter(version=version).update(digest="b" * 64)
+    needed = client_for(governed.owner).get(f"/api/v1/requests/{request.pk}").json()["still_needed"]
+    assert "approvals that are valid electronic signatures (not counted: approver)" in needed
+    assert "2 more approvals (production rank)" in needed
