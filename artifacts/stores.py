@@ -511,6 +511,9 @@ class S3Store(ArtifactStore):
                     Key=key,
                     Body=stream.read(),
                     IfNoneMatch="*",
+                    # S3 refuses a PutObject into a bucket with a default object lock retention (the
+                    # governed bucket) unless it names a checksum algorithm; botocore's own are off.
+                    ChecksumAlgorithm="SHA256",
                     **self._governance_args(sha256),
                 )
                 return

@@ -134,10 +134,18 @@ def test_compose_file_validates():
         **os.environ,
         "DJANGO_SECRET_KEY": "x" * 50,
         "QUORUM_AUDIT_HMAC_KEY": "k",
+        "QUORUM_AUDIT_SIGNING_KEY": "MC4CAQAwBQYDK2VwBCIEIFQKYwnxKgKeYKxbfNAt40X62W4s+LsRfRryduvfCfN2",
         "QUORUM_ADMIN_PASSWORD": "a-long-admin-password",
     }
     result = subprocess.run([*command, "config", "-q"], cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+    # One signing key for every container is required: without it each signs with a key of its own.
+    unsigned = {k: v for k, v in env.items() if k != "QUORUM_AUDIT_SIGNING_KEY"}
+    refused = subprocess.run(
+        [*command, "config", "-q"], cwd=ROOT, env=unsigned, capture_output=True, text=True
+    )
+    assert refused.returncode != 0
+    assert "QUORUM_AUDIT_SIGNING_KEY" in refused.stderr
     services = subprocess.run(
         [*command, "config", "--services"], cwd=ROOT, env=env, capture_output=True, text=True
     ).stdout.split()
@@ -202,3 +210,14 @@ def test_compose_health_checks_are_strings():
     checks = re.findall(r"^\s+test: (.*)$", (ROOT / "docker-compose.yml").read_text(), re.MULTILINE)
     assert len(checks) == 6
     assert not [test for test in checks if test.lstrip().startswith("[")], checks
+
+
+def test_compose_file_has_no_empty_defaults():
+    # podman-compose 1.0.3 (CI) leaves ${VAR:-} as that literal text (the signing key once reached the
+    # containers as "${QUORUM_AUDIT_SIGNING_KEY:-}"); an optional variable is a pass-through entry
+    # with no value, which Docker Compose and podman-compose both read as "from the shell, or unset".
+    text = (ROOT / "docker-compose.yml").read_text()
+    code = "\n".join(
+        line.split(" #", 1)[0] for line in text.splitlines() if not line.lstrip().startswith("#")
+    )
+    assert ":-}" not in code

@@ -74,6 +74,26 @@ def test_s3_store_over_http_lists_reads_and_copies_server_side_with_digest_tags(
         assert stores.sha256_stream(stream)[0] == digest
 
 
+def test_s3_store_writes_into_a_bucket_with_a_default_object_lock_retention(moto_env):
+    # The governed bucket docker-compose.yml makes: object lock with a default GOVERNANCE retention.
+    # S3 refuses a PutObject there without Content-MD5 or a checksum algorithm header (the compose
+    # stack's audit checkpoints and small copies failed so, with botocore's own CRCs turned off).
+    client = moto_env.client()
+    bucket = f"locked-{os.urandom(6).hex()}"
+    client.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    client.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
+    governed = stores.store_for_uri(f"s3://{bucket}/audit")
+    governed.put("checkpoint.json", io.BytesIO(b"{}"), size=2, sha256=sha256(b"{}"))
+    assert governed.stat("checkpoint.json") == stores.StoredObject("checkpoint.json", 2, sha256(b"{}"))
+    assert client.head_object(Bucket=bucket, Key="audit/checkpoint.json")["ObjectLockMode"] == "GOVERNANCE"
+
+
 def test_s3_multipart_copy_and_streamed_upload_above_the_threshold(moto_env, settings, tmp_path):
     settings.QUORUM_ARTIFACT_MULTIPART_COPY_THRESHOLD = 5 * 1024**2
     settings.QUORUM_ARTIFACT_COPY_CHUNK_BYTES = 5 * 1024**2
