@@ -9,7 +9,6 @@ transaction that makes them.
 
 from base64 import b32encode
 
-import django_otp
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -22,7 +21,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 import audit
-from accounts.signing import has_second_factor
+from accounts.signing import has_second_factor, second_factor_match
 from audit.models import Action
 from config.login_throttle import login_failure_count
 
@@ -45,8 +44,7 @@ class SecondFactorAuthenticationForm(AdminAuthenticationForm):
         user = self.get_user()
         if user is None or not has_second_factor(user):
             return cleaned
-        token = (cleaned.get("otp_token") or "").strip()
-        device = django_otp.match_token(user, token) if token else None
+        device = second_factor_match(user, cleaned.get("otp_token") or "", "sign in")
         if device is None:
             # A right password with a wrong code is a failed sign-in for the lockout, too.
             login_failure_count(user.get_username(), self.request)
@@ -54,15 +52,6 @@ class SecondFactorAuthenticationForm(AdminAuthenticationForm):
             raise forms.ValidationError(
                 "Enter the current one-time code from your authenticator app (or a recovery code).",
                 code="otp_required",
-            )
-        if isinstance(device, StaticDevice):
-            audit.record(
-                actor=user,
-                action=Action.RECOVERY_CODE_USED,
-                target=user,
-                target_name=user.get_username(),
-                after={"remaining": device.token_set.count()},
-                reason="A recovery code was used to sign in.",
             )
         user.otp_device = device  # django-otp marks the session verified when the login completes
         return cleaned
@@ -152,7 +141,11 @@ def two_factor_view(request: HttpRequest) -> HttpResponse:
                 request, username=user.get_username(), password=request.POST.get("password", "")
             )
             token = request.POST.get("token", "").strip()
-            if checked is None or checked.pk != user.pk or django_otp.match_token(user, token) is None:
+            if (
+                checked is None
+                or checked.pk != user.pk
+                or second_factor_match(user, token, "remove it") is None
+            ):
                 messages.error(request, "Removing your second factor needs your password and a current code.")
             else:
                 second_factor_remove(actor=user, user=user, reason="Removed by its owner.")

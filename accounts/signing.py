@@ -11,7 +11,9 @@ from dataclasses import dataclass
 import django_otp
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.db import transaction
 from django.http import HttpRequest
+from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 
 import audit
@@ -102,20 +104,27 @@ def signer_reauthenticate(
             "You have a second factor: signing needs its current one-time code (signature.otp).",
             counted=False,
         )
-    device = django_otp.match_token(user, credentials.otp.strip())
+    device = second_factor_match(user, credentials.otp, "sign")
     if device is None:
         login_failure_count(username, http_request)
         raise SigningRefused(
             "The one-time code is not correct (or was used already); the decision was not signed."
         )
+    return PASSWORD_AND_RECOVERY_CODE if isinstance(device, StaticDevice) else PASSWORD_AND_TOTP
+
+
+@transaction.atomic
+def second_factor_match(user: object, token: str, doing: str) -> Device | None:
+    """The device whose code `token` is (None: none), spending it; a recovery code's use is audited
+    in the same transaction that consumes it."""
+    device = django_otp.match_token(user, token.strip()) if token.strip() else None
     if isinstance(device, StaticDevice):
         audit.record(
             actor=user,
             action=Action.RECOVERY_CODE_USED,
             target=user,
-            target_name=username,
+            target_name=user.get_username(),  # type: ignore[attr-defined]
             after={"remaining": device.token_set.count()},
-            reason="A recovery code was used to sign.",
+            reason=f"A recovery code was used to {doing}.",
         )
-        return PASSWORD_AND_RECOVERY_CODE
-    return PASSWORD_AND_TOTP
+    return device

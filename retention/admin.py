@@ -17,57 +17,52 @@ def _staff(request: HttpRequest) -> bool:
     return bool(request.user.is_active and request.user.is_staff)
 
 
-class LegalHoldPlaceForm(forms.ModelForm):
-    """Placed by the service in clean(), so its refusals show as form errors."""
+class _ServiceForm(forms.ModelForm):
+    """A form whose save is an audited service call, made in clean() so its refusals show as errors."""
 
+    request: HttpRequest
+
+    class Meta:
+        model = LegalHold
+        fields: list[str] = []
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.instance = self.call(data)
+        except RegistryError as exc:
+            raise forms.ValidationError(exc.message)
+        return data
+
+    def call(self, data: dict[str, Any]) -> LegalHold:
+        raise NotImplementedError
+
+
+class LegalHoldPlaceForm(_ServiceForm):
     model_name = forms.CharField(label="Registered model")
     version_number = forms.IntegerField(
         required=False, min_value=1, label="Version", help_text="Empty: hold the whole model."
     )
     hold_reason = forms.CharField(widget=forms.Textarea, label="Reason")
-    request: HttpRequest
 
-    class Meta:
-        model = LegalHold
-        fields: list[str] = []
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            self.instance = services.legal_hold_place(
-                actor=self.request.user,
-                name=data["model_name"],
-                version=data.get("version_number"),
-                reason=data["hold_reason"],
-            )
-        except RegistryError as exc:
-            raise forms.ValidationError(exc.message)
-        return data
+    def call(self, data: dict[str, Any]) -> LegalHold:
+        return services.legal_hold_place(
+            actor=self.request.user,
+            name=data["model_name"],
+            version=data.get("version_number"),
+            reason=data["hold_reason"],
+        )
 
 
-class LegalHoldReleaseForm(forms.ModelForm):
-    """Released by the service in clean()."""
-
+class LegalHoldReleaseForm(_ServiceForm):
     release_reason_text = forms.CharField(widget=forms.Textarea, label="Why the hold is lifted")
-    request: HttpRequest
 
-    class Meta:
-        model = LegalHold
-        fields: list[str] = []
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean()
-        if self.errors:
-            return data
-        try:
-            self.instance = services.legal_hold_release(
-                actor=self.request.user, hold_id=self.instance.pk, reason=data["release_reason_text"]
-            )
-        except RegistryError as exc:
-            raise forms.ValidationError(exc.message)
-        return data
+    def call(self, data: dict[str, Any]) -> LegalHold:
+        return services.legal_hold_release(
+            actor=self.request.user, hold_id=self.instance.pk, reason=data["release_reason_text"]
+        )
 
 
 @admin.register(LegalHold)

@@ -144,8 +144,8 @@ def hold_refusal(held_by: list[tuple[int, str]], doing: str) -> str | None:
     return f"{doing} is refused: {named}. A compliance officer must release the hold first."
 
 
-def hold_place_refusal(*, is_superuser: bool, holds_permission: bool) -> str | None:
+def hold_place_refusal(*, is_compliance: bool) -> str | None:
     """Why this actor may not place or release a legal hold, or None (superusers and the compliance role may)."""
-    if is_superuser or holds_permission:
+    if is_compliance:
         return None
     return f"Placing or releasing a legal hold needs the {PLACE_PERMISSION} permission (a compliance role)."

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 import audit
-from access.grants import Level, user_holds_global
+from access.grants import Level
 from artifacts import services as artifact_services
 from artifacts.stores import ObjectLock, StoreError
 from audit.models import Action
@@ -92,15 +92,14 @@ def _refused(actor: Any, model: RegisteredModel, attempted: str, reason: str, ve
 def _model_for_hold(actor: Any, name: str, doing: str) -> RegisteredModel:
     """The model, locked, for the compliance role (it reaches every model). Others find only what they
     can see (hidden == missing), and are then refused (403, audited)."""
-    is_superuser = bool(getattr(actor, "is_superuser", False))
-    holds_permission = user_holds_global(actor, rules.PLACE_PERMISSION)
-    if is_superuser or holds_permission:
+    compliance = selectors.is_compliance(actor)
+    if compliance:
         model = RegisteredModel.objects.select_for_update().filter(name=name).first()
         if model is None:
             raise NotFound(f"Registered Model with name={name} not found")
     else:
         model = registry_services.registered_model_for_update(actor, name, Level.READ, doing)
-    refusal = rules.hold_place_refusal(is_superuser=is_superuser, holds_permission=holds_permission)
+    refusal = rules.hold_place_refusal(is_compliance=compliance)
     if refusal:
         _refused(actor, model, doing, refusal, None)
     return model

@@ -238,3 +238,32 @@ def mlflow_tracking_server(tmp_path_factory) -> Iterator[str]:
     artifact folder, once per session: it takes seconds to start."""
     with mlflow_server_running(tmp_path_factory.mktemp("mlflow-server")) as url:
         yield url
+
+
+def sklearn_logged_and_registered(
+    tracking_server: str, registry_url: str, mlflow_env, settings, *, experiment: str, name: str
+):
+    """As a data scientist does: log a small scikit-learn model on the tracking server and register it
+    (with the mlflow client, as 'owner') in Quorum at `registry_url`; returns (run, model info)."""
+    import mlflow
+    import mlflow.sklearn
+    import numpy as np
+    from sklearn.linear_model import LinearRegression
+
+    settings.QUORUM_MLFLOW_TRACKING_URI = tracking_server
+    mlflow_env(
+        MLFLOW_TRACKING_URI=tracking_server,
+        MLFLOW_REGISTRY_URI=registry_url,
+        MLFLOW_TRACKING_USERNAME="owner",
+        MLFLOW_TRACKING_PASSWORD="owner-pw-123!",
+    )
+    mlflow.set_experiment(experiment)
+    x = np.arange(8, dtype=float).reshape(-1, 1)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            LinearRegression().fit(x, 3 * x.ravel()),
+            name="model",
+            registered_model_name=name,
+            pip_requirements=["scikit-learn"],
+        )
+    return run, info

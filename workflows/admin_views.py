@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.signing import SigningCredentials, has_second_factor
 from registry.errors import NotFound, RegistryError
 from workflows import evidence as request_evidence
-from workflows import selectors, services
+from workflows import rules, selectors, services
 from workflows.models import RequestState, TransitionRequest
 
 
@@ -107,12 +107,9 @@ def request_view(request: HttpRequest, request_id: int) -> HttpResponse:
         "policy": selectors.request_policy(row),
         "signer_has_second_factor": has_second_factor(request.user),
     }
-    context["signature_meanings"] = [
-        m
-        for m in (context["policy"].signature_meanings if context["policy"] else ())
-        or settings.QUORUM_SIGNATURE_MEANINGS
-        if m in settings.QUORUM_SIGNATURE_MEANINGS
-    ]
+    context["signature_meanings"] = rules.signature_meanings_accepted(
+        context["policy"], settings.QUORUM_SIGNATURE_MEANINGS
+    )
     if context["policy"] is not None:
         context["ttl_hours"] = int(context["policy"].approval_ttl.total_seconds() // 3600)
     return render(request, "workflows/request.html", context)

@@ -346,9 +346,15 @@ def signature_line(full_name: str, username: str, signed_at: datetime, meaning: 
     return f"Signed by {full_name} ({username}) on {when}: {meaning}"
 
 
+def signature_meanings_accepted(policy: Policy | None, configured: Sequence[str]) -> list[str]:
+    """The meanings a signer may give under `policy`: its own list (every configured one when it
+    names none), never one the organisation has not configured."""
+    return [m for m in (policy.signature_meanings if policy else ()) or configured if m in configured]
+
+
 def signature_meaning_refusal(policy: Policy | None, meaning: str, configured: Sequence[str]) -> str | None:
     """Why an approval may not be signed with `meaning` under `policy`, or None."""
-    accepted = [m for m in (policy.signature_meanings if policy else ()) or configured if m in configured]
+    accepted = signature_meanings_accepted(policy, configured)
     if meaning in accepted:
         return None
     if not meaning:

@@ -290,3 +290,8 @@ def open_request_requester_ids(version: ModelVersion) -> list[int]:
         .values_list("requester_id", flat=True)
         .distinct()
     )
+
+
+def signature_latest_by(user, request_id: int) -> Signature | None:
+    """The signature `user` last gave request `request_id` (None: unsigned), for a decision's answer."""
+    return Signature.objects.filter(request_id=request_id, signer=user).order_by("-signed_at", "-pk").first()

@@ -18,17 +18,17 @@ from rest_framework.views import APIView
 from access.grants import Level, user_can
 from accounts.signing import SigningCredentials
 from registry import rules as registry_rules
+from registry.api.views import _validated
 from registry.errors import InvalidParameter, NotFound
 from workflows import evidence as request_evidence
 from workflows import selectors, services
 from workflows.models import (
     ActivityType,
-    Signature,
     TargetKind,
     TransitionRequest,
     VersionActivity,
 )
-from workflows.serializers import SignatureSerializer
+from workflows.serializers import SignatureSerializer, SigningSerializer
 
 
 def databricks_config(request: HttpRequest) -> JsonResponse:
@@ -73,31 +73,15 @@ def _flag(value: object) -> bool:
 
 
 def _signing(params: dict) -> SigningCredentials | None:
-    """The decision's electronic signature: {"password", "otp", "meaning"} beside Databricks' own fields."""
-    signed = params.get("signature")
-    if signed is None or signed == "":
+    """The decision's electronic signature: the native API's `signature` object beside Databricks' fields."""
+    if params.get("signature") in (None, ""):
         return None
-    if not isinstance(signed, dict) or not all(
-        isinstance(signed.get(key, ""), str) for key in ("password", "otp", "meaning")
-    ):
-        raise InvalidParameter(
-            "Parameter 'signature' must be an object with string fields password, otp and meaning.",
-            field="signature",
-        )
-    if not signed.get("password"):
-        raise InvalidParameter(
-            "Missing value for required parameter 'signature.password'.", field="signature"
-        )
-    return SigningCredentials(
-        password=signed["password"], otp=signed.get("otp", ""), meaning=signed.get("meaning", "")
-    )
+    return SigningCredentials(**_validated(SigningSerializer, params["signature"]))
 
 
 def _signature_json(request_id: int, user) -> dict | None:
     """The signature the user just gave this request, as the native API shows it (None: unsigned)."""
-    signed = (
-        Signature.objects.filter(request_id=request_id, signer=user).order_by("-signed_at", "-pk").first()
-    )
+    signed = selectors.signature_latest_by(user, request_id)
     return SignatureSerializer(signed).data if signed is not None else None
 
 

@@ -4,10 +4,10 @@ server tags it (issue 21)."""
 
 import json
 
-import numpy as np
 import pytest
 
 from registry.models import ModelVersion
+from tests.fixtures_mlflow import sklearn_logged_and_registered
 from tests.registry.test_mlflow_tracking_server import tracking_server  # noqa: F401 - the fixture
 
 pytestmark = [
@@ -25,27 +25,11 @@ def test_logged_model_version_gets_its_run_and_tags_the_logged_model(
     mlflow_env,
     settings,
 ):
-    import mlflow
-    import mlflow.sklearn
     from mlflow import MlflowClient
-    from sklearn.linear_model import LinearRegression
 
-    settings.QUORUM_MLFLOW_TRACKING_URI = tracking_server
-    mlflow_env(
-        MLFLOW_TRACKING_URI=tracking_server,
-        MLFLOW_REGISTRY_URI=live_server.url,
-        MLFLOW_TRACKING_USERNAME="owner",
-        MLFLOW_TRACKING_PASSWORD="owner-pw-123!",
+    run, info = sklearn_logged_and_registered(
+        tracking_server, live_server.url, mlflow_env, settings, experiment="lineage", name="lineage-model"
     )
-    mlflow.set_experiment("lineage")
-    x = np.arange(8, dtype=float).reshape(-1, 1)
-    with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(
-            LinearRegression().fit(x, 3 * x.ravel()),
-            name="model",
-            registered_model_name="lineage-model",
-            pip_requirements=["scikit-learn"],
-        )
     run_id = run.info.run_id
 
     stored = ModelVersion.objects.get(model__name="lineage-model", version=1)

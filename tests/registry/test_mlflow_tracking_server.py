@@ -5,6 +5,7 @@ import pytest
 import requests
 
 from registry.models import ModelVersion
+from tests.fixtures_mlflow import sklearn_logged_and_registered
 
 pytestmark = [
     pytest.mark.slow,
@@ -23,26 +24,12 @@ def test_register_on_tracking_server_then_load_through_quorum_by_alias(
     tracking_server, live_server, cast, mlflow_env, settings, tmp_path
 ):
     import mlflow
-    import mlflow.sklearn
     from mlflow import MlflowClient
-    from sklearn.linear_model import LinearRegression
 
-    settings.QUORUM_MLFLOW_TRACKING_URI = tracking_server
-    mlflow_env(
-        MLFLOW_TRACKING_URI=tracking_server,
-        MLFLOW_REGISTRY_URI=live_server.url,
-        MLFLOW_TRACKING_USERNAME="owner",
-        MLFLOW_TRACKING_PASSWORD="owner-pw-123!",
+    run, info = sklearn_logged_and_registered(
+        tracking_server, live_server.url, mlflow_env, settings, experiment="quorum-e2e", name="fraud-e2e"
     )
-    mlflow.set_experiment("quorum-e2e")
-    x = np.arange(8, dtype=float).reshape(-1, 1)
-    with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(
-            LinearRegression().fit(x, 3 * x.ravel()),
-            name="model",
-            registered_model_name="fraud-e2e",
-            pip_requirements=["scikit-learn"],
-        )
+    with mlflow.start_run(run_id=run.info.run_id):
         mlflow.log_text("extra notes", "notes/readme.txt")
 
     version = ModelVersion.objects.get(model__name="fraud-e2e", version=1)
